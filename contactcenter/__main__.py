@@ -1,0 +1,3 @@
+from contactcenter.cli import main
+
+raise SystemExit(main())
