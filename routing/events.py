@@ -1,0 +1,228 @@
+"""Domain events and driver commands produced by the routing engine.
+
+Events say what happened (they go to the event log, the bus and the statistics fold);
+commands say what the driver must do (send an offer, schedule or cancel a timer). Both are
+frozen value objects. ``type`` is the event's name in the log (DESIGN.md section 2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+TimerId = tuple[str, str, int]
+"""(kind, subject id, generation): a timer fires only if its generation is current."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    type: ClassVar[str] = "event"
+    ts: float
+    contact_id: str | None = None
+    agent_id: str | None = None
+    queue_id: str | None = None
+
+    def payload(self) -> dict[str, Any]:
+        """The fields beyond ts and the three ids, for the log's data column."""
+        skip = {"ts", "contact_id", "agent_id", "queue_id"}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactQueued(Event):
+    type: ClassVar[str] = "contact.queued"
+    channel: str
+    priority: int
+    enqueued_at: float
+    step: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactOffered(Event):
+    type: ClassVar[str] = "contact.offered"
+    expires_at: float
+    step: str
+    wait_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OfferRejected(Event):
+    type: ClassVar[str] = "offer.rejected"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OfferTimedOut(Event):
+    type: ClassVar[str] = "offer.timed_out"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OfferRescinded(Event):
+    """The offer was withdrawn by the system (caller left, agent logged out)."""
+
+    type: ClassVar[str] = "offer.rescinded"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactAnswered(Event):
+    type: ClassVar[str] = "contact.answered"
+    wait_s: float
+    in_queue: bool = True
+    """False when the contact came straight from another agent (blind transfer)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactHeld(Event):
+    type: ClassVar[str] = "contact.held"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactResumed(Event):
+    type: ClassVar[str] = "contact.resumed"
+    hold_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactTransferred(Event):
+    type: ClassVar[str] = "contact.transferred"
+    to_queue: str | None = None
+    to_agent: str | None = None
+    talk_s: float = 0.0
+    hold_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactStepChanged(Event):
+    type: ClassVar[str] = "contact.step_changed"
+    step: str
+    priority: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactAbandoned(Event):
+    type: ClassVar[str] = "contact.abandoned"
+    wait_s: float
+    in_queue: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactFlowedOut(Event):
+    type: ClassVar[str] = "contact.flowed_out"
+    reason: str
+    target: str | None
+    wait_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactEnded(Event):
+    type: ClassVar[str] = "contact.ended"
+    talk_s: float
+    hold_s: float
+    ended_by: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WrapUpCompleted(Event):
+    type: ClassVar[str] = "wrapup.completed"
+    wrapup_s: float
+    disposition: str | None
+    notes: str | None
+    timed_out: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentStateChanged(Event):
+    type: ClassVar[str] = "agent.state_changed"
+    status: str
+    activity: str
+    next_status: str | None
+    prev_status: str
+    prev_activity: str
+
+
+# --- commands -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Command:
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Offer(Command):
+    """Present the contact to the agent until ``expires_at``."""
+
+    contact_id: str
+    agent_id: str
+    queue_id: str
+    channel: str
+    expires_at: float
+    step: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RescindOffer(Command):
+    contact_id: str
+    agent_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartTimer(Command):
+    timer: TimerId
+    at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelTimer(Command):
+    timer: TimerId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlowOut(Command):
+    """The contact left routing without an agent; the driver sends it to ``target``."""
+
+    contact_id: str
+    queue_id: str
+    target: str | None
+    reason: str
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.type: cls
+    for cls in (
+        ContactQueued,
+        ContactOffered,
+        OfferRejected,
+        OfferTimedOut,
+        OfferRescinded,
+        ContactAnswered,
+        ContactHeld,
+        ContactResumed,
+        ContactTransferred,
+        ContactStepChanged,
+        ContactAbandoned,
+        ContactFlowedOut,
+        ContactEnded,
+        WrapUpCompleted,
+        AgentStateChanged,
+    )
+}
+
+
+def event_from_record(
+    type_: str,
+    ts: float,
+    contact_id: str | None,
+    agent_id: str | None,
+    queue_id: str | None,
+    data: dict[str, Any],
+) -> Event:
+    """Rebuild an engine event from its log record (for replay and the statistics fold)."""
+    cls = EVENT_TYPES.get(type_)
+    if cls is None:
+        raise KeyError(f"unknown routing event type {type_!r}")
+    names = {f.name for f in fields(cls)}
+    kwargs = {k: v for k, v in data.items() if k in names}
+    return cls(ts=ts, contact_id=contact_id, agent_id=agent_id, queue_id=queue_id, **kwargs)

@@ -1,0 +1,400 @@
+"""Contact-centre statistics as a pure fold over routing events: the one definition.
+
+The live server, the supervisor wallboard, the reports and the simulator all feed events
+into ``StatsFold`` and read figures from it, so a "service level" means the same thing
+everywhere. Formulas follow DESIGN.md section 6 and REFERENCE.md section 2.
+
+Attribution: a count lands in the interval in which its event happened (an answer in the
+interval it was answered, an abandon in the interval the caller left). Agent time is split
+across interval boundaries.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from routing.events import (
+    AgentStateChanged,
+    ContactAbandoned,
+    ContactAnswered,
+    ContactEnded,
+    ContactFlowedOut,
+    ContactOffered,
+    ContactQueued,
+    ContactTransferred,
+    Event,
+    OfferRejected,
+    OfferTimedOut,
+    WrapUpCompleted,
+)
+from routing.model import QueueConfig
+
+
+class SLVariant(StrEnum):
+    ALL_ABANDONS_FAIL = "all_abandons_fail"
+    ANSWERED_ONLY = "answered_only"
+    ABANDONS_WITHIN_T_EXCLUDED = "abandons_within_t_excluded"
+    ABANDONS_WITHIN_T_MET = "abandons_within_t_met"
+
+
+SL_FORMULAS: dict[SLVariant, str] = {
+    SLVariant.ALL_ABANDONS_FAIL: "answered within T / (answered + abandoned)",
+    SLVariant.ANSWERED_ONLY: "answered within T / answered",
+    SLVariant.ABANDONS_WITHIN_T_EXCLUDED: (
+        "answered within T / (answered + abandoned - abandoned within T)"
+    ),
+    SLVariant.ABANDONS_WITHIN_T_MET: (
+        "(answered within T + abandoned within T) / (answered + abandoned)"
+    ),
+}
+
+
+def service_level(
+    answered: int,
+    abandoned: int,
+    answered_within: int,
+    abandoned_within: int,
+    variant: SLVariant = SLVariant.ALL_ABANDONS_FAIL,
+) -> float | None:
+    """Service level by the chosen variant; None when nothing counts yet.
+
+    To remove short abandons "from both sides", pass counts that already exclude them
+    (``QueueCounts.service_level`` does this)."""
+    if variant is SLVariant.ALL_ABANDONS_FAIL:
+        num, den = answered_within, answered + abandoned
+    elif variant is SLVariant.ANSWERED_ONLY:
+        num, den = answered_within, answered
+    elif variant is SLVariant.ABANDONS_WITHIN_T_EXCLUDED:
+        num, den = answered_within, answered + abandoned - abandoned_within
+    else:
+        num, den = answered_within + abandoned_within, answered + abandoned
+    return num / den if den > 0 else None
+
+
+def describe_service_level(variant: SLVariant, threshold_s: float, short_s: float) -> str:
+    text = SL_FORMULAS[variant].replace("T", f"{threshold_s:g} s")
+    if short_s > 0:
+        text += f"; abandons under {short_s:g} s are not counted"
+    return text
+
+
+@dataclass(slots=True)
+class QueueCounts:
+    """Additive counts for one queue over one span of time."""
+
+    offered: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    short_abandoned: int = 0
+    flowed_out: int = 0
+    answered_within: int = 0
+    abandoned_within: int = 0
+    """Abandons within the threshold, short abandons excluded."""
+    wait_answered_s: float = 0.0
+    max_wait_answered_s: float = 0.0
+    wait_abandoned_s: float = 0.0
+    handled: int = 0
+    talk_s: float = 0.0
+    hold_s: float = 0.0
+    wrapup_s: float = 0.0
+    transferred_out: int = 0
+    missed_offers: int = 0
+    wait_samples: list[float] = field(default_factory=list)
+
+    def service_level(self, variant: SLVariant = SLVariant.ALL_ABANDONS_FAIL) -> float | None:
+        return service_level(
+            self.answered,
+            self.abandoned - self.short_abandoned,
+            self.answered_within,
+            self.abandoned_within,
+            variant,
+        )
+
+    @property
+    def asa_s(self) -> float | None:
+        return self.wait_answered_s / self.answered if self.answered else None
+
+    @property
+    def abandon_rate(self) -> float | None:
+        """Abandoned (short ones apart) / offered."""
+        if not self.offered:
+            return None
+        return (self.abandoned - self.short_abandoned) / self.offered
+
+    @property
+    def aht_s(self) -> float | None:
+        if not self.handled:
+            return None
+        return (self.talk_s + self.hold_s + self.wrapup_s) / self.handled
+
+
+@dataclass(slots=True)
+class AgentTime:
+    handling_s: float = 0.0
+    available_s: float = 0.0
+
+    @property
+    def occupancy(self) -> float | None:
+        total = self.handling_s + self.available_s
+        return self.handling_s / total if total > 0 else None
+
+
+_HANDLING = frozenset({"on_contact", "on_hold", "wrap_up"})
+_AVAILABLE = frozenset({"idle", "offered"})
+
+
+@dataclass(slots=True)
+class _QueueDef:
+    threshold_s: float
+    short_s: float
+
+
+@dataclass(slots=True)
+class _AgentState:
+    status: str
+    activity: str
+    since: float
+
+
+class StatsFold:
+    """Real-time and interval statistics, folded from routing events in order."""
+
+    def __init__(
+        self,
+        queues: Iterable[QueueConfig] = (),
+        interval_s: int = 900,
+        variant: SLVariant = SLVariant.ALL_ABANDONS_FAIL,
+        keep_wait_samples: bool = False,
+    ) -> None:
+        if interval_s not in (900, 1800, 3600):
+            raise ValueError("interval_s must be 900 (15 min), 1800 (30 min) or 3600")
+        self.interval_s = interval_s
+        self.variant = variant
+        self.keep_wait_samples = keep_wait_samples
+        self._defs: dict[str, _QueueDef] = {
+            q.id: _QueueDef(q.service_level.threshold_s, q.short_abandon_s) for q in queues
+        }
+        self.totals: dict[str, QueueCounts] = {}
+        self.intervals: dict[tuple[str, float], QueueCounts] = {}
+        self.waiting: dict[str, dict[str, float]] = {}
+        self._where: dict[str, str] = {}
+        self.agents: dict[str, _AgentState] = {}
+        self.agent_time: dict[str, AgentTime] = {}
+        self.agent_intervals: dict[float, AgentTime] = {}
+        self.events_seen = 0
+
+    def queue_def(self, queue_id: str) -> _QueueDef:
+        d = self._defs.get(queue_id)
+        if d is None:
+            d = self._defs[queue_id] = _QueueDef(20.0, 5.0)
+        return d
+
+    def _counts(self, queue_id: str, ts: float) -> tuple[QueueCounts, QueueCounts]:
+        total = self.totals.get(queue_id)
+        if total is None:
+            total = self.totals[queue_id] = QueueCounts()
+            self.waiting.setdefault(queue_id, {})
+        bucket = math.floor(ts / self.interval_s) * self.interval_s
+        key = (queue_id, float(bucket))
+        interval = self.intervals.get(key)
+        if interval is None:
+            interval = self.intervals[key] = QueueCounts()
+        return total, interval
+
+    def apply_all(self, events: Iterable[Event]) -> None:
+        for event in events:
+            self.apply(event)
+
+    def apply(self, event: Event) -> None:
+        self.events_seen += 1
+        if isinstance(event, AgentStateChanged):
+            self._agent(event)
+            return
+        qid = event.queue_id
+        cid = event.contact_id
+        if qid is None or cid is None:
+            return
+        ts = event.ts
+        if isinstance(event, ContactQueued):
+            for c in self._counts(qid, ts):
+                c.offered += 1
+            self.waiting[qid][cid] = event.enqueued_at
+            self._where[cid] = qid
+        elif isinstance(event, ContactAnswered):
+            if not event.in_queue:
+                return
+            self._leave(cid)
+            threshold = self.queue_def(qid).threshold_s
+            for c in self._counts(qid, ts):
+                c.answered += 1
+                c.wait_answered_s += event.wait_s
+                c.max_wait_answered_s = max(c.max_wait_answered_s, event.wait_s)
+                if event.wait_s <= threshold:
+                    c.answered_within += 1
+                if self.keep_wait_samples:
+                    c.wait_samples.append(event.wait_s)
+        elif isinstance(event, ContactAbandoned):
+            if not event.in_queue:
+                return
+            self._leave(cid)
+            d = self.queue_def(qid)
+            for c in self._counts(qid, ts):
+                c.abandoned += 1
+                c.wait_abandoned_s += event.wait_s
+                if event.wait_s < d.short_s:
+                    c.short_abandoned += 1
+                elif event.wait_s <= d.threshold_s:
+                    c.abandoned_within += 1
+        elif isinstance(event, ContactFlowedOut):
+            self._leave(cid)
+            for c in self._counts(qid, ts):
+                c.flowed_out += 1
+        elif isinstance(event, ContactEnded):
+            for c in self._counts(qid, ts):
+                c.handled += 1
+                c.talk_s += event.talk_s
+                c.hold_s += event.hold_s
+        elif isinstance(event, ContactTransferred):
+            for c in self._counts(qid, ts):
+                c.handled += 1
+                c.transferred_out += 1
+                c.talk_s += event.talk_s
+                c.hold_s += event.hold_s
+        elif isinstance(event, WrapUpCompleted):
+            for c in self._counts(qid, ts):
+                c.wrapup_s += event.wrapup_s
+        elif isinstance(event, OfferRejected | OfferTimedOut):
+            for c in self._counts(qid, ts):
+                c.missed_offers += 1
+        elif isinstance(event, ContactOffered):
+            return
+
+    def _leave(self, contact_id: str) -> None:
+        qid = self._where.pop(contact_id, None)
+        if qid is not None:
+            self.waiting[qid].pop(contact_id, None)
+
+    def _agent(self, event: AgentStateChanged) -> None:
+        aid = event.agent_id
+        assert aid is not None
+        prev = self.agents.get(aid)
+        if prev is not None:
+            self._accrue(aid, prev, event.ts)
+        self.agents[aid] = _AgentState(event.status, event.activity, event.ts)
+
+    def _accrue(self, agent_id: str, state: _AgentState, until: float) -> None:
+        if state.activity in _HANDLING:
+            kind = "handling"
+        elif state.activity in _AVAILABLE and state.status == "available":
+            kind = "available"
+        else:
+            return
+        total = self.agent_time.setdefault(agent_id, AgentTime())
+        start = state.since
+        while start < until:
+            bucket = math.floor(start / self.interval_s) * self.interval_s
+            end = min(until, bucket + self.interval_s)
+            span = end - start
+            slot = self.agent_intervals.setdefault(float(bucket), AgentTime())
+            if kind == "handling":
+                total.handling_s += span
+                slot.handling_s += span
+            else:
+                total.available_s += span
+                slot.available_s += span
+            start = end
+        state.since = until
+
+    def flush_agents(self, now: float) -> None:
+        """Accrue agent time up to ``now`` (call before reading occupancy)."""
+        for aid, state in self.agents.items():
+            if state.since < now:
+                self._accrue(aid, state, now)
+
+    # ------------------------------------------------------------------ reading
+
+    def longest_wait(self, queue_id: str, now: float) -> float:
+        waiting = self.waiting.get(queue_id)
+        if not waiting:
+            return 0.0
+        # Dicts keep insertion order and contacts enter in time order, so the first live
+        # entry is the oldest: no scan.
+        return max(0.0, now - next(iter(waiting.values())))
+
+    def agents_by_state(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for state in self.agents.values():
+            if state.activity == "offline":
+                continue
+            if state.status != "available" and state.activity == "idle":
+                label = "not_ready"
+            else:
+                label = state.activity
+            counts[label] = counts.get(label, 0) + 1
+        return counts
+
+    def occupancy(self) -> float | None:
+        handling = sum(t.handling_s for t in self.agent_time.values())
+        available = sum(t.available_s for t in self.agent_time.values())
+        total = handling + available
+        return handling / total if total > 0 else None
+
+    def queue_snapshot(self, queue_id: str, now: float) -> dict[str, Any]:
+        counts = self.totals.get(queue_id) or QueueCounts()
+        d = self.queue_def(queue_id)
+        return {
+            "queue_id": queue_id,
+            "waiting": len(self.waiting.get(queue_id, {})),
+            "longest_wait_s": self.longest_wait(queue_id, now),
+            "offered": counts.offered,
+            "answered": counts.answered,
+            "abandoned": counts.abandoned - counts.short_abandoned,
+            "short_abandoned": counts.short_abandoned,
+            "flowed_out": counts.flowed_out,
+            "service_level": counts.service_level(self.variant),
+            "service_level_formula": describe_service_level(self.variant, d.threshold_s, d.short_s),
+            "asa_s": counts.asa_s,
+            "abandon_rate": counts.abandon_rate,
+            "aht_s": counts.aht_s,
+        }
+
+    def snapshot(self, now: float) -> dict[str, Any]:
+        self.flush_agents(now)
+        queue_ids = sorted(set(self._defs) | set(self.totals))
+        return {
+            "ts": now,
+            "queues": [self.queue_snapshot(q, now) for q in queue_ids],
+            "agents_by_state": self.agents_by_state(),
+            "occupancy": self.occupancy(),
+        }
+
+    def interval_rows(self, queue_id: str | None = None) -> list[dict[str, Any]]:
+        """One row per (queue, interval start), oldest first: the interval report."""
+        rows = []
+        for (qid, start), c in sorted(self.intervals.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+            if queue_id is not None and qid != queue_id:
+                continue
+            agents = self.agent_intervals.get(start)
+            rows.append(
+                {
+                    "queue_id": qid,
+                    "interval_start": start,
+                    "interval_s": self.interval_s,
+                    "offered": c.offered,
+                    "answered": c.answered,
+                    "abandoned": c.abandoned - c.short_abandoned,
+                    "short_abandoned": c.short_abandoned,
+                    "flowed_out": c.flowed_out,
+                    "answered_within": c.answered_within,
+                    "service_level": c.service_level(self.variant),
+                    "asa_s": c.asa_s,
+                    "abandon_rate": c.abandon_rate,
+                    "aht_s": c.aht_s,
+                    "occupancy": agents.occupancy if agents else None,
+                }
+            )
+        return rows
