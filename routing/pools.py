@@ -62,3 +62,42 @@ class AgentPool:
         if not self._order:
             return None
         return next(iter(self._tiers[self._order[0]]))
+
+
+class FifoPool:
+    """Longest-idle order with one tier: a plain insertion-ordered dict, the cheapest pool.
+
+    Used for single-capacity channels under the longest-idle strategy, where the sort key
+    never differs between agents."""
+
+    __slots__ = ("_d",)
+
+    def __init__(self) -> None:
+        self._d: dict[str, None] = {}
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    def __contains__(self, agent_id: object) -> bool:
+        return agent_id in self._d
+
+    def add(self, agent_id: str, key: TierKey) -> None:
+        d = self._d
+        d.pop(agent_id, None)
+        d[agent_id] = None
+
+    def place(self, agent_id: str, key: TierKey) -> None:
+        if agent_id not in self._d:
+            self._d[agent_id] = None
+
+    def remove(self, agent_id: str) -> None:
+        self._d.pop(agent_id, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._d)
+
+    def first(self) -> str | None:
+        return next(iter(self._d), None)
+
+
+Pool = AgentPool | FifoPool
