@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from routing import (  # noqa: E402
+from routing import (
     AgentProfile,
     Channel,
     ContactSpec,
@@ -42,7 +42,7 @@ from routing import (  # noqa: E402
     RoutingConfig,
     WrapUpPolicy,
 )
-from routing.events import Offer  # noqa: E402
+from routing.events import Offer
 
 MEAN_TALK_S = 240.0
 WRAP_S = 15.0
