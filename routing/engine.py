@@ -239,7 +239,8 @@ class _Contact:
     direction: Direction
     queue: _Queue
     priority: int
-    explicit_priority: bool
+    base_priority: int | None
+    """The contact's own priority (e.g. from the customer's tier), else the queue's."""
     extra: Requirement
     data: dict[str, object]
     arrived_at: float
@@ -306,14 +307,20 @@ class Engine:
             cmu_weight=q.cost_of_wait / q.mean_handle_s,
         )
 
-    def add_agent(self, profile: AgentProfile) -> None:
-        """Register an agent (logged out). Registering again replaces its profile."""
+    def add_agent(self, profile: AgentProfile, now: float = 0.0) -> Outcome:
+        """Register an agent (logged out). Registering again replaces its profile; a
+        logged-in agent stays logged in and is routed under the new profile."""
+        out = Outcome()
         existing = self._agents.get(profile.id)
         if existing is not None:
             existing.profile = profile
             existing.capacity = {ch: n for ch, n in profile.capacity.items() if n > 0}
+            for ch in existing.capacity:
+                existing.in_use.setdefault(ch, 0)
             self._set_skills(existing, dict(profile.skills))
-            return
+            if existing.status != OFFLINE:
+                self._route_agent(existing, now, out)
+            return out
         agent = _Agent(
             id=profile.id,
             profile=profile,
@@ -326,6 +333,7 @@ class Engine:
             if self._qualifies(agent, group):
                 group.eligible.add(agent.id)
                 agent.groups.setdefault(group.channel, []).append(group)
+        return out
 
     def set_skills(self, agent_id: str, skills: dict[str, int], now: float) -> Outcome:
         """Change skills; takes effect on the next routing decision."""
@@ -484,6 +492,34 @@ class Engine:
                 self._free_slot(agent, slot)
                 self._transition(contact, _CI_REQUEUE)
                 self._close_hold(contact, now)
+                # The agent's segment ends here, as with a transfer back to the queue.
+                talk = now - contact.answered_at - contact.hold_s
+                out.events.append(
+                    ContactTransferred(
+                        ts=now,
+                        contact_id=contact.id,
+                        agent_id=agent.id,
+                        queue_id=contact.queue.config.id,
+                        to_queue=contact.queue.config.id,
+                        talk_s=talk,
+                        hold_s=contact.hold_s,
+                    )
+                )
+                # ...with no wrap-up: the agent is leaving.
+                out.events.append(
+                    WrapUpCompleted(
+                        ts=now,
+                        contact_id=contact.id,
+                        agent_id=agent.id,
+                        queue_id=contact.queue.config.id,
+                        wrapup_s=0.0,
+                        disposition=None,
+                        notes=None,
+                        timed_out=True,
+                    )
+                )
+                agent.handled_s += talk + contact.hold_s
+                contact.hold_s = 0.0
                 contact.agent_id = None
                 self._enqueue(contact, now, out, fresh=True)
                 requeue.append(contact)
@@ -527,7 +563,7 @@ class Engine:
             direction=spec.direction,
             queue=queue,
             priority=spec.priority if spec.priority is not None else queue.config.priority,
-            explicit_priority=spec.priority is not None,
+            base_priority=spec.priority,
             extra=tuple(sorted(spec.skills.items())),
             data=dict(spec.data),
             arrived_at=spec.arrived_at if spec.arrived_at is not None else now,
@@ -545,12 +581,14 @@ class Engine:
         position, steps and timers start over); otherwise it returns to its old place."""
         queue = contact.queue
         if fresh:
+            contact.direct = False
             self._seq += 1
             contact.seq = self._seq
             contact.enqueued_at = now
             contact.step_index = 0
-            if not contact.explicit_priority:
-                contact.priority = queue.config.priority
+            # Step priority changes belong to the queue the contact leaves.
+            base = contact.base_priority
+            contact.priority = queue.config.priority if base is None else base
             self._enter_step(contact, now, out)
             cfg = queue.config
             out.events.append(
@@ -624,15 +662,23 @@ class Engine:
         if group is None or not group.pool:
             return
         predicate = group.predicate
+        agents = self._agents
+        cid = contact.id
         if predicate is None:
             agent_id = group.pool.first()
             assert agent_id is not None
-            self._offer(contact, self._agents[agent_id], now, out, "contact_entered", group)
-            return
-        cview = self._contact_view(contact)
+            agent = agents[agent_id]
+            if cid not in agent.slots:
+                self._offer(contact, agent, now, out, "contact_entered", group)
+                return
+        cview = self._contact_view(contact) if predicate is not None else None
         for agent_id in group.pool:
-            agent = self._agents[agent_id]
-            if predicate(self._agent_view(agent), cview):
+            agent = agents[agent_id]
+            # An agent still wrapping up this very contact (a chat transferred back into a
+            # queue it serves) cannot take it again.
+            if cid in agent.slots:
+                continue
+            if predicate is None or predicate(self._agent_view(agent), cview):
                 self._offer(contact, agent, now, out, "contact_entered", group)
                 return
 
@@ -700,15 +746,19 @@ class Engine:
             heapq.heappop(heap)
         else:
             return None
-        if group.predicate is None:
+        predicate = group.predicate
+        if predicate is None and contact.id not in agent.slots:
             return contact
         # Pair-specific eligibility: the best entry this agent may take, in heap order.
-        aview = self._agent_view(agent)
+        aview = self._agent_view(agent) if predicate is not None else None
+        slots = agent.slots
         for entry in sorted(heap):
             contact = contacts.get(entry[4])
             if contact is None or contact.token != entry[3] or contact.group is not group:
                 continue
-            if group.predicate(aview, self._contact_view(contact)):
+            if contact.id in slots:
+                continue
+            if predicate is None or predicate(aview, self._contact_view(contact)):
                 return contact
         return None
 
@@ -850,7 +900,7 @@ class Engine:
         self._release_offer(agent, contact, now, out, kind, None)
         if contact.state is _QUEUED:
             self._route_contact(contact, now, out)
-        self._route_agent(agent, now, out)
+        self._after_release(agent, now, out)
         return out
 
     def _release_offer(
@@ -1228,7 +1278,8 @@ class Engine:
     # ------------------------------------------------------------------ timers
 
     def _start_timer(self, contact: _Contact, kind: str, at: float, out: Outcome) -> None:
-        gen = contact.timers.get(kind, 0) + 1
+        # Cancelled timers keep their generation negated; never reuse one.
+        gen = abs(contact.timers.get(kind, 0)) + 1
         contact.timers[kind] = gen
         out.commands.append(StartTimer(timer=(kind, contact.id, gen), at=at))
 
@@ -1267,6 +1318,9 @@ class Engine:
             self._flow(contact, now, out)
         elif kind == "starve" and contact.state is _QUEUED:
             self._raise_priority(contact, self.config.starvation_priority, now, out)
+        elif kind == "starve" and contact.state is _OFFERED:
+            # It goes back to the queue at the top if this offer is not taken.
+            contact.priority = max(contact.priority, self.config.starvation_priority)
         return out
 
     def _next_step(self, contact: _Contact, now: float, out: Outcome) -> None:

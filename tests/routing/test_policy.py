@@ -25,8 +25,14 @@ def test_example_config_loads_and_builds_an_engine() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("queues:\n  - id: a\n    skills: {x: 11}\n", "bad.yaml: queues[0] (a).skills: proficiency"),
-        ("queues:\n  - id: a\n    offer_timout_s: 3\n", "queues[0] (a).offer_timout_s: unknown key"),
+        (
+            "queues:\n  - id: a\n    skills: {x: 11}\n",
+            "bad.yaml: queues[0] (a).skills: proficiency",
+        ),
+        (
+            "queues:\n  - id: a\n    offer_timout_s: 3\n",
+            "queues[0] (a).offer_timout_s: unknown key",
+        ),
         ("queues:\n  - name: nameless\n", "queues[0] (nameless).id: required key is missing"),
         ("strategy: fastest\n", "bad.yaml: strategy:"),
         ("queues: [\n", "bad.yaml: not valid YAML"),
@@ -36,7 +42,8 @@ def test_example_config_loads_and_builds_an_engine() -> None:
             "fallback queue 'zz' does not exist",
         ),
         (
-            "queues:\n  - id: a\n    steps:\n      - name: s\n        expression: __import__('os')\n",
+            "queues:\n  - id: a\n    steps:\n      - name: s\n"
+            "        expression: __import__('os')\n",
             "queues[0] (a).steps[0] (s).expression",
         ),
         (
