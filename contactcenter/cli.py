@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 # module path -> it must define register(subparsers) that sets `func` on its parser
 COMMAND_MODULES: tuple[str, ...] = (
+    "contactcenter.store.migrate",
     "simulations.cli_staff",
 )
 

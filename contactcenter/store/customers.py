@@ -1,0 +1,219 @@
+"""The CRM record used for screen pops: lookup by caller number (ANI) or account number,
+the customer's recent contacts, and upserts for seeding and integrations."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from contactcenter.store.db import Queryable, transaction
+from contactcenter.store.interactions import Interaction, customer_interactions
+
+ID_PATTERN = r"^[A-Za-z0-9_.:@-]{1,64}$"
+MAX_PHONE_DIGITS = 15  # E.164
+MIN_PHONE_DIGITS = 3
+# how many trailing digits must agree when one side lacks the country code
+TAIL_DIGITS = 9
+
+_SEPARATORS = re.compile(r"[\s\-.()/]")
+_EXTENSION = re.compile(r"(;|,|#|ext\.?|x).*$")
+
+
+class DuplicateAccountNumber(ValueError):
+    """Another customer already has this account number."""
+
+
+def normalize_phone(raw: str | None) -> str | None:
+    """A phone number as stored and compared: ``+`` and digits (E.164) when the country
+    code is known, digits otherwise; None for no usable number ("anonymous", "")."""
+    if not isinstance(raw, str):
+        return None
+    text = raw.strip().lower()
+    for scheme in ("tel:", "sips:", "sip:"):
+        if text.startswith(scheme):
+            text = text[len(scheme):]
+            break
+    text = text.split("@", 1)[0]
+    text = _EXTENSION.sub("", _SEPARATORS.sub("", text))
+    plus = text.startswith("+")
+    digits = text[1:] if plus else text
+    if not digits.isdigit() or not digits.isascii():
+        return None
+    if not plus and digits.startswith("00"):  # international dialling prefix
+        plus, digits = True, digits[2:]
+    if not MIN_PHONE_DIGITS <= len(digits) <= MAX_PHONE_DIGITS:
+        return None
+    return f"+{digits}" if plus else digits
+
+
+def phones_match(a: str, b: str) -> bool:
+    """Whether two normalized numbers are the same line, allowing one of them to be
+    written without its country code (possibly with a national trunk prefix 0)."""
+    if a == b:
+        return True
+    if a.startswith("+") and b.startswith("+"):
+        return False  # both fully qualified: must be identical
+    national = [p[1:] if p.startswith(("+", "0")) else p for p in (a, b)]
+    short, long = sorted(national, key=len)
+    return len(short) >= TAIL_DIGITS and long.endswith(short)
+
+
+class CustomerIn(BaseModel):
+    """A customer to create or update (seed files, CRM sync, admin API)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(None, pattern=ID_PATTERN)
+    """None: found by account number, or a new id is generated."""
+    account_number: str | None = Field(None, min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    phones: list[str] = []
+    tier: str | None = Field(None, min_length=1, max_length=64)
+    value_segment: str | None = Field(None, min_length=1, max_length=64)
+    attributes: dict[str, Any] = {}
+
+    @field_validator("phones")
+    @classmethod
+    def _normalize_phones(cls, phones: list[str]) -> list[str]:
+        result: list[str] = []
+        for raw in phones:
+            phone = normalize_phone(raw)
+            if phone is None:
+                raise ValueError(f"{raw!r} is not a phone number; use digits with an "
+                                 "optional leading + and country code, e.g. +14155550100")
+            if phone not in result:
+                result.append(phone)
+        return result
+
+
+class Customer(BaseModel):
+    id: str
+    account_number: str | None
+    name: str
+    phones: list[str]
+    tier: str | None
+    value_segment: str | None
+    attributes: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+_SELECT = """
+    SELECT c.id, c.account_number, c.name, c.tier, c.value_segment, c.attributes,
+           c.created_at, c.updated_at,
+           array(SELECT p.phone FROM customer_phones p
+                 WHERE p.customer_id = c.id ORDER BY p.position, p.phone) AS phones
+    FROM customers c
+"""
+
+
+def _customer(row: Any) -> Customer:
+    return Customer.model_validate(dict(row))
+
+
+def new_customer_id() -> str:
+    return f"cus_{secrets.token_hex(8)}"
+
+
+async def upsert_customer(db: Queryable, customer: CustomerIn) -> Customer:
+    """Create or replace a customer (phones are replaced as a set); the stored record."""
+    values = (customer.account_number, customer.name, customer.tier, customer.value_segment,
+              customer.attributes)
+    update = """name = EXCLUDED.name, tier = EXCLUDED.tier,
+                value_segment = EXCLUDED.value_segment, attributes = EXCLUDED.attributes,
+                updated_at = now()"""
+    async with transaction(db) as conn:
+        try:
+            if customer.id is None and customer.account_number is not None:
+                # keyed by account: concurrent seeders of one account agree on one row
+                customer_id = await conn.fetchval(
+                    f"""INSERT INTO customers (id, account_number, name, tier, value_segment,
+                                               attributes)
+                        VALUES ($1, $2, $3, $4, $5, $6)
+                        ON CONFLICT (account_number) DO UPDATE SET {update}
+                        RETURNING id""",
+                    new_customer_id(), *values,
+                )
+            else:
+                customer_id = await conn.fetchval(
+                    f"""INSERT INTO customers (id, account_number, name, tier, value_segment,
+                                               attributes)
+                        VALUES ($1, $2, $3, $4, $5, $6)
+                        ON CONFLICT (id) DO UPDATE
+                        SET account_number = EXCLUDED.account_number, {update}
+                        RETURNING id""",
+                    customer.id or new_customer_id(), *values,
+                )
+        except asyncpg.UniqueViolationError:
+            raise DuplicateAccountNumber(
+                f"account number {customer.account_number!r} belongs to another customer"
+            ) from None
+        await conn.execute("DELETE FROM customer_phones WHERE customer_id = $1", customer_id)
+        if customer.phones:
+            await conn.execute(
+                """INSERT INTO customer_phones (phone, customer_id, position)
+                   SELECT phone, $2, position - 1
+                   FROM unnest($1::text[]) WITH ORDINALITY AS u(phone, position)""",
+                customer.phones, customer_id,
+            )
+        row = await conn.fetchrow(f"{_SELECT} WHERE c.id = $1", customer_id)
+    return _customer(row)
+
+
+async def get_customer(db: Queryable, customer_id: str) -> Customer | None:
+    row = await db.fetchrow(f"{_SELECT} WHERE c.id = $1", customer_id)
+    return None if row is None else _customer(row)
+
+
+async def find_by_account(db: Queryable, account_number: str) -> Customer | None:
+    row = await db.fetchrow(f"{_SELECT} WHERE c.account_number = $1", account_number)
+    return None if row is None else _customer(row)
+
+
+async def find_by_ani(db: Queryable, ani: str | None) -> list[Customer]:
+    """Customers with this phone number, most recently updated first.
+
+    An exact match on the normalized number wins; failing that, numbers that differ only
+    in a missing country code or trunk prefix match. Several results mean a shared line:
+    the agent picks one.
+    """
+    phone = normalize_phone(ani)
+    if phone is None:
+        return []
+    rows = await db.fetch(
+        f"""{_SELECT}
+            WHERE c.id IN (SELECT customer_id FROM customer_phones WHERE phone = $1)
+            ORDER BY c.updated_at DESC, c.id""",
+        phone,
+    )
+    if rows or len(phone.lstrip("+")) < TAIL_DIGITS:
+        return [_customer(r) for r in rows]
+    candidates = await db.fetch(
+        "SELECT phone, customer_id FROM customer_phones WHERE phone_tail = $1",
+        phone[-TAIL_DIGITS:],
+    )
+    ids = sorted({c["customer_id"] for c in candidates if phones_match(c["phone"], phone)})
+    if not ids:
+        return []
+    rows = await db.fetch(
+        f"{_SELECT} WHERE c.id = ANY($1::text[]) ORDER BY c.updated_at DESC, c.id", ids
+    )
+    return [_customer(r) for r in rows]
+
+
+async def recent_interactions(
+    db: Queryable, customer_id: str, *, limit: int = 5
+) -> list[Interaction]:
+    """The customer's last ``limit`` contacts, newest first, with disposition and notes."""
+    return await customer_interactions(db, customer_id, limit=limit)
+
+
+async def delete_customer(db: Queryable, customer_id: str) -> bool:
+    """Remove a customer and their numbers (past interactions keep the bare id)."""
+    status = await db.execute("DELETE FROM customers WHERE id = $1", customer_id)
+    return bool(status == "DELETE 1")
