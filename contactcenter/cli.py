@@ -13,7 +13,10 @@ from collections.abc import Sequence
 # module path -> it must define register(subparsers) that sets `func` on its parser
 COMMAND_MODULES: tuple[str, ...] = (
     "contactcenter.store.migrate",
+    "contactcenter.server",
+    "contactcenter.demo",
     "simulations.cli_staff",
+    "simulations.cli_simulate",
 )
 
 

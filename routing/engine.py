@@ -639,10 +639,13 @@ class Engine:
             cfg = step.config
             if cfg is not None and cfg.skip_if and contact.step_index + 1 < len(queue.steps):
                 group = self._group_for(contact)
+                # Eligible includes the step's expression for this very contact, so a
+                # preferred-agent step is skipped when that agent is not there.
                 if cfg.skip_if == "no_eligible_available":
-                    skip = len(group.pool) == 0
+                    candidates: Iterable[str] = group.pool
                 else:
-                    skip = not any(self._agents[a].status != OFFLINE for a in group.eligible)
+                    candidates = (a for a in group.eligible if self._agents[a].status != OFFLINE)
+                skip = not any(self._pair_ok(group, self._agents[a], contact) for a in candidates)
                 if skip:
                     contact.step_index += 1
                     continue
@@ -652,6 +655,12 @@ class Engine:
                 contact.priority += cfg.priority_change
             if cfg.timeout_s is not None and contact.step_index + 1 < len(queue.steps):
                 self._start_timer(contact, "step", now + cfg.timeout_s, out)
+
+    def _pair_ok(self, group: _Group, agent: _Agent, contact: _Contact) -> bool:
+        if contact.id in agent.slots:
+            return False
+        predicate = group.predicate
+        return predicate is None or predicate(self._agent_view(agent), self._contact_view(contact))
 
     def _route_contact(self, contact: _Contact, now: float, out: Outcome) -> None:
         """A contact entered its group: give it the group's best routable agent, if any.

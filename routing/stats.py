@@ -23,7 +23,6 @@ from routing.events import (
     ContactAnswered,
     ContactEnded,
     ContactFlowedOut,
-    ContactOffered,
     ContactQueued,
     ContactTransferred,
     Event,
@@ -186,6 +185,19 @@ class StatsFold:
         self.agent_time: dict[str, AgentTime] = {}
         self.agent_intervals: dict[float, AgentTime] = {}
         self.events_seen = 0
+        self._last: dict[str, tuple[float, float, tuple[QueueCounts, QueueCounts]]] = {}
+        self._handlers: dict[type[Event], Any] = {
+            AgentStateChanged: self._agent,
+            ContactQueued: self._on_queued,
+            ContactAnswered: self._on_answered,
+            ContactAbandoned: self._on_abandoned,
+            ContactFlowedOut: self._on_flowed_out,
+            ContactEnded: self._on_ended,
+            ContactTransferred: self._on_transferred,
+            WrapUpCompleted: self._on_wrapup,
+            OfferRejected: self._on_missed,
+            OfferTimedOut: self._on_missed,
+        }
 
     def queue_def(self, queue_id: str) -> _QueueDef:
         d = self._defs.get(queue_id)
@@ -194,84 +206,122 @@ class StatsFold:
         return d
 
     def _counts(self, queue_id: str, ts: float) -> tuple[QueueCounts, QueueCounts]:
+        # Events come in time order: the last (queue, bucket) pair is almost always the
+        # one wanted again, so it is cached instead of rebuilding a key per event.
+        cached = self._last.get(queue_id)
+        if cached is not None and cached[0] <= ts < cached[1]:
+            return cached[2]
         total = self.totals.get(queue_id)
         if total is None:
             total = self.totals[queue_id] = QueueCounts()
             self.waiting.setdefault(queue_id, {})
-        bucket = math.floor(ts / self.interval_s) * self.interval_s
-        key = (queue_id, float(bucket))
+        size = self.interval_s
+        bucket = float(math.floor(ts / size) * size)
+        key = (queue_id, bucket)
         interval = self.intervals.get(key)
         if interval is None:
             interval = self.intervals[key] = QueueCounts()
-        return total, interval
+        pair = (total, interval)
+        self._last[queue_id] = (bucket, bucket + size, pair)
+        return pair
 
     def apply_all(self, events: Iterable[Event]) -> None:
+        handlers = self._handlers
         for event in events:
-            self.apply(event)
+            self.events_seen += 1
+            handler = handlers.get(type(event))
+            if handler is not None:
+                handler(event)
 
     def apply(self, event: Event) -> None:
         self.events_seen += 1
-        if isinstance(event, AgentStateChanged):
-            self._agent(event)
-            return
-        qid = event.queue_id
-        cid = event.contact_id
+        handler = self._handlers.get(type(event))
+        if handler is not None:
+            handler(event)
+
+    def _on_queued(self, event: ContactQueued) -> None:
+        qid, cid = event.queue_id, event.contact_id
         if qid is None or cid is None:
             return
-        ts = event.ts
-        if isinstance(event, ContactQueued):
-            for c in self._counts(qid, ts):
-                c.offered += 1
-            self.waiting[qid][cid] = event.enqueued_at
-            self._where[cid] = qid
-        elif isinstance(event, ContactAnswered):
-            if not event.in_queue:
-                return
-            self._leave(cid)
-            threshold = self.queue_def(qid).threshold_s
-            for c in self._counts(qid, ts):
-                c.answered += 1
-                c.wait_answered_s += event.wait_s
-                c.max_wait_answered_s = max(c.max_wait_answered_s, event.wait_s)
-                if event.wait_s <= threshold:
-                    c.answered_within += 1
-                if self.keep_wait_samples:
-                    c.wait_samples.append(event.wait_s)
-        elif isinstance(event, ContactAbandoned):
-            if not event.in_queue:
-                return
-            self._leave(cid)
-            d = self.queue_def(qid)
-            for c in self._counts(qid, ts):
-                c.abandoned += 1
-                c.wait_abandoned_s += event.wait_s
-                if event.wait_s < d.short_s:
-                    c.short_abandoned += 1
-                elif event.wait_s <= d.threshold_s:
-                    c.abandoned_within += 1
-        elif isinstance(event, ContactFlowedOut):
-            self._leave(cid)
-            for c in self._counts(qid, ts):
-                c.flowed_out += 1
-        elif isinstance(event, ContactEnded):
-            for c in self._counts(qid, ts):
-                c.handled += 1
-                c.talk_s += event.talk_s
-                c.hold_s += event.hold_s
-        elif isinstance(event, ContactTransferred):
-            for c in self._counts(qid, ts):
-                c.handled += 1
-                c.transferred_out += 1
-                c.talk_s += event.talk_s
-                c.hold_s += event.hold_s
-        elif isinstance(event, WrapUpCompleted):
-            for c in self._counts(qid, ts):
-                c.wrapup_s += event.wrapup_s
-        elif isinstance(event, OfferRejected | OfferTimedOut):
-            for c in self._counts(qid, ts):
-                c.missed_offers += 1
-        elif isinstance(event, ContactOffered):
+        total, interval = self._counts(qid, event.ts)
+        total.offered += 1
+        interval.offered += 1
+        self.waiting[qid][cid] = event.enqueued_at
+        self._where[cid] = qid
+
+    def _on_answered(self, event: ContactAnswered) -> None:
+        qid, cid = event.queue_id, event.contact_id
+        if qid is None or cid is None or not event.in_queue:
             return
+        self._leave(cid)
+        wait = event.wait_s
+        within = wait <= self.queue_def(qid).threshold_s
+        keep = self.keep_wait_samples
+        for c in self._counts(qid, event.ts):
+            c.answered += 1
+            c.wait_answered_s += wait
+            if wait > c.max_wait_answered_s:
+                c.max_wait_answered_s = wait
+            if within:
+                c.answered_within += 1
+            if keep:
+                c.wait_samples.append(wait)
+
+    def _on_abandoned(self, event: ContactAbandoned) -> None:
+        qid, cid = event.queue_id, event.contact_id
+        if qid is None or cid is None or not event.in_queue:
+            return
+        self._leave(cid)
+        d = self.queue_def(qid)
+        wait = event.wait_s
+        for c in self._counts(qid, event.ts):
+            c.abandoned += 1
+            c.wait_abandoned_s += wait
+            if wait < d.short_s:
+                c.short_abandoned += 1
+            elif wait <= d.threshold_s:
+                c.abandoned_within += 1
+
+    def _on_flowed_out(self, event: ContactFlowedOut) -> None:
+        qid, cid = event.queue_id, event.contact_id
+        if qid is None or cid is None:
+            return
+        self._leave(cid)
+        for c in self._counts(qid, event.ts):
+            c.flowed_out += 1
+
+    def _on_ended(self, event: ContactEnded) -> None:
+        qid = event.queue_id
+        if qid is None or event.contact_id is None:
+            return
+        for c in self._counts(qid, event.ts):
+            c.handled += 1
+            c.talk_s += event.talk_s
+            c.hold_s += event.hold_s
+
+    def _on_transferred(self, event: ContactTransferred) -> None:
+        qid = event.queue_id
+        if qid is None or event.contact_id is None:
+            return
+        for c in self._counts(qid, event.ts):
+            c.handled += 1
+            c.transferred_out += 1
+            c.talk_s += event.talk_s
+            c.hold_s += event.hold_s
+
+    def _on_wrapup(self, event: WrapUpCompleted) -> None:
+        qid = event.queue_id
+        if qid is None or event.contact_id is None:
+            return
+        for c in self._counts(qid, event.ts):
+            c.wrapup_s += event.wrapup_s
+
+    def _on_missed(self, event: Event) -> None:
+        qid = event.queue_id
+        if qid is None or event.contact_id is None:
+            return
+        for c in self._counts(qid, event.ts):
+            c.missed_offers += 1
 
     def _leave(self, contact_id: str) -> None:
         qid = self._where.pop(contact_id, None)
@@ -281,33 +331,45 @@ class StatsFold:
     def _agent(self, event: AgentStateChanged) -> None:
         aid = event.agent_id
         assert aid is not None
-        prev = self.agents.get(aid)
-        if prev is not None:
-            self._accrue(aid, prev, event.ts)
-        self.agents[aid] = _AgentState(event.status, event.activity, event.ts)
+        state = self.agents.get(aid)
+        if state is None:
+            self.agents[aid] = _AgentState(event.status, event.activity, event.ts)
+            return
+        self._accrue(aid, state, event.ts)
+        state.status = event.status
+        state.activity = event.activity
+        state.since = event.ts
 
     def _accrue(self, agent_id: str, state: _AgentState, until: float) -> None:
+        start = state.since
+        state.since = until
         if state.activity in _HANDLING:
-            kind = "handling"
+            handling = True
         elif state.activity in _AVAILABLE and state.status == "available":
-            kind = "available"
+            handling = False
         else:
             return
-        total = self.agent_time.setdefault(agent_id, AgentTime())
-        start = state.since
+        if start >= until:
+            return
+        total = self.agent_time.get(agent_id)
+        if total is None:
+            total = self.agent_time[agent_id] = AgentTime()
+        size = self.interval_s
+        slots = self.agent_intervals
         while start < until:
-            bucket = math.floor(start / self.interval_s) * self.interval_s
-            end = min(until, bucket + self.interval_s)
+            bucket = float(math.floor(start / size) * size)
+            end = min(until, bucket + size)
             span = end - start
-            slot = self.agent_intervals.setdefault(float(bucket), AgentTime())
-            if kind == "handling":
+            slot = slots.get(bucket)
+            if slot is None:
+                slot = slots[bucket] = AgentTime()
+            if handling:
                 total.handling_s += span
                 slot.handling_s += span
             else:
                 total.available_s += span
                 slot.available_s += span
             start = end
-        state.since = until
 
     def flush_agents(self, now: float) -> None:
         """Accrue agent time up to ``now`` (call before reading occupancy)."""

@@ -394,3 +394,31 @@ def test_explain_unknown_contact() -> None:
     except E.UnknownContact:
         return
     raise AssertionError("explain of an unknown contact must raise UnknownContact")
+
+
+def test_skip_if_no_eligible_available_honours_the_step_expression() -> None:
+    """A preferred-agent step is skipped at once when the preferred agent is not available,
+    even though other agents with the skills are."""
+    from routing import AgentProfile, ContactSpec, Engine, QueueConfig, RoutingConfig, RoutingStep
+
+    queue = QueueConfig(
+        id="support",
+        skills={"support": 1},
+        steps=(
+            RoutingStep(
+                name="preferred",
+                expression="agent.id == contact.data.preferred_agent",
+                skip_if="no_eligible_available",
+                timeout_s=30,
+            ),
+            RoutingStep(name="anyone"),
+        ),
+    )
+    engine = Engine(RoutingConfig(queues=(queue,)))
+    engine.add_agent(AgentProfile(id="ann", skills={"support": 5}))
+    engine.login("ann", 0.0)
+    out = engine.arrive(
+        ContactSpec(id="c1", queue_id="support", data={"preferred_agent": "bob"}), 1.0
+    )
+    offers = out.offers()
+    assert [(o.agent_id, o.step) for o in offers] == [("ann", "anyone")]

@@ -1,0 +1,79 @@
+"""``contactcenter serve``: run the server on the configured host and port."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from aiohttp import web
+
+from contactcenter.app import create_app
+from contactcenter.settings import Settings, SettingsError, load_settings
+from contactcenter.store import DatabaseUnavailable
+from routing.policy import ConfigError
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the contact-centre server (HTTP API, agent and gateway websockets)",
+        description="Run the server. Settings come from the environment (DATABASE_URL, "
+        "CC_HOST, CC_PORT, CC_CONFIG_DIR, ...); without DATABASE_URL an embedded "
+        "PostgreSQL is started in CC_DATA_DIR.",
+    )
+    parser.add_argument("--host", help="override CC_HOST")
+    parser.add_argument("--port", type=int, help="override CC_PORT (0: any free port)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    if overrides:
+        settings = settings.model_copy(update=overrides)
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(serve(settings))
+    except (ConfigError, DatabaseUnavailable, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+async def serve(settings: Settings) -> None:
+    app = create_app(settings)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port)
+        await site.start()
+        port = settings.port
+        for address in runner.addresses:
+            if isinstance(address, tuple):
+                port = address[1]
+                break
+        url = f"http://{settings.host}:{port}"
+        print(f"contactcenter serving on {url}")
+        print("  next: `contactcenter seed-demo` (once) to create demo users and customers,")
+        print(f"        then POST {url}/api/login and connect agents to {url}/ws/agent?token=...;")
+        print(f"        the telephony gateway posts calls to {url}/gateway/calls.")
+        print("  stop with Ctrl-C.")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()

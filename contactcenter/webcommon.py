@@ -1,0 +1,89 @@
+"""What the HTTP and websocket modules share: the typed application keys, authentication
+of requests and JSON error responses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from aiohttp import web
+
+from contactcenter.auth import RoleError, TokenClaims, TokenError, require_role, verify_token
+from contactcenter.settings import Settings
+
+if TYPE_CHECKING:
+    from contactcenter.acd import Acd
+    from contactcenter.gateway import Gateway
+    from contactcenter.hub import Hub
+    from contactcenter.store import Database, EventLog
+
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
+POOL: web.AppKey[Any] = web.AppKey("pool")
+DATABASE: web.AppKey[Database | None] = web.AppKey("database")
+EVENT_LOG: web.AppKey[EventLog] = web.AppKey("event_log")
+ACD: web.AppKey[Acd] = web.AppKey("acd")
+HUB: web.AppKey[Hub] = web.AppKey("hub")
+GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway")
+
+MAX_JSON_BODY = 64 * 1024
+
+
+def json_error(status: int, code: str, message: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message, **extra}},
+                             status=status)
+
+
+def fail(status: int, code: str, message: str) -> NoReturn:
+    """Abort the request with a JSON error body (aiohttp exceptions carry a response)."""
+    kinds: dict[int, type[web.HTTPException]] = {
+        400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 403: web.HTTPForbidden,
+        404: web.HTTPNotFound, 409: web.HTTPConflict, 413: web.HTTPRequestEntityTooLarge,
+        503: web.HTTPServiceUnavailable,
+    }
+    cls = kinds.get(status, web.HTTPBadRequest)
+    body = json_error(status, code, message).text
+    if cls is web.HTTPRequestEntityTooLarge:
+        raise web.HTTPRequestEntityTooLarge(MAX_JSON_BODY, 0, text=body,
+                                            content_type="application/json")
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    raise cls(text=body, content_type="application/json", headers=headers)
+
+
+def authenticate(
+    request: web.Request, roles: Collection[str], *, query_token: bool = False
+) -> TokenClaims:
+    """The caller's claims from ``Authorization: Bearer`` (or ``?token=`` for websockets,
+    which browsers cannot give headers); 401 / 403 JSON errors otherwise."""
+    header = request.headers.get("Authorization", "")
+    token: str | None = None
+    if header.lower().startswith("bearer "):
+        token = header[7:].strip()
+    elif query_token:
+        token = request.query.get("token")
+    secret = request.app[SETTINGS].token_secret_bytes()
+    try:
+        claims = verify_token(secret, token)
+    except TokenError as exc:
+        fail(401, f"token_{exc.reason}", str(exc))
+    try:
+        require_role(claims, roles)
+    except RoleError as exc:
+        fail(403, "forbidden", str(exc))
+    return claims
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object body, bounded in size; 400/413 JSON errors otherwise."""
+    if request.content_length is not None and request.content_length > MAX_JSON_BODY:
+        fail(413, "body_too_large", f"request body exceeds {MAX_JSON_BODY} bytes")
+    raw = await request.content.read(MAX_JSON_BODY + 1)
+    if len(raw) > MAX_JSON_BODY:
+        fail(413, "body_too_large", f"request body exceeds {MAX_JSON_BODY} bytes")
+    try:
+        data = json.loads(raw or b"null")
+    except ValueError as exc:
+        fail(400, "bad_json", f"body is not valid JSON: {exc}")
+    if not isinstance(data, dict):
+        fail(400, "bad_request", "body must be a JSON object")
+    return data

@@ -1,0 +1,120 @@
+"""Helpers for the server tests: a running app on a real socket, logins, a console client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from contactcenter.app import create_app, load_routing_config
+from contactcenter.auth import issue_token
+from contactcenter.settings import Settings
+from contactcenter.store.users import AgentProfileIn, create_user, save_agent_profile
+from routing import RoutingConfig
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+PASSWORD = "correct horse battery"
+
+
+@asynccontextmanager
+async def running_app(
+    settings: Settings, pool: Any, routing_config: RoutingConfig | None = None
+) -> AsyncIterator[TestClient[Any, Any]]:
+    app: web.Application = create_app(
+        settings, pool=pool, routing_config=routing_config or load_routing_config(CONFIG_DIR),
+        dnis_map={"+18005550100": "sales"},
+    )
+    async with TestServer(app, host="127.0.0.1") as server, TestClient(server) as client:
+        yield client
+
+
+async def add_agent(pool: Any, user_id: str, skills: dict[str, int]) -> None:
+    await create_user(pool, username=user_id, password=PASSWORD, role="agent")
+    await save_agent_profile(pool, user_id, AgentProfileIn(skills=skills, extension=f"x-{user_id}"))
+
+
+def token(settings: Settings, user_id: str, role: str) -> str:
+    return issue_token(settings.token_secret_bytes(), user_id=user_id, role=role,  # type: ignore[arg-type]
+                       ttl_s=600)
+
+
+def bearer(settings: Settings, user_id: str = "gateway", role: str = "admin") -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(settings, user_id, role)}"}
+
+
+class Console:
+    """An agent console: a real websocket client. Messages that a wait skips stay in the
+    inbox for later waits; ``seen`` keeps everything received, in order."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.seen: list[dict[str, Any]] = []
+        self.inbox: list[dict[str, Any]] = []
+        self._next_id = 0
+
+    async def next(self, kind: str, timeout: float = 5.0, **match: Any) -> dict[str, Any]:
+        """The first unconsumed message of this type whose data has these fields."""
+        def matches(m: dict[str, Any]) -> bool:
+            return m["type"] == kind and all(m["data"].get(k) == v for k, v in match.items())
+
+        for m in self.inbox:
+            if matches(m):
+                self.inbox.remove(m)
+                return m
+
+        async def wait() -> dict[str, Any]:
+            while True:
+                msg = await self.ws.receive()
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    raise AssertionError(f"socket ended while waiting for {kind}: {msg}")
+                data: dict[str, Any] = json.loads(msg.data)
+                self.seen.append(data)
+                if matches(data):
+                    return data
+                self.inbox.append(data)
+
+        return await asyncio.wait_for(wait(), timeout)
+
+    async def send(self, kind: str, **fields: Any) -> str:
+        self._next_id += 1
+        cid = f"c{self._next_id}"
+        await self.ws.send_json({"type": kind, "id": cid, **fields})
+        return cid
+
+    async def command(self, kind: str, **fields: Any) -> dict[str, Any]:
+        """Send a command; its reply, or its error message."""
+        cid = await self.send(kind, **fields)
+        for m in self.inbox:
+            if m["type"] in ("reply", "error") and m["data"].get("id") == cid:
+                self.inbox.remove(m)
+                return m
+
+        async def wait() -> dict[str, Any]:
+            while True:
+                msg = await self.ws.receive()
+                assert msg.type == aiohttp.WSMsgType.TEXT, msg
+                data: dict[str, Any] = json.loads(msg.data)
+                self.seen.append(data)
+                if data["type"] in ("reply", "error") and data["data"].get("id") == cid:
+                    return data
+                self.inbox.append(data)
+
+        return await asyncio.wait_for(wait(), 5.0)
+
+
+@asynccontextmanager
+async def console(
+    client: TestClient[Any, Any], settings: Settings, agent_id: str
+) -> AsyncIterator[Console]:
+    ws = await client.ws_connect(f"/ws/agent?token={token(settings, agent_id, 'agent')}")
+    try:
+        yield Console(ws)
+    finally:
+        await ws.close()
