@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "contactcenter.store.migrate",
     "contactcenter.server",
     "contactcenter.demo",
+    "contactcenter.carrier",
     "simulations.cli_staff",
     "simulations.cli_simulate",
 )

@@ -1,0 +1,470 @@
+"""``contactcenter carrier``: a simulated telephone carrier speaking the gateway contract.
+
+It logs in with an ``admin`` account, opens the gateway websocket (``/gateway/ws``) and
+places calls (``POST /gateway/calls``) as a Poisson stream at the given rate. Each caller
+waits with an exponential patience and hangs up (``POST /gateway/calls/{id}/hangup``)
+unless the server bridges the call to an agent first (a ``bridge`` command on the
+websocket); a bridged caller talks for an exponential time and then hangs up, unless the
+agent ends the call first (a ``hangup`` command). The run is bounded: at most
+``max_calls`` calls during ``duration`` seconds, then at most ``drain`` seconds for the
+calls in progress, after which the callers still on the line hang up.
+
+The core is ``Carrier(CarrierConfig(...)).run()``, usable from tests and benchmarks; it
+sends traffic only to the URL it is given. See docs/gateway.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import os
+import random
+import re
+import secrets
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import aiohttp
+import websockets
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ANIS = ("+14155550101", "+14155550102", "+442071234501", "+17575550104",
+                "+14155550199", "+12125550123")
+CallOutcome = Literal["bridged", "abandoned", "transferred", "error", "cut_off"]
+_RATE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(?:/\s*(s|sec|second|m|min|minute|h|hour))?\s*$")
+_PER = {None: 1.0, "s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0,
+        "minute": 60.0, "h": 3600.0, "hour": 3600.0}
+
+
+def parse_rate(text: str) -> float:
+    """Calls per second from ``2/s``, ``30/min``, ``500/h`` or a bare number (per second)."""
+    match = _RATE.match(text)
+    if match is None:
+        raise ValueError(f"rate {text!r} is not like 2/s, 30/min or 500/h")
+    rate = float(match.group(1)) / _PER[match.group(2)]
+    if rate <= 0:
+        raise ValueError(f"rate {text!r} must be greater than 0")
+    return rate
+
+
+@dataclass
+class CarrierConfig:
+    url: str
+    """Base URL of the server, e.g. http://127.0.0.1:8080."""
+    username: str | None = None
+    password: str | None = None
+    token: str | None = None
+    """A bearer token of an admin user; instead of username and password."""
+    rate: float = 1.0
+    """Calls per second (mean of the Poisson stream)."""
+    duration: float = 60.0
+    """Seconds during which calls are placed."""
+    max_calls: int = 10_000
+    patience_mean: float = 60.0
+    talk_mean: float = 120.0
+    queue: str | None = None
+    dnis: str | None = None
+    anis: tuple[str, ...] = DEFAULT_ANIS
+    seed: int | None = None
+    fixed_times: bool = False
+    """Use the means as constant inter-arrival, patience and talk times (tests, demos)."""
+    drain: float = 30.0
+    """Seconds to let calls in progress finish after the last arrival."""
+    call_prefix: str | None = None
+    """Call ids are ``<prefix>-<n>``; default a random prefix, so runs never collide."""
+    request_timeout: float = 10.0
+
+
+@dataclass
+class CallRecord:
+    call_id: str
+    placed_at: float
+    outcome: CallOutcome | None = None
+    state: str | None = None
+    """The server's answer to the arrival (queued, offered)."""
+    time_to_bridge: float | None = None
+    agent_id: str | None = None
+    ended_by: str | None = None
+    """caller or server (the agent ended it, or the server transferred it)."""
+    error: str | None = None
+
+
+@dataclass
+class CarrierResult:
+    placed: int = 0
+    bridged: int = 0
+    abandoned: int = 0
+    transferred: int = 0
+    errors: int = 0
+    cut_off: int = 0
+    """Calls still on the line when the drain time ran out (the carrier hung them up)."""
+    mean_time_to_bridge: float | None = None
+    elapsed: float = 0.0
+    calls: list[CallRecord] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts and the mean time to bridge (no per-call records)."""
+        out = asdict(self)
+        del out["calls"]
+        return out
+
+
+class _Live:
+    """What the websocket reader tells a waiting caller."""
+
+    def __init__(self) -> None:
+        self.bridged = asyncio.Event()
+        self.ended = asyncio.Event()
+        self.bridged_at: float | None = None
+        self.agent_id: str | None = None
+        self.end_kind: str | None = None
+
+
+class CarrierError(RuntimeError):
+    """The carrier cannot start (login or gateway websocket refused)."""
+
+
+class Carrier:
+    def __init__(self, config: CarrierConfig) -> None:
+        if config.queue is None and config.dnis is None:
+            raise ValueError("give a queue or a dnis (mapped to a queue by the server)")
+        if config.rate <= 0 or config.duration < 0 or config.max_calls < 0:
+            raise ValueError("rate must be > 0, duration and max_calls >= 0")
+        self.config = config
+        self.rng = random.Random(config.seed)
+        self.prefix = config.call_prefix or f"sim-{secrets.token_hex(4)}"
+        self.result = CarrierResult()
+        self._live: dict[str, _Live] = {}
+        self._open: set[str] = set()
+        """Calls the server accepted that are not over yet (the caller must hang up)."""
+        self._http: aiohttp.ClientSession | None = None
+        self._token: str | None = config.token
+        self._unknown_commands = 0
+
+    # --- draws -------------------------------------------------------------------------------
+
+    def _draw(self, mean: float) -> float:
+        if self.config.fixed_times or mean <= 0:
+            return max(mean, 0.0)
+        return self.rng.expovariate(1.0 / mean)
+
+    # --- the run -----------------------------------------------------------------------------
+
+    async def run(self) -> CarrierResult:
+        cfg = self.config
+        start = time.monotonic()
+        timeout = aiohttp.ClientTimeout(total=cfg.request_timeout)
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            self._http = http
+            if self._token is None:
+                self._token = await self._login(http)
+            try:
+                ws = await websockets.connect(self._ws_url(), open_timeout=cfg.request_timeout,
+                                              max_size=2**20)
+            except (OSError, websockets.exceptions.WebSocketException) as exc:
+                raise CarrierError(f"cannot open the gateway websocket: {exc}") from exc
+            reader = asyncio.create_task(self._read(ws))
+            calls: list[asyncio.Task[None]] = []
+            try:
+                await self._place_calls(calls, start)
+                if calls:
+                    _, pending = await asyncio.wait(calls, timeout=cfg.drain)
+                    for task in pending:
+                        task.cancel()
+                    await asyncio.gather(*pending, return_exceptions=True)
+                    await self._hang_up_leftovers()
+            finally:
+                for task in calls:
+                    task.cancel()
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await reader
+                await ws.close()
+        self.result.elapsed = time.monotonic() - start
+        waits = [c.time_to_bridge for c in self.result.calls if c.time_to_bridge is not None]
+        self.result.mean_time_to_bridge = sum(waits) / len(waits) if waits else None
+        return self.result
+
+    async def _place_calls(self, calls: list[asyncio.Task[None]], start: float) -> None:
+        cfg = self.config
+        deadline = start + cfg.duration
+        next_at = start + self._draw(1.0 / cfg.rate)
+        n = 0
+        while n < cfg.max_calls and next_at < deadline:
+            delay = next_at - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            n += 1
+            record = CallRecord(call_id=f"{self.prefix}-{n}", placed_at=time.time())
+            self.result.calls.append(record)
+            calls.append(asyncio.create_task(self._call(record)))
+            next_at += self._draw(1.0 / cfg.rate)
+
+    def _ws_url(self) -> str:
+        parts = urlsplit(self.config.url.rstrip("/"))
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        query = f"token={quote(self._token or '')}"
+        return urlunsplit((scheme, parts.netloc, parts.path + "/gateway/ws", query, ""))
+
+    def _http_url(self, path: str) -> str:
+        return self.config.url.rstrip("/") + path
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}"}
+
+    async def _login(self, http: aiohttp.ClientSession) -> str:
+        cfg = self.config
+        if not cfg.username or not cfg.password:
+            raise CarrierError("give a username and password (an admin account) or a token")
+        try:
+            async with http.post(self._http_url("/api/login"),
+                                 json={"username": cfg.username,
+                                       "password": cfg.password}) as resp:
+                body = await resp.json(content_type=None)
+                if resp.status != 200:
+                    raise CarrierError(f"login refused ({resp.status}): {_error_text(body)}")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise CarrierError(f"cannot log in at {cfg.url}: {exc}") from exc
+        if body.get("role") != "admin":
+            raise CarrierError(f"user {cfg.username!r} is not an admin; the gateway contract "
+                               "needs an admin (service) account")
+        return str(body["token"])
+
+    # --- commands from the server ------------------------------------------------------------
+
+    async def _read(self, ws: Any) -> None:
+        async for raw in ws:
+            try:
+                msg = json.loads(raw)
+            except ValueError:
+                continue
+            if not isinstance(msg, dict):
+                continue
+            kind, data = msg.get("type"), msg.get("data") or {}
+            if isinstance(msg.get("seq"), int):
+                with contextlib.suppress(websockets.exceptions.ConnectionClosed):
+                    await ws.send(json.dumps({"type": "ack", "seq": msg["seq"]}))
+            live = self._live.get(str(data.get("call_id")))
+            if kind == "error":
+                log.warning("gateway error from the server: %s", data)
+            if live is None:
+                if kind in ("bridge", "hangup", "transfer"):
+                    self._unknown_commands += 1
+                continue
+            if kind == "bridge":
+                live.bridged_at = time.monotonic()
+                live.agent_id = data.get("agent_id")
+                live.bridged.set()
+            elif kind in ("hangup", "transfer"):
+                live.end_kind = kind
+                live.ended.set()
+
+    # --- one caller --------------------------------------------------------------------------
+
+    async def _call(self, record: CallRecord) -> None:
+        try:
+            await self._call_flow(record)
+        finally:
+            if record.call_id not in self._open:
+                self._live.pop(record.call_id, None)
+
+    async def _call_flow(self, record: CallRecord) -> None:
+        cfg = self.config
+        live = _Live()
+        self._live[record.call_id] = live
+        body: dict[str, Any] = {"call_id": record.call_id,
+                                "ani": self.rng.choice(cfg.anis) if cfg.anis else None}
+        if cfg.queue is not None:
+            body["queue"] = cfg.queue
+        if cfg.dnis is not None:
+            body["dnis"] = cfg.dnis
+        patience = self._draw(cfg.patience_mean)
+        talk = self._draw(cfg.talk_mean)
+        started = time.monotonic()
+        self._open.add(record.call_id)  # until the server says otherwise
+        try:
+            status, reply = await self._post("/gateway/calls", body)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self._error(record, f"placing the call failed: {exc}")
+            return
+        self.result.placed += 1
+        if status != 201:
+            self._open.discard(record.call_id)
+            self._error(record, f"{status}: {_error_text(reply)}")
+            return
+        record.state = reply.get("state")
+        waiting = [asyncio.ensure_future(live.bridged.wait()),
+                   asyncio.ensure_future(live.ended.wait())]
+        try:
+            await asyncio.wait(waiting, timeout=max(0.0, started + patience - time.monotonic()),
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiting:
+                w.cancel()
+        if live.bridged.is_set():
+            self._bridged(record, live, started)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(live.ended.wait(), talk)
+            if live.ended.is_set():
+                record.ended_by = "server"
+                self._open.discard(record.call_id)
+            else:
+                record.ended_by = "caller"
+                await self._hangup(record, live)
+        elif live.ended.is_set():
+            record.ended_by = "server"
+            self._open.discard(record.call_id)
+            if live.end_kind == "transfer":
+                record.outcome = "transferred"
+                self.result.transferred += 1
+            else:
+                self._error(record, "the server hung up an unbridged call")
+        else:
+            record.ended_by = "caller"
+            if await self._hangup(record, live):
+                if live.bridged.is_set():  # bridged while the hangup was under way
+                    self._bridged(record, live, started)
+                else:
+                    record.outcome = "abandoned"
+                    self.result.abandoned += 1
+
+    def _bridged(self, record: CallRecord, live: _Live, started: float) -> None:
+        record.outcome = "bridged"
+        record.time_to_bridge = (live.bridged_at or started) - started
+        record.agent_id = live.agent_id
+        self.result.bridged += 1
+
+    async def _hangup(self, record: CallRecord, live: _Live) -> bool:
+        try:
+            status, reply = await self._post(f"/gateway/calls/{record.call_id}/hangup", {})
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self._error(record, f"hangup failed: {exc}")
+            return False
+        self._open.discard(record.call_id)
+        if status == 404 and live.ended.is_set():
+            return True  # the server ended it first
+        if status != 200:
+            self._error(record, f"hangup {status}: {_error_text(reply)}")
+            return False
+        return True
+
+    async def _hang_up_leftovers(self) -> None:
+        """Callers still on the line when the drain time is over hang up now."""
+        by_id = {r.call_id: r for r in self.result.calls}
+        for call_id in sorted(self._open):
+            record = by_id[call_id]
+            if record.outcome is None:
+                record.outcome = "cut_off"
+            record.ended_by = "caller"
+            self.result.cut_off += 1
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                await self._post(f"/gateway/calls/{call_id}/hangup", {})
+        self._open.clear()
+        self._live.clear()
+
+    async def _post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        assert self._http is not None
+        async with self._http.post(self._http_url(path), json=body,
+                                   headers=self._headers()) as resp:
+            try:
+                reply = await resp.json(content_type=None)
+            except ValueError:
+                reply = {}
+            return resp.status, reply if isinstance(reply, dict) else {}
+
+    def _error(self, record: CallRecord, message: str) -> None:
+        if record.error is None:
+            self.result.errors += 1
+            record.outcome = "error"
+        record.error = message
+        log.warning("call %s: %s", record.call_id, message)
+
+
+
+def _error_text(body: Any) -> str:
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        err = body["error"]
+        return f"{err.get('code')}: {err.get('message')}"
+    return str(body)[:200]
+
+
+# --- the command -------------------------------------------------------------------------
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "carrier",
+        help="simulated telephone carrier: place Poisson calls through the gateway contract",
+        description="Log in with an admin (service) account, open the gateway websocket and "
+        "place calls at RATE for DURATION seconds. Callers hang up after an exponential "
+        "patience unless bridged to an agent; bridged callers talk for an exponential time.",
+    )
+    parser.add_argument("--url", default="http://127.0.0.1:8080",
+                        help="the server's base URL (default http://127.0.0.1:8080)")
+    parser.add_argument("--username", default="admin", help="an admin account (default admin)")
+    parser.add_argument("--password", help="its password (or CC_CARRIER_PASSWORD)")
+    parser.add_argument("--rate", default="1/s", help="arrival rate: 2/s, 30/min, 500/h")
+    parser.add_argument("--duration", type=float, default=60.0,
+                        help="seconds during which calls are placed (default 60)")
+    parser.add_argument("--max-calls", type=int, default=10_000,
+                        help="at most this many calls (default 10000)")
+    parser.add_argument("--patience-mean", type=float, default=60.0,
+                        help="mean seconds a caller waits before hanging up (default 60)")
+    parser.add_argument("--talk-mean", type=float, default=120.0,
+                        help="mean talk time of a bridged call in seconds (default 120)")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--queue", help="queue id to send the calls to (default sales)")
+    target.add_argument("--dnis", help="number dialled (mapped to a queue by the server)")
+    parser.add_argument("--ani", action="append",
+                        help="caller number (repeatable); default a small demo list")
+    parser.add_argument("--seed", type=int, help="random seed, for a repeatable stream")
+    parser.add_argument("--fixed-times", action="store_true",
+                        help="use the means as constant times instead of exponential draws")
+    parser.add_argument("--drain", type=float, default=30.0,
+                        help="seconds to let calls finish after the last arrival (default 30)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    password = args.password or os.environ.get("CC_CARRIER_PASSWORD")
+    try:
+        rate = parse_rate(args.rate)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.queue is None and args.dnis is None:
+        args.queue = "sales"
+    config = CarrierConfig(
+        url=args.url, username=args.username, password=password, rate=rate,
+        duration=args.duration, max_calls=args.max_calls, patience_mean=args.patience_mean,
+        talk_mean=args.talk_mean, queue=args.queue, dnis=args.dnis,
+        anis=tuple(args.ani) if args.ani else DEFAULT_ANIS, seed=args.seed,
+        fixed_times=args.fixed_times, drain=args.drain,
+    )
+    try:
+        result = asyncio.run(Carrier(config).run())
+    except (CarrierError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    summary = result.summary()
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        mean = summary["mean_time_to_bridge"]
+        shown = "-" if mean is None or math.isnan(mean) else f"{mean:.2f}s"
+        print(f"placed {result.placed}, bridged {result.bridged}, abandoned {result.abandoned}, "
+              f"transferred {result.transferred}, errors {result.errors}, "
+              f"cut off {result.cut_off}; mean time to bridge {shown} "
+              f"({result.elapsed:.1f}s)")
+    return 0
