@@ -488,39 +488,15 @@ class Engine:
                 self._release_offer(agent, contact, now, out, OfferRescinded, "agent_logged_out")
                 requeue.append(contact)
             elif force and slot.state in (_S_CONNECTED, _S_HELD):
-                self._apply_slot(agent, slot, _SI_RESCIND)
-                self._free_slot(agent, slot)
                 self._transition(contact, _CI_REQUEUE)
-                self._close_hold(contact, now)
-                # The agent's segment ends here, as with a transfer back to the queue.
-                talk = now - contact.answered_at - contact.hold_s
-                out.events.append(
-                    ContactTransferred(
-                        ts=now,
-                        contact_id=contact.id,
-                        agent_id=agent.id,
-                        queue_id=contact.queue.config.id,
-                        to_queue=contact.queue.config.id,
-                        talk_s=talk,
-                        hold_s=contact.hold_s,
-                    )
-                )
-                # ...with no wrap-up: the agent is leaving.
-                out.events.append(
-                    WrapUpCompleted(
-                        ts=now,
-                        contact_id=contact.id,
-                        agent_id=agent.id,
-                        queue_id=contact.queue.config.id,
-                        wrapup_s=0.0,
-                        disposition=None,
-                        notes=None,
-                        timed_out=True,
-                    )
-                )
-                agent.handled_s += talk + contact.hold_s
-                contact.hold_s = 0.0
+                # The agent's segment ends as with a transfer back to the queue, but with
+                # no wrap-up: the agent is leaving.
+                qid = contact.queue.config.id
+                leg = self._transfer_out(agent, contact, slot, now, to_queue=qid, to_agent=None)
+                out.events.extend(leg.events)
                 contact.agent_id = None
+                slot.since = now
+                self._finish_wrapup(agent, slot, now, out, None, None, timed_out=True)
                 self._enqueue(contact, now, out, fresh=True)
                 requeue.append(contact)
             elif force and slot.state is _S_WRAP_UP:
