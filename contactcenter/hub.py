@@ -28,6 +28,10 @@ from routing.errors import RoutingError
 log = logging.getLogger(__name__)
 
 REPLAY_BUFFER = 500
+DROP_GRACE_S = 30.0
+"""How long an agent whose socket dropped stays logged in, waiting for its console to
+reconnect. After it, the agent is logged out: its offers go back to their queues at their
+place; contacts in hand stay with it until ended (the logout is then pending)."""
 OUTBOX_LIMIT = 1000
 """A console this far behind is closed (it resumes from its last seq on reconnect)."""
 # aiohttp closes the socket (1009) above this; between MAX_FRAME_BYTES and this the
@@ -45,6 +49,7 @@ class AgentChannel:
         self.buffer: deque[tuple[int, str]] = deque(maxlen=REPLAY_BUFFER)
         self.ws: web.WebSocketResponse | None = None
         self.outbox: asyncio.Queue[str] | None = None
+        self.drop_timer: asyncio.TimerHandle | None = None
 
     def push(self, kind: str, data: dict[str, Any]) -> int:
         self.seq += 1
@@ -79,6 +84,8 @@ class Hub:
     def __init__(self, acd: Acd) -> None:
         self.acd = acd
         self.channels: dict[str, AgentChannel] = {}
+        self.drop_grace_s = DROP_GRACE_S
+        self._drop_tasks: set[asyncio.Task[None]] = set()
         acd.agent_sink = self.deliver
 
     def channel(self, agent_id: str) -> AgentChannel:
@@ -91,6 +98,11 @@ class Hub:
         self.channel(agent_id).push(kind, data)
 
     async def close(self) -> None:
+        for ch in self.channels.values():
+            if ch.drop_timer is not None:
+                ch.drop_timer.cancel()
+        for task in list(self._drop_tasks):
+            task.cancel()
         for ch in self.channels.values():
             if ch.ws is not None:
                 await ch.ws.close(code=1001, message=b"server shutting down")
@@ -106,6 +118,9 @@ class Hub:
         ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=WS_MAX_MSG)
         await ws.prepare(request)
         ch = self.channel(agent_id)
+        if ch.drop_timer is not None:
+            ch.drop_timer.cancel()
+            ch.drop_timer = None
         if ch.ws is not None:
             old = ch.ws
             await old.close(code=REPLACED, message=b"replaced by a newer connection")
@@ -122,6 +137,9 @@ class Hub:
         finally:
             if ch.ws is ws:
                 ch.ws, ch.outbox = None, None
+                ch.drop_timer = asyncio.get_running_loop().call_later(
+                    self.drop_grace_s, self._start_drop, ch
+                )
             # let queued messages go out before the writer stops
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(outbox.join(), timeout=1.0)
@@ -129,6 +147,26 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
         return ws
+
+    def _start_drop(self, ch: AgentChannel) -> None:
+        ch.drop_timer = None
+        task = asyncio.get_running_loop().create_task(self._drop(ch))
+        self._drop_tasks.add(task)
+        task.add_done_callback(self._drop_tasks.discard)
+
+    async def _drop(self, ch: AgentChannel) -> None:
+        if ch.ws is not None:
+            return  # it came back
+        agent_id = ch.agent_id
+        engine = self.acd.engine
+        try:
+            if engine.agent(agent_id).status == "offline":
+                return
+            log.info("agent %s did not reconnect within %.0f s; logging it out",
+                     agent_id, self.drop_grace_s)
+            await self.acd.execute(lambda now: engine.logout(agent_id, now))
+        except (RoutingError, AcdUnavailable) as exc:
+            log.warning("could not log out dropped agent %s: %s", agent_id, exc)
 
     @staticmethod
     async def _write(ws: web.WebSocketResponse, outbox: asyncio.Queue[str]) -> None:

@@ -1,0 +1,61 @@
+"""An agent whose console drops keeps its place for a grace period, then is logged out and
+its offers go back to the queue; reconnecting in time keeps everything."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+
+from contactcenter.settings import Settings
+from contactcenter.webcommon import HUB
+from tests.contactcenter.server_support import add_agent, bearer, console, running_app
+from tests.contactcenter.test_server_timers import FAST
+
+SLOW_OFFERS = FAST.model_copy(
+    update={"queues": tuple(q.model_copy(update={"offer_timeout_s": 30.0}) for q in FAST.queues)}
+)
+
+
+async def test_dropped_console_logs_out_after_grace_and_offer_goes_back(
+    db: asyncpg.Pool, cc_settings: Settings
+) -> None:
+    await add_agent(db, "kim", {"fast": 3})
+    await add_agent(db, "lee", {"fast": 3})
+    async with running_app(cc_settings, db, SLOW_OFFERS) as client:
+        client.app[HUB].drop_grace_s = 0.3
+        async with console(client, cc_settings, "kim") as kim:
+            await kim.command("set_status", status="available")
+            resp = await client.post("/gateway/calls", headers=bearer(cc_settings),
+                                     json={"call_id": "d-1", "queue": "fast"})
+            assert (await resp.json())["state"] == "offered"
+            await kim.next("offer", contact_id="d-1")
+        # kim's socket is closed; within the grace period nothing changes
+        engine = client.app[HUB].acd.engine
+        assert engine.contact("d-1").agent_id == "kim"
+        await asyncio.sleep(0.8)
+        assert engine.agent("kim").status == "offline"
+        assert engine.contact("d-1").state == "queued"
+        # the call waited at its place and goes to the next agent who comes
+        async with console(client, cc_settings, "lee") as lee:
+            await lee.command("set_status", status="available")
+            await lee.next("offer", contact_id="d-1")
+
+
+async def test_reconnect_within_grace_keeps_the_agent_and_its_offer(
+    db: asyncpg.Pool, cc_settings: Settings
+) -> None:
+    await add_agent(db, "kim", {"fast": 3})
+    async with running_app(cc_settings, db, SLOW_OFFERS) as client:
+        client.app[HUB].drop_grace_s = 0.5
+        async with console(client, cc_settings, "kim") as kim:
+            await kim.command("set_status", status="available")
+            await client.post("/gateway/calls", headers=bearer(cc_settings),
+                              json={"call_id": "d-2", "queue": "fast"})
+            await kim.next("offer", contact_id="d-2")
+        async with console(client, cc_settings, "kim") as kim:
+            await asyncio.sleep(0.9)
+            engine = client.app[HUB].acd.engine
+            assert engine.agent("kim").status == "available"
+            assert engine.contact("d-2").agent_id == "kim"
+            assert (await kim.command("accept", contact_id="d-2"))["type"] == "reply"
