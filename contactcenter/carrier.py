@@ -351,6 +351,9 @@ class Carrier:
         self._open.discard(record.call_id)
         if status == 404 and live.ended.is_set():
             return True  # the server ended it first
+        if status == 409 and _error_code(reply) == "illegal_transition":
+            # The agent ended the call while our hang-up was on its way: already over.
+            return True
         if status != 200:
             self._error(record, f"hangup {status}: {_error_text(reply)}")
             return False
@@ -387,6 +390,13 @@ class Carrier:
         record.error = message
         log.warning("call %s: %s", record.call_id, message)
 
+
+
+def _error_code(body: Any) -> str | None:
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        code = body["error"].get("code")
+        return code if isinstance(code, str) else None
+    return None
 
 
 def _error_text(body: Any) -> str:
