@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "contactcenter.carrier",
     "simulations.cli_staff",
     "simulations.cli_simulate",
+    "simulations.loadtest",
 )
 
 
