@@ -2,6 +2,8 @@
 
 Single case:   contactcenter staff --arrival-rate-per-hour 200 --aht 180 --sl 0.8 --threshold 20
 Per interval:  contactcenter staff --forecast day.csv --sl 0.8 --threshold 20 --shrinkage 0.3
+By simulation: add --simulate verify|refine to either; or, for a multi-skill scenario,
+               contactcenter staff --scenario day.yaml --group sales
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import math
 import sys
 from typing import Any
 
+from simulations import cli_staff_sim
+from simulations.scenario import ScenarioError
 from simulations.staffing import (
     ALLOWED_INTERVAL_MINUTES,
     ForecastStaffing,
@@ -68,6 +72,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--patience", type=float, metavar="S", help="mean caller patience, s (selects Erlang A)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    cli_staff_sim.add_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -75,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         target = _target(args)
         patience = _patience(args)
+        cli_staff_sim.check_arguments(args)
+        if args.scenario is not None:
+            return cli_staff_sim.run_group_search(args)
         if args.forecast is not None:
             if args.arrival_rate_per_hour is not None or args.aht is not None:
                 raise ValueError("give either --forecast or --arrival-rate-per-hour/--aht")
@@ -84,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         if args.interval_minutes is not None:
             raise ValueError("--interval-minutes only applies to --forecast")
         return _run_single(args, target, patience)
-    except (ValueError, TypeError, InfeasibleTargetError) as error:
+    except (ValueError, TypeError, InfeasibleTargetError, ScenarioError) as error:
         print(f"contactcenter staff: error: {error}", file=sys.stderr)
         return EXIT_USAGE
 
@@ -148,6 +156,10 @@ def _run_single(args: argparse.Namespace, target: StaffingTarget, patience: floa
     rate_per_hour: float = args.arrival_rate_per_hour
     aht: float = args.aht
     result = required_agents(rate_per_hour, aht, target, patience=patience, interval_s=3600.0)
+    if args.simulate is not None:
+        return cli_staff_sim.run_single(
+            args, rate_per_hour, aht, target, patience, result, _result_json(result)
+        )
     if args.json:
         payload = {
             "model": _model(patience),
@@ -210,6 +222,8 @@ def _run_forecast(args: argparse.Namespace, target: StaffingTarget, patience: fl
     except OSError as error:
         raise ValueError(f"cannot read {args.forecast}: {error.strerror or error}") from error
     staffing = staff_forecast(forecast, target, patience=patience)
+    if args.simulate is not None:
+        return cli_staff_sim.run_forecast(args, staffing, _forecast_json(staffing))
     if args.json:
         print(json.dumps(_forecast_json(staffing)))
     else:
