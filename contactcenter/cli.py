@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "contactcenter.server",
     "contactcenter.demo",
     "contactcenter.carrier",
+    "contactcenter.export.cli",
     "simulations.cli_staff",
     "simulations.cli_simulate",
     "simulations.loadtest",
