@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "contactcenter.demo",
     "contactcenter.carrier",
     "contactcenter.export.cli",
+    "contactcenter.ivr_check",
     "simulations.cli_staff",
     "simulations.cli_simulate",
     "simulations.loadtest",
