@@ -1,0 +1,202 @@
+// The agent websocket (/ws/agent?token=...): commands out, server messages in, in order.
+//
+// Every server message carries the channel's seq. After each (re)connection the page
+// sends hello (with the last seq it handled, once it has one) and holds what arrives until
+// the hello's reply: the server's greeting agent_state, anything it replays and anything
+// new. Those are then handled once each in seq order, so an offer made while the network
+// blinked is not lost and nothing is handled twice. A reply with gap=true (or another
+// session: the server restarted) means some was lost: its agent_state is then the truth.
+
+const RETRY_MS = [500, 1000, 2000, 5000];
+const PAGE_NONCE = Math.random().toString(36).slice(2, 10);
+
+export class AgentChannel extends EventTarget {
+  /** @param {() => string | null} token */
+  constructor(token) {
+    super();
+    this.token = token;
+    /** @type {WebSocket | null} */
+    this.ws = null;
+    this.state = "disconnected";
+    this.session = null;
+    this.lastSeq = 0;
+    this.nextId = 0;
+    this.attempt = 0;
+    this.stopped = true;
+    /** @type {Map<string, {resolve: (v: any) => void, reject: (e: Error) => void}>} */
+    this.pending = new Map();
+    /** @type {any[] | null} messages held until the hello reply */
+    this.held = null;
+    this.helloId = null;
+    this.retryTimer = 0;
+  }
+
+  start() {
+    this.stopped = false;
+    this.open();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    if (this.ws) this.ws.close(1000, "logged out");
+    this.ws = null;
+    this.session = null;
+    this.lastSeq = 0;
+    this.setState("disconnected");
+  }
+
+  /** @param {string} state */
+  setState(state, detail = "") {
+    this.state = state;
+    this.dispatchEvent(new CustomEvent("state", { detail: { state, detail } }));
+  }
+
+  open() {
+    const token = this.token();
+    if (!token) {
+      this.setState("disconnected", "the login has expired; sign in again");
+      this.dispatchEvent(new CustomEvent("auth"));
+      return;
+    }
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(`${scheme}//${location.host}/ws/agent?token=${encodeURIComponent(token)}`);
+    this.ws = ws;
+    this.setState(this.attempt ? "reconnecting" : "connecting");
+    ws.addEventListener("open", () => {
+      this.attempt = 0;
+      this.held = [];
+      this.sendHello(true);
+    });
+    ws.addEventListener("message", (event) => {
+      let msg;
+      try {
+        msg = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      this.receive(msg);
+    });
+    ws.addEventListener("close", (event) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.held = null;
+      for (const waiter of this.pending.values()) waiter.reject(new Error("connection lost"));
+      this.pending.clear();
+      if (this.stopped) return;
+      if (event.code === 1008 || event.code === 4000) {
+        // 4000: this agent opened the console elsewhere; do not fight over the channel.
+        this.setState("disconnected", event.reason || "closed by the server");
+        if (event.code === 4000) return;
+      }
+      const delay = RETRY_MS[Math.min(this.attempt, RETRY_MS.length - 1)];
+      this.attempt += 1;
+      this.setState("reconnecting", `retrying in ${Math.round(delay / 100) / 10} s`);
+      this.retryTimer = setTimeout(() => this.open(), delay);
+    });
+  }
+
+  /** @param {boolean} withSession name the session of the seqs (servers that know it) */
+  sendHello(withSession) {
+    if (!this.ws) return;
+    this.helloId = this.newId();
+    const hello = { type: "hello", id: this.helloId };
+    // First connection of this page (a new login or a reload): ask for everything the
+    // channel still holds, so an offer or a call in hand comes back with its screen pop.
+    hello.last_seq = this.session !== null ? this.lastSeq : 0;
+    // With the session, a server that restarted knows our seqs are not its own.
+    if (withSession && this.session !== null) hello.session = this.session;
+    this.ws.send(JSON.stringify(hello));
+  }
+
+  newId() {
+    this.nextId += 1;
+    // unique per page load: replies replayed from an earlier page never match a new command
+    return `ui-${PAGE_NONCE}-${this.nextId}`;
+  }
+
+  /** @param {any} msg */
+  receive(msg) {
+    if (!msg || typeof msg.seq !== "number") return;
+    if (this.held !== null) {
+      const answersHello = msg.data && msg.data.id === this.helloId;
+      if (msg.type === "error" && answersHello && msg.data.code === "invalid_command") {
+        this.sendHello(false); // an older server without hello.session
+        return;
+      }
+      const isHelloReply = msg.type === "reply" && answersHello;
+      if (!isHelloReply) {
+        this.held.push(msg);
+        return;
+      }
+      const data = msg.data;
+      const sameSession = this.session !== null && data.session === this.session;
+      const after = sameSession ? this.lastSeq : 0;
+      const held = this.held;
+      this.held = null;
+      this.session = data.session;
+      const seen = new Set();
+      held.sort((a, b) => a.seq - b.seq);
+      for (const m of held) {
+        if (m.seq <= after || seen.has(m.seq)) continue;
+        seen.add(m.seq);
+        this.handle(m, msg.ts);
+      }
+      this.lastSeq = Math.max(msg.seq, ...held.map((m) => m.seq));
+      // The reply's agent_state is as of the hello: newer than anything held before it.
+      this.emit("agent_state", data.agent_state, msg.ts, msg.ts);
+      this.setState("connected");
+      return;
+    }
+    if (msg.seq <= this.lastSeq) return; // already handled (replayed twice)
+    this.lastSeq = msg.seq;
+    this.handle(msg);
+  }
+
+  /** @param {any} msg */
+  /**
+   * @param {any} msg
+   * @param {number|null} replayedAt the server time of the hello reply when the message is
+   *   handled late (held during a reconnection); null for a live message
+   */
+  handle(msg, replayedAt = null) {
+    const data = msg.data || {};
+    if (msg.type === "reply" || msg.type === "error") {
+      const waiter = this.pending.get(data.id);
+      if (waiter) {
+        this.pending.delete(data.id);
+        if (msg.type === "reply") waiter.resolve(data);
+        else waiter.reject(Object.assign(new Error(data.message || data.code), { code: data.code }));
+        return;
+      }
+      // an error answering a command of an earlier page or connection is old news
+      if (msg.type === "error" && replayedAt === null) this.emit("error", data, msg.ts, msg.ts);
+      return;
+    }
+    this.emit(msg.type, data, msg.ts, replayedAt ?? msg.ts);
+  }
+
+  /**
+   * @param {string} type @param {any} data @param {number} ts when the server sent it
+   * @param {number} now the server's time as the page handles it (later than ts for a replay)
+   */
+  emit(type, data, ts, now) {
+    this.dispatchEvent(new CustomEvent(type, { detail: { data, ts, now } }));
+  }
+
+  /**
+   * Send a command; resolves with the reply's data, rejects with the server's error.
+   * @param {string} type @param {Record<string, unknown>} fields
+   */
+  command(type, fields = {}) {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN || this.state !== "connected") {
+      return Promise.reject(new Error("not connected to the server; wait for it to reconnect"));
+    }
+    const id = this.newId();
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      ws.send(JSON.stringify({ type, id, ...fields }));
+    });
+  }
+}
