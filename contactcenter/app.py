@@ -2,8 +2,9 @@
 
 ``create_app(settings)`` wires it; ``cleanup_ctx`` opens things in order at startup
 (database, then event log + ACD, which rebuilds live state from the log) and closes them
-in reverse at shutdown. Routes: ``POST /api/login``, ``GET /api/queues``, ``GET /healthz``,
-the agent websocket (hub.py) and the telephony gateway (gateway.py).
+in reverse at shutdown. Routes: ``POST /api/login``, ``GET /api/queues``, health and
+readiness (health.py), ``GET /metrics`` (metrics.py), ``GET /api/openapi.json``
+(openapi.py), the agent websocket (hub.py) and the telephony gateway (gateway.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import yaml
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from contactcenter import gateway, hub
+from contactcenter import gateway, health, hub, metrics, openapi, ui
 from contactcenter.acd import Acd
 from contactcenter.auth import issue_token
 from contactcenter.settings import Settings
@@ -31,7 +32,9 @@ from contactcenter.webcommon import (
     GATEWAY,
     HUB,
     MAX_JSON_BODY,
+    METRICS,
     POOL,
+    READINESS,
     SETTINGS,
     authenticate,
     fail,
@@ -112,14 +115,6 @@ async def queues(request: web.Request) -> web.Response:
     return web.json_response(snapshot)
 
 
-async def healthz(request: web.Request) -> web.Response:
-    try:
-        await request.app[POOL].fetchval("SELECT 1")
-    except Exception as exc:
-        return json_error(503, "database_unavailable", str(exc))
-    return web.json_response({"status": "ok"})
-
-
 def create_app(
     settings: Settings,
     *,
@@ -134,6 +129,8 @@ def create_app(
     app[SETTINGS] = settings
     config = routing_config or load_routing_config(settings.config_dir)
     numbers = load_dnis_map(settings.config_dir) if dnis_map is None else dnis_map
+    app[METRICS] = metrics.Metrics()
+    app[METRICS].declare_queues(q.id for q in config.queues)
 
     async def database(app: web.Application) -> AsyncIterator[None]:
         if pool is not None:
@@ -154,8 +151,10 @@ def create_app(
         app[EVENT_LOG], app[ACD] = event_log, acd
         app[HUB] = hub.Hub(acd)
         app[GATEWAY] = gateway.Gateway(acd, app[POOL], numbers)
+        app[METRICS].bind(event_log, acd, app[HUB], app[GATEWAY])
         try:
             await acd.restore()
+            app[READINESS].acd_restored = True
             yield
         finally:
             await app[HUB].close()
@@ -174,7 +173,10 @@ def create_app(
     app.on_shutdown.append(close_sockets)
     app.router.add_post("/api/login", login)
     app.router.add_get("/api/queues", queues)
-    app.router.add_get("/healthz", healthz)
+    health.setup(app)
+    metrics.setup(app)
+    openapi.setup(app)
     hub.setup(app)
     gateway.setup(app)
+    ui.setup(app)
     return app

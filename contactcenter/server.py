@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import signal
 import sys
 
 from aiohttp import web
 
+from contactcenter import logs
 from contactcenter.app import create_app
 from contactcenter.settings import Settings, SettingsError, load_settings
 from contactcenter.store import DatabaseUnavailable
@@ -27,6 +27,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--host", help="override CC_HOST")
     parser.add_argument("--port", type=int, help="override CC_PORT (0: any free port)")
+    parser.add_argument("--log-format", choices=("text", "json"),
+                        help="override CC_LOG_FORMAT: text lines, or one JSON object per line")
     parser.set_defaults(func=run)
 
 
@@ -36,11 +38,11 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port),
+                                   ("log_format", args.log_format)) if v is not None}
     if overrides:
         settings = settings.model_copy(update=overrides)
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
     try:
         asyncio.run(serve(settings))
     except (ConfigError, DatabaseUnavailable, OSError) as exc:

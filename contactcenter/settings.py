@@ -2,7 +2,8 @@
 
 Variables: ``DATABASE_URL`` and ``REDIS_URL`` (the names every tool already uses), and the
 rest with the ``CC_`` prefix: ``CC_DATA_DIR``, ``CC_HOST``, ``CC_PORT``, ``CC_CONFIG_DIR``,
-``CC_TOKEN_SECRET``, ``CC_TOKEN_TTL_S``, ``CC_LOG_LEVEL``. An empty value counts as unset.
+``CC_TOKEN_SECRET``, ``CC_TOKEN_TTL_S``, ``CC_LOG_LEVEL``, ``CC_LOG_FORMAT``,
+``CC_METRICS_PUBLIC``. An empty value counts as unset.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+LogFormat = Literal["text", "json"]
 
 TOKEN_SECRET_FILE = "token_secret"
 MIN_TOKEN_SECRET_LENGTH = 32
@@ -33,6 +35,8 @@ ENV_NAMES: dict[str, str] = {
     "token_secret": "CC_TOKEN_SECRET",
     "token_ttl_s": "CC_TOKEN_TTL_S",
     "log_level": "CC_LOG_LEVEL",
+    "log_format": "CC_LOG_FORMAT",
+    "metrics_public": "CC_METRICS_PUBLIC",
 }
 
 # field name -> how to fix a bad value (the error message ends with it)
@@ -50,6 +54,9 @@ _FIXES: dict[str, str] = {
                     "CC_TOKEN_SECRET to have one generated and kept in the data directory",
     "token_ttl_s": "use a whole number of seconds greater than 0 (default 28800, 8 hours)",
     "log_level": "use one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
+    "log_format": "use text (lines for people) or json (one JSON object per line)",
+    "metrics_public": "use true (GET /metrics needs no token) or false (a supervisor's or "
+                      "admin's bearer token)",
 }
 
 
@@ -73,6 +80,9 @@ class Settings(BaseModel):
     """None until ``load_settings`` fills it from the data directory."""
     token_ttl_s: int = Field(8 * 3600, gt=0)
     log_level: LogLevel = "INFO"
+    log_format: LogFormat = "text"
+    metrics_public: bool = True
+    """False: ``GET /metrics`` needs a supervisor's or admin's bearer token."""
 
     @field_validator("database_url")
     @classmethod
@@ -106,6 +116,11 @@ class Settings(BaseModel):
     @classmethod
     def _upper_log_level(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_log_format(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
 
     @property
     def embedded_database(self) -> bool:

@@ -15,7 +15,9 @@ from contactcenter.settings import Settings
 if TYPE_CHECKING:
     from contactcenter.acd import Acd
     from contactcenter.gateway import Gateway
+    from contactcenter.health import Readiness
     from contactcenter.hub import Hub
+    from contactcenter.metrics import Metrics
     from contactcenter.store import Database, EventLog
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
@@ -25,6 +27,8 @@ EVENT_LOG: web.AppKey[EventLog] = web.AppKey("event_log")
 ACD: web.AppKey[Acd] = web.AppKey("acd")
 HUB: web.AppKey[Hub] = web.AppKey("hub")
 GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway")
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+READINESS: web.AppKey[Readiness] = web.AppKey("readiness")
 
 MAX_JSON_BODY = 64 * 1024
 
@@ -81,9 +85,38 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     if len(raw) > MAX_JSON_BODY:
         fail(413, "body_too_large", f"request body exceeds {MAX_JSON_BODY} bytes")
     try:
-        data = json.loads(raw or b"null")
-    except ValueError as exc:
+        data = json.loads(raw or b"null", parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         fail(400, "bad_json", f"body is not valid JSON: {exc}")
     if not isinstance(data, dict):
         fail(400, "bad_request", "body must be a JSON object")
+    if (bad := _unstorable_text(data)) is not None:
+        fail(400, "bad_text", f"body holds text that cannot be stored ({bad})")
     return data
+
+
+def _no_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON; the event log (allow_nan=False) would refuse them
+    # only after the engine had acted on them.
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _unstorable_text(data: Any) -> str | None:
+    """Why some string (key or value) cannot go into PostgreSQL text/jsonb, or None:
+    a NUL character, or a lone surrogate (not encodable as UTF-8)."""
+    stack = [data]
+    while stack:  # iterative: nesting depth is the client's choice
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return "a NUL character"
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "an unpaired UTF-16 surrogate"
+    return None

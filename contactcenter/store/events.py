@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import socket
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -105,6 +106,7 @@ class EventLog:
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[Sequence[StoredEvent]], None]] = []
+        self._batch_observers: list[Callable[[float, int, bool], None]] = []
 
     # --- writing -------------------------------------------------------------------------
 
@@ -135,6 +137,15 @@ class EventLog:
     def add_listener(self, listener: Callable[[Sequence[StoredEvent]], None]) -> None:
         """Call ``listener(events)`` after each commit, in seq order (e.g. to publish)."""
         self._listeners.append(listener)
+
+    def add_batch_observer(self, observer: Callable[[float, int, bool], None]) -> None:
+        """Call ``observer(seconds, records, ok)`` after each group commit (for metrics)."""
+        self._batch_observers.append(observer)
+
+    @property
+    def running(self) -> bool:
+        """The flusher is up and appends are accepted (readiness)."""
+        return self._task is not None and not self._task.done() and not self._closing
 
     async def start(self) -> None:
         self._ensure_started()
@@ -191,6 +202,7 @@ class EventLog:
 
     async def _write(self, batch: list[_Append]) -> None:
         count = sum(len(item.records) for item in batch)
+        started = time.perf_counter()
         try:
             stored = await self._commit(batch, count)
         except asyncio.CancelledError:
@@ -201,6 +213,7 @@ class EventLog:
         except Exception as exc:
             self.stats.failed_batches += 1
             log.error("event batch of %d records failed: %s", count, exc)
+            self._observe(time.perf_counter() - started, count, ok=False)
             error = EventLogWriteError(f"events not written: {exc}")
             error.__cause__ = exc
             self._fail(batch, error)
@@ -208,6 +221,7 @@ class EventLog:
         self.stats.batches += 1
         self.stats.records += count
         self.stats.largest_batch = max(self.stats.largest_batch, count)
+        self._observe(time.perf_counter() - started, count, ok=True)
         start = 0
         for item in batch:
             seqs = [e.seq for e in stored[start:start + len(item.records)]]
@@ -261,6 +275,13 @@ class EventLog:
             for projection in self.projections:
                 await projection.apply(conn, stored)
         return stored
+
+    def _observe(self, seconds: float, count: int, *, ok: bool) -> None:
+        for observer in self._batch_observers:
+            try:
+                observer(seconds, count, ok)
+            except Exception:
+                log.exception("event log batch observer failed")
 
     @staticmethod
     def _fail(items: list[_Append], error: BaseException) -> None:

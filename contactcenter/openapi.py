@@ -1,0 +1,299 @@
+"""The OpenAPI 3.1 description of the HTTP API, served at ``GET /api/openapi.json``.
+
+Request and response bodies come from the pydantic models the handlers use (their
+``model_json_schema``); where a handler builds its answer by hand, the model here states
+the contract, and the property-based test (schemathesis, tests/contactcenter/
+test_openapi.py) checks every answer against it. The same test fails when a route is
+added to the router without a description here (the browser's static pages excepted).
+The websockets are listed as ``GET`` operations whose text describes the protocol; their
+messages are in docs/server.md and docs/gateway.md.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict
+from pydantic.json_schema import models_json_schema
+
+from contactcenter.gateway import ID as CALL_ID_PATTERN
+from contactcenter.gateway import CallIn, DigitsIn
+from contactcenter.health import Liveness, ReadyOut
+from contactcenter.ui import AgentsOut, UiConfigOut
+
+OPENAPI_PATH = "/api/openapi.json"
+REF = "#/components/schemas/{model}"
+
+
+# --- answers that handlers build by hand: the contract they keep --------------------------
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx/5xx answer: ``{"error": {"code", "message"}}``."""
+
+    error: ErrorDetail
+
+
+class LoginOut(BaseModel):
+    token: str
+    user_id: str
+    role: Literal["agent", "supervisor", "admin"]
+    display_name: str
+    expires_at: int
+    """Unix time (seconds) after which the token is refused."""
+
+
+class QueueStatsOut(BaseModel):
+    """One queue of the statistics fold (``routing.stats.StatsFold.queue_snapshot``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    queue_id: str
+    waiting: int
+    longest_wait_s: float | None
+    offered: int
+    answered: int
+    abandoned: int
+    """Abandons after the short-abandon threshold."""
+    short_abandoned: int
+    flowed_out: int
+    service_level: float | None
+    service_level_formula: str
+    asa_s: float | None
+    abandon_rate: float | None
+    aht_s: float | None
+
+
+class QueuesOut(BaseModel):
+    """The statistics snapshot (``routing.stats.StatsFold.snapshot``) plus live counts."""
+
+    model_config = ConfigDict(extra="allow")
+
+    ts: float
+    queues: list[QueueStatsOut]
+    agents_by_state: dict[str, int]
+    occupancy: float | None
+    waiting_now: dict[str, int]
+    """Contacts waiting in each queue right now, as the engine holds them."""
+
+
+class CallOut(BaseModel):
+    call_id: str
+    queue: str
+    state: Literal["queued", "offered", "gone"]
+    """``queued``: waiting (the gateway is told to play hold music); ``offered``: an agent is
+    being offered the call; ``gone``: it already left routing (e.g. an immediate flow-out)."""
+    customer_id: str | None
+
+
+class HangupOut(BaseModel):
+    call_id: str
+    state: Literal["ended"]
+
+
+class DigitsOut(BaseModel):
+    call_id: str
+    digits: str
+
+
+# --- building the document ----------------------------------------------------------------
+
+_ERRORS: dict[int, str] = {
+    400: "The request is malformed (body, JSON, fields) or names something unknown",
+    401: "No bearer token, or an invalid or expired one",
+    403: "The token's role may not use this route",
+    404: "Not found (e.g. the call is not in progress)",
+    409: "Conflicts with the current state (e.g. a call id used before)",
+    413: "The body exceeds 64 KiB",
+    503: "The event log did not take the change, or the server is not ready",
+}
+
+
+def _error(status: int) -> dict[str, Any]:
+    return {"$ref": f"#/components/responses/E{status}"}
+
+
+def _json(model: str, description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": REF.format(model=model)}}}}
+
+
+def _op(summary: str, ok: dict[str, Any], *, errors: tuple[int, ...] = (),
+        auth: bool = True, body: str | None = None, description: str | None = None,
+        parameters: list[dict[str, Any]] | None = None, ok_status: str = "200",
+        tag: str) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": {ok_status: ok}}
+    if description:
+        op["description"] = description
+    if parameters:
+        op["parameters"] = parameters
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {
+            "application/json": {"schema": {"$ref": REF.format(model=body)}}}}
+    if auth:
+        op["security"] = [{"bearerAuth": []}]
+        errors = (401, 403, *errors)
+    else:
+        op["security"] = []
+    if body is not None:
+        errors = (400, 413, *errors)
+    for status in sorted(set(errors)):
+        op["responses"][str(status)] = _error(status)
+    return op
+
+
+_CALL_ID = {"name": "call_id", "in": "path", "required": True,
+            "description": "The gateway's id of the call",
+            "schema": {"type": "string", "pattern": CALL_ID_PATTERN}}
+_TOKEN = {"name": "token", "in": "query", "required": False,
+          "description": "The bearer token (browsers cannot set headers on websockets)",
+          "schema": {"type": "string"}}
+_UPGRADE = {"description": "Switching protocols: the websocket is open"}
+
+
+def _websocket(summary: str, description: str, tag: str) -> dict[str, Any]:
+    op = _op(summary, _UPGRADE, ok_status="101", errors=(400,), parameters=[_TOKEN],
+             description=description, tag=tag)
+    op["x-websocket"] = True
+    return op
+
+
+def _paths() -> dict[str, dict[str, Any]]:
+    return {
+        "/api/login": {"post": _op(
+            "Log in; a bearer token for everything else", _json("LoginOut", "Logged in"),
+            body="LoginIn", errors=(401,), tag="auth", auth=False)},
+        "/api/queues": {"get": _op(
+            "Queue statistics and contacts waiting now", _json("QueuesOut", "The snapshot"),
+            tag="queues")},
+        "/api/ui/config": {"get": _op(
+            "What the browser pages need from the routing configuration",
+            _json("UiConfigOut", "Reason codes and queues"), tag="ui")},
+        "/api/agents": {"get": _op(
+            "Every agent's state and time in state (supervisors, admins)",
+            _json("AgentsOut", "The agents"), tag="ui")},
+        "/healthz": {"get": _op(
+            "Liveness: the process serves requests (does not check the database)",
+            _json("Liveness", "Alive"), tag="operations", auth=False)},
+        "/readyz": {"get": _op(
+            "Readiness: database answers, event log running, ACD restored",
+            _json("ReadyOut", "Ready"), tag="operations", auth=False,
+            description="503 with the same body (status `not_ready`) names in `not_ready` "
+            "the checks that fail.")
+            | {"responses": {"200": _json("ReadyOut", "Ready"),
+                             "503": _json("ReadyOut", "Not ready; `not_ready` says why")}}},
+        "/metrics": {"get": _op(
+            "Prometheus metrics (text exposition format)",
+            {"description": "The metrics; OpenMetrics when the Accept header asks for it",
+             "content": {"text/plain": {"schema": {"type": "string"}},
+                         "application/openmetrics-text": {"schema": {"type": "string"}}}},
+            tag="operations", auth=False, errors=(401, 403),
+            description="No token needed unless the server runs with "
+            "CC_METRICS_PUBLIC=false; then a supervisor's or admin's bearer token. Names "
+            "and meanings: docs/observability.md.")},
+        OPENAPI_PATH: {"get": _op(
+            "This description (OpenAPI 3.1)",
+            {"description": "The OpenAPI document",
+             "content": {"application/json": {"schema": {"type": "object"}}}},
+            tag="operations", auth=False)},
+        "/gateway/calls": {"post": _op(
+            "A call arrived and waits for an agent (telephony gateway, admin role)",
+            _json("CallOut", "Committed: the call is queued or offered"), ok_status="201",
+            body="CallIn", errors=(409, 503), tag="gateway",
+            description="Errors: invalid_call, no_queue, unknown_queue (400), "
+            "duplicate_call (409), event_log_failed (503). See docs/gateway.md.")},
+        "/gateway/calls/{call_id}/hangup": {"post": _op(
+            "The caller hung up (abandon when waiting or offered; end when connected)",
+            _json("HangupOut", "The call ended"), parameters=[_CALL_ID],
+            errors=(404, 409, 503), tag="gateway")},
+        "/gateway/calls/{call_id}/digits": {"post": _op(
+            "DTMF digits the caller pressed (kept in the event log for the IVR)",
+            _json("DigitsOut", "Recorded"), parameters=[_CALL_ID], body="DigitsIn",
+            errors=(404, 409, 503), tag="gateway")},
+        "/gateway/ws": {"get": _websocket(
+            "The telephony gateway's command websocket (admin role)",
+            "Server to gateway: envelopes `{type, seq, ts, data}` with type `play`, "
+            "`bridge`, `hangup`, `transfer` or `originate` (click to dial), sent only after "
+            "the events that caused them are committed; kept while no gateway is connected. "
+            "Gateway to server: `{\"type\": \"ack\", \"seq\": N}`, "
+            "`{\"type\": \"ping\"}`, or `{\"type\": \"originate_result\", \"data\": "
+            "{\"call_id\", \"result\"}}`. See docs/gateway.md.", "gateway")},
+        "/ws/agent": {"get": _websocket(
+            "The agent console websocket (agent role)",
+            "Server messages `{type, seq, ts, data}`: agent_state, offer (with the screen "
+            "pop), offer_rescinded, contact_state, dial_result, reply, error. Commands "
+            "`{type, id, ...}`: hello, resume, set_status, accept, reject, hold, "
+            "resume_contact, end, wrapup, transfer, dial. `seq` numbers the agent's "
+            "channel, replayed on resume. See docs/server.md.", "agents")},
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    from contactcenter.app import LoginIn  # app imports this module: import at call time
+
+    inputs: list[type[BaseModel]] = [LoginIn, CallIn, DigitsIn]
+    outputs: list[type[BaseModel]] = [ErrorOut, LoginOut, QueuesOut, CallOut, HangupOut,
+                                      DigitsOut, Liveness, ReadyOut, UiConfigOut, AgentsOut]
+    pairs = [(m, "validation") for m in inputs] + [(m, "serialization") for m in outputs]
+    _, top = models_json_schema(pairs, ref_template=REF)  # type: ignore[arg-type]
+    schemas: dict[str, Any] = top.get("$defs", {})
+    return schemas
+
+
+def _with_operation_ids(paths: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``operationId``s derived from method and path (``post_gateway_calls_call_id_hangup``),
+    for client generators; unique because (method, path) is."""
+    for path, item in paths.items():
+        words = path.replace("{", "").replace("}", "").replace(".", "_").strip("/").split("/")
+        for method, op in item.items():
+            op["operationId"] = "_".join([method, *words])
+    return paths
+
+
+@cache
+def build_spec() -> dict[str, Any]:
+    """The whole document (built once; the result must not be mutated)."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "contactcenter",
+            "version": "0.1.0",
+            "description": "The contact-centre server's HTTP API: login, queue statistics, "
+            "the telephony gateway contract, health, readiness and metrics, and the agent "
+            "and gateway websockets (described in text). Errors are "
+            '`{"error": {"code", "message"}}`.',
+        },
+        "paths": _with_operation_ids(_paths()),
+        "components": {
+            "schemas": _schemas(),
+            "responses": {
+                f"E{status}": _json("ErrorOut", text) for status, text in _ERRORS.items()
+            },
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer",
+                               "description": "A token from POST /api/login"},
+            },
+        },
+    }
+
+
+def described_operations(spec: dict[str, Any]) -> set[tuple[str, str]]:
+    """(METHOD, path) of every operation the document describes."""
+    return {(method.upper(), path) for path, item in spec["paths"].items() for method in item}
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    return web.json_response(build_spec())
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get(OPENAPI_PATH, openapi_json)
