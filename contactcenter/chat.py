@@ -1,0 +1,610 @@
+"""Web chat: the visitor websocket ``/ws/chat`` and each chat's way through the IVR, the
+ACD and the survey. See docs/chat.md.
+
+A visitor needs no login: ``start`` (name and question) makes a chat and the server hands
+back a chat token; a visitor whose connection drops reconnects with ``resume`` (token and
+the last seq seen) and gets what it missed. The chat runs the chat entry tree
+(config/ivr/chat.yaml) in text mode through ivr_runner.py, then is queued as a CHAT contact
+in the same ACD as calls; the routing engine offers it to an agent with free chat capacity
+(several chats at once, beside a call). Lines flow visitor <-> agent through the hub
+(``chat.message`` / ``chat.typing`` to the agent, ``chat_send`` / ``chat_typing`` from
+it). Every line is written to the transcript before the other side sees it.
+
+A visitor who leaves (``leave``, or a connection not resumed within ``grace_s``) while
+waiting is an abandon (``Engine.hangup``); while talking, it ends the chat for the agent;
+in the IVR it ends the chat there. Chats live in this process's memory: a server restart
+ends them (their transcripts and events are stored).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from aiohttp import WSMsgType, web
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+import ivr
+from contactcenter import protocol as p
+from contactcenter.acd import Acd, AcdUnavailable
+from contactcenter.ivr_runner import IVR, Conversation, IvrService
+from contactcenter.store import EventRecord
+from contactcenter.store.interactions import get_interaction
+from contactcenter.store.transcripts import Sender, TranscriptLine, append_line, transcript
+from contactcenter.webcommon import ACD, HUB, POOL, authenticate, fail
+from routing.errors import RoutingError
+from routing.events import (
+    ContactAbandoned,
+    ContactAnswered,
+    ContactEnded,
+    ContactTransferred,
+    Event,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME = 8 * 1024
+"""Larger visitor frames get an error (aiohttp closes the socket above WS_MAX_MSG)."""
+WS_MAX_MSG = 64 * 1024
+MAX_NAME = 80
+MAX_TEXT = p.MAX_CHAT_TEXT
+MAX_LINES = 500
+"""Lines of one chat; beyond, messages are refused (a runaway script, not a customer)."""
+MAX_CHATS = 2000
+"""Chats in progress at once; beyond, ``start`` is refused (busy)."""
+REPLAY_BUFFER = 600
+GRACE_S = 30.0
+BURST = 8
+RATE_PER_S = 2.0
+"""Token bucket per connection: a burst of BURST frames, then RATE_PER_S a second."""
+
+ChatState = Literal["ivr", "queued", "connected", "survey", "ended"]
+
+
+# --- visitor frames ----------------------------------------------------------------------------
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Start(_Frame):
+    type: Literal["start"]
+    name: str = Field(min_length=1, max_length=MAX_NAME)
+    question: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class ResumeChat(_Frame):
+    type: Literal["resume"]
+    token: str = Field(min_length=16, max_length=64)
+    last_seq: int = Field(0, ge=0)
+
+
+class Message(_Frame):
+    type: Literal["message"]
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+
+
+class Typing(_Frame):
+    type: Literal["typing"]
+    typing: bool
+
+
+class Leave(_Frame):
+    type: Literal["leave"]
+
+
+VisitorFrame = Annotated[Start | ResumeChat | Message | Typing | Leave,
+                         Field(discriminator="type")]
+_FRAMES: TypeAdapter[VisitorFrame] = TypeAdapter(VisitorFrame)
+FRAME_TYPES = ("start", "resume", "message", "typing", "leave")
+
+
+class ChatRefused(RoutingError):
+    """A chat command that cannot be carried out; its ``code`` goes to the sender."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _hangup(engine: Any, contact_id: str, now: float) -> Any:
+    return engine.hangup(contact_id, now)
+
+
+def parse_frame(raw: str | bytes) -> VisitorFrame:
+    if len(raw) > MAX_FRAME:
+        raise ChatRefused("frame_too_large", f"a frame may have at most {MAX_FRAME} bytes")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ChatRefused("bad_json", f"not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("type") not in FRAME_TYPES:
+        raise ChatRefused("unknown_type", f"send a JSON object whose type is one of "
+                          f"{list(FRAME_TYPES)}")
+    try:
+        frame = _FRAMES.validate_python(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(x) for x in e['loc'][1:]) or '(frame)'}: "
+                             f"{e['msg']}" for e in exc.errors())
+        raise ChatRefused("invalid_frame", f"{data['type']}: {problems}") from None
+    text = getattr(frame, "text", None) or getattr(frame, "question", None)
+    if text is not None and (not text.strip() or "\x00" in text):
+        raise ChatRefused("invalid_frame", "the message is empty or holds a NUL character")
+    if isinstance(frame, Start) and (not frame.name.strip() or "\x00" in frame.name):
+        raise ChatRefused("invalid_frame", "the name is empty or holds a NUL character")
+    return frame
+
+
+# --- one chat --------------------------------------------------------------------------------
+
+
+class Chat:
+    """A chat and its visitor's current connection (if any)."""
+
+    def __init__(self, chat_id: str, token: str, name: str) -> None:
+        self.id = chat_id
+        self.token = token
+        self.name = name
+        self.state: ChatState = "ivr"
+        self.agent_id: str | None = None
+        self.seq = 0
+        self.buffer: deque[tuple[int, str]] = deque(maxlen=REPLAY_BUFFER)
+        self.lines: list[p.ChatMessageData] = []
+        self.write_lock = asyncio.Lock()
+        self.ws: web.WebSocketResponse | None = None
+        self.outbox: asyncio.Queue[str] | None = None
+        self.leave_timer: asyncio.TimerHandle | None = None
+        self.conversation: ChatConversation | None = None
+
+    def push(self, kind: str, data: dict[str, Any]) -> None:
+        """A numbered message of the chat's stream (replayed on resume)."""
+        self.seq += 1
+        text = p.envelope(kind, self.seq, data)
+        self.buffer.append((self.seq, text))
+        self.send(text)
+
+    def send(self, text: str) -> None:
+        if self.outbox is not None and self.outbox.qsize() < 1000:
+            self.outbox.put_nowait(text)
+
+    def send_once(self, kind: str, data: dict[str, Any]) -> None:
+        """An unnumbered message (typing, errors, replies): not replayed."""
+        self.send(p.envelope(kind, 0, data))
+
+    def set_state(self, state: ChatState, **detail: Any) -> None:
+        self.state = state
+        self.push("state", {"state": state, **detail})
+
+
+class ChatConversation(Conversation):
+    """The chat's IVR session (entry tree, or the survey): prompts become bot lines."""
+
+    channel: Literal["voice", "chat"] = "chat"
+
+    def __init__(self, chats: ChatService, chat: Chat, session: ivr.Session,
+                 purpose: Literal["entry", "survey"], question: str = "") -> None:
+        super().__init__(chat.id, session, purpose)
+        self.chats = chats
+        self.chat = chat
+        self.question = question
+
+    def queue_spec(self, action: ivr.Queue) -> Any:
+        spec, arrived = super().queue_spec(action)
+        spec.data.update({"name": self.chat.name, "question": self.question[:200],
+                          "chat": {"name": self.chat.name, "question": self.question}})
+        arrived["attached"] = spec.data
+        return spec, arrived
+
+    async def present(self, action: ivr.Action) -> None:
+        chat = self.chat
+        choices = [{"key": c.key, "label": c.label} for c in getattr(action, "choices", ())]
+        # on chat the interpreter sends Say prompts; a Play with text reads as its text
+        texts = [pr.text for pr in action.prompts if pr.text]
+        for i, text in enumerate(texts):
+            last = i == len(texts) - 1
+            await self.chats.line(chat, "bot", text, choices=choices if last else None)
+        if isinstance(action, ivr.Gather) and not texts and choices:
+            await self.chats.line(chat, "bot", "Please choose:", choices=choices)
+        if not isinstance(action, ivr.Terminal):
+            return
+        if isinstance(action, ivr.Queue) and self.purpose == "entry" \
+                and self.queue_state in ("queued", "offered"):
+            chat.set_state("queued", queue=action.queue_id)
+        elif chat.state != "ended":
+            reason = action.reason if isinstance(action, ivr.Hangup) else type(action).__name__
+            chat.set_state("ended", reason=reason.lower())
+
+    def follow_up(self, service: IvrService, ended_by: str | None) -> Conversation | None:
+        chat = self.chat
+        if chat.state == "ended" or (chat.ws is None and chat.leave_timer is None):
+            return None  # the visitor is gone
+        session = service.survey_session(chat.id, "chat")
+        if session is None:
+            return None
+        conv = ChatConversation(self.chats, chat, session, "survey")
+        chat.conversation = conv
+        chat.state = "survey"
+        return conv
+
+
+class ChatService:
+    def __init__(self, acd: Acd, pool: Any, ivr_service: IvrService, hub: Any) -> None:
+        self.acd = acd
+        self.pool = pool
+        self.ivr = ivr_service
+        self.hub = hub
+        self.chats: dict[str, Chat] = {}
+        self.tokens: dict[str, Chat] = {}
+        self.grace_s = GRACE_S
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # --- transcript ------------------------------------------------------------------------
+
+    async def line(self, chat: Chat, sender: Sender, text: str, *,
+                   agent_id: str | None = None, choices: list[dict[str, str]] | None = None,
+                   shown: str | None = None) -> p.ChatMessageData:
+        """Store a transcript line, then show it to the visitor and the chat's agent.
+        ``shown``: what is stored and shown instead of ``text`` (a masked answer)."""
+        text = text if shown is None else shown
+        async with chat.write_lock:
+            if len(chat.lines) >= MAX_LINES:
+                raise ChatRefused("chat_too_long", f"a chat holds at most {MAX_LINES} lines")
+            now = self.acd.clock()
+            number = len(chat.lines) + 1
+            await append_line(self.pool, chat.id, number, sender, text, ts=now,
+                              agent_id=agent_id)
+            name = chat.name if sender == "visitor" else agent_id if sender == "agent" \
+                else None
+            msg = p.ChatMessageData(contact_id=chat.id, line=number, sender=sender,
+                                    name=name, text=text, ts=now)
+            chat.lines.append(msg)
+        data = msg.model_dump(mode="json")
+        if choices:
+            data["choices"] = choices
+        chat.push("message", data)
+        if chat.agent_id is not None and chat.state == "connected":
+            self.hub.deliver(chat.agent_id, "chat.message", msg.model_dump(mode="json"))
+        return msg
+
+    # --- visitor ---------------------------------------------------------------------------
+
+    async def start(self, frame: Start) -> Chat:
+        if len(self.chats) >= MAX_CHATS:
+            raise ChatRefused("busy", "too many chats in progress; try again in a minute")
+        tree = self.ivr.entry_tree("chat")
+        if tree is None:
+            raise ChatRefused("chat_unavailable", "web chat has no entry tree configured")
+        chat_id = f"chat-{secrets.token_hex(8)}"
+        chat = Chat(chat_id, secrets.token_urlsafe(24), frame.name.strip())
+        self.chats[chat_id] = chat
+        self.tokens[chat.token] = chat
+        return chat
+
+    async def run_entry(self, chat: Chat, frame: Start) -> None:
+        tree = self.ivr.entry_tree("chat")
+        assert tree is not None
+        session = ivr.Session(tree, contact_id=chat.id, channel="chat")
+        conv = ChatConversation(self, chat, session, "entry", frame.question.strip())
+        chat.conversation = conv
+        chat.push("state", {"state": "ivr"})
+        await self.line(chat, "visitor", frame.question.strip())
+        started = EventRecord(type="chat.started", ts=self.acd.clock(), contact_id=chat.id,
+                              data={"channel": "chat", "name": chat.name})
+        await self.ivr.begin(conv, [started])
+
+    async def message(self, chat: Chat, text: str) -> None:
+        state = chat.state
+        if state == "ended":
+            raise ChatRefused("chat_ended", "this chat has ended; start a new one")
+        conv = chat.conversation
+        if state in ("ivr", "survey") and conv is not None and self.ivr.owns(chat.id):
+            waiting = conv.session.waiting
+            if not isinstance(waiting, ivr.Gather):
+                raise ChatRefused("not_waiting", "one moment, the previous answer is "
+                                  "still being looked at")
+            # a sensitive answer (an account number) is never stored or shown in clear
+            shown = ivr.events.MASK if waiting.sensitive else None
+            await self.line(chat, "visitor", text, shown=shown)
+            try:
+                await self.ivr.answer(chat.id, text)
+            except ivr.SessionError as exc:
+                raise ChatRefused("not_waiting", str(exc)) from None
+            return
+        await self.line(chat, "visitor", text)
+
+    def typing(self, chat: Chat, typing: bool) -> None:
+        if chat.state == "connected" and chat.agent_id is not None:
+            data = p.ChatTypingData(contact_id=chat.id, typing=typing)
+            self.hub.deliver(chat.agent_id, "chat.typing", data.model_dump(mode="json"))
+
+    async def leave(self, chat: Chat, reason: str) -> None:
+        """The visitor left: abandon while waiting, end while talking, end in the IVR."""
+        if chat.leave_timer is not None:
+            chat.leave_timer.cancel()
+            chat.leave_timer = None
+        state = chat.state
+        chat.state = "ended"
+        if state in ("ivr", "survey"):
+            await self.ivr.leave(chat.id, reason)
+        elif state in ("queued", "connected"):
+            engine = self.acd.engine
+            # RoutingError: the agent ended it meanwhile (in wrap-up): nothing to end
+            with contextlib.suppress(RoutingError):
+                await self.acd.execute(lambda now: engine.hangup(chat.id, now))
+        self.forget(chat)
+
+    def forget(self, chat: Chat) -> None:
+        self.chats.pop(chat.id, None)
+        self.tokens.pop(chat.token, None)
+
+    # --- agents ----------------------------------------------------------------------------
+
+    async def agent_command(self, agent_id: str,
+                            c: p.ChatSend | p.ChatTyping) -> dict[str, Any]:
+        chat = self.chats.get(c.contact_id)
+        if chat is None:
+            raise ChatRefused("unknown_chat", f"no chat {c.contact_id} is in progress")
+        if chat.agent_id != agent_id:
+            raise ChatRefused("not_your_chat", f"chat {c.contact_id} is not yours")
+        if chat.state != "connected":
+            raise ChatRefused("chat_not_connected",
+                              f"chat {c.contact_id} is {chat.state}, not connected")
+        if isinstance(c, p.ChatTyping):
+            chat.send_once("typing", {"sender": "agent", "typing": c.typing})
+            return {}
+        msg = await self.line(chat, "agent", c.text, agent_id=agent_id)
+        return {"line": msg.line}
+
+    def on_contact_event(self, event: Event) -> bool:
+        """Acd hook: the engine's side of a chat (answered, transferred, ended)."""
+        chat = self.chats.get(event.contact_id or "")
+        if chat is None:
+            return False
+        if isinstance(event, ContactAnswered) and event.agent_id:
+            chat.agent_id = event.agent_id
+            chat.set_state("connected", agent=event.agent_id)
+            # the agent gets what was said before it joined
+            for line in chat.lines:
+                self.hub.deliver(event.agent_id, "chat.message",
+                                 line.model_copy(update={"history": True})
+                                 .model_dump(mode="json"))
+        elif isinstance(event, ContactTransferred):
+            chat.agent_id = None
+            chat.set_state("queued", queue=event.queue_id, transferred=True)
+        elif isinstance(event, ContactEnded):
+            chat.agent_id = None
+            if chat.state == "survey":
+                chat.push("state", {"state": "survey"})
+            elif chat.state != "ended":
+                chat.set_state("ended", reason=f"ended_by_{event.ended_by or 'agent'}")
+        elif isinstance(event, ContactAbandoned) and chat.state != "ended":
+            chat.set_state("ended", reason="abandoned")
+        return True  # a chat never reaches the telephony gateway
+
+    async def end_orphans(self) -> int:
+        """After a restart the engine holds restored chats whose visitors' connections
+        (and this process's memory of them) are gone: end them, logged like any visitor
+        leaving (abandoned while waiting, ended for the agent while connected)."""
+        engine = self.acd.engine
+        ended = 0
+        for contact in engine.contacts():
+            if contact.channel != "chat" or contact.id in self.chats:
+                continue
+            try:
+                await self.acd.execute(functools.partial(_hangup, engine, contact.id))
+                ended += 1
+            except RoutingError:
+                continue  # in wrap-up: the agent finishes it
+        if ended:
+            log.info("ended %d chats left over from before the restart", ended)
+        return ended
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        for chat in list(self.chats.values()):
+            if chat.leave_timer is not None:
+                chat.leave_timer.cancel()
+            if chat.ws is not None:
+                await chat.ws.close(code=1001, message=b"server shutting down")
+        for task in list(self._tasks):
+            task.cancel()
+
+
+# --- the visitor websocket ---------------------------------------------------------------------
+
+
+class _Bucket:
+    def __init__(self) -> None:
+        self.tokens = float(BURST)
+        self.at = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(float(BURST), self.tokens + (now - self.at) * RATE_PER_S)
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+async def _write(ws: web.WebSocketResponse, outbox: asyncio.Queue[str]) -> None:
+    while True:
+        text = await outbox.get()
+        try:
+            if not ws.closed:
+                await ws.send_str(text)
+        except (ConnectionError, RuntimeError):
+            pass
+        finally:
+            outbox.task_done()
+
+
+class VisitorSocket:
+    """One visitor connection: binds to a chat by ``start`` or ``resume``."""
+
+    def __init__(self, service: ChatService, ws: web.WebSocketResponse) -> None:
+        self.service = service
+        self.ws = ws
+        self.chat: Chat | None = None
+        self.outbox: asyncio.Queue[str] = asyncio.Queue()
+        self.bucket = _Bucket()
+
+    def error(self, code: str, message: str) -> None:
+        self.outbox.put_nowait(p.envelope("error", 0, {"code": code, "message": message}))
+
+    async def run(self) -> None:
+        writer = asyncio.get_running_loop().create_task(_write(self.ws, self.outbox))
+        try:
+            async for msg in self.ws:
+                if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    continue
+                if not self.bucket.take():
+                    self.error("rate_limited", "too many messages; slow down")
+                    continue
+                try:
+                    await self.handle(parse_frame(msg.data))
+                except ChatRefused as exc:
+                    self.error(exc.code, str(exc))
+                except (RoutingError, AcdUnavailable) as exc:
+                    self.error(getattr(exc, "code", "refused"), str(exc))
+        finally:
+            self.detach()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.outbox.join(), timeout=1.0)
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+
+    def attach(self, chat: Chat) -> None:
+        if chat.leave_timer is not None:
+            chat.leave_timer.cancel()
+            chat.leave_timer = None
+        if chat.ws is not None and chat.ws is not self.ws:
+            old = chat.ws
+            self.service.spawn(old.close(code=4000, message=b"replaced by a newer connection"))
+        chat.ws, chat.outbox = self.ws, self.outbox
+        self.chat = chat
+
+    def detach(self) -> None:
+        chat = self.chat
+        if chat is None or chat.ws is not self.ws:
+            return
+        chat.ws, chat.outbox = None, None
+        if chat.state == "ended":
+            self.service.forget(chat)
+            return
+        chat.leave_timer = asyncio.get_running_loop().call_later(
+            self.service.grace_s, self._grace_over, chat)
+
+    def _grace_over(self, chat: Chat) -> None:
+        chat.leave_timer = None
+        if chat.ws is None and chat.state != "ended":
+            self.service.spawn(self.service.leave(chat, "visitor_gone"))
+
+    async def handle(self, frame: VisitorFrame) -> None:
+        service = self.service
+        if isinstance(frame, Start | ResumeChat):
+            if self.chat is not None:
+                raise ChatRefused("already_started", "this connection has a chat already")
+            if isinstance(frame, Start):
+                chat = await service.start(frame)
+                self.attach(chat)
+                chat.send_once("started", {"chat_id": chat.id, "token": chat.token})
+                try:
+                    await service.run_entry(chat, frame)
+                except Exception:
+                    # not recorded (the log refused it): the chat cannot go on
+                    chat.set_state("ended", reason="failed")
+                    service.forget(chat)
+                    raise
+                return
+            found = service.tokens.get(frame.token)
+            if found is None:
+                raise ChatRefused("unknown_chat", "no chat in progress has this token; "
+                                  "start a new one")
+            self.attach(found)
+            replayed = [(s, t) for s, t in found.buffer if s > frame.last_seq]
+            found.send_once("resumed", {"chat_id": found.id, "state": found.state,
+                                        "seq": found.seq, "replayed": len(replayed)})
+            for _, text in replayed:
+                found.send(text)
+            return
+        current = self.chat
+        if current is None:
+            raise ChatRefused("no_chat", "send start (or resume) first")
+        chat = current
+        if isinstance(frame, Message):
+            await service.message(chat, frame.text)
+        elif isinstance(frame, Typing):
+            service.typing(chat, frame.typing)
+        else:
+            await service.leave(chat, "visitor_left")
+            chat.set_state("ended", reason="visitor_left")
+
+
+CHAT: web.AppKey[ChatService] = web.AppKey("chat", ChatService)
+
+
+class TranscriptOut(BaseModel):
+    contact_id: str
+    lines: list[TranscriptLine]
+
+
+async def get_transcript(request: web.Request) -> web.Response:
+    """``GET /api/chats/{contact_id}/transcript``: supervisors and admins see any chat,
+    an agent the chats it handled."""
+    claims = authenticate(request, {"agent", "supervisor", "admin"})
+    contact_id = request.match_info["contact_id"]
+    pool = request.app[POOL]
+    if claims.role == "agent":
+        row = await get_interaction(pool, contact_id)
+        if row is None or row.agent_id != claims.user_id:
+            fail(403, "forbidden", f"chat {contact_id} is not one of yours")
+    lines = await transcript(pool, contact_id)
+    if not lines:
+        fail(404, "unknown_chat", f"no chat {contact_id} has a transcript")
+    return web.json_response(
+        TranscriptOut(contact_id=contact_id, lines=lines).model_dump(mode="json"))
+
+
+async def visitor_ws(request: web.Request) -> web.StreamResponse:
+    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=WS_MAX_MSG)
+    await ws.prepare(request)
+    await VisitorSocket(request.app[CHAT], ws).run()
+    return ws
+
+
+def setup(app: web.Application) -> None:
+    """The visitor websocket, and the chat service once the IVR service runs."""
+
+    async def running(app: web.Application) -> AsyncIterator[None]:
+        service = ChatService(app[ACD], app[POOL], app[IVR], app[HUB])
+        app[ACD].contact_hooks.append(service.on_contact_event)
+        app[HUB].chat = service.agent_command
+        app[CHAT] = service
+        await service.end_orphans()
+        try:
+            yield
+        finally:
+            await service.close()
+
+    app.cleanup_ctx.append(running)
+    app.router.add_get("/ws/chat", visitor_ws)
+    app.router.add_get("/api/chats/{contact_id}/transcript", get_transcript)
+
+
+__all__ = ["CHAT", "ChatService", "setup"]

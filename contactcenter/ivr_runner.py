@@ -1,0 +1,607 @@
+"""Runs IVR sessions (ivr/) for live contacts: the voice IVR on the telephony gateway, the
+post-contact survey, and the base the web chat (chat.py) builds on.
+
+The interpreter is sans-I/O; this module does its I/O. Every step goes through
+``Acd.execute`` like any engine input: the session is stepped synchronously, its events
+(and, for a ``Queue`` action, the engine's arrival of the contact) are committed to the
+event log, and only then is the customer told anything (a gateway command, a chat
+message). Steps of one conversation are serialised by a lock; the interpreter's
+``prompt_id`` tells a stale timer apart.
+
+Voice: ``config/gateway.yaml`` maps dialled numbers to entry trees (``ivr: {dnis: ...}``);
+a call to such a number runs its tree instead of queueing at once (gateway.py asks
+``IvrService.voice_arrive``). Digits from ``POST /gateway/calls/{id}/digits`` answer the
+waiting prompt; silence is an asyncio timer. See docs/gateway.md, "IVR on voice".
+
+What a session collected travels with the contact: the queued contact's attached data
+holds the variables the tree attached plus an ``ivr`` section (tree, path, variables,
+sensitive names) that the agent's screen pop shows; values of sensitive variables are
+masked there and in every logged event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+import ivr
+from contactcenter.acd import Acd, AcdUnavailable
+from contactcenter.store import EventRecord
+from contactcenter.store.customers import find_by_account, find_by_ani
+from contactcenter.store.interactions import get_interaction
+from contactcenter.webcommon import ACD, GATEWAY, POOL, SETTINGS, authenticate, fail, json_error
+from ivr.events import MASK, IvrEvent
+from routing import ContactSpec, Outcome
+from routing.errors import RoutingError, UnknownContact
+from routing.events import ContactEnded, Event
+
+log = logging.getLogger(__name__)
+
+Purpose = Literal["entry", "survey"]
+
+
+class IvrSettings(BaseModel):
+    """The ``ivr:`` section of ``config/gateway.yaml``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dnis: dict[str, str] = Field(default_factory=dict)
+    """Dialled number -> id of the tree a call to it runs (other numbers queue directly)."""
+    survey_tree: str | None = None
+    """The tree run after the agent ends a contact (None: no survey)."""
+    survey_queues: list[str] | None = None
+    """Queues whose contacts get the survey (None: every queue)."""
+    lookup_timeout_s: float = Field(3.0, gt=0, le=60)
+
+
+def load_ivr_settings(config_dir: Path) -> IvrSettings:
+    path = config_dir / "gateway.yaml"
+    if not path.exists():
+        return IvrSettings()
+    data = yaml.safe_load(path.read_text()) or {}
+    section = data.get("ivr") if isinstance(data, dict) else None
+    try:
+        settings = IvrSettings.model_validate(section or {})
+    except ValidationError as exc:
+        raise ValueError(f"{path}: 'ivr' section: {exc}") from None
+    settings.dnis = {str(k): str(v) for k, v in settings.dnis.items()}
+    return settings
+
+
+def load_registry(config_dir: Path, queues: Sequence[str]) -> ivr.Registry | None:
+    """The trees of ``config_dir/ivr``; None when there is no such directory, or when the
+    trees do not fit the routing configuration (logged: the server still routes calls
+    that name their queue, and ``contactcenter ivr check`` tells what to fix)."""
+    directory = config_dir / "ivr"
+    if not directory.is_dir():
+        return None
+    try:
+        return ivr.Registry.from_sources(ivr.read_sources(directory), queues)
+    except ivr.IvrConfigError as exc:
+        log.error("IVR trees in %s are not in service: %s", directory, exc)
+        return None
+
+
+def event_record(event: IvrEvent) -> EventRecord:
+    """An interpreter event as the log stores it (values already masked by ivr/)."""
+    return EventRecord(type=event.type, ts=event.ts, contact_id=event.contact_id or None,
+                       data=event.payload())
+
+
+def ivr_section(action: ivr.Terminal, tree: str) -> dict[str, Any]:
+    """The ``ivr`` part of a contact's attached data (and of the screen pop)."""
+    return {
+        "tree": tree,
+        "path": list(action.path),
+        "variables": masked(action.variables, action.sensitive),
+        "sensitive": sorted(action.sensitive),
+    }
+
+
+def masked(values: Mapping[str, Any], sensitive: frozenset[str] | set[str]) -> dict[str, Any]:
+    return {k: MASK if k in sensitive else v for k, v in values.items()}
+
+
+def customer_record(customer: Any) -> dict[str, Any]:
+    """What a session sees of a CRM record (``customer.tier`` etc. in conditions)."""
+    return {"id": customer.id, "name": customer.name, "tier": customer.tier,
+            "value_segment": customer.value_segment}
+
+
+class Conversation:
+    """One contact's IVR session, its timer, and how its customer hears prompts."""
+
+    channel: Literal["voice", "chat"] = "voice"
+
+    def __init__(self, contact_id: str, session: ivr.Session, purpose: Purpose) -> None:
+        self.contact_id = contact_id
+        self.session = session
+        self.purpose = purpose
+        self.tree_id = session.tree.id
+        self.timer: asyncio.TimerHandle | None = None
+        self.lock = asyncio.Lock()
+        self.queue_state: str | None = None
+        """After a Queue action: the engine's state of the contact (queued, offered)."""
+
+    def queue_spec(self, action: ivr.Queue) -> tuple[ContactSpec, dict[str, Any]]:
+        """The contact as it enters the engine, and the ``contact.arrived`` payload."""
+        session = self.session
+        data: dict[str, Any] = masked(action.data, action.sensitive)
+        for key, value in (("ani", session.ani), ("dnis", session.dnis)):
+            if value:
+                data[key] = value
+        customer = action.customer or {}
+        if customer.get("id"):
+            data["customer_id"] = str(customer["id"])
+        if customer.get("tier"):
+            data["tier"] = str(customer["tier"])
+        data["ivr"] = ivr_section(action, self.tree_id)
+        spec = ContactSpec(id=self.contact_id, queue_id=action.queue_id,
+                           priority=action.priority, skills=dict(action.skills), data=data)
+        arrived = {"channel": self.channel, "direction": "inbound", "ani": session.ani,
+                   "dnis": session.dnis, "customer_id": data.get("customer_id"),
+                   "priority": action.priority, "skills": dict(action.skills),
+                   "attached": data}
+        return spec, arrived
+
+    async def present(self, action: ivr.Action) -> None:
+        """Tell the customer (after the step is committed)."""
+        raise NotImplementedError
+
+    def follow_up(self, service: IvrService, ended_by: str | None) -> Conversation | None:
+        """The survey conversation after the agent leg (None: the customer is gone)."""
+        return None
+
+
+class IvrService:
+    """The conversations in progress, voice and chat."""
+
+    def __init__(self, acd: Acd, pool: Any, registry: ivr.Registry | None,
+                 settings: IvrSettings) -> None:
+        self.acd = acd
+        self.pool = pool
+        self.registry = registry
+        self.settings = settings
+        self.conversations: dict[str, Conversation] = {}
+        self.surveys: dict[str, Conversation] = {}
+        """Contacts that get the survey after their agent leg: contact id -> the entry
+        conversation (its ``follow_up`` makes the survey's)."""
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.gateway_send: Callable[[str, dict[str, Any]], None] = lambda kind, data: None
+
+    # --- trees -------------------------------------------------------------------------------
+
+    def tree(self, tree_id: str) -> ivr.Tree | None:
+        if self.registry is None:
+            return None
+        return self.registry.catalog.trees.get(tree_id)
+
+    def entry_tree(self, channel: Literal["voice", "chat"]) -> ivr.Tree | None:
+        if self.registry is None:
+            return None
+        try:
+            return self.registry.entry(channel)
+        except KeyError:
+            return None
+
+    def voice_tree(self, dnis: str | None) -> ivr.Tree | None:
+        tree_id = self.settings.dnis.get(dnis) if dnis else None
+        return None if tree_id is None else self.tree(tree_id)
+
+    def wants_survey(self, queue_id: str) -> bool:
+        queues = self.settings.survey_queues
+        return self.settings.survey_tree is not None and (queues is None or queue_id in queues)
+
+    def survey_session(self, contact_id: str, channel: Literal["voice", "chat"],
+                       ani: str | None = None) -> ivr.Session | None:
+        tree = self.tree(self.settings.survey_tree or "")
+        if tree is None or channel not in tree.channels:
+            return None
+        return ivr.Session(tree, contact_id=contact_id, channel=channel, ani=ani)
+
+    # --- stepping ----------------------------------------------------------------------------
+
+    def owns(self, contact_id: str) -> bool:
+        return contact_id in self.conversations
+
+    async def begin(self, conv: Conversation, extra: Sequence[EventRecord] = ()) -> ivr.Action:
+        """Start the session; ``extra`` records are committed with its first events."""
+        self.conversations[conv.contact_id] = conv
+        try:
+            return await self.advance(conv, conv.session.start, extra)
+        except BaseException:
+            if conv.session.state == "new":
+                self.conversations.pop(conv.contact_id, None)
+            raise
+
+    async def answer(self, contact_id: str, text: str) -> ivr.Action:
+        """The customer's digits or message for the waiting prompt."""
+        conv = self.conversations.get(contact_id)
+        if conv is None:
+            raise UnknownContact(f"contact {contact_id} is not in an IVR")
+        return await self.advance(conv, lambda now: conv.session.input(text, now))
+
+    async def leave(self, contact_id: str, reason: str) -> bool:
+        """The customer hung up (or the visitor left) in the IVR: logged, then forgotten."""
+        conv = self.conversations.get(contact_id)
+        if conv is None:
+            return False
+        async with conv.lock:
+            if self.conversations.get(contact_id) is not conv:
+                return False
+            self._stop_timer(conv)
+            node = conv.session.node_id
+            path = list(conv.session.path)
+
+            def record(now: float) -> list[EventRecord]:
+                return [EventRecord(type="ivr.caller_left", ts=now, contact_id=contact_id,
+                                    data={"node": node, "reason": reason, "path": path,
+                                          "purpose": conv.purpose})]
+
+            self.conversations.pop(contact_id, None)
+            await self.acd.execute(lambda now: Outcome(), before=record)
+        return True
+
+    async def advance(
+        self,
+        conv: Conversation,
+        step: Callable[[float], ivr.Action],
+        extra: Sequence[EventRecord] = (),
+    ) -> ivr.Action:
+        async with conv.lock:
+            self._stop_timer(conv)
+            action = await self._commit(conv, step, extra)
+            while isinstance(action, ivr.Lookup):
+                await conv.present(action)  # its prompts ("one moment...")
+                found = await self._lookup(action)
+                pid = action.prompt_id
+
+                def answer(now: float, found: Any = found, pid: int = pid) -> ivr.Action:
+                    if found == "timeout":
+                        return conv.session.timeout(now, pid)
+                    return conv.session.lookup_result(found, now)
+
+                action = await self._commit(conv, answer, ())
+            if isinstance(action, ivr.Gather):
+                self._start_timer(conv, action)
+            elif isinstance(action, ivr.Terminal) and \
+                    self.conversations.get(conv.contact_id) is conv:
+                del self.conversations[conv.contact_id]
+            await conv.present(action)
+            return action
+
+    async def _commit(
+        self, conv: Conversation, step: Callable[[float], ivr.Action],
+        extra: Sequence[EventRecord],
+    ) -> ivr.Action:
+        box: dict[str, Any] = {}
+        engine = self.acd.engine
+
+        def run(now: float) -> Outcome:
+            # SessionError propagates from here: nothing changed, nothing is logged
+            action = step(now)
+            box["action"] = action
+            if isinstance(action, ivr.Queue) and conv.purpose == "entry":
+                spec, arrived = conv.queue_spec(action)
+                try:
+                    outcome = engine.arrive(spec, now)
+                except RoutingError as exc:
+                    box["failed"] = exc
+                    return Outcome()
+                box["arrived"] = arrived
+                return outcome
+            return Outcome()
+
+        def before(now: float) -> list[EventRecord]:
+            action = box["action"]
+            records = [*extra, *(event_record(e) for e in conv.session.take_events())]
+            if "arrived" in box:
+                records.append(EventRecord(type="contact.arrived", ts=now,
+                                           contact_id=conv.contact_id,
+                                           queue_id=action.queue_id, data=box["arrived"]))
+            elif "failed" in box:
+                exc = box["failed"]
+                records.append(EventRecord(type="ivr.queue_failed", ts=now,
+                                           contact_id=conv.contact_id,
+                                           data={"code": exc.code, "message": str(exc)}))
+            if isinstance(action, ivr.Callback):
+                # a request for the outbound dialer: the number and the queue to call from
+                records.append(EventRecord(type="callback.requested", ts=now,
+                                           contact_id=conv.contact_id,
+                                           queue_id=action.queue_id,
+                                           data={"number": action.number,
+                                                 "channel": conv.channel}))
+            return records
+
+        await self.acd.execute(run, before=before)
+        action = box["action"]
+        if "failed" in box:
+            log.error("IVR of %s could not queue: %s", conv.contact_id, box["failed"],
+                      extra={"contact_id": conv.contact_id})
+            conv.queue_state = "failed"
+        elif "arrived" in box:
+            try:
+                conv.queue_state = engine.contact(conv.contact_id).state
+            except UnknownContact:
+                conv.queue_state = "gone"
+            if self.wants_survey(action.queue_id):
+                self.surveys[conv.contact_id] = conv
+        assert isinstance(action, ivr.Action)
+        return action
+
+    async def _lookup(self, action: ivr.Lookup) -> Any:
+        """The customer record for a Lookup, None when not found, "timeout" when slow."""
+        limit = min(action.timeout_s, self.settings.lookup_timeout_s)
+        try:
+            async with asyncio.timeout(limit):
+                if action.by == "account":
+                    customer = await find_by_account(self.pool, action.key) if action.key \
+                        else None
+                else:
+                    found = await find_by_ani(self.pool, action.key) if action.key else []
+                    customer = found[0] if found else None
+        except TimeoutError:
+            return "timeout"
+        except Exception:
+            # a failing CRM is a customer not found: the caller carries on
+            log.exception("IVR customer lookup failed")
+            return None
+        return None if customer is None else customer_record(customer)
+
+    # --- timers ------------------------------------------------------------------------------
+
+    def _start_timer(self, conv: Conversation, action: ivr.Gather) -> None:
+        loop = asyncio.get_running_loop()
+        conv.timer = loop.call_later(action.timeout_s, self._fire, conv, action.prompt_id)
+
+    @staticmethod
+    def _stop_timer(conv: Conversation) -> None:
+        if conv.timer is not None:
+            conv.timer.cancel()
+            conv.timer = None
+
+    def _fire(self, conv: Conversation, prompt_id: int) -> None:
+        conv.timer = None
+        self.spawn(self._timed_out(conv, prompt_id))
+
+    async def _timed_out(self, conv: Conversation, prompt_id: int) -> None:
+        if self.conversations.get(conv.contact_id) is not conv:
+            return
+        try:
+            await self.advance(conv, lambda now: conv.session.timeout(now, prompt_id))
+        except ivr.SessionError:
+            pass  # an answer came first: the timer is stale
+        except (RoutingError, AcdUnavailable) as exc:
+            log.warning("IVR timeout of %s failed: %s", conv.contact_id, exc)
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_log_failure)
+
+    async def close(self) -> None:
+        for conv in self.conversations.values():
+            self._stop_timer(conv)
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # --- after the agent leg -----------------------------------------------------------------
+
+    def on_contact_event(self, event: Event) -> bool:
+        """Acd contact hook: start the survey when the agent ends a contact that wants
+        one. True: this module carries the contact on (the gateway is not told to hang
+        up; the survey hangs up when it ends)."""
+        if event.contact_id is None:
+            return False
+        if event.type in ("contact.abandoned", "contact.flowed_out"):
+            self.surveys.pop(event.contact_id, None)  # never answered: nothing to ask
+            return False
+        if not isinstance(event, ContactEnded):
+            return False
+        entry = self.surveys.pop(event.contact_id, None)
+        conv = None if entry is None else entry.follow_up(self, event.ended_by)
+        if conv is None:
+            return False
+        self.spawn(self._run_survey(conv))
+        return True
+
+    async def _run_survey(self, conv: Conversation) -> None:
+        try:
+            await self.begin(conv)
+        except (RoutingError, AcdUnavailable, ivr.SessionError) as exc:
+            log.warning("survey of %s failed: %s", conv.contact_id, exc)
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    with contextlib.suppress(asyncio.CancelledError):
+        exc = task.exception()
+        if exc is not None:
+            log.error("IVR task failed", exc_info=exc)
+
+
+# --- voice -----------------------------------------------------------------------------------
+
+
+def _prompts(action: ivr.Action) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for prompt in action.prompts:
+        if isinstance(prompt, ivr.Play):
+            out.append({"play": prompt.audio, "text": prompt.text})
+        else:
+            out.append({"say": prompt.text})
+    return out
+
+
+class VoiceConversation(Conversation):
+    """A call in the IVR: prompts and gathers are gateway commands."""
+
+    channel: Literal["voice", "chat"] = "voice"
+
+    def __init__(self, contact_id: str, session: ivr.Session, purpose: Purpose,
+                 send: Callable[[str, dict[str, Any]], None]) -> None:
+        super().__init__(contact_id, session, purpose)
+        self.send = send
+
+    async def present(self, action: ivr.Action) -> None:
+        call_id = self.contact_id
+        prompts = _prompts(action)
+        if isinstance(action, ivr.Gather):
+            self.send("gather", {
+                "call_id": call_id, "prompts": prompts, "kind": action.kind,
+                "min_digits": action.min_digits, "max_digits": action.max_digits,
+                "terminator": action.terminator, "timeout_s": action.timeout_s,
+                "prompt_id": action.prompt_id, "attempt": action.attempt,
+                "node": action.node})
+            return
+        if prompts:
+            self.send("prompt", {"call_id": call_id, "prompts": prompts, "node": action.node})
+        if isinstance(action, ivr.Queue) and self.purpose == "entry":
+            if self.queue_state == "queued":
+                self.send("play", {"call_id": call_id, "prompt": "queue_hold"})
+            elif self.queue_state == "failed":
+                self.send("hangup", {"call_id": call_id, "reason": "queue_failed"})
+        elif isinstance(action, ivr.Transfer):
+            self.send("transfer", {"call_id": call_id, "target": action.number,
+                                   "reason": "ivr"})
+        elif isinstance(action, ivr.Voicemail):
+            self.send("voicemail", {"call_id": call_id, "mailbox": action.mailbox,
+                                    "max_s": action.max_s})
+        elif isinstance(action, ivr.Terminal):
+            reason = action.reason if isinstance(action, ivr.Hangup) else "callback"
+            self.send("hangup", {"call_id": call_id, "reason": reason})
+
+    def follow_up(self, service: IvrService, ended_by: str | None) -> Conversation | None:
+        if ended_by == "customer":
+            return None  # the caller hung up: nobody to ask
+        session = service.survey_session(self.contact_id, "voice", self.session.ani)
+        if session is None:
+            return None
+        return VoiceConversation(self.contact_id, session, "survey", self.send)
+
+
+async def voice_arrive(service: IvrService, tree: ivr.Tree, call: Any) -> dict[str, Any]:
+    """A call to an IVR number: start its tree (gateway.py's hook for ``POST
+    /gateway/calls``). The reply says ``state: "ivr"`` while the caller is in the tree."""
+    if service.owns(call.call_id) or await get_interaction(service.pool, call.call_id):
+        fail(409, "duplicate_call", f"call {call.call_id} is already known")
+    try:
+        service.acd.engine.contact(call.call_id)
+        fail(409, "duplicate_call", f"call {call.call_id} is already known")
+    except UnknownContact:
+        pass
+    session = ivr.Session(tree, contact_id=call.call_id, channel="voice", ani=call.ani,
+                          dnis=call.dnis)
+    conv = VoiceConversation(call.call_id, session, "entry", service.gateway_send)
+    try:
+        action = await service.begin(conv)
+    except AcdUnavailable as exc:
+        fail(503, exc.code, str(exc))
+    state = "ivr" if not isinstance(action, ivr.Terminal) else (
+        conv.queue_state if isinstance(action, ivr.Queue) else "ended")
+    return {"call_id": call.call_id, "queue": getattr(action, "queue_id", None),
+            "state": state, "tree": tree.id, "customer_id": None}
+
+
+async def voice_digits(service: IvrService, call_id: str, digits: str) -> dict[str, Any]:
+    conv = service.conversations.get(call_id)
+    waiting = None if conv is None else conv.session.waiting
+    # the reply echoes the digits only when the prompt was not sensitive
+    sensitive = isinstance(waiting, ivr.Gather) and waiting.sensitive
+    try:
+        action = await service.answer(call_id, digits)
+    except ivr.SessionError as exc:
+        fail(409, "not_waiting", f"call {call_id} is not waiting for digits: {exc}")
+    except UnknownContact as exc:
+        fail(404, exc.code, str(exc))
+    except AcdUnavailable as exc:
+        fail(503, exc.code, str(exc))
+    return {"call_id": call_id, "digits": MASK if sensitive else digits,
+            "node": action.node, "state": "ivr" if not isinstance(action, ivr.Terminal)
+            else "done"}
+
+
+async def voice_hangup(service: IvrService, call_id: str) -> dict[str, Any] | None:
+    """The caller hung up in the IVR; None when the tree had just queued the call (the
+    gateway then hangs it up in the ACD as any call)."""
+    try:
+        if not await service.leave(call_id, "hangup"):
+            return None
+    except AcdUnavailable as exc:
+        fail(503, exc.code, str(exc))
+    return {"call_id": call_id, "state": "ended"}
+
+
+# --- wiring ----------------------------------------------------------------------------------
+
+IVR: web.AppKey[IvrService] = web.AppKey("ivr", IvrService)
+
+
+class IvrReloadOut(BaseModel):
+    trees: list[str]
+    entries: dict[str, str]
+    """Channel -> its entry tree."""
+    dnis: dict[str, str]
+
+
+async def reload_trees(request: web.Request) -> web.Response:
+    """``POST /api/ivr/reload`` (admin): load config/ivr/ and gateway.yaml's ``ivr`` again.
+    All or nothing: a bad tree is refused with every problem listed, and the trees in
+    service keep serving; sessions already running finish on the tree they started with."""
+    authenticate(request, {"admin"})
+    service = request.app[IVR]
+    config_dir = request.app[SETTINGS].config_dir
+    queues = service.acd.engine.queue_ids()
+    try:
+        settings = load_ivr_settings(config_dir)
+        sources = ivr.read_sources(config_dir / "ivr")
+        if service.registry is None:
+            registry = ivr.Registry.from_sources(sources, queues)
+        else:
+            registry = service.registry
+            registry.reload(sources, queues)
+    except ivr.IvrConfigError as exc:
+        return json_error(400, "invalid_ivr", "the trees were not loaded; the ones in "
+                          "service keep serving", problems=[str(p) for p in exc.problems])
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        fail(400, "invalid_ivr", str(exc))
+    service.registry, service.settings = registry, settings
+    catalog = registry.catalog
+    log.info("IVR trees reloaded: %s", ", ".join(sorted(catalog.trees)))
+    out = IvrReloadOut(trees=sorted(catalog.trees),
+                       entries={str(ch): tid for ch, tid in catalog.entries.items()},
+                       dnis=settings.dnis)
+    return web.json_response(out.model_dump())
+
+
+def setup(app: web.Application) -> None:
+    """Create the IVR service after the ACD (cleanup_ctx runs in order) and hook it into
+    the gateway and the ACD's contact events."""
+
+    async def running(app: web.Application) -> AsyncIterator[None]:
+        acd = app[ACD]
+        config_dir = app[SETTINGS].config_dir
+        registry = load_registry(config_dir, acd.engine.queue_ids())
+        service = IvrService(acd, app[POOL], registry, load_ivr_settings(config_dir))
+        gateway = app[GATEWAY]
+        service.gateway_send = gateway.send
+        gateway.ivr = service
+        acd.contact_hooks.append(service.on_contact_event)
+        app[IVR] = service
+        try:
+            yield
+        finally:
+            await service.close()
+
+    app.cleanup_ctx.append(running)
+    app.router.add_post("/api/ivr/reload", reload_trees)
