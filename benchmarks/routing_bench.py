@@ -131,8 +131,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     while agenda:
         now, _, kind, a, b = heapq.heappop(agenda)
         if kind == "arrive":
+            spec = specs[a]  # the benchmark's own look-up stays outside the timed call
             t0 = perf()
-            out = engine.arrive(specs[a], now)
+            out = engine.arrive(spec, now)
             dt = perf() - t0
             decide_total += dt
             if out.commands and any(type(c) is Offer for c in out.commands):

@@ -20,16 +20,10 @@ from typing import Any
 
 from routing import errors
 from routing.events import (
-    AgentStateChanged,
-    CancelTimer,
     Command,
-    ContactAbandoned,
-    ContactAnswered,
-    ContactEnded,
     ContactFlowedOut,
     ContactHeld,
-    ContactOffered,
-    ContactQueued,
+    ContactOriginated,
     ContactResumed,
     ContactStepChanged,
     ContactTransferred,
@@ -40,9 +34,17 @@ from routing.events import (
     OfferRescinded,
     OfferTimedOut,
     RescindOffer,
-    StartTimer,
     TimerId,
-    WrapUpCompleted,
+    new_agent_state_changed,
+    new_cancel_timer,
+    new_contact_abandoned,
+    new_contact_answered,
+    new_contact_ended,
+    new_contact_offered,
+    new_contact_queued,
+    new_offer,
+    new_start_timer,
+    new_wrapup_completed,
 )
 from routing.expressions import AttrView, Predicate, SkillView, compile_expression
 from routing.model import (
@@ -57,17 +59,26 @@ from routing.model import (
     QueueConfig,
     RoutingConfig,
     RoutingStep,
+    WrapUpPolicy,
 )
 from routing.pools import AgentPool, FifoPool, Pool, TierKey
 from routing.transitions import (
+    CONTACT_ENTRIES,
+    CONTACT_TRANSITIONS,
+    SLOT_ENTRIES,
+    SLOT_TRANSITIONS,
     ContactInput,
+    Entry,
     SlotInput,
     SlotState,
-    contact_next,
     slot_next,
 )
 
 Requirement = tuple[tuple[str, int], ...]
+
+# The tables themselves rather than their lookup functions: one call less per input.
+_CONTACT_TRANSITIONS = CONTACT_TRANSITIONS
+_SLOT_TRANSITIONS = SLOT_TRANSITIONS
 
 # Enum members as module constants: attribute access on an Enum class goes through a
 # descriptor, which is measurable on the hot path.
@@ -77,7 +88,11 @@ _S_OFFERED = SlotState.OFFERED
 _S_CONNECTED = SlotState.CONNECTED
 _S_HELD = SlotState.HELD
 _S_WRAP_UP = SlotState.WRAP_UP
+_ENDED = ContactState.ENDED
+_INBOUND = Direction.INBOUND
+_CONTACT_TIMERS = ("offer", "step", "maxwait", "starve")
 _A_IDLE = Activity.IDLE
+_A_OFFERED = Activity.OFFERED
 _A_NOT_RESPONDING = Activity.NOT_RESPONDING
 _A_OFFLINE = Activity.OFFLINE
 _CI_ABANDON = ContactInput.ABANDON
@@ -102,6 +117,12 @@ _SI_REJECT = SlotInput.REJECT
 _SI_RESCIND = SlotInput.RESCIND
 _SI_RESUME = SlotInput.RESUME
 _SI_TRANSFER = SlotInput.TRANSFER
+_SLOT_ACTIVITY = {
+    SlotState.OFFERED: Activity.OFFERED,
+    SlotState.CONNECTED: Activity.ON_CONTACT,
+    SlotState.HELD: Activity.ON_HOLD,
+    SlotState.WRAP_UP: Activity.WRAP_UP,
+}
 _ACTIVITY_RANK = {
     SlotState.OFFERED: (0, Activity.OFFERED),
     SlotState.CONNECTED: (1, Activity.ON_CONTACT),
@@ -180,6 +201,19 @@ class _Queue:
     steps: list[_Step]
     aging_per_s: float
     cmu_weight: float
+    # Copies of config values read on every decision: a pydantic attribute read costs more
+    # than a slot read.
+    id: str = ""
+    channel: Channel = Channel.VOICE
+    priority: int = 0
+    offer_timeout_s: float = 15.0
+    simple: bool = False
+    """No routing steps, max wait or starvation bound: entering takes no timers."""
+    default_step: str = "default"
+    wrap: WrapUpPolicy = field(default_factory=WrapUpPolicy)
+    plain_groups: dict[int, _Group] = field(default_factory=dict)
+    """Groups of contacts on the queue's own channel with no extra skills, by step: the
+    common case, found without building a key."""
 
 
 @dataclass(slots=True, eq=False)
@@ -194,6 +228,10 @@ class _Group:
     predicate: Predicate | None
     eligible: set[str] = field(default_factory=set)
     pool: Pool = field(default_factory=AgentPool)
+    fifo: bool = False
+    members: dict[str, None] = field(default_factory=dict)
+    step_name: str = ""
+    """For a FIFO pool, the pool's own dict: the engine files agents in it directly."""
     heap: list[tuple[float, float, int, int, str]] = field(default_factory=list)
     live: int = 0
 
@@ -229,7 +267,15 @@ class _Agent:
     pooled: dict[Channel, float] = field(default_factory=dict)
     """Channels the agent sits in pools for, with the time it became routable on each."""
     pooled_load: dict[Channel, int] = field(default_factory=dict)
-    reported: tuple[str, Activity, str | None] = (OFFLINE, Activity.OFFLINE, None)
+    """The in-use count the agent is filed under, where not zero."""
+    reported_status: str = OFFLINE
+    reported_activity: Activity = Activity.OFFLINE
+    reported_next: str | None = None
+    solo: Channel | None = None
+    """The one channel of an agent who can take one contact at a time (the usual voice
+    agent): the offer and wrap-up paths file such an agent without the general checks."""
+    solo_groups: list[_Group] = field(default_factory=list)
+    """``groups[solo]``, one lookup less on those paths."""
 
 
 @dataclass(slots=True, eq=False)
@@ -269,6 +315,14 @@ def _merge(base: dict[str, int], extra: Requirement) -> dict[str, int]:
     return merged
 
 
+def _solo_channel(capacity: dict[Channel, int]) -> Channel | None:
+    if len(capacity) == 1:
+        for channel, n in capacity.items():
+            if n == 1:
+                return channel
+    return None
+
+
 def _meets(skills: dict[str, int], requirement: Requirement) -> bool:
     # A plain loop: measurably faster than all() over a generator on this hot path.
     for skill, level in requirement:  # noqa: SIM110
@@ -291,6 +345,10 @@ class Engine:
         self._seq = 0
         self._statuses = frozenset((AVAILABLE, OFFLINE, *config.reason_codes))
         self.decisions = 0
+        self._cmu = config.selector == "cmu"
+        # Whether an agent's pool key is the same in every group of a channel (it does not
+        # involve the group's primary skill): then it is computed once per channel.
+        self._shared_key = config.strategy in ("longest_idle", "least_occupied", "round_robin")
 
     # ------------------------------------------------------------------ configuration
 
@@ -305,16 +363,24 @@ class Engine:
             steps=steps,
             aging_per_s=q.priority_aging_per_min / 60.0,
             cmu_weight=q.cost_of_wait / q.mean_handle_s,
+            id=q.id,
+            channel=q.channel,
+            priority=q.priority,
+            offer_timeout_s=q.offer_timeout_s,
+            simple=not q.steps and q.max_wait is None and q.starvation_s is None,
+            default_step=steps[0].name,
+            wrap=q.wrap_up,
         )
 
     def add_agent(self, profile: AgentProfile, now: float = 0.0) -> Outcome:
         """Register an agent (logged out). Registering again replaces its profile; a
         logged-in agent stays logged in and is routed under the new profile."""
-        out = Outcome()
+        out = Outcome([], [])
         existing = self._agents.get(profile.id)
         if existing is not None:
             existing.profile = profile
             existing.capacity = {ch: n for ch, n in profile.capacity.items() if n > 0}
+            existing.solo = _solo_channel(existing.capacity)
             for ch in existing.capacity:
                 existing.in_use.setdefault(ch, 0)
             self._set_skills(existing, dict(profile.skills))
@@ -328,11 +394,12 @@ class Engine:
             capacity={ch: n for ch, n in profile.capacity.items() if n > 0},
         )
         agent.in_use = {ch: 0 for ch in Channel}
+        agent.solo = _solo_channel(agent.capacity)
         self._agents[profile.id] = agent
         for group in self._groups.values():
             if self._qualifies(agent, group):
                 group.eligible.add(agent.id)
-                agent.groups.setdefault(group.channel, []).append(group)
+                self._join(agent, group)
         return out
 
     def set_skills(self, agent_id: str, skills: dict[str, int], now: float) -> Outcome:
@@ -343,7 +410,7 @@ class Engine:
                 raise errors.IllegalTransition(
                     f"proficiency of {name!r} is {level}; use a whole number 1-10"
                 )
-        out = Outcome()
+        out = Outcome([], [])
         self._set_skills(agent, dict(skills))
         self._route_agent(agent, now, out)
         return out
@@ -355,11 +422,21 @@ class Engine:
             for g in groups:
                 g.eligible.discard(agent.id)
         agent.groups = {}
+        agent.solo_groups = []
         agent.skills = skills
         for group in self._groups.values():
             if self._qualifies(agent, group):
                 group.eligible.add(agent.id)
-                agent.groups.setdefault(group.channel, []).append(group)
+                self._join(agent, group)
+
+    @staticmethod
+    def _join(agent: _Agent, group: _Group) -> None:
+        groups = agent.groups.get(group.channel)
+        if groups is None:
+            groups = agent.groups[group.channel] = []
+        groups.append(group)
+        if group.channel is agent.solo:
+            agent.solo_groups = groups
 
     def _qualifies(self, agent: _Agent, group: _Group) -> bool:
         if agent.capacity.get(group.channel, 0) <= 0:
@@ -368,11 +445,18 @@ class Engine:
 
     def _group_for(self, contact: _Contact) -> _Group:
         queue = contact.queue
-        key = (queue.config.id, contact.step_index, contact.channel, contact.extra)
+        plain = not contact.extra and contact.channel is queue.channel
+        if plain:
+            found = queue.plain_groups.get(contact.step_index)
+            if found is not None:
+                return found
+        key = (queue.id, contact.step_index, contact.channel, contact.extra)
         group = self._groups.get(key)
         if group is None:
             group = self._make_group(queue, contact.step_index, contact.channel, contact.extra)
             self._groups[key] = group
+        if plain:
+            queue.plain_groups[contact.step_index] = group
         return group
 
     def _make_group(
@@ -397,6 +481,7 @@ class Engine:
         # Voice is exclusive, so under longest-idle every agent in a voice pool has the same
         # key and the pool is a plain FIFO.
         fifo = self.config.strategy == "longest_idle" and channel is Channel.VOICE
+        members: dict[str, None] = {}
         group = _Group(
             gid=len(self._groups),
             queue=queue,
@@ -405,7 +490,10 @@ class Engine:
             requirements=tuple(requirements),
             primary_skill=primary,
             predicate=step.predicate,
-            pool=FifoPool() if fifo else AgentPool(),
+            pool=FifoPool(members) if fifo else AgentPool(),
+            fifo=fifo,
+            members=members,
+            step_name=step.name,
         )
         # A new group is rare (bounded by queues x steps); scanning agents once here is
         # what lets every later decision avoid it.
@@ -413,7 +501,7 @@ class Engine:
         for agent in self._agents.values():
             if self._qualifies(agent, group):
                 group.eligible.add(agent.id)
-                agent.groups.setdefault(channel, []).append(group)
+                self._join(agent, group)
                 since = agent.pooled.get(channel)
                 if since is not None:
                     routable.append((since, agent))
@@ -431,7 +519,7 @@ class Engine:
         self._check_status(status)
         if status == OFFLINE:
             raise errors.InvalidStatus("log in to 'available' or a reason code, not 'offline'")
-        out = Outcome()
+        out = Outcome([], [])
         agent.login_at = now
         agent.status = status
         agent.status_since = now
@@ -449,7 +537,7 @@ class Engine:
             return self.logout(agent_id, now)
         if agent.status == OFFLINE:
             return self.login(agent_id, now, status)
-        out = Outcome()
+        out = Outcome([], [])
         if status == AVAILABLE:
             agent.not_responding = False
             agent.next_status = None
@@ -474,7 +562,7 @@ class Engine:
         agent = self._agent(agent_id)
         if agent.status == OFFLINE and not agent.slots:
             raise errors.IllegalTransition(f"agent {agent_id} is not logged in")
-        out = Outcome()
+        out = Outcome([], [])
         requeue: list[_Contact] = []
         # Pending logout first, so that nothing freed below is offered to this agent again.
         agent.next_status = OFFLINE
@@ -523,6 +611,214 @@ class Engine:
 
     def arrive(self, spec: ContactSpec, now: float) -> Outcome:
         """A contact enters its queue (after IVR). It may be offered at once."""
+        cid = spec.id
+        if cid in self._contacts:
+            raise errors.DuplicateContact(f"contact {cid} is already known")
+        queue = self._queues.get(spec.queue_id)
+        if queue is None:
+            raise errors.UnknownQueue(
+                f"queue {spec.queue_id!r} does not exist; known queues: {sorted(self._queues)}"
+            )
+        skills = spec.skills
+        extra: Requirement = ()
+        if skills:
+            for name, level in skills.items():
+                if not 1 <= level <= 10:
+                    raise errors.IllegalTransition(f"required proficiency of {name!r} must be 1-10")
+            extra = tuple(sorted(skills.items()))
+        base = spec.priority
+        priority = queue.priority if base is None else base
+        arrived_at = spec.arrived_at
+        data = spec.data
+        channel = spec.channel or queue.channel
+        self._seq += 1
+        contact = _Contact(
+            cid,
+            channel,
+            spec.direction,
+            queue,
+            priority,
+            base,
+            extra,
+            dict(data) if data else {},
+            now if arrived_at is None else arrived_at,
+            now,
+            self._seq,
+        )
+        self._contacts[cid] = contact
+        return self._admit(contact, now)
+
+    def arrive_plain(self, contact_id: str, queue_id: str, now: float) -> Outcome:
+        """``arrive`` for a contact that is nothing but an id and a queue (inbound, the
+        queue's channel and priority, no extra skills or data): the simulator's callers,
+        spared building and validating a ContactSpec each."""
+        if contact_id in self._contacts:
+            raise errors.DuplicateContact(f"contact {contact_id} is already known")
+        queue = self._queues.get(queue_id)
+        if queue is None:
+            raise errors.UnknownQueue(
+                f"queue {queue_id!r} does not exist; known queues: {sorted(self._queues)}"
+            )
+        self._seq += 1
+        contact = _Contact(
+            contact_id,
+            queue.channel,
+            _INBOUND,
+            queue,
+            queue.priority,
+            None,
+            (),
+            {},
+            now,
+            now,
+            self._seq,
+        )
+        self._contacts[contact_id] = contact
+        return self._admit(contact, now)
+
+    def _admit(self, contact: _Contact, now: float) -> Outcome:
+        """A new contact enters its queue: offered at once if it can be, else it waits."""
+        out = Outcome([], [])
+        group: _Group | None = None
+        queue = contact.queue
+        cid = contact.id
+        channel = contact.channel
+        if queue.simple and not contact.extra and channel is queue.channel:
+            # What _enqueue does for a fresh entry, for a queue without steps or timers.
+            out.events.append(
+                new_contact_queued(
+                    now, cid, queue.id, channel, contact.priority, now, queue.default_step
+                )
+            )
+            group = queue.plain_groups.get(0)
+        else:
+            self._enqueue(contact, now, out, fresh=True, push=False)
+        if group is None:
+            group = self._group_for(contact)
+        # A contact that meets a routable agent at once never enters the heap: pushing it
+        # and taking it out again would leave the same order behind.
+        if group.predicate is None:
+            agent_id: str | None = None
+            if group.fifo:
+                members = group.members
+                if members:
+                    agent_id = next(iter(members))
+            elif group.pool:
+                agent_id = group.pool.first()
+            if agent_id is not None:
+                agent = self._agents[agent_id]
+                if cid not in agent.slots:
+                    self._offer(contact, agent, now, out, "contact_entered", group)
+                    return out
+        self._push(contact)
+        self._route_contact(contact, now, out)
+        return out
+
+    # ------------------------------------------------------------------ seated directly
+
+    def restore_assigned(
+        self,
+        spec: ContactSpec,
+        agent_id: str,
+        state: ContactState,
+        now: float,
+        *,
+        answered_at: float | None = None,
+    ) -> Outcome:
+        """Seat a contact with its agent as the event log last saw it (after a restart).
+
+        A reconstruction, not new facts: no queued/offered/answered events, only the agent's
+        state change. The agent must be registered and logged in, with room on the
+        contact's channel. ``state`` is CONNECTED or HELD (a held contact's hold is counted
+        from ``now``)."""
+        if state not in CONTACT_ENTRIES[Entry.RESTORE]:
+            raise errors.IllegalTransition(
+                f"a contact can be restored as connected or held, not {state.value}"
+            )
+        queue = self._new_contact_queue(spec)
+        agent = self._agent(agent_id)
+        channel = spec.channel or queue.config.channel
+        self._check_seat(agent, channel, spec.id)
+        started = now if answered_at is None else answered_at
+        contact = self._seat(spec, queue, agent, channel, state, started, now, Entry.RESTORE)
+        if state is ContactState.HELD:
+            contact.hold_started = now
+        out = Outcome([], [])
+        self._sync_pools(agent, now)
+        self._touch_agent(agent, now, out)
+        return out
+
+    def restore_wrapup(self, agent_id: str, contact_id: str, queue_id: str, now: float) -> Outcome:
+        """Put an agent back into wrap-up for a contact that has ended (after a restart), as
+        if the wrap-up had just started: the queue's policy applies (a timed wrap-up gets a
+        fresh timer, ``none`` finishes at once), and ``complete_wrapup`` works as usual."""
+        queue = self._queues.get(queue_id)
+        if queue is None:
+            raise errors.UnknownQueue(
+                f"queue {queue_id!r} does not exist; known queues: {sorted(self._queues)}"
+            )
+        agent = self._agent(agent_id)
+        channel = queue.config.channel
+        if contact_id in agent.slots:
+            raise errors.DuplicateContact(
+                f"agent {agent_id} already holds contact {contact_id}"
+                f" ({agent.slots[contact_id].state.value})"
+            )
+        live = self._contacts.get(contact_id)
+        if live is not None and live.agent_id is not None:
+            raise errors.DuplicateContact(
+                f"contact {contact_id} is {live.state.value} with agent {live.agent_id}"
+            )
+        self._check_seat(agent, channel, contact_id)
+        (slot_state,) = SLOT_ENTRIES[Entry.RESTORE_WRAPUP]
+        slot = _Slot(contact_id, channel, slot_state, now, queue_id)
+        agent.slots[contact_id] = slot
+        agent.in_use[channel] += 1
+        out = Outcome([], [])
+        self._sync_pools(agent, now)
+        self._start_wrapup(agent, slot, now, out)
+        return out
+
+    def originate(self, spec: ContactSpec, agent_id: str, now: float) -> Outcome:
+        """Click-to-dial: the agent places an outbound voice contact and is connected to it
+        at once (the softphone plays ringback). Allowed in any logged-in status, including
+        a not-ready reason code, with voice capacity free and no offer pending. Emits
+        ``contact.originated`` (direction outbound), never an offer or an answer, so the
+        inbound statistics are untouched. Wrap-up follows ``spec.queue_id``'s policy."""
+        queue = self._new_contact_queue(spec)
+        agent = self._agent(agent_id)
+        channel = spec.channel or Channel.VOICE
+        if channel is not Channel.VOICE:
+            raise errors.IllegalTransition(
+                f"only voice contacts can be originated, not {channel.value}"
+            )
+        for cid, slot in agent.slots.items():
+            if slot.state is _S_OFFERED:
+                raise errors.TargetUnavailable(
+                    f"agent {agent_id} has contact {cid} on offer; answer or reject it first"
+                )
+        if agent.next_status == OFFLINE:
+            raise errors.TargetUnavailable(f"agent {agent_id} is logging out")
+        self._check_seat(agent, channel, spec.id)
+        (state,) = CONTACT_ENTRIES[Entry.ORIGINATE]
+        contact = self._seat(spec, queue, agent, channel, state, now, now, Entry.ORIGINATE)
+        contact.direction = Direction.OUTBOUND
+        out = Outcome([], [])
+        out.events.append(
+            ContactOriginated(
+                ts=now,
+                contact_id=spec.id,
+                agent_id=agent_id,
+                queue_id=queue.config.id,
+                channel=channel,
+                direction=Direction.OUTBOUND,
+            )
+        )
+        self._sync_pools(agent, now)
+        self._touch_agent(agent, now, out)
+        return out
+
+    def _new_contact_queue(self, spec: ContactSpec) -> _Queue:
         if spec.id in self._contacts:
             raise errors.DuplicateContact(f"contact {spec.id} is already known")
         queue = self._queues.get(spec.queue_id)
@@ -530,31 +826,66 @@ class Engine:
             raise errors.UnknownQueue(
                 f"queue {spec.queue_id!r} does not exist; known queues: {sorted(self._queues)}"
             )
-        for name, level in spec.skills.items():
-            if not 1 <= level <= 10:
-                raise errors.IllegalTransition(f"required proficiency of {name!r} must be 1-10")
+        return queue
+
+    def _check_seat(self, agent: _Agent, channel: Channel, contact_id: str) -> None:
+        """Refuse to seat a contact with an agent who is logged out or has no room."""
+        if agent.status == OFFLINE:
+            raise errors.TargetUnavailable(
+                f"agent {agent.id} is not logged in; log in before seating contact {contact_id}"
+            )
+        cap = agent.capacity.get(channel, 0)
+        if agent.in_use[channel] >= cap:
+            raise errors.TargetUnavailable(
+                f"agent {agent.id} has no free {channel.value} capacity "
+                f"({agent.in_use[channel]} of {cap} in use) for contact {contact_id}"
+            )
+
+    def _seat(
+        self,
+        spec: ContactSpec,
+        queue: _Queue,
+        agent: _Agent,
+        channel: Channel,
+        state: ContactState,
+        answered_at: float,
+        now: float,
+        entry: Entry,
+    ) -> _Contact:
+        """A contact that starts with its agent: no queue, no offer, no timers."""
+        if state not in CONTACT_ENTRIES[entry]:
+            raise errors.IllegalTransition(f"a contact cannot {entry.value} as {state.value}")
+        slot_state = SlotState(state.value)
+        if slot_state not in SLOT_ENTRIES[entry]:
+            raise errors.IllegalTransition(f"a contact cannot {entry.value} as {state.value}")
+        self._seq += 1
         contact = _Contact(
             id=spec.id,
-            channel=spec.channel or queue.config.channel,
+            channel=channel,
             direction=spec.direction,
             queue=queue,
             priority=spec.priority if spec.priority is not None else queue.config.priority,
             base_priority=spec.priority,
             extra=tuple(sorted(spec.skills.items())),
             data=dict(spec.data),
-            arrived_at=spec.arrived_at if spec.arrived_at is not None else now,
-            enqueued_at=now,
-            seq=0,
+            arrived_at=spec.arrived_at if spec.arrived_at is not None else answered_at,
+            enqueued_at=answered_at,
+            seq=self._seq,
+            state=state,
+            agent_id=agent.id,
+            answered_at=answered_at,
         )
         self._contacts[spec.id] = contact
-        out = Outcome()
-        self._enqueue(contact, now, out, fresh=True)
-        self._route_contact(contact, now, out)
-        return out
+        agent.slots[spec.id] = _Slot(spec.id, channel, slot_state, now, queue.config.id)
+        agent.in_use[channel] += 1
+        return contact
 
-    def _enqueue(self, contact: _Contact, now: float, out: Outcome, fresh: bool) -> None:
-        """Put a contact into its group's heap. ``fresh``: a new entry into the queue (new
-        position, steps and timers start over); otherwise it returns to its old place."""
+    def _enqueue(
+        self, contact: _Contact, now: float, out: Outcome, fresh: bool, push: bool = True
+    ) -> None:
+        """Put a contact into its group's heap (unless not ``push``: the caller does).
+        ``fresh``: a new entry into the queue (new position, steps and timers start over);
+        otherwise it returns to its old place."""
         queue = contact.queue
         if fresh:
             contact.direct = False
@@ -564,18 +895,19 @@ class Engine:
             contact.step_index = 0
             # Step priority changes belong to the queue the contact leaves.
             base = contact.base_priority
-            contact.priority = queue.config.priority if base is None else base
-            self._enter_step(contact, now, out)
+            contact.priority = queue.priority if base is None else base
+            if queue.steps[0].config is not None:
+                self._enter_step(contact, now, out)
             cfg = queue.config
             out.events.append(
-                ContactQueued(
-                    ts=now,
-                    contact_id=contact.id,
-                    queue_id=cfg.id,
-                    channel=contact.channel,
-                    priority=contact.priority,
-                    enqueued_at=now,
-                    step=queue.steps[contact.step_index].name,
+                new_contact_queued(
+                    now,
+                    contact.id,
+                    queue.id,
+                    contact.channel,
+                    contact.priority,
+                    now,
+                    queue.steps[contact.step_index].name,
                 )
             )
             if cfg.max_wait is not None:
@@ -585,7 +917,8 @@ class Engine:
                 contact.maxwait_at = None
             if cfg.starvation_s is not None:
                 self._start_timer(contact, "starve", now + cfg.starvation_s, out)
-        self._push(contact)
+        if push:
+            self._push(contact)
 
     def _push(self, contact: _Contact) -> None:
         group = self._group_for(contact)
@@ -677,7 +1010,12 @@ class Engine:
             return False
         if len(agent.slots) == in_use[channel]:
             return True  # every contact in hand is on this channel
-        for other, n in in_use.items():
+        return self._interruptible(agent, channel)
+
+    @staticmethod
+    def _interruptible(agent: _Agent, channel: Channel) -> bool:
+        """Every other channel in use lets ``channel`` interrupt it."""
+        for other, n in agent.in_use.items():
             if (
                 n
                 and other is not channel
@@ -689,10 +1027,34 @@ class Engine:
     def _route_agent(self, agent: _Agent, now: float, out: Outcome) -> None:
         """The agent may have capacity: give it the best waiting contact it qualifies for,
         as many times as its capacity allows; then file it in the pools."""
-        while True:
+        ready = agent.status == AVAILABLE and agent.next_status is None and not agent.not_responding
+        if ready and agent.solo is not None and not agent.slots:
+            # Room for exactly one contact: one look at the heads, at most one offer.
+            chosen: _Contact | None = None
+            chosen_rank: tuple[float, float, int] | None = None
+            for group in agent.solo_groups:
+                if not group.live:
+                    continue
+                contact = self._head_for(group, agent)
+                if contact is None:
+                    continue
+                rank = self._rank(contact, now)
+                if chosen_rank is None or rank < chosen_rank:
+                    chosen_rank = rank
+                    chosen = contact
+            if chosen is not None:
+                assert chosen.group is not None
+                self._offer(chosen, agent, now, out, "agent_free", chosen.group)
+            ready = False
+        while ready:
             best: tuple[Any, ...] | None = None
             best_contact: _Contact | None = None
             for channel, groups in agent.groups.items():
+                for group in groups:
+                    if group.live:
+                        break
+                else:
+                    continue  # nothing waits in this channel's groups
                 if not self._routable(agent, channel):
                     continue
                 for group in groups:
@@ -714,7 +1076,7 @@ class Engine:
 
     def _rank(self, contact: _Contact, now: float) -> tuple[float, float, int]:
         queue = contact.queue
-        if self.config.selector == "cmu":
+        if self._cmu:
             score = queue.cmu_weight * (now - contact.enqueued_at)
             return (-float(contact.priority), -score, contact.seq)
         effective = contact.priority + queue.aging_per_s * (now - contact.enqueued_at)
@@ -772,25 +1134,54 @@ class Engine:
 
     def _sync_pools(self, agent: _Agent, now: float) -> None:
         pooled = agent.pooled
-        for channel in agent.capacity:
-            if self._routable(agent, channel):
-                load = agent.in_use[channel]
-                if agent.pooled_load.get(channel) == load and channel in pooled:
-                    continue  # already filed under the same key
-                if channel not in pooled:
+        ready = agent.status == AVAILABLE and agent.next_status is None and not agent.not_responding
+        in_use = agent.in_use
+        busy = len(agent.slots)
+        for channel, cap in agent.capacity.items():
+            load = in_use[channel]
+            # _routable, inlined: this runs on every change of every agent.
+            if ready and load < cap and (busy == load or self._interruptible(agent, channel)):
+                if channel in pooled:
+                    if agent.pooled_load.get(channel, 0) == load:
+                        continue  # already filed under the same key
+                else:
                     pooled[channel] = now
-                agent.pooled_load[channel] = load
+                if load:
+                    agent.pooled_load[channel] = load
+                else:
+                    agent.pooled_load.pop(channel, None)
+                groups = agent.groups.get(channel)
+                if not groups:
+                    continue
                 agent_id = agent.id
-                for group in agent.groups.get(channel, ()):
-                    group.pool.place(agent_id, self._pool_key(agent, group))
+                if groups[0].fifo:
+                    # Every group of a channel has the same kind of pool. Assigning to a
+                    # key already there keeps its place, as FifoPool.place does.
+                    for group in groups:
+                        group.members[agent_id] = None
+                elif self._shared_key:
+                    key = self._pool_key(agent, groups[0])
+                    for group in groups:
+                        group.pool.place(agent_id, key)
+                else:
+                    for group in groups:
+                        group.pool.place(agent_id, self._pool_key(agent, group))
             elif channel in pooled:
                 self._unpool(agent, channel)
 
     def _unpool(self, agent: _Agent, channel: Channel) -> None:
-        agent.pooled.pop(channel, None)
+        del agent.pooled[channel]
         agent.pooled_load.pop(channel, None)
-        for group in agent.groups.get(channel, ()):
-            group.pool.remove(agent.id)
+        groups = agent.groups.get(channel)
+        if not groups:
+            return
+        agent_id = agent.id
+        if groups[0].fifo:
+            for group in groups:
+                group.members.pop(agent_id, None)
+        else:
+            for group in groups:
+                group.pool.remove(agent_id)
 
     # ------------------------------------------------------------------ offers
 
@@ -804,45 +1195,68 @@ class Engine:
         group: _Group,
     ) -> None:
         if trigger != "transfer":
-            self._transition(contact, _CI_OFFER)
-        self._unqueue(contact)
+            state = _CONTACT_TRANSITIONS.get((contact.state, _CI_OFFER))
+            if state is None:
+                self._transition(contact, _CI_OFFER)  # raises the typed error
+            else:
+                contact.state = state
+        if contact.group is not None:
+            self._unqueue(contact)
         queue = contact.queue
         channel = contact.channel
-        agent.slots[contact.id] = _Slot(contact.id, channel, _S_OFFERED, now, queue.config.id)
+        cid = contact.id
+        aid = agent.id
+        qid = queue.id
+        agent.slots[cid] = _Slot(cid, channel, _S_OFFERED, now, qid)
         agent.in_use[channel] += 1
         agent.last_offer_at = now
-        contact.agent_id = agent.id
-        expires = now + queue.config.offer_timeout_s
+        contact.agent_id = aid
+        expires = now + queue.offer_timeout_s
         contact.offer_expires = expires
-        step_name = queue.steps[group.step_index].name
-        contact.decision = (agent.id, step_name, trigger, len(group.pool), now)
+        step_name = group.step_name
+        routable = len(group.members) if group.fifo else len(group.pool)
+        contact.decision = (aid, step_name, trigger, routable, now)
         self.decisions += 1
-        cfg = queue.config
-        out.commands.append(
-            Offer(
-                contact_id=contact.id,
-                agent_id=agent.id,
-                queue_id=cfg.id,
-                channel=channel,
-                expires_at=expires,
-                step=step_name,
-            )
-        )
-        self._start_timer(contact, "offer", expires, out)
+        timers = contact.timers
+        # Cancelled timers keep their generation negated; never reuse one.
+        gen = abs(timers.get("offer", 0)) + 1
+        timers["offer"] = gen
+        commands = out.commands
+        commands.append(new_offer(cid, aid, qid, channel, expires, step_name))
+        commands.append(new_start_timer(("offer", cid, gen), expires))
         out.events.append(
-            ContactOffered(
-                ts=now,
-                contact_id=contact.id,
-                agent_id=agent.id,
-                queue_id=cfg.id,
-                expires_at=expires,
-                step=step_name,
-                wait_s=now - contact.enqueued_at,
-            )
+            new_contact_offered(now, cid, aid, qid, expires, step_name, now - contact.enqueued_at)
         )
         if trigger != "agent_free":
-            self._sync_pools(agent, now)
-            self._touch_agent(agent, now, out)
+            if agent.solo is channel and len(agent.slots) == 1 and not agent.not_responding:
+                # It was free for exactly this one contact: it leaves its pools and is now
+                # offered (what _sync_pools and _touch_agent conclude, without the search).
+                pooled = agent.pooled
+                if channel in pooled:
+                    # _unpool for an agent filed at load 0 (nothing in pooled_load).
+                    del pooled[channel]
+                    groups = agent.solo_groups
+                    if groups and groups[0].fifo:
+                        for g in groups:
+                            g.members.pop(aid, None)
+                    else:
+                        for g in groups:
+                            g.pool.remove(aid)
+                # _report, inlined: the activity changes (it was free), the status not.
+                prev_activity = agent.reported_activity
+                agent.activity = agent.reported_activity = _A_OFFERED
+                agent.activity_since = now
+                status = agent.status
+                out.events.append(
+                    new_agent_state_changed(
+                        now, aid, status, _A_OFFERED, None, agent.reported_status, prev_activity
+                    )
+                )
+                agent.reported_status = status
+                agent.reported_next = None
+            else:
+                self._sync_pools(agent, now)
+                self._touch_agent(agent, now, out)
 
     def accept(self, agent_id: str, contact_id: str, now: float) -> Outcome:
         agent, contact, slot = self._held(agent_id, contact_id)
@@ -852,21 +1266,25 @@ class Engine:
             raise errors.OfferExpired(f"the offer of contact {contact_id} has expired")
         self._transition(contact, _CI_ACCEPT)
         self._apply_slot(agent, slot, _SI_ACCEPT)
-        out = Outcome()
+        out = Outcome([], [])
         slot.since = now
         contact.answered_at = now
-        self._cancel_timer(contact, "offer", out)
-        self._cancel_timer(contact, "step", out)
-        self._cancel_timer(contact, "maxwait", out)
-        self._cancel_timer(contact, "starve", out)
+        timers = contact.timers
+        commands = out.commands
+        # Cancelled in a fixed order; a contact that never waited has only its offer timer.
+        for kind in timers if len(timers) == 1 else _CONTACT_TIMERS:
+            gen = timers.get(kind)
+            if gen is not None and gen > 0:
+                commands.append(new_cancel_timer((kind, contact_id, gen)))
+                timers[kind] = -gen
         out.events.append(
-            ContactAnswered(
-                ts=now,
-                contact_id=contact.id,
-                agent_id=agent.id,
-                queue_id=contact.queue.config.id,
-                wait_s=now - contact.enqueued_at,
-                in_queue=not contact.direct,
+            new_contact_answered(
+                now,
+                contact_id,
+                agent_id,
+                contact.queue.id,
+                now - contact.enqueued_at,
+                not contact.direct,
             )
         )
         self._touch_agent(agent, now, out)
@@ -879,7 +1297,7 @@ class Engine:
         return self._missed(agent, contact, now, OfferRejected)
 
     def _missed(self, agent: _Agent, contact: _Contact, now: float, kind: type[Event]) -> Outcome:
-        out = Outcome()
+        out = Outcome([], [])
         if contact.queue.config.missed_offer_not_responding:
             agent.not_responding = True
         self._release_offer(agent, contact, now, out, kind, None)
@@ -947,7 +1365,7 @@ class Engine:
         self._transition(contact, _CI_HOLD)
         self._apply_slot(agent, slot, _SI_HOLD)
         contact.hold_started = now
-        out = Outcome()
+        out = Outcome([], [])
         out.events.append(
             ContactHeld(
                 ts=now, contact_id=contact_id, agent_id=agent_id, queue_id=contact.queue.config.id
@@ -962,7 +1380,7 @@ class Engine:
         self._transition(contact, _CI_RESUME)
         self._apply_slot(agent, slot, _SI_RESUME)
         held = self._close_hold(contact, now)
-        out = Outcome()
+        out = Outcome([], [])
         out.events.append(
             ContactResumed(
                 ts=now,
@@ -1003,19 +1421,12 @@ class Engine:
     def _end(self, agent: _Agent, contact: _Contact, slot: _Slot, now: float, by: str) -> Outcome:
         self._transition(contact, _CI_END)
         self._apply_slot(agent, slot, _SI_END)
-        self._close_hold(contact, now)
-        out = Outcome()
+        if contact.hold_started is not None:
+            self._close_hold(contact, now)
+        out = Outcome([], [])
         talk = now - contact.answered_at - contact.hold_s
         out.events.append(
-            ContactEnded(
-                ts=now,
-                contact_id=contact.id,
-                agent_id=agent.id,
-                queue_id=contact.queue.config.id,
-                talk_s=talk,
-                hold_s=contact.hold_s,
-                ended_by=by,
-            )
+            new_contact_ended(now, contact.id, agent.id, contact.queue.id, talk, contact.hold_s, by)
         )
         agent.handled_s += talk + contact.hold_s
         self._start_wrapup(agent, slot, now, out)
@@ -1023,16 +1434,16 @@ class Engine:
 
     def _start_wrapup(self, agent: _Agent, slot: _Slot, now: float, out: Outcome) -> None:
         slot.since = now
-        policy = self._queues[slot.queue_id].config.wrap_up
+        policy = self._queues[slot.queue_id].wrap
         if policy.mode == "none":
             self._finish_wrapup(agent, slot, now, out, None, None, timed_out=False)
             return
         if policy.mode == "timed":
             slot.wrap_gen += 1
             out.commands.append(
-                StartTimer(
-                    timer=("wrapup", f"{agent.id}\x00{slot.contact_id}", slot.wrap_gen),
-                    at=now + policy.seconds,
+                new_start_timer(
+                    ("wrapup", f"{agent.id}\x00{slot.contact_id}", slot.wrap_gen),
+                    now + policy.seconds,
                 )
             )
         self._touch_agent(agent, now, out)
@@ -1045,13 +1456,16 @@ class Engine:
         disposition: str | None = None,
         notes: str | None = None,
     ) -> Outcome:
-        agent = self._agent(agent_id)
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            raise errors.UnknownAgent(f"agent {agent_id!r} is not known")
         slot = agent.slots.get(contact_id)
         if slot is None:
             raise errors.NotYourContact(f"contact {contact_id} is not assigned to {agent_id}")
-        self._check_slot(slot, _SI_COMPLETE_WRAPUP, contact_id)
-        policy = self._queues[slot.queue_id].config.wrap_up
-        if policy.disposition_required and not disposition:
+        if slot.state is not _S_WRAP_UP:
+            self._check_slot(slot, _SI_COMPLETE_WRAPUP, contact_id)
+        policy = self._queues[slot.queue_id].wrap
+        if not disposition and policy.disposition_required:
             raise errors.DispositionRequired(
                 f"queue {slot.queue_id} requires a disposition; "
                 f"choose one of {list(policy.dispositions) or 'any text'}"
@@ -1060,7 +1474,7 @@ class Engine:
             raise errors.InvalidDisposition(
                 f"disposition {disposition!r} is not one of {list(policy.dispositions)}"
             )
-        out = Outcome()
+        out = Outcome([], [])
         self._finish_wrapup(agent, slot, now, out, disposition, notes, timed_out=False)
         return out
 
@@ -1074,30 +1488,68 @@ class Engine:
         notes: str | None,
         timed_out: bool,
     ) -> None:
-        self._apply_slot(agent, slot, _SI_COMPLETE_WRAPUP)
+        state = _SLOT_TRANSITIONS.get((slot.state, _SI_COMPLETE_WRAPUP))
+        if state is None:
+            self._apply_slot(agent, slot, _SI_COMPLETE_WRAPUP)  # raises the typed error
+        else:
+            slot.state = state
+        cid = slot.contact_id
         if slot.wrap_gen:
-            out.commands.append(
-                CancelTimer(timer=("wrapup", f"{agent.id}\x00{slot.contact_id}", slot.wrap_gen))
-            )
+            out.commands.append(new_cancel_timer(("wrapup", f"{agent.id}\x00{cid}", slot.wrap_gen)))
         wrap = now - slot.since
         agent.handled_s += wrap
-        self._free_slot(agent, slot)
+        del agent.slots[cid]
+        agent.in_use[slot.channel] -= 1
         out.events.append(
-            WrapUpCompleted(
-                ts=now,
-                contact_id=slot.contact_id,
-                agent_id=agent.id,
-                queue_id=slot.queue_id,
-                wrapup_s=wrap,
-                disposition=disposition,
-                notes=notes,
-                timed_out=timed_out,
+            new_wrapup_completed(
+                now, cid, agent.id, slot.queue_id, wrap, disposition, notes, timed_out
             )
         )
-        contact = self._contacts.get(slot.contact_id)
-        if contact is not None and contact.state is ContactState.ENDED:
-            self._forget(contact)
-        self._after_release(agent, now, out)
+        contact = self._contacts.get(cid)
+        if contact is not None and contact.state is _ENDED:
+            del self._contacts[cid]
+        if not agent.slots:
+            if agent.next_status is not None:
+                agent.status = agent.next_status
+                agent.status_since = now
+                agent.next_status = None
+            channel = agent.solo
+            if (
+                channel is not None
+                and agent.status == AVAILABLE
+                and not agent.not_responding
+                and channel not in agent.pooled
+            ):
+                groups = agent.solo_groups
+                for group in groups:
+                    if group.live:
+                        break
+                else:
+                    # Free, and nothing waits for it: what _route_agent concludes, without
+                    # the search. It joins the back of its pools.
+                    agent.pooled[channel] = now
+                    agent_id = agent.id
+                    if groups and groups[0].fifo:
+                        for group in groups:
+                            group.members[agent_id] = None
+                    else:
+                        for group in groups:
+                            group.pool.place(agent_id, self._pool_key(agent, group))
+                    # _report, inlined: the activity changes (from wrap-up), and the status
+                    # is available with nothing next.
+                    prev_activity = agent.reported_activity
+                    prev_status = agent.reported_status
+                    agent.activity = agent.reported_activity = _A_IDLE
+                    agent.activity_since = now
+                    agent.reported_status = AVAILABLE
+                    agent.reported_next = None
+                    out.events.append(
+                        new_agent_state_changed(
+                            now, agent_id, AVAILABLE, _A_IDLE, None, prev_status, prev_activity
+                        )
+                    )
+                    return
+        self._route_agent(agent, now, out)
 
     def _after_release(self, agent: _Agent, now: float, out: Outcome) -> None:
         if not agent.slots and agent.next_status is not None:
@@ -1155,7 +1607,7 @@ class Engine:
     ) -> Outcome:
         self._apply_slot(agent, slot, _SI_TRANSFER)
         self._close_hold(contact, now)
-        out = Outcome()
+        out = Outcome([], [])
         talk = now - contact.answered_at - contact.hold_s
         out.events.append(
             ContactTransferred(
@@ -1182,7 +1634,7 @@ class Engine:
                 f"contact {contact_id} is {contact.state.value}; only a waiting or offered "
                 "contact can be abandoned"
             )
-        out = Outcome()
+        out = Outcome([], [])
         agent: _Agent | None = None
         if contact.state is _OFFERED:
             assert contact.agent_id is not None
@@ -1207,12 +1659,8 @@ class Engine:
         for kind in ("offer", "step", "maxwait", "starve"):
             self._cancel_timer(contact, kind, out)
         out.events.append(
-            ContactAbandoned(
-                ts=now,
-                contact_id=contact_id,
-                queue_id=contact.queue.config.id,
-                wait_s=now - contact.enqueued_at,
-                in_queue=not contact.direct,
+            new_contact_abandoned(
+                now, contact_id, contact.queue.id, now - contact.enqueued_at, not contact.direct
             )
         )
         contact.agent_id = None
@@ -1266,18 +1714,18 @@ class Engine:
         # Cancelled timers keep their generation negated; never reuse one.
         gen = abs(contact.timers.get(kind, 0)) + 1
         contact.timers[kind] = gen
-        out.commands.append(StartTimer(timer=(kind, contact.id, gen), at=at))
+        out.commands.append(new_start_timer((kind, contact.id, gen), at))
 
     def _cancel_timer(self, contact: _Contact, kind: str, out: Outcome) -> None:
         gen = contact.timers.get(kind)
         if gen is not None and gen > 0:
-            out.commands.append(CancelTimer(timer=(kind, contact.id, gen)))
+            out.commands.append(new_cancel_timer((kind, contact.id, gen)))
             contact.timers[kind] = -gen
 
     def timer(self, timer: TimerId, now: float) -> Outcome:
         """A timer the engine asked for has fired. Stale timers do nothing."""
         kind, subject, gen = timer
-        out = Outcome()
+        out = Outcome([], [])
         if kind == "wrapup":
             agent_id, _, contact_id = subject.partition("\x00")
             agent = self._agents.get(agent_id)
@@ -1354,7 +1802,7 @@ class Engine:
     # ------------------------------------------------------------------ bookkeeping
 
     def _transition(self, contact: _Contact, event: ContactInput) -> None:
-        nxt = contact_next(contact.state, event)
+        nxt = _CONTACT_TRANSITIONS.get((contact.state, event))
         if nxt is None:
             raise errors.IllegalTransition(
                 f"contact {contact.id} is {contact.state.value}; cannot {event.value}"
@@ -1368,7 +1816,7 @@ class Engine:
             )
 
     def _apply_slot(self, agent: _Agent, slot: _Slot, event: SlotInput) -> None:
-        nxt = slot_next(slot.state, event)
+        nxt = _SLOT_TRANSITIONS.get((slot.state, event))
         if nxt is None:
             raise errors.IllegalTransition(
                 f"agent {agent.id}: contact {slot.contact_id} is {slot.state.value}; "
@@ -1381,29 +1829,40 @@ class Engine:
         agent.in_use[slot.channel] -= 1
 
     def _touch_agent(self, agent: _Agent, now: float, out: Outcome) -> None:
-        activity = self._derive_activity(agent)
+        slots = agent.slots
+        if not slots:
+            if agent.status == OFFLINE:
+                activity = _A_OFFLINE
+            else:
+                activity = _A_NOT_RESPONDING if agent.not_responding else _A_IDLE
+        elif len(slots) == 1 and not agent.not_responding:
+            for slot in slots.values():
+                activity = _SLOT_ACTIVITY[slot.state]
+        else:
+            activity = self._derive_activity(agent)
+        self._report(agent, activity, now, out)
+
+    def _report(self, agent: _Agent, activity: Activity, now: float, out: Outcome) -> None:
+        """Record the agent's activity; emit agent.state_changed if anything shown changed."""
         if activity is not agent.activity:
             agent.activity = activity
             agent.activity_since = now
-        reported = agent.reported
+        prev_activity = agent.reported_activity
+        status = agent.status
+        prev_status = agent.reported_status
+        next_status = agent.next_status
         if (
-            activity is reported[1]
-            and agent.status == reported[0]
-            and agent.next_status == reported[2]
+            activity is prev_activity
+            and status == prev_status
+            and next_status == agent.reported_next
         ):
             return
-        current = (agent.status, activity, agent.next_status)
-        prev_status, prev_activity, _ = agent.reported
-        agent.reported = current
+        agent.reported_status = status
+        agent.reported_activity = activity
+        agent.reported_next = next_status
         out.events.append(
-            AgentStateChanged(
-                ts=now,
-                agent_id=agent.id,
-                status=agent.status,
-                activity=activity,
-                next_status=agent.next_status,
-                prev_status=prev_status,
-                prev_activity=prev_activity,
+            new_agent_state_changed(
+                now, agent.id, status, activity, next_status, prev_status, prev_activity
             )
         )
 
@@ -1435,7 +1894,9 @@ class Engine:
         return contact
 
     def _held(self, agent_id: str, contact_id: str) -> tuple[_Agent, _Contact, _Slot]:
-        agent = self._agent(agent_id)
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            raise errors.UnknownAgent(f"agent {agent_id!r} is not known")
         slot = agent.slots.get(contact_id)
         if slot is None:
             if contact_id not in self._contacts:

@@ -29,19 +29,31 @@ class AgentPool:
         return agent_id in self._keys
 
     def add(self, agent_id: str, key: TierKey) -> None:
-        if agent_id in self._keys:
+        keys = self._keys
+        if agent_id in keys:
             self.remove(agent_id)
-        tier = self._tiers.get(key)
+        tiers = self._tiers
+        tier = tiers.get(key)
         if tier is None:
-            tier = self._tiers[key] = {}
+            tier = tiers[key] = {}
             insort(self._order, key)
         tier[agent_id] = None
-        self._keys[agent_id] = key
+        keys[agent_id] = key
 
     def place(self, agent_id: str, key: TierKey) -> None:
         """Add, or move if its key changed; an unchanged agent keeps its place in line."""
-        if self._keys.get(agent_id) != key:
-            self.add(agent_id, key)
+        old = self._keys.get(agent_id)
+        if old == key:
+            return
+        if old is not None:
+            self.remove(agent_id)
+        tiers = self._tiers
+        tier = tiers.get(key)
+        if tier is None:
+            tier = tiers[key] = {}
+            insort(self._order, key)
+        tier[agent_id] = None
+        self._keys[agent_id] = key
 
     def remove(self, agent_id: str) -> None:
         key = self._keys.pop(agent_id, None)
@@ -51,7 +63,11 @@ class AgentPool:
         del tier[agent_id]
         if not tier:
             del self._tiers[key]
-            del self._order[bisect_left(self._order, key)]
+            order = self._order
+            if order[0] == key:
+                del order[0]
+            else:
+                del order[bisect_left(order, key)]
 
     def __iter__(self) -> Iterator[str]:
         tiers = self._tiers
@@ -72,8 +88,9 @@ class FifoPool:
 
     __slots__ = ("_d",)
 
-    def __init__(self) -> None:
-        self._d: dict[str, None] = {}
+    def __init__(self, members: dict[str, None] | None = None) -> None:
+        # The engine may hand in the dict it fills and empties itself on its hot path.
+        self._d: dict[str, None] = {} if members is None else members
 
     def __len__(self) -> int:
         return len(self._d)

@@ -23,6 +23,7 @@ from routing.events import (
     ContactAnswered,
     ContactEnded,
     ContactFlowedOut,
+    ContactOriginated,
     ContactQueued,
     ContactTransferred,
     Event,
@@ -102,6 +103,11 @@ class QueueCounts:
     wrapup_s: float = 0.0
     transferred_out: int = 0
     missed_offers: int = 0
+    outbound: int = 0
+    """Contacts agents placed (click-to-dial): not offered, answered or in the service level."""
+    outbound_handled: int = 0
+    outbound_handle_s: float = 0.0
+    """Talk + hold + wrap-up of outbound contacts, kept out of the inbound AHT."""
     wait_samples: list[float] = field(default_factory=list)
 
     def service_level(self, variant: SLVariant = SLVariant.ALL_ABANDONS_FAIL) -> float | None:
@@ -157,6 +163,8 @@ class _AgentState:
     status: str
     activity: str
     since: float
+    total: AgentTime | None = None
+    """This agent's entry of ``agent_time``, once it has one."""
 
 
 class StatsFold:
@@ -186,9 +194,15 @@ class StatsFold:
         self.agent_intervals: dict[float, AgentTime] = {}
         self.events_seen = 0
         self._last: dict[str, tuple[float, float, tuple[QueueCounts, QueueCounts]]] = {}
+        self._agent_bucket: tuple[float, float, AgentTime] = (math.inf, -math.inf, AgentTime())
+        """The last (start, end, totals) agent-time bucket: events come in time order, so
+        a span almost always falls inside it (the same idea as ``_last``)."""
+        self._outbound: set[str] = set()
+        """Outbound contacts not yet through their wrap-up."""
         self._handlers: dict[type[Event], Any] = {
             AgentStateChanged: self._agent,
             ContactQueued: self._on_queued,
+            ContactOriginated: self._on_originated,
             ContactAnswered: self._on_answered,
             ContactAbandoned: self._on_abandoned,
             ContactFlowedOut: self._on_flowed_out,
@@ -227,11 +241,13 @@ class StatsFold:
 
     def apply_all(self, events: Iterable[Event]) -> None:
         handlers = self._handlers
+        seen = 0
         for event in events:
-            self.events_seen += 1
+            seen += 1
             handler = handlers.get(type(event))
             if handler is not None:
                 handler(event)
+        self.events_seen += seen
 
     def apply(self, event: Event) -> None:
         self.events_seen += 1
@@ -249,13 +265,24 @@ class StatsFold:
         self.waiting[qid][cid] = event.enqueued_at
         self._where[cid] = qid
 
+    def _on_originated(self, event: ContactOriginated) -> None:
+        qid, cid = event.queue_id, event.contact_id
+        if qid is None or cid is None:
+            return
+        self._outbound.add(cid)
+        for c in self._counts(qid, event.ts):
+            c.outbound += 1
+
     def _on_answered(self, event: ContactAnswered) -> None:
         qid, cid = event.queue_id, event.contact_id
         if qid is None or cid is None or not event.in_queue:
             return
-        self._leave(cid)
+        where = self._where.pop(cid, None)
+        if where is not None:
+            self.waiting[where].pop(cid, None)
         wait = event.wait_s
-        within = wait <= self.queue_def(qid).threshold_s
+        d = self._defs.get(qid)
+        within = wait <= (self.queue_def(qid) if d is None else d).threshold_s
         keep = self.keep_wait_samples
         for c in self._counts(qid, event.ts):
             c.answered += 1
@@ -294,6 +321,9 @@ class StatsFold:
         qid = event.queue_id
         if qid is None or event.contact_id is None:
             return
+        if event.contact_id in self._outbound:
+            self._outbound_handled(qid, event.ts, event.talk_s + event.hold_s)
+            return
         for c in self._counts(qid, event.ts):
             c.handled += 1
             c.talk_s += event.talk_s
@@ -303,6 +333,9 @@ class StatsFold:
         qid = event.queue_id
         if qid is None or event.contact_id is None:
             return
+        if event.contact_id in self._outbound:
+            self._outbound_handled(qid, event.ts, event.talk_s + event.hold_s)
+            return
         for c in self._counts(qid, event.ts):
             c.handled += 1
             c.transferred_out += 1
@@ -310,11 +343,21 @@ class StatsFold:
             c.hold_s += event.hold_s
 
     def _on_wrapup(self, event: WrapUpCompleted) -> None:
-        qid = event.queue_id
-        if qid is None or event.contact_id is None:
+        qid, cid = event.queue_id, event.contact_id
+        if qid is None or cid is None:
+            return
+        if cid in self._outbound:
+            self._outbound.discard(cid)
+            for c in self._counts(qid, event.ts):
+                c.outbound_handle_s += event.wrapup_s
             return
         for c in self._counts(qid, event.ts):
             c.wrapup_s += event.wrapup_s
+
+    def _outbound_handled(self, queue_id: str, ts: float, seconds: float) -> None:
+        for c in self._counts(queue_id, ts):
+            c.outbound_handled += 1
+            c.outbound_handle_s += seconds
 
     def _on_missed(self, event: Event) -> None:
         qid = event.queue_id
@@ -335,7 +378,21 @@ class StatsFold:
         if state is None:
             self.agents[aid] = _AgentState(event.status, event.activity, event.ts)
             return
-        self._accrue(aid, state, event.ts)
+        ts = event.ts
+        total = state.total
+        start = state.since
+        b_start, b_end, bucket_time = self._agent_bucket
+        if total is not None and b_start <= start < ts <= b_end:
+            # _accrue's common case, inlined: one span inside the current bucket.
+            activity = state.activity
+            if activity in _HANDLING:
+                total.handling_s += ts - start
+                bucket_time.handling_s += ts - start
+            elif activity in _AVAILABLE and state.status == "available":
+                total.available_s += ts - start
+                bucket_time.available_s += ts - start
+        else:
+            self._accrue(aid, state, ts)
         state.status = event.status
         state.activity = event.activity
         state.since = event.ts
@@ -351,9 +408,22 @@ class StatsFold:
             return
         if start >= until:
             return
-        total = self.agent_time.get(agent_id)
+        total = state.total
         if total is None:
-            total = self.agent_time[agent_id] = AgentTime()
+            total = self.agent_time.get(agent_id)
+            if total is None:
+                total = self.agent_time[agent_id] = AgentTime()
+            state.total = total
+        b_start, b_end, bucket_time = self._agent_bucket
+        if b_start <= start and until <= b_end:
+            span = until - start
+            if handling:
+                total.handling_s += span
+                bucket_time.handling_s += span
+            else:
+                total.available_s += span
+                bucket_time.available_s += span
+            return
         size = self.interval_s
         slots = self.agent_intervals
         while start < until:
@@ -363,6 +433,7 @@ class StatsFold:
             slot = slots.get(bucket)
             if slot is None:
                 slot = slots[bucket] = AgentTime()
+            self._agent_bucket = (bucket, bucket + size, slot)
             if handling:
                 total.handling_s += span
                 slot.handling_s += span

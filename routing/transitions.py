@@ -102,6 +102,34 @@ SLOT_TRANSITIONS: dict[tuple[SlotState, SlotInput], SlotState] = {
 }
 
 
+class Entry(StrEnum):
+    """How a contact or an agent's hold on it comes into being."""
+
+    ARRIVE = "arrive"
+    OFFER = "offer"
+    ORIGINATE = "originate"
+    """Click-to-dial: the agent places an outbound call; it is connected at once."""
+    RESTORE = "restore"
+    """After a restart, the event log says the contact was already with its agent."""
+    RESTORE_WRAPUP = "restore_wrapup"
+
+
+CONTACT_ENTRIES: dict[Entry, frozenset[ContactState]] = {
+    Entry.ARRIVE: frozenset({Q}),
+    Entry.ORIGINATE: frozenset({C}),
+    Entry.RESTORE: frozenset({C, H}),
+}
+"""The states a contact may start in, by how it enters the engine."""
+
+SLOT_ENTRIES: dict[Entry, frozenset[SlotState]] = {
+    Entry.OFFER: frozenset({SO}),
+    Entry.ORIGINATE: frozenset({SC}),
+    Entry.RESTORE: frozenset({SC, SH}),
+    Entry.RESTORE_WRAPUP: frozenset({SW}),
+}
+"""The states an agent's hold on a contact may start in."""
+
+
 def contact_next(state: ContactState, event: ContactInput) -> ContactState | None:
     return CONTACT_TRANSITIONS.get((state, event))
 

@@ -31,7 +31,7 @@ import simpy
 from routing import errors
 from routing.engine import Engine, Outcome
 from routing.events import CancelTimer, FlowOut, Offer, RescindOffer, StartTimer, TimerId
-from routing.model import AVAILABLE, AgentProfile, ContactSpec
+from routing.model import AVAILABLE, AgentProfile
 from routing.stats import AgentTime, QueueCounts, StatsFold
 from simulations.distributions import (
     STREAM_ANSWER,
@@ -131,7 +131,7 @@ class Simulation:
         )
         self.warmup = scenario.warmup
         self._fold_all = self.fold.apply_all
-        self._arrive = self.engine.arrive
+        self._arrive = self.engine.arrive_plain
         # _Ev and _Call stand in for simpy.Event (see _Ev), hence the loose signature.
         self._schedule = cast(Callable[[Any, int, float], None], self.env.schedule)
         self._waiting: dict[str, _Call] = {}
@@ -302,7 +302,7 @@ class Simulation:
         call = _Call(cid, q.handle[i], wrap[i] if wrap is not None else None)
         waiting = self._waiting
         waiting[cid] = call
-        self._apply(self._arrive(ContactSpec(id=cid, queue_id=q.name), now), now)
+        self._apply(self._arrive(cid, q.name, now), now)
         patience = q.patience
         if patience is not None and cid in waiting:
             call.callbacks = self._cb_abandon

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from routing import AgentProfile, QueueConfig
@@ -87,3 +89,97 @@ def test_every_engine_event_survives_a_log_round_trip() -> None:
         assert rebuilt == ev
         assert type(rebuilt) is type(ev)
     assert any(isinstance(e, AgentStateChanged) for e in d.events)
+
+
+def _same(a: object, b: object) -> None:
+    assert type(a) is type(b)
+    names = [f.name for f in dataclasses.fields(a)]  # type: ignore[arg-type]
+    assert {n: getattr(a, n) for n in names} == {n: getattr(b, n) for n in names}
+    assert a == b
+
+
+def test_positional_makers_build_what_the_constructors_build() -> None:
+    from routing import events as ev
+
+    _same(
+        ev.new_contact_queued(1.0, "c", "q", "voice", 2, 1.0, "s"),
+        ev.ContactQueued(
+            ts=1.0,
+            contact_id="c",
+            queue_id="q",
+            channel="voice",
+            priority=2,
+            enqueued_at=1.0,
+            step="s",
+        ),
+    )
+    _same(
+        ev.new_contact_offered(1.0, "c", "a", "q", 3.0, "s", 0.5),
+        ev.ContactOffered(
+            ts=1.0,
+            contact_id="c",
+            agent_id="a",
+            queue_id="q",
+            expires_at=3.0,
+            step="s",
+            wait_s=0.5,
+        ),
+    )
+    _same(
+        ev.new_contact_answered(1.0, "c", "a", "q", 0.5, False),
+        ev.ContactAnswered(
+            ts=1.0, contact_id="c", agent_id="a", queue_id="q", wait_s=0.5, in_queue=False
+        ),
+    )
+    _same(
+        ev.new_contact_abandoned(1.0, "c", "q", 0.5, True),
+        ev.ContactAbandoned(ts=1.0, contact_id="c", queue_id="q", wait_s=0.5),
+    )
+    _same(
+        ev.new_contact_ended(1.0, "c", "a", "q", 4.0, 1.0, "agent"),
+        ev.ContactEnded(
+            ts=1.0,
+            contact_id="c",
+            agent_id="a",
+            queue_id="q",
+            talk_s=4.0,
+            hold_s=1.0,
+            ended_by="agent",
+        ),
+    )
+    _same(
+        ev.new_wrapup_completed(1.0, "c", "a", "q", 2.0, "ok", None, False),
+        ev.WrapUpCompleted(
+            ts=1.0,
+            contact_id="c",
+            agent_id="a",
+            queue_id="q",
+            wrapup_s=2.0,
+            disposition="ok",
+            notes=None,
+            timed_out=False,
+        ),
+    )
+    _same(
+        ev.new_agent_state_changed(1.0, "a", "available", "idle", None, "offline", "offline"),
+        ev.AgentStateChanged(
+            ts=1.0,
+            agent_id="a",
+            status="available",
+            activity="idle",
+            next_status=None,
+            prev_status="offline",
+            prev_activity="offline",
+        ),
+    )
+    _same(
+        ev.new_offer("c", "a", "q", "voice", 3.0, "s"),
+        ev.Offer(
+            contact_id="c", agent_id="a", queue_id="q", channel="voice", expires_at=3.0, step="s"
+        ),
+    )
+    _same(
+        ev.new_start_timer(("offer", "c", 1), 3.0),
+        ev.StartTimer(timer=("offer", "c", 1), at=3.0),
+    )
+    _same(ev.new_cancel_timer(("offer", "c", 1)), ev.CancelTimer(timer=("offer", "c", 1)))
