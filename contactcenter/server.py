@@ -67,9 +67,13 @@ async def serve(settings: Settings) -> None:
                 break
         url = f"http://{settings.host}:{port}"
         print(f"contactcenter serving on {url}")
-        print("  next: `contactcenter seed-demo` (once) to create demo users and customers,")
-        print(f"        then POST {url}/api/login and connect agents to {url}/ws/agent?token=...;")
-        print(f"        the telephony gateway posts calls to {url}/gateway/calls.")
+        print("  next (demo users and passwords come from `contactcenter seed-demo`):")
+        print(f"    agent console     {url}/ui/agent.html   (log in as an agent, go available)")
+        print(f"    supervisor        {url}/ui/supervisor.html")
+        print(f"    web-chat widget   {url}/ui/widget/index.html")
+        print("    place calls       .venv/bin/contactcenter carrier --url "
+              f"{url} --username admin --password PW --rate 1/s --duration 30")
+        print(f"    API description   {url}/api/openapi.json   metrics {url}/metrics")
         print("  stop with Ctrl-C.")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
