@@ -1,27 +1,41 @@
-// The agent page: status and reason, offers with their screen pop, accept / reject, hold,
-// end, and the wrap-up with disposition and notes. Server data is only ever set as text.
+// The agent console: status (chosen) and activity (derived) with timers, offers with their
+// screen pop, ring, title badge and notification, accept / reject, hold, transfer, end,
+// chats side by side, click-to-dial, the wrap-up with disposition, notes and timer, and
+// keyboard shortcuts (shortcuts.js). Server data is only ever set as text.
+import { badge, notify, ring } from "./alerts.js";
 import { AgentChannel } from "./channel.js";
 import { byId, h, setChildren } from "./dom.js";
-import { label } from "./format.js";
+import { NONE, duration, label } from "./format.js";
 import { setupLogin } from "./login.js";
 import { screenPop } from "./pop.js";
 import { AuthError, Session } from "./session.js";
+import { SHORTCUTS, actionFor } from "./shortcuts.js";
 
 const session = new Session("agent");
 const channel = new AgentChannel(() => session.token);
 
-/** @type {{reason_codes: string[], queues: any[]}} */
+/** @type {{reason_codes: string[], queues: any[], crm_url_template?: string|null,
+ *            canned_replies?: string[]}} */
 let config = { reason_codes: [], queues: [] };
-/** @type {{status: string, activity: string, next_status: string|null, contacts: Record<string, string>}} */
-let agent = { status: "offline", activity: "offline", next_status: null, contacts: {} };
+/** @type {{status: string, activity: string, next_status: string|null, contacts: Record<string, string>,
+ *          status_since: number|null, activity_since: number|null}} */
+let agent = { status: "offline", activity: "offline", next_status: null, contacts: {},
+              status_since: null, activity_since: null };
+/** server time minus browser time, seconds (timers run on the server's clock) */
+let offset = 0;
+const serverNow = () => Date.now() / 1000 + offset;
 
 /**
  * What the page knows of each contact in the agent's hands.
- * @typedef {{id: string, state: string, queue: string|null, offer: any|null,
- *            expiresAt: number|null, card: HTMLElement|null, rendered: string, busy: boolean}} Contact
+ * @typedef {{id: string, state: string, queue: string|null, channel: string|null, offer: any|null,
+ *            expiresAt: number|null, enqueuedAt: number|null, since: number, card: HTMLElement|null,
+ *            rendered: string, busy: boolean, lines: Map<number, any>, unread: number,
+ *            visitorTyping: boolean, transcript: HTMLElement|null}} Contact
  * @type {Map<string, Contact>}
  */
 const contacts = new Map();
+/** offers already announced (ring, notification): a replayed offer does not ring again */
+const announced = new Set();
 
 const statusSelect = /** @type {HTMLSelectElement} */ (byId("status"));
 const contactsBox = byId("contacts");
@@ -55,6 +69,8 @@ async function loadConfig() {
     say(`Could not load the queue settings: ${exc instanceof Error ? exc.message : exc}`, true);
   }
   renderStatusOptions();
+  for (const c of contacts.values()) c.rendered = "";
+  renderContacts();
 }
 
 function expired() {
@@ -72,7 +88,22 @@ channel.addEventListener("state", (event) => {
   pill.dataset.state = state;
   byId("connection-detail").textContent = detail || "";
   statusSelect.disabled = state !== "connected";
+  /** @type {HTMLButtonElement} */ (byId("dial-button")).disabled = state !== "connected";
+  if (state === "connected") byId("other-tab").hidden = true;
   for (const c of contacts.values()) setBusy(c, c.busy);
+});
+
+channel.addEventListener("other_tab", (event) => {
+  const { code } = /** @type {CustomEvent} */ (event).detail;
+  byId("other-tab-text").textContent = code === 4001
+    ? "Your console is already open in another tab or window, so this one is not connected."
+    : "Your console was opened in another tab or window; this one let go.";
+  byId("other-tab").hidden = false;
+});
+
+byId("take-over").addEventListener("click", () => {
+  channel.takeover = true;
+  channel.start();
 });
 
 // --- server messages -----------------------------------------------------------------------
@@ -83,13 +114,20 @@ on("agent_state", (data) => {
     activity: String(data.activity),
     next_status: data.next_status ?? null,
     contacts: data.contacts || {},
+    status_since: data.status_since ?? null,
+    activity_since: data.activity_since ?? null,
   };
   // The engine's list of the agent's contacts is the truth: add what the page missed,
   // drop what is over.
   for (const [id, state] of Object.entries(agent.contacts)) {
     const known = contacts.get(id);
-    if (known) known.state = String(state);
-    else contacts.set(id, newContact(id, String(state)));
+    if (known) {
+      // A dialled call's slot is "connected" from the start; the page shows "dialing"
+      // until dial_result says the callee answered.
+      if (known.state === "dialing" && state === "connected") continue;
+      if (known.state !== String(state)) known.since = serverNow();
+      known.state = String(state);
+    } else contacts.set(id, newContact(id, String(state)));
   }
   for (const id of [...contacts.keys()]) {
     if (!(id in agent.contacts)) contacts.delete(id);
@@ -103,7 +141,9 @@ on("offer", (data, now) => {
   const contact = contacts.get(id) || newContact(id, "offered");
   contact.state = "offered";
   contact.queue = data.queue ?? null;
+  contact.channel = data.channel ?? null;
   contact.offer = data;
+  contact.enqueuedAt = data.enqueued_at ?? null;
   // Count down on the server's clock (its time now vs the expiry), not the browser's.
   contact.expiresAt = performance.now() + Math.max(0, (data.expires_at - now) * 1000);
   contacts.set(id, contact);
@@ -111,6 +151,14 @@ on("offer", (data, now) => {
   const accept = contact.card && contact.card.querySelector("button.accept");
   const typing = document.activeElement && document.activeElement.matches("input, textarea");
   if (accept instanceof HTMLButtonElement && !typing) accept.focus();
+  if (!announced.has(id) && contact.expiresAt > performance.now()) {
+    announced.add(id);
+    // noted on the card: whether the tone could play (not before the first gesture)
+    if (contact.card) contact.card.dataset.rang = String(ring());
+    const pop = data.screen_pop || {};
+    const who = pop.known && pop.customer ? String(pop.customer.name) : String(pop.ani || "Unknown caller");
+    notify(`Incoming ${data.channel === "chat" ? "chat" : "call"}`, `${who} · ${queueName(contact.queue)}`, id);
+  }
 });
 
 on("offer_rescinded", (data) => {
@@ -122,23 +170,64 @@ on("offer_rescinded", (data) => {
 on("contact_state", (data) => {
   const id = String(data.contact_id);
   const state = String(data.state);
-  if (["done", "transferred", "offer_timed_out", "offer_rejected"].includes(state)) {
+  if (state === "transferred") {
+    // The agent's part may go on (a wrap-up): agent_state says whether it stays.
+    say(`Contact ${id} was transferred.`);
+  } else if (["done", "offer_timed_out", "offer_rejected"].includes(state)) {
     contacts.delete(id);
     if (state === "offer_timed_out") {
       say(`You did not answer the offer of contact ${id} in time.`, true);
-    } else if (state === "transferred") {
-      say(`Contact ${id} was transferred.`);
+    } else if (state === "offer_rejected") {
+      say(`You rejected contact ${id}.`);
     }
   } else {
     const contact = contacts.get(id) || newContact(id, state);
+    if (contact.state !== state) contact.since = serverNow();
     contact.state = state;
     if (data.queue) contact.queue = data.queue;
     contacts.set(id, contact);
     if (state === "wrap_up" && data.detail && data.detail.ended_by === "customer") {
-      say(`The caller on contact ${id} hung up; complete the wrap-up.`);
+      say(`The ${contact.channel === "chat" ? "visitor" : "caller"} on contact ${id} hung up; complete the wrap-up.`);
     }
   }
   renderContacts();
+});
+
+on("dial_result", (data) => {
+  const contact = contacts.get(String(data.contact_id));
+  if (data.result === "answered") {
+    if (contact && contact.state === "dialing") {
+      contact.state = "connected";
+      contact.since = serverNow();
+      renderContacts();
+    }
+    say(`${data.number || "The callee"} answered.`);
+  } else {
+    say(`The call to ${data.number || "the number"} ended: ${label(data.result)}.`, true);
+  }
+});
+
+on("chat.message", (data) => {
+  const contact = contacts.get(String(data.contact_id));
+  if (!contact) return;
+  contact.channel = "chat";
+  if (contact.lines.has(data.line)) return; // replayed
+  contact.lines.set(data.line, data);
+  const focused = contact.card && contact.card.contains(document.activeElement);
+  if (data.sender === "visitor" && !data.history && (!focused || document.hidden)) {
+    contact.unread += 1;
+    notify("New chat message", String(data.text).slice(0, 80), `chat-${contact.id}`);
+  }
+  appendLine(contact, data);
+  renderUnread(contact);
+});
+
+on("chat.typing", (data) => {
+  const contact = contacts.get(String(data.contact_id));
+  if (!contact) return;
+  contact.visitorTyping = !!data.typing;
+  const el = contact.card && contact.card.querySelector(".typing");
+  if (el) el.textContent = contact.visitorTyping ? "The visitor is typing…" : "";
 });
 
 on("error", (data) => say(`Server error: ${data.message || data.code}`, true));
@@ -146,15 +235,18 @@ on("error", (data) => say(`Server error: ${data.message || data.code}`, true));
 /** @param {string} type @param {(data: any, now: number) => void} handler */
 function on(type, handler) {
   channel.addEventListener(type, (event) => {
-    const { data, now } = /** @type {CustomEvent} */ (event).detail;
+    const { data, now, ts } = /** @type {CustomEvent} */ (event).detail;
+    // a live message's ts is the server's time now: keep the clock offset fresh
+    if (Number(ts) && Number(ts) === Number(now)) offset = Number(ts) - Date.now() / 1000;
     handler(data || {}, Number(now) || Date.now() / 1000);
   });
 }
 
 /** @param {string} id @param {string} state @returns {Contact} */
 function newContact(id, state) {
-  return { id, state, queue: null, offer: null, expiresAt: null, card: null, rendered: "",
-           busy: false };
+  return { id, state, queue: null, channel: null, offer: null, expiresAt: null, enqueuedAt: null,
+           since: serverNow(), card: null, rendered: "", busy: false, lines: new Map(), unread: 0,
+           visitorTyping: false, transcript: null };
 }
 
 // --- status ----------------------------------------------------------------------------------
@@ -175,8 +267,8 @@ function renderStatusOptions() {
 
 let statusPending = false;
 
-statusSelect.addEventListener("change", async () => {
-  const wanted = statusSelect.value;
+/** @param {string} wanted */
+async function setStatus(wanted) {
   statusSelect.disabled = true;
   statusPending = true;
   try {
@@ -188,7 +280,10 @@ statusSelect.addEventListener("change", async () => {
     statusSelect.disabled = channel.state !== "connected";
     statusSelect.value = agent.status;
   }
-});
+}
+
+statusSelect.addEventListener("change", () => setStatus(statusSelect.value));
+byId("back-available").addEventListener("click", () => setStatus("available"));
 
 function renderAgent() {
   if (![...statusSelect.options].some((o) => o.value === agent.status)) renderStatusOptions();
@@ -198,6 +293,16 @@ function renderAgent() {
   activity.dataset.state = agent.activity;
   byId("next-status").textContent = agent.next_status
     ? `then ${label(agent.next_status)} when your contacts are done` : "";
+  byId("not-responding").hidden = agent.activity !== "not_responding";
+  tickTimers();
+}
+
+function tickTimers() {
+  const now = serverNow();
+  byId("status-timer").textContent = agent.status_since && agent.status !== "offline"
+    ? duration(now - agent.status_since) : "";
+  byId("activity-timer").textContent = agent.activity_since && agent.activity !== "offline"
+    ? duration(now - agent.activity_since) : "";
 }
 
 // --- contacts ------------------------------------------------------------------------------
@@ -213,22 +318,31 @@ function renderContacts() {
   const same = cards.length === contactsBox.children.length &&
     cards.every((card, i) => card === contactsBox.children[i]);
   if (!same) setChildren(contactsBox, cards);
+  contactsBox.dataset.count = String(contacts.size);
+  updateBadge();
+}
+
+function updateBadge() {
+  let count = 0;
+  for (const c of contacts.values()) count += (c.state === "offered" ? 1 : 0) + c.unread;
+  badge(count);
 }
 
 /**
  * (Re)build a contact's card when its state changed. The card is kept while the state stays
- * the same, so what the agent is typing in the wrap-up form survives other updates.
+ * the same, so what the agent is typing (wrap-up, chat) survives other updates.
  * @param {Contact} contact
  */
 function renderContact(contact) {
-  const key = `${contact.state}|${contact.offer ? 1 : 0}`;
+  const key = `${contact.state}|${contact.offer ? 1 : 0}|${contact.channel}`;
   if (contact.card && contact.rendered === key) return;
   const offline = channel.state !== "connected";
   const pop = contact.offer ? contact.offer.screen_pop : null;
   const queue = queueConfig(contact.queue);
   const titleId = `contact-title-${cssId(contact.id)}`;
+  const chat = contact.channel === "chat";
   const card = h("article", {
-    class: `card contact state-${contact.state}`,
+    class: `card contact state-${contact.state}${chat ? " chat" : ""}`,
     "aria-labelledby": titleId,
     dataset: { contactId: contact.id, state: contact.state },
     role: contact.state === "offered" ? "alert" : null,
@@ -236,26 +350,50 @@ function renderContact(contact) {
   h("header", { class: "contact-head" },
     h("h2", { id: titleId }, headline(contact, queue)),
     h("span", { class: "pill", dataset: { state: contact.state } }, label(contact.state)),
+    contact.state === "offered" && contact.enqueuedAt
+      ? h("span", { class: "waited muted" }, `waited ${duration(serverNow() - contact.enqueuedAt)}`) : null,
     contact.state === "offered" && contact.expiresAt !== null
-      ? h("span", { class: "countdown", "aria-live": "off" }, "") : null),
-  screenPop(pop),
+      ? h("span", { class: "countdown", "aria-live": "off" }, "") : null,
+    contact.state !== "offered" ? h("span", { class: "timer contact-timer", "aria-label": "Time in this state" }, "") : null,
+    chat ? h("span", { class: "unread", hidden: contact.unread === 0 }, String(contact.unread)) : null),
+  h("div", { class: "contact-body" },
+    screenPop(pop, { crmTemplate: config.crm_url_template, contactId: contact.id, queue: contact.queue,
+                     onDial: contact.state === "offered" ? null : dial }),
+    chat && contact.state !== "offered" ? chatPane(contact, offline) : null),
   actions(contact, queue, offline));
+  if (chat) {
+    card.addEventListener("focusin", () => {
+      contact.unread = 0;
+      renderUnread(contact);
+    });
+  }
   contact.card = card;
   contact.rendered = key;
   tickCountdown(contact);
+  tickContact(contact);
 }
 
 /** @param {Contact} contact @param {any} queue */
 function headline(contact, queue) {
-  const what = contact.offer && contact.offer.channel === "chat" ? "Chat" : "Call";
+  const what = contact.channel === "chat" ? "Chat" : "Call";
   const where = queue ? queue.name : contact.queue || "";
-  const verb = contact.state === "offered" ? `Incoming ${what.toLowerCase()}` : what;
-  return where ? `${verb} · ${where}` : `${verb} ${contact.id}`;
+  const pop = contact.offer ? contact.offer.screen_pop : null;
+  const who = pop ? (pop.known && pop.customer ? String(pop.customer.name) : String(pop.ani || "")) : "";
+  const verb = contact.state === "offered" ? `Incoming ${what.toLowerCase()}`
+    : contact.state === "dialing" ? "Calling" : what;
+  const head = where ? `${verb} · ${where}` : `${verb} ${contact.id}`;
+  return who && contact.state === "offered" ? `${head} · ${who}` : head;
 }
 
 /** @param {string|null} queueId */
 function queueConfig(queueId) {
   return config.queues.find((q) => q.id === queueId) || null;
+}
+
+/** @param {string|null} queueId */
+function queueName(queueId) {
+  const q = queueConfig(queueId);
+  return q ? q.name : queueId || NONE;
 }
 
 /** @param {string} id */
@@ -266,28 +404,70 @@ function cssId(id) {
 /** @param {Contact} contact @param {any} queue @param {boolean} offline */
 function actions(contact, queue, offline) {
   const disabled = offline || contact.busy;
-  const button = (text, cls, command, extra = {}) => h("button", {
-    type: "button", class: cls, disabled,
+  const button = (text, cls, command, extra = {}, keys = null) => h("button", {
+    type: "button", class: cls, disabled, "aria-keyshortcuts": keys,
     onclick: () => act(contact, command, extra),
   }, text);
   switch (contact.state) {
     case "offered":
       return h("div", { class: "actions" },
-        button("Accept", "accept primary", "accept"),
-        button("Reject", "reject", "reject"));
+        button("Accept", "accept primary", "accept", {}, "Alt+A"),
+        button("Reject", "reject", "reject", {}, "Alt+R"));
+    case "dialing":
+      return h("div", { class: "actions" }, button("Hang up", "end danger", "end", {}, "Alt+E"));
     case "connected":
-      return h("div", { class: "actions" },
-        button("Hold", "hold", "hold"),
-        button("End", "end danger", "end"));
     case "held":
-      return h("div", { class: "actions" },
-        button("Resume", "resume primary", "resume_contact"),
-        button("End", "end danger", "end"));
+      return h("div", { class: "actions-col" },
+        h("div", { class: "actions" },
+          contact.channel === "chat" ? null : contact.state === "connected"
+            ? button("Hold", "hold", "hold", {}, "Alt+H")
+            : button("Resume", "resume primary", "resume_contact", {}, "Alt+H"),
+          button("End", "end danger", "end", {}, "Alt+E")),
+        transferForm(contact, disabled));
     case "wrap_up":
       return wrapupForm(contact, queue, disabled);
     default:
       return null;
   }
+}
+
+/** Blind transfer to a queue or to an available agent. @param {Contact} contact @param {boolean} disabled */
+function transferForm(contact, disabled) {
+  const base = `transfer-${cssId(contact.id)}`;
+  const select = h("select", { id: `${base}-target`, name: "target", disabled },
+    h("optgroup", { label: "Queues" }, config.queues
+      .filter((q) => q.id !== contact.queue || true)
+      .map((q) => h("option", { value: `queue:${q.id}` }, q.name))),
+    h("optgroup", { label: "Available agents", class: "agents-group" },
+      h("option", { value: "", disabled: true }, "loading…")));
+  const form = h("form", { class: "transfer", "aria-label": "Transfer" },
+    h("label", { for: `${base}-target` }, "Transfer to"),
+    select,
+    h("button", { type: "submit", class: "transfer-go", disabled }, "Transfer"));
+  const loadAgents = async () => {
+    const group = select.querySelector(".agents-group");
+    if (!group) return;
+    try {
+      const data = await session.get("/api/ui/available-agents");
+      setChildren(group, data.agents.length
+        ? data.agents.map((a) => h("option", { value: `agent:${a.agent_id}` },
+          a.display_name === a.agent_id ? a.agent_id : `${a.display_name} (${a.agent_id})`))
+        : h("option", { value: "", disabled: true }, "nobody available"));
+    } catch {
+      setChildren(group, h("option", { value: "", disabled: true }, "could not load"));
+    }
+  };
+  select.addEventListener("focus", loadAgents);
+  select.addEventListener("pointerdown", loadAgents);
+  loadAgents();
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const value = /** @type {HTMLSelectElement} */ (select).value;
+    if (!value) return;
+    const [kind, target] = [value.slice(0, value.indexOf(":")), value.slice(value.indexOf(":") + 1)];
+    act(contact, "transfer", kind === "agent" ? { to_agent: target } : { to_queue: target });
+  });
+  return form;
 }
 
 /** @param {Contact} contact @param {any} queue @param {boolean} disabled */
@@ -302,14 +482,15 @@ function wrapupForm(contact, queue, disabled) {
       choices.map((d) => h("option", { value: d }, label(d))))
     : h("input", { id: `${base}-disposition`, name: "disposition", maxlength: 64, required });
   const form = h("form", { class: "wrapup", "aria-label": "Wrap-up" },
-    h("p", { class: "muted" }, wrap && wrap.mode === "timed"
+    h("p", { class: "muted wrapup-policy" }, wrap && wrap.mode === "timed"
       ? `Wrap-up ends by itself after ${wrap.seconds} s.` : "Wrap-up: you stay unavailable until done."),
+    h("p", { class: "wrapup-timer", "aria-live": "off" }, ""),
     h("label", { for: `${base}-disposition` }, required ? "Disposition (required)" : "Disposition"),
     disposition,
     h("label", { for: `${base}-notes` }, "Notes"),
     h("textarea", { id: `${base}-notes`, name: "notes", rows: 3, maxlength: 4000 }),
     h("div", { class: "actions" },
-      h("button", { type: "submit", class: "done primary", disabled }, "Done")));
+      h("button", { type: "submit", class: "done primary", disabled, "aria-keyshortcuts": "Alt+D" }, "Done")));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const data = new FormData(/** @type {HTMLFormElement} */ (form));
@@ -323,6 +504,128 @@ function wrapupForm(contact, queue, disabled) {
   return form;
 }
 
+// --- chat ------------------------------------------------------------------------------------
+
+/** @param {Contact} contact @param {boolean} offline */
+function chatPane(contact, offline) {
+  const base = `chat-${cssId(contact.id)}`;
+  const transcript = h("ol", { class: "transcript", "aria-label": "Conversation", "aria-live": "polite" });
+  contact.transcript = transcript;
+  for (const line of [...contact.lines.values()].sort((a, b) => a.line - b.line)) {
+    transcript.append(lineItem(line));
+  }
+  const input = /** @type {HTMLTextAreaElement} */ (h("textarea", {
+    id: `${base}-text`, name: "text", rows: 2, maxlength: 2000, class: "chat-input",
+    disabled: offline || contact.state !== "connected" }));
+  let typingSent = false;
+  let typingTimer = 0;
+  input.addEventListener("input", () => {
+    if (!typingSent) {
+      typingSent = true;
+      channel.command("chat_typing", { contact_id: contact.id, typing: true }).catch(() => {});
+    }
+    clearTimeout(typingTimer);
+    typingTimer = window.setTimeout(() => {
+      typingSent = false;
+      channel.command("chat_typing", { contact_id: contact.id, typing: false }).catch(() => {});
+    }, 2000);
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  const canned = (config.canned_replies || []).length ? h("select", {
+    class: "canned", "aria-label": "Canned reply", disabled: offline || contact.state !== "connected",
+    onchange: (event) => {
+      const select = /** @type {HTMLSelectElement} */ (event.target);
+      if (select.value) {
+        // inserted for editing, not sent: the agent reads it before it goes
+        input.value = input.value ? `${input.value} ${select.value}` : select.value;
+        select.value = "";
+        input.focus();
+      }
+    },
+  }, h("option", { value: "" }, "Canned reply…"),
+  (config.canned_replies || []).map((text) => h("option", { value: text }, text))) : null;
+  const form = h("form", { class: "chat-send" },
+    h("label", { for: `${base}-text`, class: "visually-hidden" }, "Message"),
+    canned,
+    input,
+    h("button", { type: "submit", class: "primary", disabled: offline || contact.state !== "connected" }, "Send"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = input.value.trim();
+    if (!text) return;
+    try {
+      await channel.command("chat_send", { contact_id: contact.id, text });
+      input.value = "";
+    } catch (exc) {
+      say(`Message not sent: ${exc instanceof Error ? exc.message : exc}`, true);
+    }
+  });
+  return h("section", { class: "chat-pane", "aria-label": "Chat" },
+    transcript,
+    h("p", { class: "typing muted", "aria-live": "polite" }, contact.visitorTyping ? "The visitor is typing…" : ""),
+    form);
+}
+
+/** @param {any} line */
+function lineItem(line) {
+  return h("li", { class: `line from-${line.sender}${line.history ? " history" : ""}`, dataset: { line: String(line.line) } },
+    h("span", { class: "who" }, line.name || label(line.sender)),
+    h("span", { class: "text" }, String(line.text)));
+}
+
+/** @param {Contact} contact @param {any} line */
+function appendLine(contact, line) {
+  if (!contact.transcript) return;
+  contact.transcript.append(lineItem(line));
+  contact.transcript.scrollTop = contact.transcript.scrollHeight;
+}
+
+/** @param {Contact} contact */
+function renderUnread(contact) {
+  const el = contact.card && contact.card.querySelector(".unread");
+  if (el) {
+    el.textContent = String(contact.unread);
+    /** @type {HTMLElement} */ (el).hidden = contact.unread === 0;
+    el.setAttribute("aria-label", `${contact.unread} unread`);
+  }
+  updateBadge();
+}
+
+// --- dial ------------------------------------------------------------------------------------
+
+/** Click-to-dial (protocol ``dial``). @param {string} number @param {string|null} customerId */
+async function dial(number, customerId = null) {
+  try {
+    const reply = await channel.command("dial", customerId ? { number, customer_id: customerId } : { number });
+    // The reply carries the callee's screen pop and the queue (its wrap-up policy).
+    const id = String(reply.contact_id);
+    const contact = contacts.get(id) || newContact(id, "dialing");
+    contact.queue = reply.queue ?? contact.queue;
+    contact.channel = "voice";
+    contact.offer = { contact_id: id, queue: reply.queue, channel: "voice", screen_pop: reply.screen_pop };
+    contact.rendered = "";
+    if (agent.contacts[id] || !contacts.has(id)) contacts.set(id, contact);
+    renderContacts();
+    say(`Calling ${reply.number || number}…`);
+  } catch (exc) {
+    say(`Could not call ${number}: ${exc instanceof Error ? exc.message : exc}`, true);
+  }
+}
+
+byId("dial-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const input = /** @type {HTMLInputElement} */ (byId("dial-number"));
+  const number = input.value.trim();
+  if (number) dial(number).then(() => { input.value = ""; });
+});
+
+// --- commands --------------------------------------------------------------------------------
+
 /** @param {Contact} contact @param {string} command @param {Record<string, unknown>} extra */
 async function act(contact, command, extra) {
   contact.busy = true;
@@ -330,6 +633,7 @@ async function act(contact, command, extra) {
   try {
     await channel.command(command, { contact_id: contact.id, ...extra });
     if (command === "wrapup") say(`Contact ${contact.id} wrapped up.`);
+    if (command === "transfer") say(`Contact ${contact.id} transferred.`);
   } catch (exc) {
     say(`${label(command)} failed: ${exc instanceof Error ? exc.message : exc}`, true);
   } finally {
@@ -338,11 +642,12 @@ async function act(contact, command, extra) {
   }
 }
 
-/** Disable a card's buttons while its command is under way (without rebuilding it). */
+/** Disable a card's controls while its command is under way (without rebuilding it). */
 function setBusy(contact, busy) {
   if (!contact.card) return;
-  for (const b of contact.card.querySelectorAll("button")) {
-    /** @type {HTMLButtonElement} */ (b).disabled = busy || channel.state !== "connected";
+  for (const b of contact.card.querySelectorAll("button:not(.dial-phone), select, .chat-input")) {
+    /** @type {HTMLButtonElement} */ (b).disabled = busy || channel.state !== "connected" ||
+      (b.classList.contains("chat-input") && contact.state !== "connected");
   }
 }
 
@@ -352,6 +657,25 @@ function tickCountdown(contact) {
   if (!span || contact.expiresAt === null) return;
   const left = Math.max(0, Math.ceil((contact.expiresAt - performance.now()) / 1000));
   span.textContent = `${left} s to answer`;
+  span.classList.toggle("urgent", left <= 5);
+}
+
+/** @param {Contact} contact */
+function tickContact(contact) {
+  const card = contact.card;
+  if (!card) return;
+  const elapsed = serverNow() - contact.since;
+  const timer = card.querySelector(".contact-timer");
+  if (timer) timer.textContent = duration(elapsed);
+  const waited = card.querySelector(".waited");
+  if (waited && contact.enqueuedAt) waited.textContent = `waited ${duration(serverNow() - contact.enqueuedAt)}`;
+  const wrap = card.querySelector(".wrapup-timer");
+  if (wrap) {
+    const q = queueConfig(contact.queue);
+    const left = q && q.wrap_up.mode === "timed" ? q.wrap_up.seconds - elapsed : null;
+    wrap.textContent = `In wrap-up ${duration(elapsed)}` +
+      (left !== null ? ` · ends in ${duration(Math.max(0, left))}` : "");
+  }
 }
 
 setInterval(() => {
@@ -359,12 +683,90 @@ setInterval(() => {
     if (contact.state === "offered") tickCountdown(contact);
   }
 }, 250);
+setInterval(() => {
+  tickTimers();
+  for (const contact of contacts.values()) tickContact(contact);
+}, 1000);
 
 /** @param {string} text @param {boolean} [bad] */
 function say(text, bad = false) {
   notice.textContent = text;
   notice.dataset.kind = bad ? "error" : "info";
 }
+
+// --- keyboard shortcuts ----------------------------------------------------------------------
+
+const help = /** @type {HTMLDialogElement} */ (byId("help"));
+setChildren(byId("help-rows"), SHORTCUTS.map((s) => h("tr", {},
+  h("td", {}, h("kbd", {}, s.keys)), h("td", {}, s.does))));
+byId("help-open").addEventListener("click", () => help.showModal());
+
+/** @param {string} state */
+function first(state) {
+  for (const c of contacts.values()) if (c.state === state) return c;
+  return null;
+}
+
+/** The contact the agent is working on: the one with focus, else the first in hand. */
+function current(...states) {
+  const focused = document.activeElement && document.activeElement.closest(".contact");
+  if (focused) {
+    const c = contacts.get(/** @type {HTMLElement} */ (focused).dataset.contactId || "");
+    if (c && states.includes(c.state)) return c;
+  }
+  for (const s of states) {
+    const c = first(s);
+    if (c) return c;
+  }
+  return null;
+}
+
+document.addEventListener("keydown", (event) => {
+  const action = actionFor(event);
+  if (!action || (action === "close" && !help.open)) return;
+  if (byId("main-view").hidden && action !== "help") return;
+  event.preventDefault();
+  let c = null;
+  switch (action) {
+    case "help":
+      if (help.open) help.close();
+      else help.showModal();
+      return;
+    case "close":
+      help.close();
+      return;
+    case "accept":
+    case "reject":
+      c = first("offered");
+      if (c) act(c, action, {});
+      return;
+    case "hold":
+      c = current("connected", "held");
+      if (c && c.channel !== "chat") act(c, c.state === "held" ? "resume_contact" : "hold", {});
+      return;
+    case "end":
+      c = current("connected", "held", "dialing");
+      if (c) act(c, "end", {});
+      return;
+    case "done": {
+      c = current("wrap_up");
+      const form = c && c.card && c.card.querySelector("form.wrapup");
+      if (form) /** @type {HTMLFormElement} */ (form).requestSubmit();
+      return;
+    }
+    case "next_chat": {
+      const chats = [...contacts.values()].filter((x) => x.channel === "chat" && x.card);
+      if (!chats.length) return;
+      const at = chats.findIndex((x) => x.card && x.card.contains(document.activeElement));
+      const next = chats[(at + 1) % chats.length];
+      const target = next.card && (next.card.querySelector(".chat-input:not([disabled])") ||
+        next.card.querySelector("button"));
+      if (target) /** @type {HTMLElement} */ (target).focus();
+      return;
+    }
+    default:
+  }
+});
 
 renderStatusOptions();
 renderAgent();

@@ -9,6 +9,13 @@
 
 const RETRY_MS = [500, 1000, 2000, 5000];
 const PAGE_NONCE = Math.random().toString(36).slice(2, 10);
+// This tab's console id: kept across reloads (sessionStorage is per tab), so the server
+// can tell a reconnection of this tab from a second tab (refused: protocol.CLOSE_OTHER_TAB).
+const CLIENT_KEY = "contactcenter.console.client";
+const CLIENT_ID = sessionStorage.getItem(CLIENT_KEY) || `tab-${PAGE_NONCE}-${Date.now().toString(36)}`;
+sessionStorage.setItem(CLIENT_KEY, CLIENT_ID);
+export const CLOSE_REPLACED = 4000;
+export const CLOSE_OTHER_TAB = 4001;
 
 export class AgentChannel extends EventTarget {
   /** @param {() => string | null} token */
@@ -29,6 +36,8 @@ export class AgentChannel extends EventTarget {
     this.held = null;
     this.helloId = null;
     this.retryTimer = 0;
+    /** Replace the console of another tab on the next connection (the agent said so). */
+    this.takeover = false;
   }
 
   start() {
@@ -60,7 +69,11 @@ export class AgentChannel extends EventTarget {
       return;
     }
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const ws = new WebSocket(`${scheme}//${location.host}/ws/agent?token=${encodeURIComponent(token)}`);
+    let url = `${scheme}//${location.host}/ws/agent?token=${encodeURIComponent(token)}` +
+      `&client=${encodeURIComponent(CLIENT_ID)}`;
+    if (this.takeover) url += "&takeover=1";
+    this.takeover = false;
+    const ws = new WebSocket(url);
     this.ws = ws;
     this.setState(this.attempt ? "reconnecting" : "connecting");
     ws.addEventListener("open", () => {
@@ -84,10 +97,16 @@ export class AgentChannel extends EventTarget {
       for (const waiter of this.pending.values()) waiter.reject(new Error("connection lost"));
       this.pending.clear();
       if (this.stopped) return;
-      if (event.code === 1008 || event.code === 4000) {
-        // 4000: this agent opened the console elsewhere; do not fight over the channel.
+      if (event.code === CLOSE_REPLACED || event.code === CLOSE_OTHER_TAB) {
+        // The console is open in another tab: do not fight over the channel; the page
+        // offers to take over.
+        this.setState("disconnected", event.code === CLOSE_OTHER_TAB
+          ? "open in another tab" : "moved to another tab");
+        this.dispatchEvent(new CustomEvent("other_tab", { detail: { code: event.code } }));
+        return;
+      }
+      if (event.code === 1008) {
         this.setState("disconnected", event.reason || "closed by the server");
-        if (event.code === 4000) return;
       }
       const delay = RETRY_MS[Math.min(this.attempt, RETRY_MS.length - 1)];
       this.attempt += 1;

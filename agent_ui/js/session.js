@@ -86,3 +86,32 @@ export class Session {
     return resp.json();
   }
 }
+
+/**
+ * Send JSON with the bearer token (POST, PUT); resolves with the JSON answer, throws
+ * ApiError with the server's code and message, AuthError when the login is gone.
+ * @param {import("./session.js").Session} session @param {string} method @param {string} path
+ * @param {unknown} body
+ */
+export async function sendJson(session, method, path, body) {
+  if (!session.token) throw new AuthError("not logged in");
+  const resp = await fetch(path, {
+    method,
+    headers: { Authorization: `Bearer ${session.token}`, "Content-Type": "application/json" },
+    body: JSON.stringify(body ?? {}),
+  });
+  if (resp.status === 401) {
+    session.logout();
+    throw new AuthError("the login has expired; sign in again");
+  }
+  if (!resp.ok) throw await apiError(resp);
+  return resp.json();
+}
+
+/** GET a file (e.g. a CSV report) with the bearer token, as a Blob. */
+export async function getBlob(session, path) {
+  if (!session.token) throw new AuthError("not logged in");
+  const resp = await fetch(path, { headers: { Authorization: `Bearer ${session.token}` } });
+  if (!resp.ok) throw await apiError(resp);
+  return resp.blob();
+}

@@ -1,0 +1,342 @@
+"""The supervisor wallboard's push feed: ``/ws/supervisor?token=...[&period=s]``.
+
+Roles: supervisor, admin, and the read-only ``wallboard`` token kind (auth.py). The
+connection gets one ``wallboard_snapshot`` (every queue tile and agent row), then
+``wallboard_update`` messages carrying only the tiles and rows that changed. Updates are
+coalesced per connection: at most one per period (config/ui.yaml ``wallboard.period_s``,
+or the client's ``period`` within ``min_period_s``..60 s), however many events happened,
+and none when nothing changed. A commit of the event log marks the board dirty; a one
+second ticker also does, because thresholds on the longest wait and occupancy move with
+time alone.
+
+The figures are the statistics fold's (``routing.stats.StatsFold``, one definition for the
+whole server) and the live engine's agents; nothing here counts on its own except when a
+contact was first seen connected (a row's current-contact duration). Message shapes are
+in protocol.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from contactcenter import protocol as p
+from contactcenter.acd import Acd
+from contactcenter.auth import WALLBOARD
+from contactcenter.store import StoredEvent
+from contactcenter.store.users import list_agents
+from contactcenter.ui import UI_SETTINGS, QueueThresholds, Threshold, UiSettings, skilled_for
+from contactcenter.webcommon import ACD, EVENT_LOG, POOL, authenticate, fail
+
+log = logging.getLogger(__name__)
+
+FEED_ROLES = frozenset({"supervisor", "admin", WALLBOARD})
+DEBOUNCE_S = 0.02
+"""After a quiet spell the first change goes out this soon (a burst of one input's events
+lands in one message) rather than waiting a whole period."""
+TICK_S = 1.0
+HANDLING = {"on_contact": "on_contact", "on_hold": "on_contact", "wrap_up": "wrap_up",
+            "not_ready": "not_ready", "not_responding": "not_responding",
+            "idle": "available", "offered": "available"}
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    # Occupancy and rates move in tiny steps; rounding keeps unchanged tiles unchanged.
+    return None if value is None else round(value, digits)
+
+
+def _level(value: float | None, t: Threshold, lower_is_worse: bool = False) -> str | None:
+    if value is None:
+        return None
+    if lower_is_worse:
+        if t.red is not None and value < t.red:
+            return "red"
+        if t.amber is not None and value < t.amber:
+            return "amber"
+        return None
+    if t.red is not None and value >= t.red:
+        return "red"
+    if t.amber is not None and value >= t.amber:
+        return "amber"
+    return None
+
+
+def alerts_for(tile: dict[str, Any], t: QueueThresholds) -> dict[str, str]:
+    found = {
+        "waiting": _level(tile["waiting"], t.waiting),
+        "longest_wait_s": _level(tile["longest_wait_s"], t.longest_wait_s),
+        "service_level": _level(tile["service_level"], t.service_level, lower_is_worse=True),
+        "abandon_rate": _level(tile["abandon_rate"], t.abandon_rate),
+    }
+    return {k: v for k, v in found.items() if v is not None}
+
+
+class Subscriber:
+    def __init__(self, ws: web.WebSocketResponse, period_s: float) -> None:
+        self.ws = ws
+        self.period_s = period_s
+        self.seq = 0
+        self.queues: dict[str, dict[str, Any]] = {}
+        self.agents: dict[str, dict[str, Any]] = {}
+        self.last_sent = 0.0
+        self.timer: asyncio.TimerHandle | None = None
+        self.sending: asyncio.Task[None] | None = None
+        self.messages = 0
+
+
+class Wallboard:
+    def __init__(self, acd: Acd, pool: Any, settings: UiSettings) -> None:
+        self.acd = acd
+        self.pool = pool
+        self.settings = settings
+        self.subscribers: set[Subscriber] = set()
+        self.profiles: dict[str, tuple[str, str]] = {}
+        self._contact_since: dict[tuple[str, str], float] = {}
+        self._built: tuple[int, dict[str, dict[str, Any]], dict[str, dict[str, Any]]] | None
+        self._built = None
+        self._generation = 0
+        self._refreshing = False
+        self._ticker: asyncio.Task[None] | None = None
+        self._refresh: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self._load_profiles()
+        self._ticker = self._loop.create_task(self._tick())
+
+    async def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        for sub in list(self.subscribers):
+            if sub.timer is not None:
+                sub.timer.cancel()
+            await sub.ws.close(code=1001, message=b"server shutting down")
+        self.subscribers.clear()
+
+    async def _load_profiles(self) -> None:
+        self.profiles = {a.agent_id: (a.display_name, a.team or "")
+                         for a in await list_agents(self.pool)}
+
+    async def _refresh_profiles(self) -> None:
+        try:
+            await self._load_profiles()
+            self.poke()
+        except Exception:
+            log.exception("could not reload agent names for the wallboard")
+        finally:
+            self._refreshing = False
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            self.poke()
+
+    # --- building the board ----------------------------------------------------------------
+
+    def on_commit(self, events: Sequence[StoredEvent]) -> None:
+        self.poke()
+
+    def poke(self) -> None:
+        """Something may have changed: each subscriber gets a message when its period
+        allows (at most one per period, coalescing everything in between)."""
+        self._generation += 1
+        if not self.subscribers or self._loop is None:
+            return
+        now = self._loop.time()
+        for sub in self.subscribers:
+            if sub.timer is None:
+                at = max(now + DEBOUNCE_S, sub.last_sent + sub.period_s)
+                sub.timer = self._loop.call_at(at, self._flush, sub)
+
+    def build(self) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+        """Every tile and agent row, as of now (shared by the subscribers of one moment)."""
+        if self._built is not None and self._built[0] == self._generation:
+            return self._built[1], self._built[2]
+        acd = self.acd
+        engine = acd.engine
+        stats = acd.stats
+        now = acd.clock()
+        stats.flush_agents(now)
+        required = {q.id: dict(q.skills) for q in engine.config.queues}
+        agents: dict[str, dict[str, Any]] = {}
+        by_queue: dict[str, dict[str, int]] = {q: {} for q in required}
+        members: dict[str, list[str]] = {q: [] for q in required}
+        live: set[tuple[str, str]] = set()
+        unknown = False
+        for snap in engine.agents():
+            label = "not_ready" if snap.status != "available" and snap.activity == "idle" \
+                else snap.activity
+            queues = [q for q, skills in required.items() if skilled_for(snap.skills, skills)]
+            if snap.activity != "offline":
+                bucket = HANDLING.get(label)
+                for q in queues:
+                    members[q].append(snap.id)
+                    if bucket:
+                        by_queue[q][bucket] = by_queue[q].get(bucket, 0) + 1
+            started: float | None = None
+            for cid, state in snap.contacts.items():
+                if state in ("connected", "held"):
+                    key = (snap.id, cid)
+                    live.add(key)
+                    since = self._contact_since.setdefault(key, now)
+                    started = since if started is None else min(started, since)
+            profile = self.profiles.get(snap.id)
+            if profile is None:
+                unknown = True
+            name, team = profile or (snap.id, snap.team or "")
+            agents[snap.id] = p.WallboardAgent(
+                agent_id=snap.id, display_name=name, team=snap.team or team,
+                status=snap.status, activity=snap.activity, state=label,
+                next_status=snap.next_status,
+                since=max(snap.status_since, snap.activity_since),
+                contacts=dict(snap.contacts), contact_since=started, queues=queues,
+                skills=dict(snap.skills),
+            ).model_dump(mode="json")
+        for key in [k for k in self._contact_since if k not in live]:
+            del self._contact_since[key]
+        if unknown and not self._refreshing and self._loop is not None:
+            # A profile added while running: names come from the store, off this call.
+            self._refreshing = True
+            self._refresh = self._loop.create_task(self._refresh_profiles())
+        tiles: dict[str, dict[str, Any]] = {}
+        for q in engine.config.queues:
+            snap_q = stats.queue_snapshot(q.id, now)
+            waiting = stats.waiting.get(q.id) or {}
+            oldest = next(iter(waiting.values())) if waiting else None
+            handling = available = 0.0
+            for aid in members[q.id]:
+                t = stats.agent_time.get(aid)
+                if t is not None:
+                    handling += t.handling_s
+                    available += t.available_s
+            tile: dict[str, Any] = {
+                "queue_id": q.id, "name": q.name or q.id,
+                "waiting": snap_q["waiting"], "oldest_at": oldest,
+                # whole seconds: the page ticks it between messages from oldest_at
+                "longest_wait_s": float(int(snap_q["longest_wait_s"])),
+                "offered": snap_q["offered"], "answered": snap_q["answered"],
+                "abandoned": snap_q["abandoned"], "short_abandoned": snap_q["short_abandoned"],
+                "service_level": _round(snap_q["service_level"]),
+                "service_level_formula": snap_q["service_level_formula"],
+                "service_level_target": q.service_level.target,
+                "asa_s": _round(snap_q["asa_s"], 1), "abandon_rate": _round(snap_q["abandon_rate"]),
+                "aht_s": _round(snap_q["aht_s"], 1),
+                "occupancy": _round(handling / (handling + available), 3)
+                if handling + available > 0 else None,
+                "agents": p.WallboardAgents(**by_queue[q.id]).model_dump(),
+            }
+            alerts = alerts_for(tile, self.settings.thresholds_for(q.id))
+            tile["alerts"] = alerts
+            tile["level"] = "red" if "red" in alerts.values() else \
+                "amber" if alerts else "ok"
+            tiles[q.id] = tile
+        self._built = (self._generation, tiles, agents)
+        return tiles, agents
+
+    # --- sending ---------------------------------------------------------------------------
+
+    def _send(self, sub: Subscriber, kind: str, data: dict[str, Any]) -> None:
+        sub.seq += 1
+        sub.messages += 1
+        text = p.envelope(kind, sub.seq, data)
+        sub.sending = asyncio.get_running_loop().create_task(self._write(sub, text))
+
+    async def _write(self, sub: Subscriber, text: str) -> None:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await sub.ws.send_str(text)
+
+    def _flush(self, sub: Subscriber) -> None:
+        sub.timer = None
+        if sub not in self.subscribers or self._loop is None:
+            return
+        if sub.sending is not None and not sub.sending.done():
+            # A screen that does not keep up gets the changes later, together.
+            sub.timer = self._loop.call_later(sub.period_s, self._flush, sub)
+            return
+        tiles, agents = self.build()
+        changed_q = [t for qid, t in tiles.items() if sub.queues.get(qid) != t]
+        changed_a = [a for aid, a in agents.items() if sub.agents.get(aid) != a]
+        removed = [aid for aid in sub.agents if aid not in agents]
+        if not (changed_q or changed_a or removed):
+            return
+        sub.queues, sub.agents = tiles, agents
+        sub.last_sent = self._loop.time()
+        self._send(sub, p.WALLBOARD_UPDATE, {
+            "now": self.acd.clock(), "queues": changed_q, "agents": changed_a,
+            "removed_agents": removed})
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        claims = authenticate(request, FEED_ROLES, query_token=True)
+        wanted = request.query.get("period")
+        period = self.settings.wallboard.period_s
+        if wanted is not None:
+            try:
+                period = float(wanted)
+            except ValueError:
+                fail(400, "bad_period", "period must be a number of seconds")
+            low = self.settings.wallboard.min_period_s
+            if not low <= period <= 60:
+                fail(400, "bad_period", f"period must be between {low:g} and 60 seconds")
+        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=4096)
+        await ws.prepare(request)
+        sub = Subscriber(ws, period)
+        tiles, agents = self.build()
+        sub.queues, sub.agents = tiles, agents
+        assert self._loop is not None
+        sub.last_sent = self._loop.time()
+        self.subscribers.add(sub)
+        self._send(sub, p.WALLBOARD_SNAPSHOT, {
+            "now": self.acd.clock(), "period_s": period, "read_only": claims.role == WALLBOARD,
+            "long_contact_s": self.settings.wallboard.long_contact_s,
+            "queues": list(tiles.values()), "agents": list(agents.values())})
+        try:
+            async for msg in ws:
+                # Nothing to say to the server over this socket (actions are REST);
+                # reading keeps the heartbeat and the close handshake going.
+                if msg.type == WSMsgType.ERROR:
+                    break
+        finally:
+            self.subscribers.discard(sub)
+            if sub.timer is not None:
+                sub.timer.cancel()
+        return ws
+
+
+WALLBOARD_KEY: web.AppKey[Wallboard] = web.AppKey("wallboard", Wallboard)
+
+
+async def supervisor_ws(request: web.Request) -> web.StreamResponse:
+    return await request.app[WALLBOARD_KEY].handle(request)
+
+
+def setup(app: web.Application) -> None:
+    """After ``ui.setup`` and the app's routing context (which creates the ACD)."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        board = Wallboard(app[ACD], app[POOL], app[UI_SETTINGS])
+        app[WALLBOARD_KEY] = board
+        app[EVENT_LOG].add_listener(board.on_commit)
+        await board.start()
+        try:
+            yield
+        finally:
+            await board.close()
+
+    async def close_sockets(app: web.Application) -> None:
+        if WALLBOARD_KEY in app:
+            await app[WALLBOARD_KEY].close()
+
+    app.cleanup_ctx.append(context)
+    app.on_shutdown.append(close_sockets)
+    app.router.add_get("/ws/supervisor", supervisor_ws)
+
+
+__all__ = ["FEED_ROLES", "WALLBOARD_KEY", "Wallboard", "alerts_for", "setup"]
