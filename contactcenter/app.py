@@ -19,11 +19,24 @@ import yaml
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from contactcenter import gateway, health, hub, metrics, openapi, ui
+from contactcenter import (
+    campaigns,
+    chat,
+    gateway,
+    health,
+    hub,
+    ivr_runner,
+    metrics,
+    openapi,
+    supervisor,
+    ui,
+    wallboard,
+)
 from contactcenter.acd import Acd
 from contactcenter.auth import issue_token
 from contactcenter.settings import Settings
 from contactcenter.store import EventLog, open_database
+from contactcenter.store.transcripts import survey_summary
 from contactcenter.store.users import verify_credentials
 from contactcenter.webcommon import (
     ACD,
@@ -112,6 +125,8 @@ async def queues(request: web.Request) -> web.Response:
     snapshot = acd.stats.snapshot(acd.clock())
     # what the engine holds right now, beside what the fold counted
     snapshot["waiting_now"] = {q: len(acd.engine.waiting(q)) for q in acd.engine.queue_ids()}
+    # post-contact survey answers are stored, not folded: CSAT and FCR from the database
+    snapshot["surveys"] = await survey_summary(request.app[POOL])
     return web.json_response(snapshot)
 
 
@@ -179,4 +194,9 @@ def create_app(
     hub.setup(app)
     gateway.setup(app)
     ui.setup(app)
+    wallboard.setup(app)  # after ui (its settings) and the routing context (the ACD)
+    supervisor.setup(app)
+    ivr_runner.setup(app)
+    chat.setup(app)
+    campaigns.setup(app)  # after the routing context: its runners use the ACD and gateway
     return app

@@ -19,6 +19,11 @@ from typing import Literal, get_args
 
 Role = Literal["agent", "supervisor", "admin"]
 ROLES: frozenset[str] = frozenset(get_args(Role))
+WALLBOARD = "wallboard"
+"""A token kind, not a user role: a long-lived read-only token for a wallboard screen,
+issued by an admin (contactcenter/supervisor.py); no user has this role."""
+TokenRole = Literal["agent", "supervisor", "admin", "wallboard"]
+TOKEN_ROLES: frozenset[str] = frozenset(get_args(TokenRole))
 
 # --- passwords ---------------------------------------------------------------------------
 
@@ -140,18 +145,18 @@ class RoleError(Exception):
 @dataclass(frozen=True, slots=True)
 class TokenClaims:
     user_id: str
-    role: Role
+    role: TokenRole
     issued_at: int
     expires_at: int
 
 
 def issue_token(
-    secret: bytes, *, user_id: str, role: Role, ttl_s: int, now: float | None = None
+    secret: bytes, *, user_id: str, role: TokenRole, ttl_s: int, now: float | None = None
 ) -> str:
     """``<payload>.<signature>``, both base64url; the payload is JSON with sub, role, iat, exp."""
     _check_secret(secret)
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; use one of {sorted(ROLES)}")
+    if role not in TOKEN_ROLES:
+        raise ValueError(f"unknown role {role!r}; use one of {sorted(TOKEN_ROLES)}")
     if not user_id:
         raise ValueError("user_id must be non-empty")
     if ttl_s <= 0:
@@ -186,7 +191,7 @@ def verify_token(secret: bytes, token: str | None, *, now: float | None = None) 
             issued_at=payload["iat"], expires_at=payload["exp"],
         )
         valid = (payload.get("v") == TOKEN_VERSION and isinstance(claims.user_id, str)
-                 and claims.role in ROLES and isinstance(claims.expires_at, int)
+                 and claims.role in TOKEN_ROLES and isinstance(claims.expires_at, int)
                  and isinstance(claims.issued_at, int))
     except (ValueError, KeyError, TypeError, binascii.Error):
         valid = False
@@ -200,10 +205,10 @@ def verify_token(secret: bytes, token: str | None, *, now: float | None = None) 
 
 def require_role(claims: TokenClaims, allowed: Collection[str]) -> None:
     """Raise ``RoleError`` unless the token's role is one of ``allowed``."""
-    unknown = set(allowed) - ROLES
+    unknown = set(allowed) - TOKEN_ROLES
     if unknown:
         # a typo here would silently lock everyone out of an endpoint
-        raise ValueError(f"unknown roles {sorted(unknown)}; use {sorted(ROLES)}")
+        raise ValueError(f"unknown roles {sorted(unknown)}; use {sorted(TOKEN_ROLES)}")
     if claims.role not in allowed:
         raise RoleError(claims.role, allowed)
 

@@ -18,10 +18,35 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 from pydantic.json_schema import models_json_schema
 
+from contactcenter.campaigns.api import (
+    CAMPAIGN_ID,
+    CampaignIn,
+    CampaignListOut,
+    CampaignOut,
+    DncIn,
+    DncOut,
+    StatsOut,
+    UploadOut,
+)
+from contactcenter.chat import TranscriptOut
 from contactcenter.gateway import ID as CALL_ID_PATTERN
 from contactcenter.gateway import CallIn, DigitsIn
 from contactcenter.health import Liveness, ReadyOut
-from contactcenter.ui import AgentsOut, UiConfigOut
+from contactcenter.ivr_runner import IvrReloadOut
+from contactcenter.supervisor import (
+    DATE_PATTERN,
+    ID_PATTERN,
+    AgentActionOut,
+    ExplanationOut,
+    IntervalReportOut,
+    LogoutIn,
+    SkillsIn,
+    StatusIn,
+    WaitingListOut,
+    WallboardTokenIn,
+    WallboardTokenOut,
+)
+from contactcenter.ui import AgentsOut, AvailableAgentsOut, UiConfigOut
 
 OPENAPI_PATH = "/api/openapi.json"
 REF = "#/components/schemas/{model}"
@@ -84,15 +109,20 @@ class QueuesOut(BaseModel):
     occupancy: float | None
     waiting_now: dict[str, int]
     """Contacts waiting in each queue right now, as the engine holds them."""
+    surveys: dict[str, Any] | None = None
+    """Post-contact survey: CSAT average and first-contact resolution (docs/chat.md)."""
 
 
 class CallOut(BaseModel):
     call_id: str
-    queue: str
-    state: Literal["queued", "offered", "gone"]
+    queue: str | None
+    """None while the call is in an IVR tree (docs/gateway.md, "IVR on voice")."""
+    state: Literal["queued", "offered", "gone", "ivr", "ended", "failed"]
     """``queued``: waiting (the gateway is told to play hold music); ``offered``: an agent is
-    being offered the call; ``gone``: it already left routing (e.g. an immediate flow-out)."""
+    being offered the call; ``gone``: it already left routing (e.g. an immediate flow-out);
+    ``ivr``: the call runs the number's IVR tree (``ended``: the tree ended it at once)."""
     customer_id: str | None
+    tree: str | None = None
 
 
 class HangupOut(BaseModel):
@@ -234,6 +264,132 @@ def _paths() -> dict[str, dict[str, Any]]:
             "`{type, id, ...}`: hello, resume, set_status, accept, reject, hold, "
             "resume_contact, end, wrapup, transfer, dial. `seq` numbers the agent's "
             "channel, replayed on resume. See docs/server.md.", "agents")},
+        "/ws/chat": {"get": _websocket(
+            "The web-chat visitor websocket (no login; a chat token from `start`)",
+            "Visitor frames `{type, ...}`: start (name, question), resume (token, last_seq), "
+            "message (text), typing, leave. Server messages `{type, seq, ts, data}`: "
+            "started, resumed, state, message (transcript line, bot choices), typing, "
+            "error. See docs/chat.md.", "chat")},
+        **_supervisor_paths(),
+        **_campaign_paths(),
+    }
+
+
+def _campaign_paths() -> dict[str, dict[str, Any]]:
+    """contactcenter/campaigns/api.py (docs/dialer.md, "Server runner")."""
+    campaign = [{"name": "campaign_id", "in": "path", "required": True,
+                 "schema": {"type": "string", "pattern": CAMPAIGN_ID}}]
+    paths: dict[str, dict[str, Any]] = {
+        "/api/campaigns": {
+            "post": _op("Create an outbound campaign (admin)",
+                        _json("CampaignOut", "Created (state draft)"), body="CampaignIn",
+                        ok_status="201", errors=(409,), tag="campaigns",
+                        description="400 errors name the offending `field`; "
+                        "`unknown_queue` when the queue is not in routing.yaml."),
+            "get": _op("Every campaign (supervisor, admin)",
+                       _json("CampaignListOut", "The campaigns"), tag="campaigns")},
+        "/api/campaigns/{campaign_id}": {"get": _op(
+            "One campaign (supervisor, admin)", _json("CampaignOut", "The campaign"),
+            parameters=campaign, errors=(404,), tag="campaigns")},
+        "/api/campaigns/{campaign_id}/stats": {"get": _op(
+            "Live statistics: dials, live answers, abandons per ledger window, talk per "
+            "agent hour, agent wait, dial level (supervisor, admin)",
+            _json("StatsOut", "The statistics"), parameters=campaign, errors=(404,),
+            tag="campaigns")},
+        "/api/campaigns/{campaign_id}/contacts": {"post": _op(
+            "Upload a contact list as CSV (admin): good rows kept, bad rows reported",
+            _json("UploadOut", "Rows accepted, and the rejected ones with line numbers"),
+            parameters=campaign, errors=(400, 404, 409, 413), tag="campaigns",
+            description="Body `text/csv`, UTF-8, header line first: `number` (required), "
+            "`name`, `timezone` (IANA), `country`, `customer_id`; other columns are "
+            "attributes shown in the screen pop.")
+            | {"requestBody": {"required": True, "content": {
+                "text/csv": {"schema": {"type": "string"}}}}}},
+        "/api/dnc": {"post": _op(
+            "Add numbers to the do-not-call list (admin)", _json("DncOut", "Added"),
+            body="DncIn", tag="campaigns")},
+    }
+    for action, text in (("start", "Start or resume dialing"), ("pause", "Stop dialing"),
+                         ("stop", "End the campaign")):
+        paths[f"/api/campaigns/{{campaign_id}}/{action}"] = {"post": _op(
+            f"{text} (admin)", _json("CampaignOut", "The campaign now"),
+            parameters=campaign, errors=(404, 409), tag="campaigns")}
+    return paths
+
+
+def _supervisor_paths() -> dict[str, dict[str, Any]]:
+    """contactcenter/supervisor.py and wallboard.py (docs/ui.md)."""
+    agent = [{"name": "agent_id", "in": "path", "required": True,
+              "schema": {"type": "string", "pattern": ID_PATTERN}}]
+    contact = [{"name": "contact_id", "in": "path", "required": True,
+                "schema": {"type": "string", "pattern": ID_PATTERN}}]
+    report = [
+        {"name": "date", "in": "query", "required": False,
+         "description": "The UTC day (default today)",
+         "schema": {"type": "string", "pattern": DATE_PATTERN}},
+        {"name": "interval", "in": "query", "required": False,
+         "schema": {"type": "string", "enum": ["15", "30"]}},
+        {"name": "queue", "in": "query", "required": False,
+         "description": "One queue id (default: every queue)",
+         "schema": {"type": "string", "pattern": ID_PATTERN}},
+        {"name": "format", "in": "query", "required": False,
+         "schema": {"type": "string", "enum": ["json", "csv"]}},
+    ]
+    period = {"name": "period", "in": "query", "required": False,
+              "description": "Seconds between updates (config/ui.yaml min_period_s..60)",
+              "schema": {"type": "number", "minimum": 0.25, "maximum": 60}}
+    feed = _websocket(
+        "The supervisor wallboard feed (supervisor, admin, wallboard token)",
+        "Server to client only: one `wallboard_snapshot` (queue tiles and agent rows), "
+        "then `wallboard_update` messages with only what changed, at most one per period. "
+        "Envelopes `{type, seq, ts, data}`; shapes in contactcenter/protocol.py.", "supervisor")
+    feed["parameters"] = [_TOKEN, period]
+    return {
+        "/api/supervisor/agents/{agent_id}/status": {"post": _op(
+            "Force an agent's status (next status while it holds contacts)",
+            _json("AgentActionOut", "The agent now"), body="StatusIn", parameters=agent,
+            errors=(404, 409, 503), tag="supervisor")},
+        "/api/supervisor/agents/{agent_id}/logout": {"post": _op(
+            "Log an agent out (force: contacts in hand go back to their queues)",
+            _json("AgentActionOut", "The agent now"), body="LogoutIn", parameters=agent,
+            errors=(404, 409, 503), tag="supervisor")},
+        "/api/supervisor/agents/{agent_id}/skills": {"put": _op(
+            "Replace an agent's skills (used from the next routing decision)",
+            _json("AgentActionOut", "The agent now"), body="SkillsIn", parameters=agent,
+            errors=(404, 409, 503), tag="supervisor")},
+        "/api/supervisor/waiting": {"get": _op(
+            "Contacts waiting now, longest first", _json("WaitingListOut", "Waiting"),
+            tag="supervisor")},
+        "/api/supervisor/contacts/{contact_id}/explain": {"get": _op(
+            "Why a contact is still waiting (or went to its agent)",
+            _json("ExplanationOut", "The explanation"), parameters=contact,
+            errors=(400, 404), tag="supervisor")},
+        "/api/supervisor/reports/intervals": {"get": _op(
+            "Interval report (15 or 30 minutes) of one UTC day, from the event log",
+            {"description": "The rows; CSV with format=csv",
+             "content": {"application/json": {"schema": {"$ref": REF.format(
+                 model="IntervalReportOut")}},
+                 "text/csv": {"schema": {"type": "string"}}}},
+            parameters=report, errors=(400,), tag="supervisor")},
+        "/api/supervisor/wallboard-token": {"post": _op(
+            "Issue a long-lived read-only wallboard token (admin)",
+            _json("WallboardTokenOut", "The token"), body="WallboardTokenIn",
+            ok_status="201", tag="supervisor")},
+        "/ws/supervisor": {"get": feed},
+        "/api/ui/available-agents": {"get": _op(
+            "Agents available and idle now (the console's transfer targets)",
+            _json("AvailableAgentsOut", "The agents"), tag="ui")},
+        "/api/ivr/reload": {"post": _op(
+            "Load the IVR trees and gateway.yaml's ivr section again (admins)",
+            _json("IvrReloadOut", "The trees in service"), errors=(400, 403),
+            description="All or nothing: a bad tree gets 400 `invalid_ivr` with `problems` "
+            "and the trees in service keep serving. See docs/gateway.md.", tag="ivr")},
+        "/api/chats/{contact_id}/transcript": {"get": _op(
+            "A chat's transcript (supervisors, admins, the agent who handled it)",
+            _json("TranscriptOut", "Every line, in order"), errors=(403, 404),
+            parameters=[{"name": "contact_id", "in": "path", "required": True,
+                         "schema": {"type": "string", "minLength": 1, "maxLength": 128}}],
+            tag="chat")},
     }
 
 
@@ -243,6 +399,10 @@ def _schemas() -> dict[str, Any]:
     inputs: list[type[BaseModel]] = [LoginIn, CallIn, DigitsIn]
     outputs: list[type[BaseModel]] = [ErrorOut, LoginOut, QueuesOut, CallOut, HangupOut,
                                       DigitsOut, Liveness, ReadyOut, UiConfigOut, AgentsOut]
+    inputs += [StatusIn, LogoutIn, SkillsIn, WallboardTokenIn, CampaignIn, DncIn]
+    outputs += [CampaignOut, CampaignListOut, UploadOut, StatsOut, DncOut]
+    outputs += [AgentActionOut, WaitingListOut, ExplanationOut, IntervalReportOut,
+                WallboardTokenOut, AvailableAgentsOut, IvrReloadOut, TranscriptOut]
     pairs = [(m, "validation") for m in inputs] + [(m, "serialization") for m in outputs]
     _, top = models_json_schema(pairs, ref_template=REF)  # type: ignore[arg-type]
     schemas: dict[str, Any] = top.get("$defs", {})
