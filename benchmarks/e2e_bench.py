@@ -71,6 +71,15 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[rank]
 
 
+def process_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a process so far (Linux /proc), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def raise_fd_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY or soft < hard:
@@ -133,6 +142,10 @@ class Agents:
         self.without_pop = 0
         self.errors: dict[str, int] = {}
         self.ready = 0
+        self.server_cpu_s: float | None = None
+        self.client_lag_ms: list[float] = []
+        """How late this process's event loop woke up (ms): the clients' own delay, part
+        of every latency they measure."""
         self._all_ready = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._calls: set[asyncio.Task[None]] = set()
@@ -180,7 +193,10 @@ class Agents:
                 if self.ready == len(self.tokens):
                     self._all_ready.set()
             elif kind == "error":
-                code = str(data.get("code"))
+                # keyed by command (the id's prefix: a- accept, e- end, w- wrapup)
+                command = {"a": "accept", "e": "end", "w": "wrapup", "s": "set_status"}.get(
+                    str(data.get("id"))[:1], "?")
+                code = f"{command}:{data.get('code')}"
                 self.errors[code] = self.errors.get(code, 0) + 1
 
     async def _handle(self, ws: aiohttp.ClientWebSocketResponse, cid: str) -> None:
@@ -202,9 +218,11 @@ class Agents:
             await self._session.close()
 
 
-async def drive(url: str, tokens: list[str], args: argparse.Namespace
-                ) -> tuple[TimedCarrier, CarrierResult, Agents, float]:
-    """Connect the agents, run the carrier; the carrier, its result, the agents, setup s."""
+async def drive(url: str, tokens: list[str], args: argparse.Namespace,
+                server_pid: int | None = None) -> tuple[TimedCarrier, CarrierResult, Agents, float]:
+    """Connect the agents, run the carrier; the carrier, its result, the agents, setup s.
+    With ``server_pid``, the server's CPU seconds during the carrier's run are noted in
+    ``agents.server_cpu_s``."""
     agents = Agents(url, tokens, args.talk)
     t0 = time.monotonic()
     try:
@@ -218,15 +236,34 @@ async def drive(url: str, tokens: list[str], args: argparse.Namespace
         duration=args.duration, max_calls=int(args.rate * args.duration * 2) + 100,
         patience_mean=args.patience, talk_mean=3600.0, queue=QUEUE, drain=args.drain,
         seed=args.seed, request_timeout=30.0))
-    result = await carrier.run()
+    cpu_before = None if server_pid is None else process_cpu_s(server_pid)
+    lag = asyncio.create_task(loop_lag(agents.client_lag_ms))
+    try:
+        result = await carrier.run()
+    finally:
+        lag.cancel()
+    cpu_after = None if server_pid is None else process_cpu_s(server_pid)
+    if cpu_before is not None and cpu_after is not None:
+        agents.server_cpu_s = cpu_after - cpu_before
     return carrier, result, agents, setup_s
+
+
+async def loop_lag(out: list[float], every: float = 0.01) -> None:
+    """Note how late each 10 ms sleep of this event loop ends, in ms."""
+    loop = asyncio.get_running_loop()
+    while True:
+        start = loop.time()
+        await asyncio.sleep(every)
+        out.append((loop.time() - start - every) * 1000.0)
 
 
 def latency_figures(carrier: TimedCarrier, agents: Agents) -> dict[str, Any]:
     lat = [(agents.offer_at[c] - t) * 1000.0 for c, t in carrier.sent_at.items()
            if c in agents.offer_at]
     return {"offered": len(lat), "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99),
-            "max_ms": max(lat) if lat else None}
+            "max_ms": max(lat) if lat else None,
+            "client_loop_lag_p99_ms": percentile(agents.client_lag_ms, 99),
+            "client_loop_lag_max_ms": max(agents.client_lag_ms, default=None)}
 
 
 def answered_rate(result: CarrierResult) -> float | None:
@@ -309,7 +346,7 @@ async def run_ours(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         await wait_healthy(url, proc, log_path)
         tokens = [issue_token(secret.encode(), user_id=f"agent{i:05d}", role="agent",
                               ttl_s=3600) for i in range(args.agents)]
-        carrier, result, agents, setup_s = await drive(url, tokens, args)
+        carrier, result, agents, setup_s = await drive(url, tokens, args, proc.pid)
         try:
             waiting = await _waiting_now(url, carrier)
             log_rows = await db.pool.fetch(
@@ -320,6 +357,12 @@ async def run_ours(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         out = summarize(carrier, result, agents, waiting)
         out["event_log"] = _event_log_check(log_rows, result)
         out["lost"] = max(out["lost"], out["event_log"]["lost"])
+        if agents.server_cpu_s is not None and result.calls:
+            # CPU the server spent per call placed (agent connects excluded): less
+            # sensitive than latency to what else runs on the machine
+            out["server_cpu_s"] = round(agents.server_cpu_s, 2)
+            out["server_cpu_ms_per_call"] = round(
+                1000.0 * agents.server_cpu_s / len(result.calls), 3)
         out["seed_s"] = round(seed_s, 2)
         out["connect_s"] = round(setup_s, 2)
         out["database"] = "DATABASE_URL (fresh database)" if db_name else "embedded"
@@ -538,9 +581,15 @@ def print_report(r: dict[str, Any]) -> None:
     print(f"ours: arrival-to-screen-pop p50 {_ms(o['p50_ms'])}, p99 {_ms(o['p99_ms'])}, "
           f"max {_ms(o['max_ms'])} over {o['offered']} offers "
           f"({o['offers_without_screen_pop']} without a pop; agent errors {o['agent_errors']})")
+    if o.get("server_cpu_ms_per_call") is not None:
+        print(f"ours: server CPU {o['server_cpu_s']:.1f} s while calls ran, "
+              f"{o['server_cpu_ms_per_call']:.2f} ms per call")
+    print(f"load generator (this process) event-loop lag: p99 "
+          f"{_ms(o['client_loop_lag_p99_ms'])}, max {_ms(o['client_loop_lag_max_ms'])}")
     if b is not None:
         print(f"bare aiohttp: p50 {_ms(b['p50_ms'])}, p99 {_ms(b['p99_ms'])}, "
-              f"max {_ms(b['max_ms'])} over {b['offered']} offers")
+              f"max {_ms(b['max_ms'])} over {b['offered']} offers; load generator lag p99 "
+              f"{_ms(b['client_loop_lag_p99_ms'])}")
         p50, p99 = (("-" if v is None else f"{v:.1f}x") for v in (r["ratio_p50"],
                                                                    r["ratio_p99"]))
         print(f"ours/bare: p50 {p50}, p99 {p99}")

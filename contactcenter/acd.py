@@ -14,26 +14,39 @@ order, and the log commits in hand-over order, so commits preserve engine order 
 still sharing transactions (group commit). Step 3 of each input waits for step 3 of the
 previous input (a chain of futures), so agents see effects in engine order too.
 
-Restart (``restore``): live state is rebuilt from the log. Contacts whose last event left
-them queued or offered are put back into their queue, oldest first. Contacts that were
-connected or on hold are *also* re-queued: the engine has no way to seat a contact with
-an agent directly, and an agent's console must accept it again (the gateway keeps the
-audio bridge meanwhile). Wrap-ups that were open are dropped (the interaction keeps its
-times without a disposition). The rebuilt arrivals are not logged again: they are a
-reconstruction, not new facts, and logging them would count the contacts twice in the
-statistics. Agents start logged out and log in again from their consoles.
+Restart (``restore``): live state is rebuilt from the log, as the log last saw it. Agents
+whose last logged state was logged in are logged in again with their last status (and a
+pending next status); their consoles reconnect and resume (hub.py gives them the drop
+grace period to do so). Contacts that were connected or on hold are seated back with
+their agent (``Engine.restore_assigned``; the gateway kept the audio bridge meanwhile),
+open wrap-ups are reopened (``Engine.restore_wrapup``, a timed one with a fresh timer)
+so that the agent can still submit the disposition, and contacts that were queued or
+offered go back into their queue, oldest first. None of this reconstruction is logged
+again (it would count the contacts twice in the statistics); what restore decides anew is
+logged before anybody hears of it: offers made to the restored agents, wrap-ups that
+finish at once, and one ``agent.state_changed`` per agent whose state now differs from
+the last logged one. A contact that cannot be seated (its agent was disabled, say) is
+re-queued instead; an open wrap-up that cannot be reopened is dropped (the interaction
+keeps its times without a disposition).
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from contactcenter.protocol import AgentStateData, ContactStateData, OfferData, ScreenPop
+from contactcenter.protocol import (
+    AgentStateData,
+    ContactStateData,
+    IvrPop,
+    OfferData,
+    ScreenPop,
+)
+from contactcenter.replay import LogReplay, ReplayedAgent, contact_spec
 from contactcenter.store import EventLog, EventRecord, StoredEvent
 from contactcenter.store.customers import (
     Customer,
@@ -45,7 +58,7 @@ from contactcenter.store.customers import (
 from contactcenter.store.events import read_all_in_order
 from contactcenter.store.users import AgentProfile as StoredAgent
 from contactcenter.store.users import get_agent_profile, list_agents
-from routing import AgentProfile, Channel, ContactSpec, Engine, Outcome
+from routing import AVAILABLE, OFFLINE, AgentProfile, Channel, ContactState, Engine, Outcome
 from routing.errors import RoutingError
 from routing.events import (
     EVENT_TYPES,
@@ -53,6 +66,7 @@ from routing.events import (
     CancelTimer,
     ContactAnswered,
     ContactEnded,
+    ContactQueued,
     Event,
     FlowOut,
     Offer,
@@ -66,6 +80,8 @@ from routing.stats import StatsFold
 log = logging.getLogger(__name__)
 
 SCREEN_POP_HISTORY = 5
+CALLER_MEMO = 10_000
+"""Arrival look-ups kept for the screen pops (one per live call; the oldest go first)."""
 AgentSink = Callable[[str, str, dict[str, Any]], None]
 """(agent_id, message type, data): queue a message to an agent's console."""
 GatewaySink = Callable[[str, dict[str, Any]], None]
@@ -75,6 +91,7 @@ RecordsFor = Callable[[float], Sequence[EventRecord]]
 # Contact events an agent's console is told about, as contact_state messages.
 _CONTACT_STATES = {
     "contact.answered": "connected",
+    "contact.originated": "dialing",
     "contact.held": "held",
     "contact.resumed": "connected",
     "contact.ended": "wrap_up",
@@ -83,7 +100,6 @@ _CONTACT_STATES = {
     "offer.timed_out": "offer_timed_out",
     "offer.rejected": "offer_rejected",
 }
-_LIVE = {"queued", "offered", "connected", "held"}
 
 
 class AcdUnavailable(RuntimeError):
@@ -106,17 +122,6 @@ def routing_profile(agent: StoredAgent) -> AgentProfile:
     )
 
 
-@dataclass
-class _Replayed:
-    """What replay learns about one contact."""
-
-    state: str = "arrived"
-    queue_id: str | None = None
-    enqueued_at: float = 0.0
-    arrival: dict[str, Any] = field(default_factory=dict)
-    arrived_at: float | None = None
-
-
 class Acd:
     def __init__(
         self,
@@ -133,7 +138,18 @@ class Acd:
         self.stats = StatsFold(engine.config.queues)
         self.agent_sink: AgentSink = lambda agent_id, kind, data: None
         self.gateway_sink: GatewaySink = lambda kind, data: None
+        self.on_decision: Callable[[float], None] = lambda seconds: None
+        """Told how long each engine call took (routing decision time, for metrics)."""
+        self.on_restored: Callable[[list[str]], None] = lambda agent_ids: None
+        """Told which agents restore() logged in again (hub.py waits for their consoles)."""
+        self.contact_hooks: list[Callable[[Event], bool]] = []
+        """Told of every committed contact event (IVR survey, web chat: ivr_runner.py,
+        chat.py); a hook returning True carries the contact itself, so the gateway is not
+        told to bridge or hang it up (a chat, a call going on to the survey)."""
+        self.dialing: dict[str, str] = {}
+        """Originated calls waiting for the callee to answer: contact id -> agent id."""
         self.extensions: dict[str, str | None] = {}
+        self._callers: dict[str, tuple[Customer | None, int]] = {}
         self._tail: asyncio.Future[None] | None = None
         self._timers: dict[TimerId, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -153,7 +169,9 @@ class Acd:
         if self._closed:
             raise AcdUnavailable("the server is shutting down")
         now = self.clock()
+        started = time.perf_counter()
         outcome = action(now)
+        self.on_decision(time.perf_counter() - started)
         records = [*(before(now) if before else ()),
                    *(EventRecord.of(e) for e in outcome.events)]
         prev, done = self._tail, asyncio.get_running_loop().create_future()
@@ -238,9 +256,11 @@ class Acd:
         for command in outcome.commands:
             if isinstance(command, Offer):
                 pop = await self.screen_pop(command.contact_id)
+                add_ivr_sections(pop, self.engine, command.contact_id)
                 data = OfferData(
                     contact_id=command.contact_id, queue=command.queue_id,
                     channel=command.channel, expires_at=command.expires_at, screen_pop=pop,
+                    enqueued_at=_enqueued_at(self.engine, command.contact_id),
                 )
                 self.agent_sink(command.agent_id, "offer", data.model_dump(mode="json"))
             elif isinstance(command, RescindOffer):
@@ -261,6 +281,8 @@ class Acd:
             data = ContactStateData(contact_id=event.contact_id, state=state,
                                     queue=event.queue_id, event=event.type, detail=detail)
             self.agent_sink(event.agent_id, "contact_state", data.model_dump(mode="json"))
+        if event.contact_id and any([hook(event) for hook in self.contact_hooks]):
+            return
         if isinstance(event, ContactAnswered) and event.contact_id:
             self.gateway_sink("bridge", {"call_id": event.contact_id, "agent_id": event.agent_id,
                                          "extension": self.extensions.get(event.agent_id or "")})
@@ -272,6 +294,7 @@ class Acd:
         return AgentStateData(
             agent_id=snap.id, status=snap.status, activity=snap.activity,
             next_status=snap.next_status, contacts=snap.contacts,
+            status_since=snap.status_since, activity_since=snap.activity_since,
         ).model_dump(mode="json")
 
     # --- screen pop ------------------------------------------------------------------------
@@ -285,8 +308,11 @@ class Acd:
         ani = _text(data.get("ani"))
         customer: Customer | None = None
         matches = 0
+        memo = self._callers.get(contact_id)
         try:
-            if customer_id := _text(data.get("customer_id")):
+            if memo is not None:
+                customer, matches = memo
+            elif customer_id := _text(data.get("customer_id")):
                 customer = await get_customer(self.pool, customer_id)
             elif account := _text(data.get("account")):
                 customer = await find_by_account(self.pool, account)
@@ -296,7 +322,8 @@ class Acd:
                 matches = len(found)
         except Exception:
             # A slow or failed CRM must not stop the offer; the pop says so.
-            log.exception("screen pop lookup failed for %s", contact_id)
+            log.exception("screen pop lookup failed for %s", contact_id,
+                          extra={"contact_id": contact_id})
             return ScreenPop(known=False, ani=ani,
                              message="Customer lookup failed; ask the caller who they are")
         if customer is None:
@@ -320,6 +347,13 @@ class Acd:
             recent=recent,
         )
 
+    def remember_caller(self, contact_id: str, customer: Customer | None, matches: int) -> None:
+        """The CRM look-up made when the call arrived: its offers' screen pops use it
+        instead of the same queries again (the call's history is still read per pop)."""
+        if len(self._callers) >= CALLER_MEMO:
+            del self._callers[next(iter(self._callers))]
+        self._callers[contact_id] = (customer, matches)
+
     # --- agents ----------------------------------------------------------------------------
 
     async def ensure_agent(self, agent_id: str) -> bool:
@@ -339,35 +373,33 @@ class Acd:
     # --- restart ---------------------------------------------------------------------------
 
     async def restore(self) -> int:
-        """Rebuild agents, statistics and waiting contacts from the store; contacts
-        put back in their queues. See the module docstring for what is restored how."""
+        """Rebuild agents, statistics and live contacts from the store (see the module
+        docstring); the number of contacts restored."""
         for profile in await list_agents(self.pool):
             self.extensions[profile.agent_id] = profile.extension
             self.engine.add_agent(routing_profile(profile), self.clock())
-        contacts: dict[str, _Replayed] = {}
+        replay = LogReplay()
         async for stored in read_all_in_order(self.pool):
             event = _routing_event(stored)
             if event is not None:
                 self.stats.apply(event)
-            if stored.contact_id is not None:
-                _track(contacts, stored)
-        live = sorted(
-            ((cid, c) for cid, c in contacts.items() if c.state in _LIVE and c.queue_id),
-            key=lambda item: item[1].enqueued_at,
-        )
-        now = self.clock()
-        restored = 0
-        for contact_id, replayed in live:
-            spec = _spec(contact_id, replayed)
-            try:
-                outcome = self.engine.arrive(spec, now)
-            except (RoutingError, ValueError) as exc:
-                log.error("cannot restore contact %s: %s", contact_id, exc)
-                continue
-            self._apply_timers(outcome)
-            restored += 1
-        if restored:
-            log.info("restored %d live contacts from the event log", restored)
+            replay.track(stored)
+        rebuilt = _Rebuild(self.engine, self.clock())
+        logged_in = rebuilt.agents(replay, self.engine.config.reason_codes)
+        restored = rebuilt.contacts(replay)
+        new = rebuilt.new_facts(replay)
+        self._apply_timers(new)
+        if new.events:
+            await self.log.append([EventRecord.of(e) for e in new.events])
+        await self._apply(new)
+        for contact_id, c in replay.contacts.items():
+            if c.dialing and contact_id in rebuilt.seated:
+                self.dialing[contact_id] = c.agent_id or ""
+        self.on_restored(logged_in)
+        _freeze_startup_heap()
+        if restored or logged_in:
+            log.info("restored %d live contacts and %d logged-in agents from the event log",
+                     restored, len(logged_in))
         return restored
 
     async def close(self) -> None:
@@ -377,6 +409,21 @@ class Acd:
         self._timers.clear()
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+_heap_frozen = False
+
+
+def _freeze_startup_heap() -> None:
+    """Startup is over: what exists now (modules, configuration, the rebuilt state) lives
+    as long as the process. Moved out of the collector's way, it is no longer scanned by
+    every full collection (measured under the e2e benchmark: full collections paused the
+    loop for 100-300 ms). Once per process, after a collection, so no garbage is kept."""
+    global _heap_frozen
+    if not _heap_frozen:
+        _heap_frozen = True
+        gc.collect()
+        gc.freeze()
 
 
 def _routing_event(stored: StoredEvent) -> Event | None:
@@ -389,45 +436,121 @@ def _routing_event(stored: StoredEvent) -> Event | None:
         return None
 
 
-def _track(contacts: dict[str, _Replayed], e: StoredEvent) -> None:
-    assert e.contact_id is not None
-    c = contacts.setdefault(e.contact_id, _Replayed())
-    d = e.data
-    if e.type == "contact.arrived":
-        c.arrival = dict(d)
-        c.arrived_at = e.ts
-        c.queue_id = e.queue_id or c.queue_id
-        c.state = "arrived"
-    elif e.type == "contact.queued":
-        c.state, c.queue_id, c.enqueued_at = "queued", e.queue_id or c.queue_id, e.ts
-    elif e.type == "contact.offered":
-        c.state = "offered"
-    elif e.type in ("offer.rejected", "offer.timed_out", "offer.rescinded"):
-        c.state = "queued"
-    elif e.type in ("contact.answered", "contact.resumed"):
-        c.state = "connected"
-    elif e.type == "contact.held":
-        c.state = "held"
-    elif e.type in ("contact.ended", "contact.abandoned", "contact.flowed_out"):
-        # an overflow is followed by contact.queued in the new queue, which revives it
-        c.state = "done"
-    if e.type == "contact.arrived" and c.queue_id is None:
-        c.state = "done"
+class _Rebuild:
+    """The engine calls of a restore, made synchronously, and what they decided anew."""
+
+    def __init__(self, engine: Engine, now: float) -> None:
+        self.engine = engine
+        self.now = now
+        self.out = Outcome()
+        self.seated: set[str] = set()
+        self._requeued: set[str] = set()
+
+    def _keep(self, outcome: Outcome) -> None:
+        self.out.events.extend(outcome.events)
+        self.out.commands.extend(outcome.commands)
+
+    def agents(self, replay: LogReplay, reason_codes: Sequence[str]) -> list[str]:
+        """Log in the agents whose last logged state was logged in; their ids."""
+        done = []
+        for agent_id, last in replay.logged_in():
+            status = last.status
+            if status != AVAILABLE and status not in reason_codes:
+                # a reason code removed from the configuration: stay not ready
+                status = reason_codes[0] if reason_codes else AVAILABLE
+            try:
+                self._keep(self.engine.login(agent_id, self.now, status))
+            except RoutingError as exc:  # disabled or deleted since
+                log.warning("cannot log agent %s in again: %s", agent_id, exc)
+                continue
+            done.append(agent_id)
+        return done
+
+    def contacts(self, replay: LogReplay) -> int:
+        """Seat, reopen and re-queue; then the agents' pending statuses. Contacts counted."""
+        engine, now = self.engine, self.now
+        requeue = []
+        for contact_id, c in replay.assigned():
+            assert c.agent_id is not None
+            try:
+                self._keep(engine.restore_assigned(
+                    contact_spec(contact_id, c), c.agent_id, ContactState(c.state), now,
+                    answered_at=c.answered_at))
+                self.seated.add(contact_id)
+            except (RoutingError, ValueError) as exc:
+                log.warning("contact %s cannot be seated with %s again (%s); re-queued",
+                            contact_id, c.agent_id, exc)
+                requeue.append((contact_id, c))
+        for (agent_id, contact_id), queue_id in replay.wrapups.items():
+            try:
+                self._keep(engine.restore_wrapup(agent_id, contact_id, queue_id, now))
+            except RoutingError as exc:
+                log.warning("wrap-up of %s by %s cannot be reopened: %s",
+                            contact_id, agent_id, exc)
+        for agent_id, last in replay.logged_in():
+            if last.next_status is None:
+                continue
+            try:
+                if last.next_status == OFFLINE:
+                    self._keep(engine.logout(agent_id, now))
+                else:
+                    self._keep(engine.set_status(agent_id, last.next_status, now))
+            except RoutingError as exc:
+                log.warning("pending status %s of %s not restored: %s",
+                            last.next_status, agent_id, exc)
+        for contact_id, c in [*requeue, *replay.waiting()]:
+            try:
+                self._keep(engine.arrive(contact_spec(contact_id, c), now))
+                self._requeued.add(contact_id)
+            except (RoutingError, ValueError) as exc:
+                log.error("cannot restore contact %s: %s", contact_id, exc,
+                          extra={"contact_id": contact_id})
+        return len(self.seated) + len(self._requeued)
+
+    def new_facts(self, replay: LogReplay) -> Outcome:
+        """All commands, and the events that the log does not hold yet: everything but
+        the re-queueing itself and the agents' intermediate states, plus one state change
+        per agent whose state differs from the last logged one."""
+        events: list[Event] = [
+            e for e in self.out.events
+            if not isinstance(e, AgentStateChanged)
+            and not (isinstance(e, ContactQueued) and e.contact_id in self._requeued)
+        ]
+        for snap in self.engine.agents():
+            last = replay.agents.get(snap.id) or ReplayedAgent()
+            if (snap.status, snap.activity, snap.next_status) == (
+                    last.status, last.activity, last.next_status):
+                continue
+            events.append(AgentStateChanged(
+                ts=self.now, agent_id=snap.id, status=snap.status, activity=snap.activity,
+                next_status=snap.next_status, prev_status=last.status,
+                prev_activity=last.activity))
+        return Outcome(events=events, commands=list(self.out.commands))
 
 
-def _spec(contact_id: str, c: _Replayed) -> ContactSpec:
-    arrival = c.arrival
-    skills = arrival.get("skills") if isinstance(arrival.get("skills"), dict) else {}
-    priority = arrival.get("priority")
-    data = arrival.get("attached") if isinstance(arrival.get("attached"), dict) else {}
-    assert c.queue_id is not None
-    return ContactSpec(
-        id=contact_id, queue_id=c.queue_id,
-        priority=priority if isinstance(priority, int) else None,
-        skills=skills or {}, data=data or {}, arrived_at=c.arrived_at,
-    )
+def add_ivr_sections(pop: ScreenPop, engine: Engine, contact_id: str) -> None:
+    """The screen pop's ``ivr`` section (and, for a web chat, ``chat``: the visitor's name
+    and question), from the contact's attached data (ivr_runner.py, chat.py)."""
+    try:
+        data = engine.contact(contact_id).data
+    except RoutingError:
+        return
+    section, chat = data.get("ivr"), data.get("chat")
+    if isinstance(section, dict):
+        try:
+            pop.ivr = IvrPop.model_validate(section)
+        except ValueError:
+            pop.ivr = None
+    if isinstance(chat, dict):
+        pop.chat = {k: v for k, v in chat.items() if isinstance(v, str)}
 
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
+
+def _enqueued_at(engine: Engine, contact_id: str) -> float | None:
+    try:
+        return engine.contact(contact_id).enqueued_at
+    except RoutingError:
+        return None

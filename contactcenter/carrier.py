@@ -9,6 +9,12 @@ agent ends the call first (a ``hangup`` command). The run is bounded: at most
 ``max_calls`` calls during ``duration`` seconds, then at most ``drain`` seconds for the
 calls in progress, after which the callers still on the line hang up.
 
+It also answers the server's ``originate`` commands (click-to-dial) as the called party
+would: the callee answers with ``answer_probability`` after a ringing time, is busy with
+``busy_probability``, or else does not answer within ``ring_timeout``; numbers with an
+``invalid_prefixes`` prefix are invalid. The result goes back as ``originate_result``; an
+answered callee talks until the agent ends the call (the server's ``hangup``).
+
 The core is ``Carrier(CarrierConfig(...)).run()``, usable from tests and benchmarks; it
 sends traffic only to the URL it is given. See docs/gateway.md.
 """
@@ -27,6 +33,7 @@ import re
 import secrets
 import sys
 import time
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -38,7 +45,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_ANIS = ("+14155550101", "+14155550102", "+442071234501", "+17575550104",
                 "+14155550199", "+12125550123")
-CallOutcome = Literal["bridged", "abandoned", "transferred", "error", "cut_off"]
+CallOutcome = Literal["bridged", "abandoned", "transferred", "ended_in_ivr", "error",
+                      "cut_off"]
 _RATE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(?:/\s*(s|sec|second|m|min|minute|h|hour))?\s*$")
 _PER = {None: 1.0, "s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0,
         "minute": 60.0, "h": 3600.0, "hour": 3600.0}
@@ -81,6 +89,33 @@ class CarrierConfig:
     call_prefix: str | None = None
     """Call ids are ``<prefix>-<n>``; default a random prefix, so runs never collide."""
     request_timeout: float = 10.0
+    answer_probability: float = 0.8
+    """Outbound (``originate``): the share of callees who answer, after ``answer_delay``."""
+    busy_probability: float = 0.1
+    """Outbound: the share that are busy (reported after ``answer_delay``); the rest ring
+    for ``ring_timeout`` seconds and do not answer."""
+    answer_delay: float = 3.0
+    """Outbound: mean seconds of ringing before the answer (or the busy tone)."""
+    ring_timeout: float = 20.0
+    invalid_prefixes: tuple[str, ...] = ("+999",)
+    """Outbound numbers starting with one of these are reported ``invalid_number`` at once."""
+    ivr_digits: tuple[str, ...] = ()
+    """Each caller's answers to the IVR's prompts (``gather`` commands), in order; when
+    they run out the caller stays silent and the IVR times out (docs/gateway.md)."""
+    # Campaign dials (an ``originate`` with a ``campaign_id``): issue 7's outcome model.
+    campaign_live: float = 0.25
+    """Share of campaign dials a person answers (after ``live_after`` seconds)."""
+    campaign_busy: float = 0.15
+    campaign_machine: float = 0.30
+    """Share answered by a machine; the rest ring until the originate's ring timeout."""
+    live_after: tuple[float, float] = (4.0, 16.0)
+    """Uniform seconds of ringing before a person (or a machine) answers."""
+    busy_after: tuple[float, float] = (2.0, 5.0)
+    amd_human_latency: float = 1.0
+    """Seconds from the answer to the AMD verdict (counted against the 2-second rule)."""
+    amd_machine_latency: float = 2.5
+    campaign_ring_timeout: float = 26.0
+    """No-answer time when the originate names no ``ring_timeout_s``."""
 
 
 @dataclass
@@ -98,22 +133,51 @@ class CallRecord:
 
 
 @dataclass
+class OutboundRecord:
+    """One ``originate`` the server asked for (click-to-dial)."""
+
+    call_id: str
+    number: str
+    agent_id: str | None
+    requested_at: float
+    result: str | None = None
+    """answered, busy, no_answer, invalid_number; ``cancelled``: the server hung up first."""
+    bridged: bool = False
+    """The server joined the agent to the answered callee (``bridge``)."""
+    ended_by: str | None = None
+    campaign_id: str | None = None
+    """Set for a campaign dial (the predictive dialer's originate)."""
+    ring_timeout: float = 0.0
+    """Campaign dials: seconds the callee rings before ``no_answer`` (the originate's)."""
+    amd: str | None = None
+    """Campaign dials answered: the AMD verdict reported, ``human`` or ``machine``."""
+    prompts: list[str] = field(default_factory=list)
+    """Prompts the server had played to the callee (``play``), e.g. the identification."""
+
+
+@dataclass
 class CarrierResult:
     placed: int = 0
     bridged: int = 0
     abandoned: int = 0
     transferred: int = 0
+    ended_in_ivr: int = 0
+    """Calls the IVR ended without an agent (a callback, a voicemail, a hang-up)."""
     errors: int = 0
     cut_off: int = 0
     """Calls still on the line when the drain time ran out (the carrier hung them up)."""
     mean_time_to_bridge: float | None = None
     elapsed: float = 0.0
     calls: list[CallRecord] = field(default_factory=list)
+    dialed: int = 0
+    """``originate`` commands answered by this carrier (outbound calls)."""
+    dial_results: dict[str, int] = field(default_factory=dict)
+    outbound: list[OutboundRecord] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """Counts and the mean time to bridge (no per-call records)."""
         out = asdict(self)
-        del out["calls"]
+        del out["calls"], out["outbound"]
         return out
 
 
@@ -126,6 +190,8 @@ class _Live:
         self.bridged_at: float | None = None
         self.agent_id: str | None = None
         self.end_kind: str | None = None
+        self.gathers = 0
+        """IVR prompts answered so far (the index into ``ivr_digits``)."""
 
 
 class CarrierError(RuntimeError):
@@ -138,6 +204,14 @@ class Carrier:
             raise ValueError("give a queue or a dnis (mapped to a queue by the server)")
         if config.rate <= 0 or config.duration < 0 or config.max_calls < 0:
             raise ValueError("rate must be > 0, duration and max_calls >= 0")
+        if not (0 <= config.answer_probability <= 1 and 0 <= config.busy_probability <= 1
+                and config.answer_probability + config.busy_probability <= 1):
+            raise ValueError("answer and busy probabilities must be within 0-1 and add up "
+                             "to at most 1")
+        shares = (config.campaign_live, config.campaign_busy, config.campaign_machine)
+        if not (all(0 <= x <= 1 for x in shares) and sum(shares) <= 1):
+            raise ValueError("campaign live, busy and machine shares must be within 0-1 and "
+                             "add up to at most 1")
         self.config = config
         self.rng = random.Random(config.seed)
         self.prefix = config.call_prefix or f"sim-{secrets.token_hex(4)}"
@@ -148,6 +222,9 @@ class Carrier:
         self._http: aiohttp.ClientSession | None = None
         self._token: str | None = config.token
         self._unknown_commands = 0
+        self._placed_count = 0
+        self._ws: Any = None
+        self._outbound_tasks: set[asyncio.Task[None]] = set()
 
     # --- draws -------------------------------------------------------------------------------
 
@@ -158,9 +235,13 @@ class Carrier:
 
     # --- the run -----------------------------------------------------------------------------
 
-    async def run(self) -> CarrierResult:
+    @contextlib.asynccontextmanager
+    async def serving(self) -> AsyncIterator[Carrier]:
+        """Logged in with the gateway websocket open: commands are acknowledged and
+        ``originate`` commands answered until the block ends (then the outbound calls
+        still going are dropped). ``run`` places inbound calls inside it; a test may use it
+        alone to answer click-to-dial calls."""
         cfg = self.config
-        start = time.monotonic()
         timeout = aiohttp.ClientTimeout(total=cfg.request_timeout)
         async with aiohttp.ClientSession(timeout=timeout) as http:
             self._http = http
@@ -171,7 +252,24 @@ class Carrier:
                                               max_size=2**20)
             except (OSError, websockets.exceptions.WebSocketException) as exc:
                 raise CarrierError(f"cannot open the gateway websocket: {exc}") from exc
+            self._ws = ws
             reader = asyncio.create_task(self._read(ws))
+            try:
+                yield self
+            finally:
+                for task in list(self._outbound_tasks):
+                    task.cancel()
+                await asyncio.gather(*self._outbound_tasks, return_exceptions=True)
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await reader
+                await ws.close()
+                self._ws = None
+
+    async def run(self) -> CarrierResult:
+        cfg = self.config
+        start = time.monotonic()
+        async with self.serving():
             calls: list[asyncio.Task[None]] = []
             try:
                 await self._place_calls(calls, start)
@@ -184,10 +282,6 @@ class Carrier:
             finally:
                 for task in calls:
                     task.cancel()
-                reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await reader
-                await ws.close()
         self.result.elapsed = time.monotonic() - start
         waits = [c.time_to_bridge for c in self.result.calls if c.time_to_bridge is not None]
         self.result.mean_time_to_bridge = sum(waits) / len(waits) if waits else None
@@ -203,9 +297,7 @@ class Carrier:
             if delay > 0:
                 await asyncio.sleep(delay)
             n += 1
-            record = CallRecord(call_id=f"{self.prefix}-{n}", placed_at=time.time())
-            self.result.calls.append(record)
-            calls.append(asyncio.create_task(self._call(record)))
+            calls.append(asyncio.create_task(self.call()))
             next_at += self._draw(1.0 / cfg.rate)
 
     def _ws_url(self) -> str:
@@ -252,6 +344,9 @@ class Carrier:
             if isinstance(msg.get("seq"), int):
                 with contextlib.suppress(websockets.exceptions.ConnectionClosed):
                     await ws.send(json.dumps({"type": "ack", "seq": msg["seq"]}))
+            if kind == "originate":
+                self._start_outbound(data)
+                continue
             live = self._live.get(str(data.get("call_id")))
             if kind == "error":
                 log.warning("gateway error from the server: %s", data)
@@ -259,35 +354,170 @@ class Carrier:
                 if kind in ("bridge", "hangup", "transfer"):
                     self._unknown_commands += 1
                 continue
-            if kind == "bridge":
+            if kind == "gather":
+                self._answer_ivr(str(data.get("call_id")), live)
+            elif kind == "bridge":
                 live.bridged_at = time.monotonic()
                 live.agent_id = data.get("agent_id")
                 live.bridged.set()
-            elif kind in ("hangup", "transfer"):
+            elif kind in ("hangup", "transfer", "voicemail"):
                 live.end_kind = kind
                 live.ended.set()
+            elif kind == "play":
+                self._played(str(data.get("call_id")), data, live)
+
+    def _played(self, call_id: str, data: dict[str, Any], live: _Live) -> None:
+        """A prompt for a callee; ``then: hangup`` (the dialer's identification message
+        on an abandoned call) ends the call after it."""
+        for record in self.result.outbound:
+            if record.call_id == call_id:
+                record.prompts.append(str(data.get("prompt")))
+        if data.get("then") == "hangup":
+            live.end_kind = "hangup"
+            live.ended.set()
+
+    def _answer_ivr(self, call_id: str, live: _Live) -> None:
+        script = self.config.ivr_digits
+        if live.gathers >= len(script):
+            return  # silence: the IVR's timer runs out
+        keys = script[live.gathers]
+        live.gathers += 1
+        task = asyncio.get_running_loop().create_task(self._press(call_id, keys))
+        self._outbound_tasks.add(task)
+        task.add_done_callback(self._outbound_tasks.discard)
+
+    async def _press(self, call_id: str, keys: str) -> None:
+        try:
+            status, reply = await self._post(f"/gateway/calls/{call_id}/digits",
+                                             {"digits": keys})
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("sending IVR digits of %s failed: %s", call_id, exc)
+            return
+        if status != 200:
+            log.warning("IVR digits of %s refused: %s", call_id, _error_text(reply))
+
+    # --- outbound calls (the server's originate commands) -----------------------------------
+
+    def _start_outbound(self, data: dict[str, Any]) -> None:
+        call_id, number = str(data.get("call_id")), str(data.get("number"))
+        agent_id = data.get("agent_id")
+        record = OutboundRecord(call_id=call_id, number=number,
+                                agent_id=agent_id if isinstance(agent_id, str) else None,
+                                requested_at=time.time())
+        if isinstance(data.get("campaign_id"), str):
+            record.campaign_id = data["campaign_id"]
+            ring = data.get("ring_timeout_s")
+            record.ring_timeout = (float(ring) if isinstance(ring, int | float)
+                                   else self.config.campaign_ring_timeout)
+        self.result.outbound.append(record)
+        self.result.dialed += 1
+        live = _Live()
+        self._live[call_id] = live
+        task = asyncio.create_task(self._outbound(record, live))
+        self._outbound_tasks.add(task)
+        task.add_done_callback(self._outbound_tasks.discard)
+
+    def _callee(self, number: str, record: OutboundRecord | None = None) -> tuple[str, float]:
+        """What the callee does, and after how many seconds."""
+        cfg = self.config
+        if number.startswith(cfg.invalid_prefixes):
+            return "invalid_number", 0.0
+        if record is not None and record.campaign_id is not None:
+            return self._campaign_callee(record)
+        draw = self.rng.random()
+        if draw < cfg.answer_probability:
+            return "answered", self._draw(cfg.answer_delay)
+        if draw < cfg.answer_probability + cfg.busy_probability:
+            return "busy", self._draw(cfg.answer_delay)
+        return "no_answer", cfg.ring_timeout
+
+    def _campaign_callee(self, record: OutboundRecord) -> tuple[str, float]:
+        """Live, busy, machine or no answer (issue 7's model); an answer is reported at
+        the AMD verdict, its latency after the answer."""
+        cfg = self.config
+        draw = self.rng.random()
+        if draw < cfg.campaign_live + cfg.campaign_machine:
+            human = draw < cfg.campaign_live
+            record.amd = "human" if human else "machine"
+            latency = cfg.amd_human_latency if human else cfg.amd_machine_latency
+            return "answered", self.rng.uniform(*cfg.live_after) + latency
+        if draw < cfg.campaign_live + cfg.campaign_machine + cfg.campaign_busy:
+            return "busy", self.rng.uniform(*cfg.busy_after)
+        return "no_answer", record.ring_timeout
+
+    async def _outbound(self, record: OutboundRecord, live: _Live) -> None:
+        try:
+            result, after = self._callee(record.number, record)
+            # the agent may hang up while it rings (the server sends hangup)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(live.ended.wait(), after)
+            if live.ended.is_set():
+                record.result, record.ended_by = "cancelled", "server"
+            else:
+                record.result = result
+                await self._report(record.call_id, result, record)
+                if result == "answered":
+                    # the callee talks until the agent ends the call
+                    await live.ended.wait()
+                    record.ended_by = "server"
+            counts = self.result.dial_results
+            counts[record.result] = counts.get(record.result, 0) + 1
+        finally:
+            record.bridged = live.bridged.is_set()
+            self._live.pop(record.call_id, None)
+
+    async def _report(self, call_id: str, result: str,
+                      record: OutboundRecord | None = None) -> None:
+        if self._ws is None:
+            return
+        data: dict[str, Any] = {"call_id": call_id, "result": result}
+        if record is not None and record.amd is not None:
+            cfg = self.config
+            data["amd"] = record.amd
+            data["amd_latency_s"] = (cfg.amd_human_latency if record.amd == "human"
+                                     else cfg.amd_machine_latency)
+        with contextlib.suppress(websockets.exceptions.ConnectionClosed):
+            await self._ws.send(json.dumps({"type": "originate_result", "data": data}))
 
     # --- one caller --------------------------------------------------------------------------
 
-    async def _call(self, record: CallRecord) -> None:
+    async def call(self, *, queue: str | None = None, patience: float | None = None,
+                   talk: float | None = None) -> CallRecord:
+        """One caller, now (inside ``serving()``): places the call and waits for a bridge
+        up to ``patience`` seconds, then talks ``talk`` seconds (``math.inf``: until the
+        agent ends the call). Defaults: the configured queue (or dnis) and draws of the
+        configured means. ``run`` calls it on its Poisson schedule; other drivers (the
+        load test) on theirs. Counted in ``result`` like ``run``'s calls."""
+        self._placed_count += 1
+        record = CallRecord(call_id=f"{self.prefix}-{self._placed_count}",
+                            placed_at=time.time())
+        self.result.calls.append(record)
         try:
-            await self._call_flow(record)
+            await self._call_flow(record, queue, patience, talk)
         finally:
             if record.call_id not in self._open:
                 self._live.pop(record.call_id, None)
+        return record
 
-    async def _call_flow(self, record: CallRecord) -> None:
+    async def hang_up_leftovers(self) -> None:
+        """Callers still on the line hang up now (counted as cut off)."""
+        await self._hang_up_leftovers()
+
+    async def _call_flow(self, record: CallRecord, queue: str | None,
+                         patience: float | None, talk: float | None) -> None:
         cfg = self.config
         live = _Live()
         self._live[record.call_id] = live
         body: dict[str, Any] = {"call_id": record.call_id,
                                 "ani": self.rng.choice(cfg.anis) if cfg.anis else None}
-        if cfg.queue is not None:
+        if queue is not None:
+            body["queue"] = queue
+        elif cfg.queue is not None:
             body["queue"] = cfg.queue
-        if cfg.dnis is not None:
+        if cfg.dnis is not None and queue is None:
             body["dnis"] = cfg.dnis
-        patience = self._draw(cfg.patience_mean)
-        talk = self._draw(cfg.talk_mean)
+        patience = self._draw(cfg.patience_mean) if patience is None else patience
+        talk = self._draw(cfg.talk_mean) if talk is None else talk
         started = time.monotonic()
         self._open.add(record.call_id)  # until the server says otherwise
         try:
@@ -304,7 +534,7 @@ class Carrier:
         waiting = [asyncio.ensure_future(live.bridged.wait()),
                    asyncio.ensure_future(live.ended.wait())]
         try:
-            await asyncio.wait(waiting, timeout=max(0.0, started + patience - time.monotonic()),
+            await asyncio.wait(waiting, timeout=_finite(started + patience - time.monotonic()),
                                return_when=asyncio.FIRST_COMPLETED)
         finally:
             for w in waiting:
@@ -312,7 +542,7 @@ class Carrier:
         if live.bridged.is_set():
             self._bridged(record, live, started)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(live.ended.wait(), talk)
+                await asyncio.wait_for(live.ended.wait(), _finite(talk))
             if live.ended.is_set():
                 record.ended_by = "server"
                 self._open.discard(record.call_id)
@@ -325,6 +555,9 @@ class Carrier:
             if live.end_kind == "transfer":
                 record.outcome = "transferred"
                 self.result.transferred += 1
+            elif record.state == "ivr":
+                record.outcome = "ended_in_ivr"
+                self.result.ended_in_ivr += 1
             else:
                 self._error(record, "the server hung up an unbridged call")
         else:
@@ -392,6 +625,11 @@ class Carrier:
 
 
 
+def _finite(seconds: float) -> float | None:
+    """A timeout for asyncio: None (wait for ever) for an infinite time, never negative."""
+    return None if math.isinf(seconds) else max(0.0, seconds)
+
+
 def _error_code(body: Any) -> str | None:
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         code = body["error"].get("code")
@@ -440,6 +678,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="use the means as constant times instead of exponential draws")
     parser.add_argument("--drain", type=float, default=30.0,
                         help="seconds to let calls finish after the last arrival (default 30)")
+    parser.add_argument("--answer-probability", type=float, default=0.8,
+                        help="outbound (click-to-dial): share of callees who answer "
+                        "(default 0.8)")
+    parser.add_argument("--busy-probability", type=float, default=0.1,
+                        help="outbound: share of callees who are busy; the rest do not "
+                        "answer (default 0.1)")
+    parser.add_argument("--answer-delay", type=float, default=3.0,
+                        help="outbound: mean seconds of ringing before an answer or busy "
+                        "(default 3)")
+    parser.add_argument("--ring-timeout", type=float, default=20.0,
+                        help="outbound: seconds before an unanswered call is reported "
+                        "no_answer (default 20)")
+    parser.add_argument("--campaign-live", type=float, default=0.25,
+                        help="campaign dials: share answered by a person after 4-16 s "
+                        "(default 0.25)")
+    parser.add_argument("--campaign-busy", type=float, default=0.15,
+                        help="campaign dials: share busy (default 0.15)")
+    parser.add_argument("--campaign-machine", type=float, default=0.30,
+                        help="campaign dials: share answered by a machine (AMD verdict after "
+                        "2.5 s); the rest ring out (default 0.30)")
+    parser.add_argument("--ivr-digits", action="append", default=[], metavar="KEYS",
+                        help="keys a caller presses at the next IVR prompt; repeat for "
+                        "each prompt, e.g. --ivr-digits 1 --ivr-digits 12345678#")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
 
@@ -459,6 +720,10 @@ def run(args: argparse.Namespace) -> int:
         talk_mean=args.talk_mean, queue=args.queue, dnis=args.dnis,
         anis=tuple(args.ani) if args.ani else DEFAULT_ANIS, seed=args.seed,
         fixed_times=args.fixed_times, drain=args.drain,
+        answer_probability=args.answer_probability, busy_probability=args.busy_probability,
+        answer_delay=args.answer_delay, ring_timeout=args.ring_timeout,
+        ivr_digits=tuple(args.ivr_digits), campaign_live=args.campaign_live,
+        campaign_busy=args.campaign_busy, campaign_machine=args.campaign_machine,
     )
     try:
         result = asyncio.run(Carrier(config).run())

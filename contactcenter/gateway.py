@@ -8,21 +8,24 @@ service account), the same tokens as everyone else.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections import deque
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
 
 from aiohttp import WSMsgType, web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from contactcenter import ivr_runner, logs
 from contactcenter import protocol as p
 from contactcenter.acd import Acd, AcdUnavailable
+from contactcenter.clicktodial import ClickToDial
+from contactcenter.ivr_runner import IvrService
 from contactcenter.store import EventRecord
-from contactcenter.store.customers import find_by_account, find_by_ani
-from contactcenter.store.interactions import get_interaction
+from contactcenter.store.customers import find_caller
 from contactcenter.webcommon import GATEWAY, authenticate, fail, read_json
+from contactcenter.wsframes import FrameBatcher
 from routing import ContactSpec, Outcome
 from routing.errors import DuplicateContact, RoutingError, UnknownContact, UnknownQueue
 
@@ -31,6 +34,8 @@ log = logging.getLogger(__name__)
 GATEWAY_ROLES = frozenset({"admin"})
 PENDING_LIMIT = 1000
 """Commands kept while no gateway is connected (sent when one connects); oldest dropped."""
+GATEWAY_WRITE_LIMIT = 16 << 20
+"""Unsent bytes after which the gateway connection is closed as not reading."""
 ID = r"^[A-Za-z0-9_.:@-]{1,64}$"
 Scalar = str | int | float | bool | None
 
@@ -51,6 +56,19 @@ class CallIn(BaseModel):
     skills: dict[str, int] = Field(default_factory=dict, max_length=8)
     data: dict[str, Scalar] = Field(default_factory=dict, max_length=32)
     """Attached data (IVR answers, language...); routing expressions see it."""
+
+
+class OriginateResultIn(BaseModel):
+    """``originate_result`` on the gateway websocket: what became of an ``originate``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    call_id: str = Field(pattern=ID)
+    result: p.DialResult
+    amd: Literal["human", "machine"] | None = None
+    """Campaign dials: the answering-machine detector's verdict on an ``answered`` call."""
+    amd_latency_s: float | None = Field(None, ge=0, le=30)
+    """Seconds from the answer to that verdict (spent out of the 2-second rule)."""
 
 
 class DigitsIn(BaseModel):
@@ -74,7 +92,15 @@ class Gateway:
         self.ws: web.WebSocketResponse | None = None
         self.seq = 0
         self.pending: deque[str] = deque(maxlen=PENDING_LIMIT)
+        self.out: FrameBatcher | None = None
+        """Commands to the connected gateway, written in batches (wsframes.py)."""
         acd.gateway_sink = self.send
+        self.dialer = ClickToDial(acd, pool)
+        self.ivr: IvrService | None = None
+        """Set by ivr_runner.setup: calls to numbers with an IVR tree run it first."""
+        self.campaign_results: Callable[[OriginateResultIn], Awaitable[bool]] | None = None
+        """Set by contactcenter.campaigns: takes the results of the dialer's originates
+        (True: it was one of them) before click-to-dial sees them."""
 
     async def close(self) -> None:
         if self.ws is not None and not self.ws.closed:
@@ -85,33 +111,47 @@ class Gateway:
     def send(self, kind: str, data: dict[str, Any]) -> None:
         self.seq += 1
         text = p.envelope(kind, self.seq, data)
-        if self.ws is None or self.ws.closed:
+        if self.ws is None or self.ws.closed or self.out is None or self.out.closed:
             self.pending.append(text)
             return
-        task = asyncio.get_running_loop().create_task(self.ws.send_str(text))
-        task.add_done_callback(_log_failure)
+        self.out.send(text)
 
     async def handle_ws(self, request: web.Request) -> web.StreamResponse:
         authenticate(request, GATEWAY_ROLES, query_token=True)
         ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=p.MAX_FRAME_BYTES)
         await ws.prepare(request)
         if self.ws is not None and not self.ws.closed:
-            await self.ws.close(code=4000, message=b"replaced by a newer gateway connection")
+            old = self.ws
+            if self.out is not None:
+                self.out.close()
+            await old.close(code=4000, message=b"replaced by a newer gateway connection")
+        transport = request.transport
+        if transport is None:  # gone already
+            return ws
         self.ws = ws
+        self.out = FrameBatcher(transport, limit=GATEWAY_WRITE_LIMIT,
+                                on_overflow=lambda: self._too_slow(ws))
         while self.pending:
-            await ws.send_str(self.pending.popleft())
+            self.out.send(self.pending.popleft())
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
                     await self._from_gateway(ws, msg.data)
         finally:
             if self.ws is ws:
-                self.ws = None
+                self.out.close()
+                self.ws, self.out = None, None
         return ws
 
+    def _too_slow(self, ws: web.WebSocketResponse) -> None:
+        log.error("the gateway does not read its commands; closing its connection")
+        if self.ws is ws:
+            self.ws, self.out = None, None
+        asyncio.get_running_loop().create_task(ws.close(code=1008, message=b"too slow"))
+
     async def _from_gateway(self, ws: web.WebSocketResponse, raw: str) -> None:
-        # The gateway only acknowledges commands for now; anything else is answered with
-        # an error so a misbehaving integration hears about it.
+        # The gateway acknowledges commands and reports originate results; anything else
+        # is answered with an error so a misbehaving integration hears about it.
         try:
             data = json.loads(raw)
         except ValueError as exc:
@@ -119,15 +159,34 @@ class Gateway:
                                                           "message": str(exc)}})
             return
         kind = data.get("type") if isinstance(data, dict) else None
-        if kind not in ("ack", "ping"):
+        if kind == "originate_result":
+            await self._originate_result(ws, data.get("data"))
+        elif kind not in ("ack", "ping"):
             await ws.send_json({"type": "error", "data": {
                 "code": "unknown_type", "message": f"unknown message type {kind!r}; "
-                "the gateway sends 'ack' (with the seq of a command) or 'ping'"}})
+                "the gateway sends 'ack' (with the seq of a command), 'ping' or "
+                "'originate_result'"}})
+
+    async def _originate_result(self, ws: web.WebSocketResponse, data: Any) -> None:
+        call_id = data.get("call_id") if isinstance(data, dict) else None
+        try:
+            body = OriginateResultIn.model_validate(data)
+            if self.campaign_results is None or not await self.campaign_results(body):
+                await self.dialer.result(body.call_id, body.result)
+        except ValidationError as exc:
+            await ws.send_json({"type": "error", "data": {
+                "code": "invalid_result", "message": _invalid(exc), "call_id": call_id}})
+        except (RoutingError, AcdUnavailable) as exc:
+            await ws.send_json({"type": "error", "data": {
+                "code": exc.code, "message": str(exc), "call_id": call_id}})
 
     # --- calls in ----------------------------------------------------------------------------
 
     async def arrive(self, call: CallIn) -> dict[str, Any]:
         engine = self.acd.engine
+        tree = self.ivr.voice_tree(call.dnis) if self.ivr and call.queue is None else None
+        if self.ivr is not None and tree is not None:
+            return await ivr_runner.voice_arrive(self.ivr, tree, call)
         queue = call.queue or (self.dnis_map.get(call.dnis) if call.dnis else None)
         if queue is None:
             fail(400, "no_queue", f"no queue given and dnis {call.dnis!r} maps to none; "
@@ -137,14 +196,12 @@ class Gateway:
         except UnknownQueue as exc:
             fail(400, "unknown_queue", str(exc))
         # The log outlives the engine's memory of ended calls: a call id is used once.
-        if await get_interaction(self.pool, call.call_id) is not None:
+        # Checked in the same round trip as the caller's CRM look-up (account, then ANI).
+        caller = await find_caller(self.pool, call.call_id, account=call.account,
+                                   ani=call.ani)
+        if caller.duplicate:
             fail(409, "duplicate_call", f"call {call.call_id} is already known")
-        customer = None
-        if call.account:
-            customer = await find_by_account(self.pool, call.account)
-        if customer is None and call.ani:
-            found = await find_by_ani(self.pool, call.ani)
-            customer = found[0] if found else None
+        customer, matches = caller.customer, caller.matches
         attached: dict[str, Any] = {
             **call.data,
             **{k: v for k, v in (("ani", call.ani), ("dnis", call.dnis),
@@ -166,6 +223,7 @@ class Gateway:
                       "attached": attached},
             )]
 
+        self.acd.remember_caller(call.call_id, customer, matches)
         try:
             await self.acd.execute(lambda now: engine.arrive(spec, now), before=arrived)
         except DuplicateContact as exc:
@@ -185,11 +243,17 @@ class Gateway:
 
     async def hangup(self, call_id: str) -> dict[str, Any]:
         engine = self.acd.engine
+        if self.ivr is not None and self.ivr.owns(call_id):
+            left = await ivr_runner.voice_hangup(self.ivr, call_id)
+            if left is not None:
+                return left
         await self._run(lambda now: engine.hangup(call_id, now))
         return {"call_id": call_id, "state": "ended"}
 
     async def digits(self, call_id: str, body: DigitsIn) -> dict[str, Any]:
-        # Kept in the log until the IVR interpreter consumes them.
+        if self.ivr is not None and self.ivr.owns(call_id):
+            return await ivr_runner.voice_digits(self.ivr, call_id, body.digits)
+        # Digits for a call in no IVR are only kept in the log.
         try:
             self.acd.engine.contact(call_id)
         except UnknownContact:
@@ -213,12 +277,6 @@ class Gateway:
             fail(503, exc.code, str(exc))
 
 
-def _log_failure(task: asyncio.Task[None]) -> None:
-    with contextlib.suppress(asyncio.CancelledError):
-        if task.exception() is not None:
-            log.warning("sending to the gateway failed: %s", task.exception())
-
-
 # --- routes ------------------------------------------------------------------------------
 
 
@@ -228,12 +286,16 @@ async def post_call(request: web.Request) -> web.Response:
         call = CallIn.model_validate(await read_json(request))
     except ValidationError as exc:
         fail(400, "invalid_call", _invalid(exc))
+    logs.bind(contact_id=call.call_id)  # the request's log lines name the call
     result = await request.app[GATEWAY].arrive(call)
+    log.info("call %s arrived for %s: %s", call.call_id, result["queue"], result["state"],
+             extra={"queue_id": result["queue"]})
     return web.json_response(result, status=201)
 
 
 async def post_hangup(request: web.Request) -> web.Response:
     authenticate(request, GATEWAY_ROLES)
+    logs.bind(contact_id=request.match_info["call_id"])
     return web.json_response(await request.app[GATEWAY].hangup(request.match_info["call_id"]))
 
 

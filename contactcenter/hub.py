@@ -11,17 +11,20 @@ anything else (``not_your_contact``), and that refusal is the error reply.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from contactcenter import logs
 from contactcenter import protocol as p
 from contactcenter.acd import Acd, AcdUnavailable
+from contactcenter.clicktodial import ClickToDial
 from contactcenter.webcommon import ACD, HUB, authenticate, fail
+from contactcenter.wsframes import FrameBatcher
 from routing import Outcome
 from routing.errors import RoutingError
 
@@ -32,8 +35,9 @@ DROP_GRACE_S = 30.0
 """How long an agent whose socket dropped stays logged in, waiting for its console to
 reconnect. After it, the agent is logged out: its offers go back to their queues at their
 place; contacts in hand stay with it until ended (the logout is then pending)."""
-OUTBOX_LIMIT = 1000
-"""A console this far behind is closed (it resumes from its last seq on reconnect)."""
+WRITE_BUFFER_LIMIT = 1 << 20
+"""A console with this many unsent bytes is closed as too slow (it resumes from its last
+seq on reconnect)."""
 # aiohttp closes the socket (1009) above this; between MAX_FRAME_BYTES and this the
 # console gets an error reply instead, so ordinary mistakes never cost the connection.
 WS_MAX_MSG = 4 * p.MAX_FRAME_BYTES
@@ -48,8 +52,10 @@ class AgentChannel:
         self.seq = 0
         self.buffer: deque[tuple[int, str]] = deque(maxlen=REPLAY_BUFFER)
         self.ws: web.WebSocketResponse | None = None
-        self.outbox: asyncio.Queue[str] | None = None
+        self.out: FrameBatcher | None = None
         self.drop_timer: asyncio.TimerHandle | None = None
+        self.client: str | None = None
+        """The console (browser tab) connected now: ``?client=`` of its connection."""
 
     def push(self, kind: str, data: dict[str, Any]) -> int:
         self.seq += 1
@@ -59,19 +65,41 @@ class AgentChannel:
         return self.seq
 
     def _send(self, text: str) -> None:
-        if self.outbox is None or self.ws is None:
-            return
-        if self.outbox.qsize() >= OUTBOX_LIMIT:
-            log.warning("agent %s is not reading; closing its connection", self.agent_id)
-            ws, self.ws = self.ws, None
-            asyncio.get_running_loop().create_task(ws.close(code=1008, message=b"too slow"))
-            return
-        self.outbox.put_nowait(text)
+        if self.out is not None and self.ws is not None:
+            self.out.send(text)
 
-    def replay(self, last_seq: int) -> tuple[int, bool]:
-        """Resend what came after ``last_seq``; (count, whether some was lost)."""
+    def attach(self, ws: web.WebSocketResponse, transport: asyncio.Transport) -> None:
+        """Messages go to this connection from now on (written in batches, wsframes.py)."""
+        self.ws = ws
+        self.out = FrameBatcher(transport, limit=WRITE_BUFFER_LIMIT,
+                                on_overflow=lambda: self._too_slow(ws))
+
+    def detach(self) -> None:
+        """No connection: messages are only kept for replay."""
+        if self.out is not None:
+            self.out.close()
+        self.ws, self.out = None, None
+
+    def _too_slow(self, ws: web.WebSocketResponse) -> None:
+        # The batcher writes nothing more; the connection's handler sees the close and
+        # detaches as for any dropped console (replay and the drop grace period apply).
+        if self.ws is not ws:
+            return
+        log.warning("agent %s is not reading; closing its connection", self.agent_id)
+        asyncio.get_running_loop().create_task(ws.close(code=1008, message=b"too slow"))
+
+    def replay(self, last_seq: int, session: str | None = None) -> tuple[int, bool]:
+        """Resend what came after ``last_seq``; (count, whether some was lost).
+
+        A seq of another session (the server restarted: the console names its old
+        session, or its seq is beyond ours) means ours started over: everything kept is
+        resent, so an offer made to a restored agent before its console came back is not
+        lost."""
+        if (session is not None and session != self.session) or last_seq > self.seq:
+            count, _ = self.replay(0)
+            return count, True
         oldest = self.buffer[0][0] if self.buffer else self.seq + 1
-        gap = last_seq > self.seq or last_seq + 1 < oldest
+        gap = last_seq + 1 < oldest
         count = 0
         for seq, text in list(self.buffer):
             if seq > last_seq:
@@ -87,6 +115,10 @@ class Hub:
         self.drop_grace_s = DROP_GRACE_S
         self._drop_tasks: set[asyncio.Task[None]] = set()
         acd.agent_sink = self.deliver
+        acd.on_restored = self._await_consoles
+        self.dialer = ClickToDial(acd, acd.pool)
+        self.chat: ChatCommands = _no_chat
+        """Runs ``chat_send`` / ``chat_typing`` (set by chat.setup)."""
 
     def channel(self, agent_id: str) -> AgentChannel:
         ch = self.channels.get(agent_id)
@@ -105,28 +137,41 @@ class Hub:
             task.cancel()
         for ch in self.channels.values():
             if ch.ws is not None:
-                await ch.ws.close(code=1001, message=b"server shutting down")
+                ws = ch.ws
+                ch.detach()  # what is queued goes out before the close frame
+                await ws.close(code=1001, message=b"server shutting down")
 
     # --- one connection --------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         claims = authenticate(request, {"agent"}, query_token=True)
         agent_id = claims.user_id
+        logs.bind(agent_id=agent_id)  # every log line of this connection names the agent
         if not await self.acd.ensure_agent(agent_id):
             fail(403, "no_agent_profile",
                  f"user {agent_id!r} has no enabled agent profile; ask an administrator")
         ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=WS_MAX_MSG)
         await ws.prepare(request)
         ch = self.channel(agent_id)
+        client = request.query.get("client") or None
+        if (ch.ws is not None and client is not None and ch.client is not None
+                and client != ch.client and request.query.get("takeover") != "1"):
+            # Another tab of the same agent: refused, so two consoles never fight over
+            # one channel; the page offers to take over (protocol.CLOSE_OTHER_TAB).
+            await ws.close(code=p.CLOSE_OTHER_TAB, message=b"open in another tab")
+            return ws
         if ch.drop_timer is not None:
             ch.drop_timer.cancel()
             ch.drop_timer = None
         if ch.ws is not None:
             old = ch.ws
+            ch.detach()
             await old.close(code=REPLACED, message=b"replaced by a newer connection")
-        outbox: asyncio.Queue[str] = asyncio.Queue()
-        ch.ws, ch.outbox = ws, outbox
-        writer = asyncio.get_running_loop().create_task(self._write(ws, outbox))
+        transport = request.transport
+        if transport is None:  # gone already
+            return ws
+        ch.attach(ws, transport)
+        ch.client = client
         try:
             ch.push("agent_state", self.acd.agent_state(agent_id))
             async for msg in ws:
@@ -136,17 +181,20 @@ class Hub:
                     log.info("agent %s websocket error: %s", agent_id, ws.exception())
         finally:
             if ch.ws is ws:
-                ch.ws, ch.outbox = None, None
+                ch.detach()
                 ch.drop_timer = asyncio.get_running_loop().call_later(
                     self.drop_grace_s, self._start_drop, ch
                 )
-            # let queued messages go out before the writer stops
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(outbox.join(), timeout=1.0)
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
         return ws
+
+    def _await_consoles(self, agent_ids: list[str]) -> None:
+        """Agents that restore() logged in again are treated as consoles that dropped:
+        each has the grace period to reconnect before it is logged out."""
+        loop = asyncio.get_running_loop()
+        for agent_id in agent_ids:
+            ch = self.channel(agent_id)
+            if ch.ws is None and ch.drop_timer is None:
+                ch.drop_timer = loop.call_later(self.drop_grace_s, self._start_drop, ch)
 
     def _start_drop(self, ch: AgentChannel) -> None:
         ch.drop_timer = None
@@ -167,18 +215,6 @@ class Hub:
             await self.acd.execute(lambda now: engine.logout(agent_id, now))
         except (RoutingError, AcdUnavailable) as exc:
             log.warning("could not log out dropped agent %s: %s", agent_id, exc)
-
-    @staticmethod
-    async def _write(ws: web.WebSocketResponse, outbox: asyncio.Queue[str]) -> None:
-        while True:
-            text = await outbox.get()
-            try:
-                if not ws.closed:
-                    await ws.send_str(text)
-            except (ConnectionError, RuntimeError):
-                pass  # the reader side notices the closed socket
-            finally:
-                outbox.task_done()
 
     async def _command(self, ch: AgentChannel, raw: str | bytes) -> None:
         try:
@@ -205,9 +241,14 @@ class Hub:
         agent = ch.agent_id
         engine = self.acd.engine
         if isinstance(c, p.Hello | p.Resume):
-            replayed, gap = (0, False) if c.last_seq is None else ch.replay(c.last_seq)
+            replayed, gap = (0, False) if c.last_seq is None else ch.replay(c.last_seq,
+                                                                            c.session)
             return {"session": ch.session, "seq": ch.seq, "replayed": replayed, "gap": gap,
                     "agent_state": self.acd.agent_state(agent)}
+        if isinstance(c, p.Dial):
+            return await self.dialer.dial(agent, c)
+        if isinstance(c, p.ChatSend | p.ChatTyping):
+            return await self.chat(agent, c)
         action: Any
         if isinstance(c, p.SetStatus):
             status = c.status
@@ -240,6 +281,13 @@ class Hub:
                 return engine.transfer_to_agent(agent, cid, to_agent, now)
         await self.acd.execute(action)
         return {}
+
+
+ChatCommands = Callable[[str, "p.ChatSend | p.ChatTyping"], Awaitable[dict[str, Any]]]
+
+
+async def _no_chat(agent_id: str, command: p.ChatSend | p.ChatTyping) -> dict[str, Any]:
+    raise RoutingError("web chat is not enabled on this server")
 
 
 def _bind(method: Any, agent_id: str, contact_id: str) -> Any:

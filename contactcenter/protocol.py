@@ -12,6 +12,7 @@ file) the browser console agree on them here.
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Annotated, Any, Literal
 
@@ -21,8 +22,10 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    field_validator,
     model_validator,
 )
+from pydantic_core import to_jsonable_python
 
 MAX_FRAME_BYTES = 64 * 1024
 """Larger client frames are refused (a console never needs more; notes are bounded)."""
@@ -38,11 +41,19 @@ class _Command(BaseModel):
     id: CommandId
 
 
+SessionId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
 class Hello(_Command):
-    """First message of a (re)connection; ``last_seq`` asks for the messages missed."""
+    """First message of a (re)connection; ``last_seq`` asks for the messages missed.
+
+    ``session`` is the one the console's last ``hello`` reply named: when the server has
+    restarted since (another session), seqs started over and everything it still has
+    for the agent is replayed (the reply says ``gap``)."""
 
     type: Literal["hello"]
     last_seq: int | None = Field(None, ge=0)
+    session: SessionId | None = None
 
 
 class Resume(_Command):
@@ -50,6 +61,7 @@ class Resume(_Command):
 
     type: Literal["resume"]
     last_seq: int = Field(ge=0)
+    session: SessionId | None = None
 
 
 class SetStatus(_Command):
@@ -104,14 +116,72 @@ class Transfer(_Command):
         return self
 
 
+_NUMBER_DECOR = re.compile(r"[\s().-]")
+_NUMBER = re.compile(r"^(\+[1-9][0-9]{2,14}|[0-9]{3,15})$")
+DIAL_ID = r"^[A-Za-z0-9_.:@-]{1,64}$"
+
+
+def normalize_number(value: str) -> str:
+    """An E.164-ish phone number without its spaces, dots, dashes and parentheses:
+    ``+``, a country code's non-zero digit, 3 to 15 digits in all (or 3 to 15 digits
+    without the ``+``: an internal or national number the gateway knows how to route)."""
+    number = _NUMBER_DECOR.sub("", value)
+    if not _NUMBER.match(number):
+        raise ValueError(f"{value!r} is not a phone number; use E.164, e.g. +14155550123")
+    return number
+
+
+class Dial(_Command):
+    """Click-to-dial: call ``number`` for the agent (connected to the agent when the callee
+    answers). ``customer_id`` attaches the CRM record (else it is looked up by number);
+    ``queue`` chooses the wrap-up policy (default: the first voice queue the agent has
+    the skills for)."""
+
+    type: Literal["dial"]
+    number: str = Field(min_length=1, max_length=32)
+    customer_id: str | None = Field(None, pattern=DIAL_ID)
+    queue: str | None = Field(None, pattern=DIAL_ID)
+
+    @field_validator("number")
+    @classmethod
+    def _number(cls, value: str) -> str:
+        return normalize_number(value)
+
+
+MAX_CHAT_TEXT = 2000
+
+
+class ChatSend(_Command):
+    """A message from the agent to the visitor of a chat the agent holds (connected)."""
+
+    type: Literal["chat_send"]
+    contact_id: ContactId
+    text: str = Field(min_length=1, max_length=MAX_CHAT_TEXT)
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the message is empty")
+        return value
+
+
+class ChatTyping(_Command):
+    """The agent started or stopped typing in a chat (the visitor sees an indicator)."""
+
+    type: Literal["chat_typing"]
+    contact_id: ContactId
+    typing: bool
+
+
 AgentCommand = Annotated[
     Hello | Resume | SetStatus | Accept | Reject | Hold | ResumeContact | End | Wrapup
-    | Transfer,
+    | Transfer | Dial | ChatSend | ChatTyping,
     Field(discriminator="type"),
 ]
 COMMAND_TYPES: tuple[str, ...] = (
     "hello", "resume", "set_status", "accept", "reject", "hold", "resume_contact", "end",
-    "wrapup", "transfer",
+    "wrapup", "transfer", "dial", "chat_send", "chat_typing",
 )
 _COMMANDS: TypeAdapter[AgentCommand] = TypeAdapter(AgentCommand)
 
@@ -170,6 +240,16 @@ class Envelope(BaseModel):
     data: dict[str, Any]
 
 
+class IvrPop(BaseModel):
+    """What the caller did in the IVR (or the chat bot): the nodes visited and the
+    variables collected; values of ``sensitive`` variables are masked ("***")."""
+
+    tree: str | None = None
+    path: list[str] = []
+    variables: dict[str, Any] = {}
+    sensitive: list[str] = []
+
+
 class ScreenPop(BaseModel):
     known: bool
     """False: no customer matched the caller; ``message`` says so."""
@@ -180,6 +260,10 @@ class ScreenPop(BaseModel):
     """More than one: a shared number; the first is shown."""
     recent: list[dict[str, Any]] = []
     """Last interactions, newest first, with disposition and notes."""
+    ivr: IvrPop | None = None
+    """Set when the contact came through an IVR tree (voice or chat)."""
+    chat: dict[str, str] | None = None
+    """A web chat: the visitor's ``name`` and ``question`` (their text, as typed)."""
 
 
 class OfferData(BaseModel):
@@ -188,6 +272,8 @@ class OfferData(BaseModel):
     channel: str
     expires_at: float
     screen_pop: ScreenPop
+    enqueued_at: float | None = None
+    """Server time the contact entered its queue (the offer shows how long it waited)."""
 
 
 class ContactStateData(BaseModel):
@@ -199,12 +285,68 @@ class ContactStateData(BaseModel):
     detail: dict[str, Any] = {}
 
 
+class ChatMessageData(BaseModel):
+    """``chat.message``: a line of a chat the agent holds (``history``: sent before the
+    agent joined, replayed when it answers). ``line`` numbers the chat's transcript."""
+
+    contact_id: str
+    line: int
+    sender: Literal["visitor", "bot", "agent", "system"]
+    name: str | None = None
+    text: str
+    ts: float
+    history: bool = False
+
+
+class ChatTypingData(BaseModel):
+    """``chat.typing``: the visitor started or stopped typing."""
+
+    contact_id: str
+    typing: bool
+
+
+DialResult = Literal["answered", "busy", "no_answer", "invalid_number", "failed"]
+DIAL_RESULTS: tuple[str, ...] = ("answered", "busy", "no_answer", "invalid_number", "failed")
+
+
+class DialResultData(BaseModel):
+    """``dial_result``: what became of a call the agent dialled. ``answered``: the callee
+    is on the line (the gateway bridges the agent); anything else ended the contact and
+    the agent is in wrap-up for it."""
+
+    contact_id: str
+    number: str | None = None
+    result: DialResult
+
+
+class CampaignPreviewData(BaseModel):
+    """``campaign_preview`` (preview-mode campaigns): a contact record for the agent to
+    look at and then call with ``dial`` (``number``, ``customer_id``, ``queue``). Compliance
+    was checked when it was sent; the attempt is already recorded (``call_ref``)."""
+
+    campaign_id: str
+    call_ref: str
+    """The attempt's key (``cmp-<campaign>-<row>-<attempt>``)."""
+    number: str
+    queue: str
+    name: str | None = None
+    customer_id: str | None = None
+    attributes: dict[str, Any] = {}
+    screen_pop: ScreenPop | None = None
+    expires_at: float
+    """After this the record goes back to the list (the attempt counts as lost)."""
+
+
 class AgentStateData(BaseModel):
     agent_id: str
     status: str
     activity: str
     next_status: str | None = None
     contacts: dict[str, str] = {}
+    status_since: float | None = None
+    """Server time of the last status change (the console's status timer)."""
+    activity_since: float | None = None
+    """Server time of the last activity change (the console's activity timer)."""
 
 
 def reply(command_id: str | int, **data: Any) -> dict[str, Any]:
@@ -216,6 +358,102 @@ def error_data(code: str, message: str, command_id: str | int | None) -> dict[st
 
 
 def envelope(kind: str, seq: int, data: dict[str, Any], ts: float | None = None) -> str:
-    return Envelope(
-        type=kind, seq=seq, ts=time.time() if ts is None else ts, data=data
-    ).model_dump_json()
+    """An ``Envelope`` as JSON text. Every server message goes through here, so it is
+    encoded with ``json`` straight from a dict (several times cheaper than building the
+    model); values ``json`` does not know (datetimes, enums, models) are converted as
+    pydantic would."""
+    return json.dumps(
+        {"type": kind, "seq": seq, "ts": time.time() if ts is None else ts, "data": data},
+        separators=(",", ":"), ensure_ascii=False,
+        default=to_jsonable_python,
+    )
+
+
+# --- one console per agent -----------------------------------------------------------------
+
+CLOSE_REPLACED = 4000
+"""Close code: this connection was replaced by a newer one of the same console (a reload,
+or another tab that chose "use here")."""
+CLOSE_OTHER_TAB = 4001
+"""Close code: the agent already has a console open elsewhere; this one is refused. A
+console names itself with ``/ws/agent?client=<id>`` (stable across its reconnections and
+reloads); a connection with another id while the first is connected is refused unless it
+asks ``&takeover=1`` (the agent said "use this tab"), which replaces the older one."""
+
+
+# --- supervisor wallboard: /ws/supervisor (server to client only) --------------------------
+
+WALLBOARD_SNAPSHOT = "wallboard_snapshot"
+"""Everything, once per connection: ``WallboardSnapshotData``."""
+WALLBOARD_UPDATE = "wallboard_update"
+"""Only what changed since the last message, at most once per period: ``WallboardUpdateData``."""
+
+
+class WallboardAgents(BaseModel):
+    """Agents skilled for a queue and logged in, counted by state."""
+
+    available: int = 0
+    """Idle or being offered a contact on ``available``."""
+    on_contact: int = 0
+    """Connected or on hold."""
+    wrap_up: int = 0
+    not_ready: int = 0
+    not_responding: int = 0
+
+
+class WallboardTile(BaseModel):
+    queue_id: str
+    name: str
+    waiting: int
+    oldest_at: float | None
+    """Server time the longest-waiting contact entered the queue (the page ticks the wait)."""
+    longest_wait_s: float
+    offered: int
+    answered: int
+    abandoned: int
+    """After the short-abandon threshold."""
+    short_abandoned: int
+    service_level: float | None
+    service_level_formula: str
+    service_level_target: float
+    asa_s: float | None
+    abandon_rate: float | None
+    aht_s: float | None
+    occupancy: float | None
+    agents: WallboardAgents
+    level: Literal["ok", "amber", "red"]
+    alerts: dict[str, Literal["amber", "red"]]
+    """Which figures crossed their thresholds (waiting, longest_wait_s, service_level,
+    abandon_rate)."""
+
+
+class WallboardAgent(BaseModel):
+    agent_id: str
+    display_name: str
+    team: str
+    status: str
+    activity: str
+    state: str
+    next_status: str | None
+    since: float
+    contacts: dict[str, str]
+    contact_since: float | None
+    """When the current contact was first seen connected (its duration)."""
+    queues: list[str]
+    skills: dict[str, int]
+
+
+class WallboardSnapshotData(BaseModel):
+    now: float
+    period_s: float
+    read_only: bool
+    long_contact_s: float
+    queues: list[WallboardTile]
+    agents: list[WallboardAgent]
+
+
+class WallboardUpdateData(BaseModel):
+    now: float
+    queues: list[WallboardTile] = []
+    agents: list[WallboardAgent] = []
+    removed_agents: list[str] = []

@@ -2,10 +2,12 @@
 
 Virtual callers go through the telephony gateway contract (docs/gateway.md): Poisson
 arrivals per queue at the scenario's rates, each caller hanging up after a patience drawn
-from the queue's distribution unless an agent answers first. Virtual agents log in over
-the agent websocket (``/ws/agent``, docs/server.md) with the ``websockets`` package: they
-accept offers (after the scenario's answer delay), talk for a handle time drawn from the
-queue's distribution, end the call and wrap up for the queue's wrap-up time.
+from the queue's distribution unless an agent answers first. The callers are the simulated
+carrier's (``contactcenter.carrier.Carrier``), placed on this module's schedule. Virtual
+agents log in over the agent websocket (``/ws/agent``, docs/server.md) with the
+``websockets`` package: they accept offers (after the scenario's answer delay), talk for a
+handle time drawn from the queue's distribution, end the call and wrap up for the queue's
+wrap-up time.
 
 Times are scenario times divided by ``--speed``. The run is bounded: the scenario's
 duration (or ``--max-duration`` scenario seconds, whichever is shorter), at most
@@ -38,6 +40,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import aiohttp
 import websockets
 
+from contactcenter.carrier import CallRecord, Carrier, CarrierConfig, CarrierError
 from simulations.distributions import (
     STREAM_ANSWER,
     STREAM_ARRIVALS,
@@ -107,13 +110,6 @@ class AgentCounts:
     """``command:code`` -> count."""
 
 
-class _Live:
-    def __init__(self) -> None:
-        self.bridged = asyncio.Event()
-        self.ended = asyncio.Event()
-        self.end_kind: str | None = None
-
-
 class LoadTest:
     """``await LoadTest(scenario, config).run()`` -> the report (a JSON-able dict)."""
 
@@ -133,8 +129,6 @@ class LoadTest:
         self.prefix = f"lt-{secrets.token_hex(4)}"
         self.callers = CallerCounts()
         self.agent_counts = AgentCounts()
-        self._live: dict[str, _Live] = {}
-        self._open: set[str] = set()
         self._http: aiohttp.ClientSession | None = None
         self._token = ""
         queues = {q.name: q for q in scenario.queues}
@@ -189,16 +183,6 @@ class LoadTest:
             raise LoadTestError(f"user {username!r} is not an {role} account")
         return str(body["token"])
 
-    async def _post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
-        assert self._http is not None
-        async with self._http.post(self._url(path), json=body,
-                                   headers={"Authorization": f"Bearer {self._token}"}) as r:
-            try:
-                reply = await r.json(content_type=None)
-            except ValueError:
-                reply = {}
-            return r.status, reply
-
     async def _queue_stats(self) -> dict[str, dict[str, Any]]:
         assert self._http is not None
         async with self._http.get(self._url("/api/queues"),
@@ -218,111 +202,50 @@ class LoadTest:
             self._token = await self._login(cfg.username, cfg.password, "admin")
             before = await self._queue_stats()
             agents = await self._start_agents()
-            try:
-                gateway = await websockets.connect(self._ws_url("/gateway/ws", self._token),
-                                                   open_timeout=cfg.request_timeout)
-            except (OSError, websockets.exceptions.WebSocketException) as exc:
-                await self._stop_agents(agents)
-                raise LoadTestError(f"cannot open the gateway websocket: {exc}") from exc
-            reader = asyncio.create_task(self._read_gateway(gateway))
+            carrier = Carrier(CarrierConfig(
+                url=cfg.url, token=self._token, queue=next(iter(self._queues)), anis=(),
+                seed=self.seed, call_prefix=self.prefix, request_timeout=cfg.request_timeout,
+            ))
             started = time.monotonic()
             try:
-                await self._place_calls(started)
-            finally:
-                reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await reader
-                await gateway.close()
+                async with carrier.serving():
+                    started = time.monotonic()
+                    await self._place_calls(carrier, started)
                 await asyncio.sleep(min(1.0, cfg.drain))  # let the agents finish wrap-ups
+            except CarrierError as exc:
+                raise LoadTestError(str(exc)) from exc
+            finally:
                 await self._stop_agents(agents)
             elapsed = time.monotonic() - started
             after = await self._queue_stats()
+        r = carrier.result
+        self.callers = CallerCounts(placed=r.placed, bridged=r.bridged, abandoned=r.abandoned,
+                                    transferred=r.transferred, errors=r.errors,
+                                    cut_off=r.cut_off)
         return self._report(before, after, elapsed)
 
-    async def _place_calls(self, started: float) -> None:
+    async def _place_calls(self, carrier: Carrier, started: float) -> None:
+        """Each arrival is one carrier caller with the queue's patience, talking until the
+        agent ends the call; at the hard end (drain over) the rest hang up (cut off)."""
         cfg = self.config
-        calls: list[asyncio.Task[None]] = []
+        calls: list[asyncio.Task[CallRecord]] = []
         end_wall = started + self.horizon / cfg.speed
         hard_end = end_wall + cfg.drain
-        for n, (at, queue) in enumerate(self.arrivals(), start=1):
+        for at, queue in self.arrivals():
             delay = started + at / cfg.speed - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
             draws = self._patience[queue]
             patience = next(draws) if draws is not None else math.inf
             calls.append(asyncio.create_task(
-                self._call(f"{self.prefix}-{n}", queue, patience / cfg.speed, hard_end)))
+                carrier.call(queue=queue, patience=patience / cfg.speed, talk=math.inf)))
         await asyncio.sleep(max(0.0, end_wall - time.monotonic()))
         if calls:
             _, pending = await asyncio.wait(calls, timeout=max(0.0, hard_end - time.monotonic()))
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        for call_id in sorted(self._open):  # still on the line: hang up now
-            self.callers.cut_off += 1
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                await self._post(f"/gateway/calls/{call_id}/hangup", {})
-        self._open.clear()
-
-    async def _read_gateway(self, ws: Any) -> None:
-        async for raw in ws:
-            with contextlib.suppress(ValueError):
-                msg = json.loads(raw)
-                if not isinstance(msg, dict):
-                    continue
-                if isinstance(msg.get("seq"), int):
-                    await ws.send(json.dumps({"type": "ack", "seq": msg["seq"]}))
-                data = msg.get("data") or {}
-                live = self._live.get(str(data.get("call_id")))
-                if live is None:
-                    continue
-                if msg.get("type") == "bridge":
-                    live.bridged.set()
-                elif msg.get("type") in ("hangup", "transfer"):
-                    live.end_kind = msg["type"]
-                    live.ended.set()
-
-    async def _call(self, call_id: str, queue: str, patience: float, hard_end: float) -> None:
-        live = self._live[call_id] = _Live()
-        self._open.add(call_id)
-        try:
-            status, _ = await self._post("/gateway/calls", {"call_id": call_id, "queue": queue})
-        except (aiohttp.ClientError, TimeoutError):
-            status = 0
-        self.callers.placed += 1
-        if status != 201:
-            self._open.discard(call_id)
-            self.callers.errors += 1
-            return
-        waits = [asyncio.ensure_future(live.bridged.wait()),
-                 asyncio.ensure_future(live.ended.wait())]
-        limit = min(patience, hard_end - time.monotonic())
-        try:
-            await asyncio.wait(waits, timeout=max(0.0, limit), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waits:
-                w.cancel()
-        if live.bridged.is_set():
-            self.callers.bridged += 1
-            # the agent ends the call after the handle time; the caller waits for that
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(live.ended.wait(), max(0.0, hard_end - time.monotonic()))
-            if live.ended.is_set():
-                self._open.discard(call_id)
-        elif live.ended.is_set():
-            self._open.discard(call_id)
-            if live.end_kind == "transfer":
-                self.callers.transferred += 1
-            else:
-                self.callers.errors += 1
-        elif time.monotonic() < hard_end:
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                status, _ = await self._post(f"/gateway/calls/{call_id}/hangup", {})
-                self._open.discard(call_id)
-                if live.bridged.is_set():
-                    self.callers.bridged += 1
-                elif status == 200:
-                    self.callers.abandoned += 1
+        await carrier.hang_up_leftovers()
 
     # --- agents ----------------------------------------------------------------------------
 

@@ -185,25 +185,70 @@ async def find_by_ani(db: Queryable, ani: str | None) -> list[Customer]:
     phone = normalize_phone(ani)
     if phone is None:
         return []
+    tail = phone[-TAIL_DIGITS:] if len(phone.lstrip("+")) >= TAIL_DIGITS else None
+    # One round trip for both kinds of match (this runs for every call that arrives):
+    # the exact and the same-tail candidates, sorted out here.
     rows = await db.fetch(
         f"""{_SELECT}
-            WHERE c.id IN (SELECT customer_id FROM customer_phones WHERE phone = $1)
+            WHERE c.id IN (SELECT customer_id FROM customer_phones
+                           WHERE phone = $1 OR phone_tail = $2::text)
             ORDER BY c.updated_at DESC, c.id""",
-        phone,
+        phone, tail,
     )
-    if rows or len(phone.lstrip("+")) < TAIL_DIGITS:
-        return [_customer(r) for r in rows]
-    candidates = await db.fetch(
-        "SELECT phone, customer_id FROM customer_phones WHERE phone_tail = $1",
-        phone[-TAIL_DIGITS:],
-    )
-    ids = sorted({c["customer_id"] for c in candidates if phones_match(c["phone"], phone)})
-    if not ids:
-        return []
+    found = [_customer(r) for r in rows]
+    exact = [c for c in found if phone in c.phones]
+    if exact:
+        return exact
+    return [c for c in found if any(phones_match(p, phone) for p in c.phones)]
+
+
+class CallerMatch(BaseModel):
+    """What ``find_caller`` learned about an arriving call."""
+
+    duplicate: bool
+    """An interaction with this contact id exists already (the id was used before)."""
+    customer: Customer | None = None
+    matches: int = 0
+    """Customers that matched (more than one: a shared number; ``customer`` is the first)."""
+
+
+async def find_caller(
+    db: Queryable, contact_id: str, *, account: str | None = None, ani: str | None = None
+) -> CallerMatch:
+    """Everything a call's arrival needs from the database, in one round trip: whether its
+    id was used before, and its customer by account number, else by ANI (matched as
+    ``find_by_ani`` does)."""
+    phone = normalize_phone(ani)
+    tail = phone[-TAIL_DIGITS:] if phone and len(phone.lstrip("+")) >= TAIL_DIGITS else None
     rows = await db.fetch(
-        f"{_SELECT} WHERE c.id = ANY($1::text[]) ORDER BY c.updated_at DESC, c.id", ids
+        f"""SELECT d.duplicate, m.*
+            FROM (SELECT EXISTS (SELECT 1 FROM interactions WHERE contact_id = $1)
+                         AS duplicate) d
+            LEFT JOIN LATERAL (
+                {_SELECT}
+                -- a union, not an OR across the two tables, so that each part uses its
+                -- index (an OR here scans every customer)
+                WHERE c.id IN (SELECT id FROM customers WHERE account_number = $2::text
+                               UNION
+                               SELECT customer_id FROM customer_phones
+                               WHERE phone = $3::text OR phone_tail = $4::text)
+                ORDER BY c.updated_at DESC, c.id
+            ) m ON true""",
+        contact_id, account, phone, tail,
     )
-    return [_customer(r) for r in rows]
+    duplicate = bool(rows[0]["duplicate"])
+    found = [_customer({k: v for k, v in r.items() if k != "duplicate"})
+             for r in rows if r["id"] is not None]
+    if account is not None:
+        by_account = [c for c in found if c.account_number == account]
+        if by_account:
+            return CallerMatch(duplicate=duplicate, customer=by_account[0], matches=1)
+    if phone is None:
+        return CallerMatch(duplicate=duplicate)
+    exact = [c for c in found if phone in c.phones]
+    matched = exact or [c for c in found if any(phones_match(x, phone) for x in c.phones)]
+    return CallerMatch(duplicate=duplicate, customer=matched[0] if matched else None,
+                       matches=len(matched))
 
 
 async def recent_interactions(

@@ -69,6 +69,14 @@ async def transaction(db: Queryable) -> AsyncIterator[Any]:
         yield conn
 
 
+async def keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset on release: nothing beyond asyncpg's own rollback of an open
+    transaction. asyncpg's default (unlock all advisory locks, close cursors, UNLISTEN,
+    RESET ALL) costs a round trip per release, i.e. per query on the hot path, and the
+    store leaves no session state behind: its locks are transaction-scoped, and the one
+    session lock (migrate) is released by its holder."""
+
+
 async def init_connection(conn: asyncpg.Connection) -> None:
     """Every store connection takes and returns jsonb/json as Python values."""
     for type_name in ("jsonb", "json"):
@@ -102,7 +110,7 @@ async def create_pool(
         try:
             pool = await asyncpg.create_pool(
                 url, min_size=min_size, max_size=max_size, init=init_connection,
-                timeout=CONNECT_TIMEOUT_S,
+                reset=keep_session, timeout=CONNECT_TIMEOUT_S,
                 server_settings={"application_name": application_name},
             )
             assert pool is not None

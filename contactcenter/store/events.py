@@ -42,6 +42,9 @@ EVENTS_LOCK_KEY = int.from_bytes(
     hashlib.sha256(b"contactcenter.events").digest()[:8], "big", signed=True
 )
 DEFAULT_MAX_BATCH = 1000
+DEFAULT_LINGER_S = 0.0
+# The lock key is a constant, so it can travel in the same simple-protocol message as BEGIN.
+_BEGIN_LOCKED = f"BEGIN; SELECT pg_advisory_xact_lock({EVENTS_LOCK_KEY})"
 
 
 class Projection(Protocol):
@@ -93,6 +96,12 @@ class EventLog:
     node: str = field(default_factory=default_node_name)
     max_batch: int = DEFAULT_MAX_BATCH
     """Most records per transaction; one append larger than this is written alone."""
+    linger: float = DEFAULT_LINGER_S
+    """Under load (the batch just written held several appends, and fewer than
+    ``max_batch / 2`` wait), wait this long before the next batch so that it carries more:
+    fewer transactions for the same events. Never at light load: a lone append is
+    written at once. Off by default: on the e2e benchmark (200 calls/s) 2 ms changed
+    neither the server's CPU per call nor the latency beyond the run-to-run noise."""
     projections: Sequence[Projection] = field(
         default_factory=lambda: (InteractionProjection(),)
     )
@@ -176,15 +185,22 @@ class EventLog:
             )
 
     async def _run(self) -> None:
+        busy = False
         try:
             while True:
                 if not self._pending:
                     if self._closing:
                         return
+                    busy = False
                     self._wakeup.clear()
                     await self._wakeup.wait()
                     continue
-                await self._write(self._take_batch())
+                if busy and self.linger > 0 and not self._closing \
+                        and len(self._pending) < self.max_batch // 2:
+                    await asyncio.sleep(self.linger)
+                batch = self._take_batch()
+                await self._write(batch)
+                busy = len(batch) > 1
         except BaseException as exc:
             # only cancellation gets here (_write handles errors): nobody may wait forever
             self._fail(list(self._pending), EventLogClosed(f"event log flusher stopped: {exc!r}"))
@@ -238,42 +254,53 @@ class EventLog:
         records = [r for item in batch for r in item.records]
         times = [t for item in batch for t in item.times]
         data_json = [d for item in batch for d in item.data_json]
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", EVENTS_LOCK_KEY)
-            # Taking the numbers first (sorted) makes the order of the batch explicit
-            # rather than relying on the order an INSERT ... RETURNING yields rows.
-            seqs = sorted(
-                row[0] for row in await conn.fetch(
-                    "SELECT nextval(pg_get_serial_sequence('events', 'seq')) "
-                    "FROM generate_series(1, $1)", count,
+        # Round trips are what a batch costs (each wakes the server process): BEGIN goes
+        # with the lock, the numbers with the INSERT; then the projections and COMMIT.
+        async with self.pool.acquire() as conn:
+            await conn.execute(_BEGIN_LOCKED)
+            try:
+                # nextval() runs after the sort by position (PostgreSQL evaluates volatile
+                # target-list functions after ORDER BY), so numbers follow the batch order;
+                # sorting the returned numbers then pairs them with the records without
+                # relying on the order RETURNING yields rows in.
+                seqs = sorted(
+                    row[0] for row in await conn.fetch(
+                        """
+                        INSERT INTO events
+                            (seq, ts, type, contact_id, agent_id, queue_id, data, node)
+                        SELECT nextval(pg_get_serial_sequence('events', 'seq')), ts, type,
+                               contact_id, agent_id, queue_id, data::jsonb, $7
+                        FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[],
+                                    $5::text[], $6::text[]) WITH ORDINALITY
+                             AS u(ts, type, contact_id, agent_id, queue_id, data, position)
+                        ORDER BY position
+                        RETURNING seq
+                        """,
+                        times,
+                        [r.type for r in records],
+                        [r.contact_id for r in records],
+                        [r.agent_id for r in records],
+                        [r.queue_id for r in records],
+                        data_json,
+                        self.node,
+                    )
                 )
-            )
-            await conn.execute(
-                """
-                INSERT INTO events (seq, ts, type, contact_id, agent_id, queue_id, data, node)
-                SELECT seq, ts, type, contact_id, agent_id, queue_id, data::jsonb, $8
-                FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[],
-                            $5::text[], $6::text[], $7::text[])
-                     AS u(seq, ts, type, contact_id, agent_id, queue_id, data)
-                """,
-                seqs,
-                times,
-                [r.type for r in records],
-                [r.contact_id for r in records],
-                [r.agent_id for r in records],
-                [r.queue_id for r in records],
-                data_json,
-                self.node,
-            )
-            stored = [
-                StoredEvent(
-                    seq=seq, node=self.node, type=r.type, ts=r.ts, contact_id=r.contact_id,
-                    agent_id=r.agent_id, queue_id=r.queue_id, data=r.data,
-                )
-                for seq, r in zip(seqs, records, strict=True)
-            ]
-            for projection in self.projections:
-                await projection.apply(conn, stored)
+                stored = [
+                    StoredEvent(
+                        seq=seq, node=self.node, type=r.type, ts=r.ts,
+                        contact_id=r.contact_id, agent_id=r.agent_id, queue_id=r.queue_id,
+                        data=r.data,
+                    )
+                    for seq, r in zip(seqs, records, strict=True)
+                ]
+                for projection in self.projections:
+                    await projection.apply(conn, stored)
+            except BaseException:
+                if not conn.is_closed():
+                    with contextlib.suppress(Exception):
+                        await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
         return stored
 
     def _observe(self, seconds: float, count: int, *, ok: bool) -> None:

@@ -23,7 +23,11 @@ from pydantic import BaseModel
 from contactcenter.store.db import Queryable
 from contactcenter.store.records import StoredEvent
 
-Outcome = Literal["handled", "abandoned", "flowed_out", "unanswered", "ended_in_ivr"]
+Outcome = Literal["handled", "abandoned", "flowed_out", "unanswered", "ended_in_ivr",
+                  "busy", "no_answer", "invalid_number", "failed", "cancelled"]
+"""The last five are outbound calls the callee never answered (``dial.result``), or that
+the agent hung up while they rang (``cancelled``)."""
+DIAL_FAILURES = frozenset({"busy", "no_answer", "invalid_number", "failed"})
 DIRECTIONS = frozenset({"inbound", "outbound", "internal"})
 # bounds the row size of a caller looping in an IVR menu
 MAX_IVR_STEPS = 500
@@ -61,6 +65,9 @@ class Interaction(BaseModel):
     notes: str | None = None
     ivr_path: list[dict[str, Any]] = []
     attached: dict[str, Any] = {}
+    csat: int | None = None
+    """Post-contact survey: satisfaction 1-5, and whether the issue was resolved."""
+    resolved: bool | None = None
     held_since: datetime | None = None
     segment_answered_at: datetime | None = None
     segment_hold_s: float = 0.0
@@ -166,6 +173,41 @@ def _ivr_step(r: Interaction, e: StoredEvent, at: datetime, d: Mapping[str, Any]
     r.ivr_path.append(step)
 
 
+def _ivr_started(r: Interaction, e: StoredEvent, at: datetime, d: Mapping[str, Any]) -> None:
+    # the survey of an ended contact starts a session too: it changes nothing here
+    r.channel = r.channel or _text(d.get("channel"))
+    r.arrived_at = r.arrived_at or at
+
+
+def _ivr_input(r: Interaction, e: StoredEvent, at: datetime, d: Mapping[str, Any]) -> None:
+    # ivr/ has masked the value of a sensitive prompt already
+    if r.ivr_path and "input" not in r.ivr_path[-1] and isinstance(d.get("value"), str):
+        r.ivr_path[-1] = {**r.ivr_path[-1], "input": d["value"]}
+
+
+def _ivr_exited(r: Interaction, e: StoredEvent, at: datetime, d: Mapping[str, Any]) -> None:
+    outcome = _text(d.get("outcome"))
+    if outcome is not None and outcome != "queue" and r.ended_at is None:
+        r.outcome = r.outcome or "ended_in_ivr"
+        r.outcome_reason = r.outcome_reason or outcome
+        r.ended_at = at
+
+
+def _ivr_left(r: Interaction, e: StoredEvent, at: datetime, d: Mapping[str, Any]) -> None:
+    if r.ended_at is None:
+        r.outcome = r.outcome or "ended_in_ivr"
+        r.outcome_reason = r.outcome_reason or "caller_left"
+        r.ended_at = at
+
+
+def _survey(r: Interaction, e: StoredEvent, at: datetime, d: Mapping[str, Any]) -> None:
+    csat = _integer(d.get("csat"))
+    if csat is not None and 1 <= csat <= 5:
+        r.csat = csat
+    if isinstance(d.get("resolved"), bool):
+        r.resolved = d["resolved"]
+
+
 def _queued(r: Interaction, e: StoredEvent, at: datetime, d: Mapping[str, Any]) -> None:
     r.queue_id = e.queue_id or _text(d.get("queue_id")) or r.queue_id
     r.queued_at = r.queued_at or at
@@ -232,12 +274,40 @@ def _flowed_out(r: Interaction, e: StoredEvent, at: datetime, d: Mapping[str, An
         r.wait_s = _wait(r, at, d)
 
 
+def _originated(r: Interaction, e: StoredEvent, at: datetime, d: Mapping[str, Any]) -> None:
+    # The agent is on the line from here (ringback), the callee from dial.result: talk
+    # and answered_at are the callee's.
+    r.agent_id = e.agent_id or r.agent_id
+    r.direction = "outbound"
+    r.channel = _text(d.get("channel")) or r.channel
+    r.segment_answered_at = None
+    r.segment_hold_s = 0.0
+
+
+def _dial_result(r: Interaction, e: StoredEvent, at: datetime, d: Mapping[str, Any]) -> None:
+    result = _text(d.get("result"))
+    if result == "answered":
+        r.answered_at = r.answered_at or at
+        r.segment_answered_at = at
+        r.segment_hold_s = 0.0
+    elif result in DIAL_FAILURES:
+        r.outcome = r.outcome or result  # type: ignore[assignment]
+        r.outcome_reason = result
+
+
 def _ended(r: Interaction, e: StoredEvent, at: datetime, d: Mapping[str, Any]) -> None:
+    if r.direction == "outbound" and r.transfers == 0:
+        # the engine's talk_s counts from the dial; the call log's from the answer
+        d = {k: v for k, v in d.items() if k != "talk_s"}
+        if r.segment_answered_at is None:
+            r.talk_s = r.talk_s or 0.0
     _close_segment(r, at, d)
     r.ended_at = at
     if r.outcome is None:
         if r.answered_at is not None:
             r.outcome = "handled"
+        elif r.direction == "outbound":
+            r.outcome = "cancelled"
         elif r.queued_at is not None:
             r.outcome = "unanswered"
         else:
@@ -293,10 +363,18 @@ def _wait(r: Interaction, at: datetime, d: Mapping[str, Any]) -> float | None:
 _HANDLERS: dict[str, _Handler] = {
     "contact.arrived": _arrived,
     "ivr.step": _ivr_step,
+    "ivr.started": _ivr_started,
+    "ivr.entered_node": _ivr_step,
+    "ivr.input": _ivr_input,
+    "ivr.exited": _ivr_exited,
+    "ivr.caller_left": _ivr_left,
+    "ivr.survey": _survey,
     "contact.queued": _queued,
     "contact.step_changed": _step_changed,
     "contact.offered": _offered,
     "contact.answered": _answered,
+    "contact.originated": _originated,
+    "dial.result": _dial_result,
     "contact.held": _held,
     "contact.resumed": _resumed,
     "contact.transferred": _transferred,
@@ -346,7 +424,9 @@ _UPSERT = (
 
 
 def _from_row(row: Any) -> Interaction:
-    return Interaction.model_validate(dict(row))
+    # Rows of our own table, written from validated models: no need to validate again
+    # (this runs for every contact of every committed batch).
+    return Interaction.model_construct(**dict(row))
 
 
 class InteractionProjection:

@@ -1,6 +1,8 @@
 """The crash test: a real server process, killed with SIGKILL while one call is offered to an
-agent and two wait, then started again on the same database. Every contact must still be
-there, once, and the call log must stay consistent."""
+agent, two wait, one is connected to a second agent and a third agent is wrapping one up;
+then started again on the same database. Every contact must still be there, once (the
+connected one with the same agent, the wrap-up still open), and the call log must stay
+consistent."""
 
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ from contactcenter.store.users import create_user
 from tests.contactcenter.server_support import CONFIG_DIR, PASSWORD, Console, add_agent
 
 ROOT = CONFIG_DIR.parent
-CALLS = ["crash-1", "crash-2", "crash-3"]
+CALLS = ["crash-1", "crash-2", "crash-3", "crash-4", "crash-5"]
 
 
 def free_port() -> int:
@@ -90,17 +92,34 @@ async def _events_by_contact(db: asyncpg.Pool) -> dict[str, list[str]]:
     return {cid: [e.type for e in await read_contact(db, cid)] for cid in CALLS}
 
 
+async def _call(http: aiohttp.ClientSession, url: str, gw: dict[str, str], cid: str) -> str:
+    async with http.post(f"{url}/gateway/calls", headers=gw, json={
+            "call_id": cid, "queue": "sales", "ani": "+14155550101"}) as resp:
+        assert resp.status == 201, await resp.text()
+        return str((await resp.json())["state"])
+
+
+async def _login(http: aiohttp.ClientSession, url: str, token: str) -> tuple[Console, str]:
+    """A console that says hello; the console and the server session it was told."""
+    console = Console(await http.ws_connect(f"{url}/ws/agent?token={token}"))
+    hello = await console.command("hello")
+    assert hello["type"] == "reply", hello
+    return console, str(hello["data"]["session"])
+
+
 async def test_contacts_survive_a_sigkill(
     db: asyncpg.Pool, database_url: str, tmp_path: Path
 ) -> None:
     secret = secrets.token_urlsafe(48)
     await create_user(db, username="gateway", password=PASSWORD, role="admin")
-    await add_agent(db, "alice", {"sales": 8})
+    for agent_id in ("alice", "bob", "carol"):
+        await add_agent(db, agent_id, {"sales": 8})
     env = {k: v for k, v in os.environ.items() if not k.startswith("CC_")}
     env.update({"DATABASE_URL": database_url, "CC_TOKEN_SECRET": secret,
                 "CC_DATA_DIR": str(tmp_path / "var"), "CC_CONFIG_DIR": str(CONFIG_DIR),
                 "CC_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"})
-    agent_token = issue_token(secret.encode(), user_id="alice", role="agent", ttl_s=600)
+    tokens = {a: issue_token(secret.encode(), user_id=a, role="agent", ttl_s=600)
+              for a in ("alice", "bob", "carol")}
     server = ServerProcess(env, tmp_path / "server.log")
     try:
         await server.start()
@@ -109,45 +128,79 @@ async def test_contacts_survive_a_sigkill(
                     "username": "gateway", "password": PASSWORD}) as resp:
                 assert resp.status == 200, await resp.text()
                 gw = {"Authorization": f"Bearer {(await resp.json())['token']}"}
-            ws = await http.ws_connect(f"{server.url}/ws/agent?token={agent_token}")
-            alice = Console(ws)
+            # bob takes crash-4 and stays on it
+            bob, bob_session = await _login(http, server.url, tokens["bob"])
+            assert (await bob.command("set_status", status="available"))["type"] == "reply"
+            assert await _call(http, server.url, gw, "crash-4") == "offered"
+            await bob.next("offer", contact_id="crash-4")
+            assert (await bob.command("accept", contact_id="crash-4"))["type"] == "reply"
+            await bob.next("contact_state", contact_id="crash-4", state="connected")
+            # carol takes crash-5, ends it and is still wrapping up
+            carol, carol_session = await _login(http, server.url, tokens["carol"])
+            assert (await carol.command("set_status", status="available"))["type"] == "reply"
+            assert await _call(http, server.url, gw, "crash-5") == "offered"
+            await carol.next("offer", contact_id="crash-5")
+            assert (await carol.command("accept", contact_id="crash-5"))["type"] == "reply"
+            assert (await carol.command("end", contact_id="crash-5"))["type"] == "reply"
+            await carol.next("contact_state", contact_id="crash-5", state="wrap_up")
+            # alice is offered crash-1; crash-2 and crash-3 wait
+            alice, alice_session = await _login(http, server.url, tokens["alice"])
             assert (await alice.command("set_status", status="available"))["type"] == "reply"
             await alice.next("agent_state", activity="idle")
-            states = []
-            for cid in CALLS:
-                async with http.post(f"{server.url}/gateway/calls", headers=gw, json={
-                        "call_id": cid, "queue": "sales", "ani": "+14155550101"}) as resp:
-                    assert resp.status == 201, await resp.text()
-                    states.append((await resp.json())["state"])
+            states = [await _call(http, server.url, gw, cid) for cid in CALLS[:3]]
             assert states == ["offered", "queued", "queued"]
             offer = await alice.next("offer")
             assert offer["data"]["contact_id"] == "crash-1"
 
             server.kill()  # no shutdown, no goodbye
-            await ws.close()
+            for console in (alice, bob, carol):
+                await console.ws.close()
 
         before = await _events_by_contact(db)
         assert before["crash-1"][-1] == "contact.offered"
         assert before["crash-2"][-1] == before["crash-3"][-1] == "contact.queued"
+        assert before["crash-4"][-1] == "contact.answered"
+        assert before["crash-5"][-1] == "contact.ended"
+        answered_before = await get_interaction(db, "crash-4")
+        assert answered_before is not None and answered_before.answered_at is not None
 
         await server.start()
         async with aiohttp.ClientSession() as http:
+            # alice was restored logged in and available: crash-1 is offered to her again
+            # at once; crash-2 and crash-3 wait (bob and carol are busy)
             async with http.get(f"{server.url}/api/queues", headers=gw) as resp:
                 assert resp.status == 200, await resp.text()
-                assert (await resp.json())["waiting_now"]["sales"] == 3
+                assert (await resp.json())["waiting_now"]["sales"] == 2
             async with http.post(f"{server.url}/gateway/calls", headers=gw, json={
                     "call_id": "crash-2", "queue": "sales"}) as resp:
                 assert resp.status == 409  # the id is still known after the crash
             gateway_ws = await http.ws_connect(
                 f"{server.url}/gateway/ws?token={gw['Authorization'][7:]}")
-            ws = await http.ws_connect(f"{server.url}/ws/agent?token={agent_token}")
-            alice = Console(ws)
-            hello = await alice.command("hello", last_seq=offer["seq"])
-            assert hello["type"] == "reply"
-            assert (await alice.command("set_status", status="available"))["type"] == "reply"
-            # the oldest contact, the one offered before the crash, is offered again
+
+            # bob's console comes back: he still holds crash-4, connected
+            bob = Console(await http.ws_connect(
+                f"{server.url}/ws/agent?token={tokens['bob']}"))
+            hello = await bob.command("hello", last_seq=3, session=bob_session)
+            assert hello["type"] == "reply", hello
+            assert hello["data"]["gap"] is True and hello["data"]["session"] != bob_session
+            assert hello["data"]["agent_state"]["status"] == "available"
+            assert hello["data"]["agent_state"]["contacts"] == {"crash-4": "connected"}
+
+            # carol's comes back: the wrap-up of crash-5 is still open
+            carol = Console(await http.ws_connect(
+                f"{server.url}/ws/agent?token={tokens['carol']}"))
+            hello = await carol.command("hello", last_seq=3, session=carol_session)
+            assert hello["data"]["agent_state"]["contacts"] == {"crash-5": "wrap_up"}
+            assert hello["data"]["agent_state"]["activity"] == "wrap_up"
+
+            # alice's console is given the offer made while it was away
+            alice = Console(await http.ws_connect(
+                f"{server.url}/ws/agent?token={tokens['alice']}"))
+            hello = await alice.command("hello", last_seq=offer["seq"], session=alice_session)
+            assert hello["type"] == "reply" and hello["data"]["replayed"] >= 1
             again = await alice.next("offer", contact_id="crash-1", timeout=10)
             assert again["data"]["queue"] == "sales"
+            assert again["data"]["screen_pop"]["ani"] == "+14155550101"
             assert (await alice.command("accept", contact_id="crash-1"))["type"] == "reply"
             await alice.next("contact_state", contact_id="crash-1", state="connected")
             bridge = await _next_command(gateway_ws, "bridge")
@@ -159,7 +212,22 @@ async def test_contacts_survive_a_sigkill(
                 assert resp.status == 200, await resp.text()
             async with http.get(f"{server.url}/api/queues", headers=gw) as resp:
                 assert (await resp.json())["waiting_now"]["sales"] == 1
-            await ws.close()
+
+            # carol submits the disposition of the call she took before the crash
+            done = await carol.command("wrapup", contact_id="crash-5",
+                                       disposition="quote_sent", notes="sent before crash")
+            assert done["type"] == "reply", done
+            await carol.next("contact_state", contact_id="crash-5", state="done")
+            # bob ends his call: the gateway is told to hang up; he wraps up
+            assert (await bob.command("end", contact_id="crash-4"))["type"] == "reply"
+            hangup = await _next_command(gateway_ws, "hangup")
+            assert hangup["data"]["call_id"] == "crash-4"
+            await bob.next("contact_state", contact_id="crash-4", state="wrap_up")
+            done = await bob.command("wrapup", contact_id="crash-4", disposition="sold",
+                                     notes="kept across the restart")
+            assert done["type"] == "reply", done
+            for console in (alice, bob, carol):
+                await console.ws.close()
             await gateway_ws.close()
     finally:
         server.stop()
@@ -169,12 +237,18 @@ async def test_contacts_survive_a_sigkill(
         counts = Counter(after[cid])
         assert counts["contact.arrived"] == 1, (cid, after[cid])
         assert counts["contact.queued"] == 1, (cid, after[cid])
+        assert counts["contact.answered"] <= 1, (cid, after[cid])
+        assert counts["contact.ended"] <= 1, (cid, after[cid])
+        assert counts["wrapup.completed"] <= 1, (cid, after[cid])
         assert after[cid][: len(before[cid])] == before[cid]  # history kept as it was
         assert not (counts["contact.abandoned"] and counts["contact.answered"]), after[cid]
     assert Counter(after["crash-1"])["contact.offered"] == 2
     assert Counter(after["crash-1"])["contact.answered"] == 1
     assert "contact.abandoned" not in after["crash-2"]
     assert after["crash-3"][-1] == "contact.abandoned"
+    # the connected and the wrapping-up calls went on where they were: nothing replayed
+    assert after["crash-4"][len(before["crash-4"]):] == ["contact.ended", "wrapup.completed"]
+    assert after["crash-5"][len(before["crash-5"]):] == ["wrapup.completed"]
 
     rows = await list_interactions(db)
     assert sorted(r.contact_id for r in rows) == CALLS  # one row per call
@@ -185,6 +259,16 @@ async def test_contacts_survive_a_sigkill(
     assert two is not None and two.outcome is None and two.answered_at is None
     three = await get_interaction(db, "crash-3")
     assert three is not None and three.outcome == "abandoned" and three.answered_at is None
+    four = await get_interaction(db, "crash-4")
+    assert four is not None and four.agent_id == "bob" and four.offers == 1
+    assert four.answered_at == answered_before.answered_at  # answered once, before the crash
+    assert four.outcome == "handled" and four.disposition == "sold"
+    assert four.notes == "kept across the restart" and four.wrapup_ended_at is not None
+    assert four.ended_at is not None and four.talk_s is not None and four.talk_s > 0
+    five = await get_interaction(db, "crash-5")
+    assert five is not None and five.agent_id == "carol" and five.outcome == "handled"
+    assert five.disposition == "quote_sent" and five.notes == "sent before crash"
+    assert five.wrapup_s is not None and five.wrapup_s > 0
 
 
 async def _next_command(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str, Any]:

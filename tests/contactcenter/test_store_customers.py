@@ -14,6 +14,7 @@ from contactcenter.store.customers import (
     delete_customer,
     find_by_account,
     find_by_ani,
+    find_caller,
     get_customer,
     normalize_phone,
     phones_match,
@@ -117,6 +118,33 @@ async def test_shared_line_finds_every_customer(db: asyncpg.Pool) -> None:
     assert [c.id for c in found] == ["cus_bob"]
     found = await find_by_ani(db, "14155550100")  # neither exact: both by suffix
     assert sorted(c.id for c in found) == ["cus_alice", "cus_bob"]
+
+
+async def test_find_caller_matches_like_the_single_lookups(db: asyncpg.Pool) -> None:
+    await upsert_customer(db, alice())
+    await upsert_customer(db, CustomerIn(id="cus_bob", name="Bob Ng", phones=["4155550100"],
+                                         account_number="ACC-2"))
+    for ani in ("+14155550100", "4155550100", "14155550100", "+44 415 555 0100", "anonymous",
+                None):
+        found = await find_by_ani(db, ani)
+        caller = await find_caller(db, "call-1", ani=ani)
+        assert caller.duplicate is False
+        assert caller.matches == len(found), ani
+        assert caller.customer == (found[0] if found else None), ani
+    # the account number comes first, then the ANI
+    by_account = await find_caller(db, "call-1", account="ACC-2", ani="+14155550100")
+    assert by_account.customer is not None and by_account.customer.id == "cus_bob"
+    assert by_account.matches == 1
+    fallback = await find_caller(db, "call-1", account="ACC-404", ani="+14155550100")
+    assert fallback.customer is not None and fallback.customer.id == "cus_alice"
+    assert (await find_caller(db, "call-1", account="ACC-404")).customer is None
+    # an id the call log knows is a duplicate, whoever the caller is
+    async with EventLog(db) as log:
+        await log.append([EventRecord(type="contact.arrived", ts=1.0, contact_id="call-1",
+                                      queue_id="sales", data={"channel": "voice"})])
+    assert (await find_caller(db, "call-1", ani="+14155550100")).duplicate is True
+    assert (await find_caller(db, "call-1")).duplicate is True
+    assert (await find_caller(db, "call-2")).duplicate is False
 
 
 def test_customer_validation() -> None:

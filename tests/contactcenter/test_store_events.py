@@ -77,6 +77,25 @@ async def test_appends_spread_over_time_still_batch(db: asyncpg.Pool) -> None:
     assert 1 <= log.stats.batches < 250, log.stats
 
 
+async def test_linger_only_under_load(db: asyncpg.Pool) -> None:
+    loop = asyncio.get_running_loop()
+    async with EventLog(db, projections=(), linger=0.3) as log:
+        # idle: a lone append is written at once, however long the linger
+        started = loop.time()
+        await log.append([rec(1)])
+        await log.append([rec(2)])
+        assert loop.time() - started < 0.3
+        # under load: appends that arrive while a batch of several commits wait for the
+        # linger and go together
+        first = [asyncio.create_task(log.append([rec(i)])) for i in range(3, 6)]
+        await asyncio.sleep(0)
+        started = loop.time()
+        later = [asyncio.create_task(log.append([rec(i)])) for i in range(6, 9)]
+        await asyncio.gather(*first, *later)
+        assert loop.time() - started >= 0.25
+        assert log.stats.batches == 4, log.stats  # 1, 2, 3-5, then 6-8 in one
+
+
 async def test_batch_size_is_bounded(db: asyncpg.Pool) -> None:
     async with EventLog(db, max_batch=40, projections=()) as log:
         await asyncio.gather(*(log.append([rec(i)]) for i in range(300)))
