@@ -361,7 +361,9 @@ async def test_blended_agent_takes_the_waiting_inbound_call_first(
         await create_campaign(client, cc_settings, csv)
         url = str(client.make_url("")).rstrip("/")
         carrier = carrier_for(url, campaign_live=1.0, campaign_busy=0.0, campaign_machine=0.0,
-                              live_after=(0.6, 0.6), amd_human_latency=0.1)
+                              # rings long enough for the inbound call below to come first
+                              # even on a loaded machine
+                              live_after=(3.0, 3.0), amd_human_latency=0.1)
         async with carrier.serving(), console(client, cc_settings, "alice") as alice:
             assert (await alice.command("set_status", status="available"))["type"] == "reply"
             await start(client, cc_settings)
@@ -373,7 +375,7 @@ async def test_blended_agent_takes_the_waiting_inbound_call_first(
             await alice.next("offer", contact_id="in-1")
             assert (await alice.command("accept", contact_id="in-1"))["type"] == "reply"
             await until(lambda: db.fetchval(
-                "SELECT state = 'answered' FROM dial_attempts"), timeout=5)
+                "SELECT state = 'answered' FROM dial_attempts"), timeout=10)
             # the answered campaign call waits; a second inbound call comes after it
             resp = await client.post("/gateway/calls", headers=gw,
                                      json={"call_id": "in-2", "queue": "sales"})
