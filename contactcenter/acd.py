@@ -119,6 +119,7 @@ def routing_profile(agent: StoredAgent) -> AgentProfile:
         team=agent.team or "",
         skills=agent.skills,
         capacity=capacity,
+        languages=tuple(agent.languages),
     )
 
 

@@ -27,11 +27,13 @@ from contactcenter.store.users import (
 )
 
 # skills match the queues of config/routing.yaml (sales, support, billing, chat_support)
-DEMO_AGENTS: list[tuple[str, str, str, dict[str, int], dict[str, int]]] = [
-    ("alice", "Alice Archer", "blue", {"sales": 8, "support": 3}, {"voice": 1}),
-    ("bob", "Bob Baker", "blue", {"sales": 4, "billing": 6}, {"voice": 1}),
-    ("carol", "Carol Chen", "green", {"support": 7, "billing": 3}, {"voice": 1, "chat": 3}),
-    ("dave", "Dave Diaz", "green", {"support": 4, "sales": 3}, {"voice": 1, "chat": 2}),
+DEMO_AGENTS: list[tuple[str, str, str, dict[str, int], dict[str, int], list[str]]] = [
+    ("alice", "Alice Archer", "blue", {"sales": 8, "support": 3}, {"voice": 1}, ["en"]),
+    ("bob", "Bob Baker", "blue", {"sales": 4, "billing": 6}, {"voice": 1}, ["en", "es"]),
+    ("carol", "Carol Chen", "green", {"support": 7, "billing": 3}, {"voice": 1, "chat": 3},
+     ["en", "fr"]),
+    ("dave", "Dave Diaz", "green", {"support": 4, "sales": 3}, {"voice": 1, "chat": 2},
+     ["en"]),
 ]
 DEMO_STAFF: list[tuple[str, str, Role]] = [
     ("admin", "Administrator", "admin"),
@@ -92,10 +94,13 @@ async def seed(db: Queryable) -> None:
     print("Demo users (passwords shown once, for this demo only):")
     for username, display, role in DEMO_STAFF:
         print(f"  {username:<12} {role:<11} {await _user(db, username, display, role)}")
-    for number, (username, display, team, skills, capacity) in enumerate(DEMO_AGENTS, 1):
+    for number, (username, display, team, skills, capacity, languages) in enumerate(
+        DEMO_AGENTS, 1
+    ):
         password = await _user(db, username, display, "agent")
         await save_agent_profile(db, username, AgentProfileIn(
-            team=team, skills=skills, capacity=capacity, extension=f"{1000 + number}"))
+            team=team, skills=skills, capacity=capacity, extension=f"{1000 + number}",
+            languages=languages))
         print(f"  {username:<12} {'agent':<11} {password}   skills {skills}")
     for customer in DEMO_CUSTOMERS:
         await upsert_customer(db, customer)

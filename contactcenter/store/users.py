@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import secrets
 from collections.abc import Mapping
 from datetime import datetime
@@ -67,6 +68,9 @@ def _check_capacity(capacity: Mapping[str, int]) -> dict[str, int]:
     return dict(capacity)
 
 
+_LANGUAGE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{2,8})?")
+
+
 class AgentProfileIn(BaseModel):
     """An agent's routing attributes, as saved (replacing what was there)."""
 
@@ -76,6 +80,19 @@ class AgentProfileIn(BaseModel):
     skills: dict[str, StrictInt] = {}
     capacity: dict[str, StrictInt] = {"voice": 1}
     extension: str | None = Field(None, min_length=1, max_length=64)
+    languages: list[str] = Field(default_factory=list, max_length=20)
+    """Language codes the agent speaks (e.g. "en", "fr"), lower case."""
+
+    @field_validator("languages")
+    @classmethod
+    def _valid_languages(cls, languages: list[str]) -> list[str]:
+        for code in languages:
+            if not _LANGUAGE.fullmatch(code):
+                raise ValueError(
+                    f"language {code!r} is not a language code: use lower-case letters such as "
+                    "'en' or 'pt-br'"
+                )
+        return list(dict.fromkeys(languages))
 
     @field_validator("skills")
     @classmethod
@@ -98,12 +115,13 @@ class AgentProfile(BaseModel):
     skills: dict[str, int]
     capacity: dict[str, int]
     extension: str | None
+    languages: list[str] = []
 
 
 _USER_COLUMNS = "id, username, display_name, role, disabled, created_at, updated_at"
 _AGENT_SELECT = """
     SELECT a.agent_id, u.username, u.display_name, u.role, u.disabled,
-           a.team, a.skills, a.capacity, a.extension
+           a.team, a.skills, a.capacity, a.extension, a.languages
     FROM agents a JOIN users u ON u.id = a.agent_id
 """
 
@@ -215,13 +233,14 @@ async def save_agent_profile(
     async with transaction(db) as conn:
         try:
             await conn.execute(
-                """INSERT INTO agents (agent_id, team, skills, capacity, extension)
-                   VALUES ($1, $2, $3, $4, $5)
+                """INSERT INTO agents (agent_id, team, skills, capacity, extension, languages)
+                   VALUES ($1, $2, $3, $4, $5, $6)
                    ON CONFLICT (agent_id) DO UPDATE
                    SET team = EXCLUDED.team, skills = EXCLUDED.skills,
                        capacity = EXCLUDED.capacity, extension = EXCLUDED.extension,
-                       updated_at = now()""",
+                       languages = EXCLUDED.languages, updated_at = now()""",
                 agent_id, profile.team, profile.skills, profile.capacity, profile.extension,
+                profile.languages,
             )
         except asyncpg.ForeignKeyViolationError:
             raise UnknownUser(f"no user with id {agent_id!r}; create the user first") from None

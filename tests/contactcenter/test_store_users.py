@@ -7,6 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from contactcenter import auth
+from contactcenter.acd import routing_profile
 from contactcenter.store.users import (
     AgentProfileIn,
     UnknownUser,
@@ -109,3 +110,22 @@ def test_profile_validation() -> None:
         AgentProfileIn(capacity={"chat": 101})
     with pytest.raises(ValidationError):
         AgentProfileIn(skills={"billing": True})
+
+
+async def test_agent_languages_reach_the_routing_profile(db: asyncpg.Pool) -> None:
+    await create_user(db, username="lea", password="pw", role="agent")
+    saved = await save_agent_profile(db, "lea", AgentProfileIn(
+        skills={"support": 5}, languages=["fr", "en", "fr"]))
+    assert saved.languages == ["fr", "en"]  # duplicates dropped, order kept
+    stored = await get_agent_profile(db, "lea")
+    assert stored is not None
+    assert routing_profile(stored).languages == ("fr", "en")
+    # a profile saved without languages clears them
+    cleared = await save_agent_profile(db, "lea", AgentProfileIn(skills={"support": 5}))
+    assert cleared.languages == []
+
+
+def test_language_codes_are_validated() -> None:
+    with pytest.raises(ValidationError, match="'English' is not a language code"):
+        AgentProfileIn(languages=["English"])
+    assert AgentProfileIn(languages=["pt-br"]).languages == ["pt-br"]
