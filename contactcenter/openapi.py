@@ -286,14 +286,14 @@ def _campaign_paths() -> dict[str, dict[str, Any]]:
                         ok_status="201", errors=(409,), tag="campaigns",
                         description="400 errors name the offending `field`; "
                         "`unknown_queue` when the queue is not in routing.yaml."),
-            "get": _op("Every campaign (supervisor, admin)",
+            "get": _op("Every campaign (supervisor, admin, wallboard token)",
                        _json("CampaignListOut", "The campaigns"), tag="campaigns")},
         "/api/campaigns/{campaign_id}": {"get": _op(
             "One campaign (supervisor, admin)", _json("CampaignOut", "The campaign"),
             parameters=campaign, errors=(404,), tag="campaigns")},
         "/api/campaigns/{campaign_id}/stats": {"get": _op(
             "Live statistics: dials, live answers, abandons per ledger window, talk per "
-            "agent hour, agent wait, dial level (supervisor, admin)",
+            "agent hour, agent wait, dial level (supervisor, admin, wallboard token)",
             _json("StatsOut", "The statistics"), parameters=campaign, errors=(404,),
             tag="campaigns")},
         "/api/campaigns/{campaign_id}/contacts": {"post": _op(

@@ -2,12 +2,13 @@
 // (/ws/supervisor), actions on agents (REST /api/supervisor/...), why a contact waits,
 // and interval reports with CSV download. Server data only ever goes in as text.
 import { renderTiles, tickTiles } from "./board.js";
+import { CampaignPoller, renderCampaigns } from "./campaigns.js";
 import { timeChart } from "./chart.js";
 import { byId, h, setChildren } from "./dom.js";
 import { WallboardFeed } from "./feed.js";
 import { NONE, duration, label, percent } from "./format.js";
 import { setupLogin } from "./login.js";
-import { AuthError, Session, getBlob, sendJson } from "./session.js";
+import { ApiError, AuthError, Session, getBlob, sendJson } from "./session.js";
 
 const session = new Session("supervisor");
 // ?period=0.5 asks the server for faster updates (within its min_period_s)
@@ -50,9 +51,11 @@ async function start() {
   clearInterval(trendTimer);
   trendTimer = window.setInterval(trends, 60_000);
   trends();
+  campaigns.start();
 }
 
 function stop() {
+  campaigns.stop();
   clearInterval(trendTimer);
   feed.stop();
   clearInterval(ticker);
@@ -474,3 +477,44 @@ async function trends() {
 
 byId("trend-queue").addEventListener("change", trends);
 feed.addEventListener("change", sample);
+
+// --- outbound campaigns (js/campaigns.js) ----------------------------------------------------
+
+const campaigns = new CampaignPoller((path) => session.get(path));
+
+campaigns.addEventListener("change", () => {
+  byId("campaigns-error").textContent = "";
+  renderCampaigns(byId("campaigns"), campaigns.campaigns, campaigns.stats, {
+    admin: !!(session.user && session.user.role === "admin"),
+    onAction: campaignAction,
+  });
+  const updated = byId("campaigns-updated");
+  updated.textContent = `updated ${new Date().toLocaleTimeString()}`;
+  updated.dataset.rounds = String(campaigns.rounds);
+});
+
+campaigns.addEventListener("problem", (event) => {
+  const { error } = /** @type {CustomEvent} */ (event).detail;
+  if (error instanceof AuthError) return expired();
+  byId("campaigns-error").textContent = `Campaigns not updated: ${problem(error)}`;
+});
+
+/** Start, pause or stop a campaign (admin); the server's error is shown on its card.
+ * @param {string} id @param {string} action @param {HTMLElement} card */
+async function campaignAction(id, action, card) {
+  const error = /** @type {HTMLElement} */ (card.querySelector(".campaign-error"));
+  const buttons = /** @type {NodeListOf<HTMLButtonElement>} */ (card.querySelectorAll(".campaign-actions button"));
+  error.textContent = "";
+  card.classList.add("busy");
+  for (const b of buttons) b.disabled = true;
+  try {
+    const updated = await sendJson(session, "POST", `/api/campaigns/${encodeURIComponent(id)}/${action}`, {});
+    say(`Campaign ${updated.name}: ${updated.state}.`);
+  } catch (exc) {
+    const code = exc instanceof ApiError ? ` (${exc.code})` : "";
+    error.textContent = `${action} failed: ${problem(exc)}${code}`;
+  } finally {
+    card.classList.remove("busy");
+    await campaigns.refresh();
+  }
+}

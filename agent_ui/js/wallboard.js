@@ -3,6 +3,7 @@
 // nothing else) given in the URL fragment, which never reaches the server's logs; it is
 // kept in this tab's sessionStorage and removed from the address bar.
 import { renderTiles, tickTiles } from "./board.js";
+import { CampaignPoller, getJson, renderCampaignTiles } from "./campaigns.js";
 import { byId } from "./dom.js";
 import { WallboardFeed } from "./feed.js";
 
@@ -47,6 +48,19 @@ if (!token()) {
     tiles.dataset.messages = String(feed.messages);
   });
   feed.start();
+  // running outbound campaigns: a compact tile each (GET /api/campaigns and /stats accept
+  // the wallboard token); a server or token that refuses them leaves the section hidden
+  const campaigns = new CampaignPoller((path) => {
+    const current = token();
+    return current ? getJson(current, path) : Promise.reject(new Error("no token"));
+  });
+  campaigns.addEventListener("change", () => {
+    const box = byId("campaign-tiles");
+    renderCampaignTiles(box, campaigns.campaigns, campaigns.stats);
+    byId("campaign-section").hidden = box.hidden;
+    box.dataset.rounds = String(campaigns.rounds);
+  });
+  campaigns.start();
   setInterval(() => {
     tickTiles(tiles, feed);
     byId("clock").textContent = new Date(feed.now() * 1000).toLocaleTimeString();

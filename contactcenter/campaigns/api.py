@@ -30,6 +30,9 @@ from routing.pacing import PacingMode
 
 ADMIN = frozenset({"admin"})
 READERS = frozenset({"supervisor", "admin"})
+BOARD_READERS = READERS | {"wallboard"}
+"""The list and the live statistics: also the read-only wallboard token kind (the screen's
+campaign tile); nothing else of this API."""
 CAMPAIGN_ID = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 QUEUE_ID = r"^[A-Za-z0-9_.:@-]{1,64}$"
 MAX_CSV_BYTES = 4 << 20
@@ -222,7 +225,7 @@ async def create(request: web.Request) -> web.Response:
 
 
 async def list_all(request: web.Request) -> web.Response:
-    authenticate(request, READERS)
+    authenticate(request, BOARD_READERS)
     found = await store.list_campaigns(request.app[POOL])
     return web.json_response({"campaigns": [campaign_out(c) for c in found]})
 
@@ -288,7 +291,7 @@ async def transition(request: web.Request, action: str) -> web.Response:
 
 
 async def stats(request: web.Request) -> web.Response:
-    authenticate(request, READERS)
+    authenticate(request, BOARD_READERS)
     campaign = await _campaign(request)
     return web.json_response(await campaign_stats(request.app, campaign))
 
