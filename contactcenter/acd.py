@@ -147,6 +147,8 @@ class Acd:
         """Told of every committed contact event (IVR survey, web chat: ivr_runner.py,
         chat.py); a hook returning True carries the contact itself, so the gateway is not
         told to bridge or hang it up (a chat, a call going on to the survey)."""
+        self.muted_of: Callable[[str], list[str]] = lambda agent_id: []
+        """The contacts an agent has muted (voice.py); part of ``agent_state``."""
         self.dialing: dict[str, str] = {}
         """Originated calls waiting for the callee to answer: contact id -> agent id."""
         self.extensions: dict[str, str | None] = {}
@@ -296,6 +298,7 @@ class Acd:
             agent_id=snap.id, status=snap.status, activity=snap.activity,
             next_status=snap.next_status, contacts=snap.contacts,
             status_since=snap.status_since, activity_since=snap.activity_since,
+            muted=self.muted_of(agent_id),
         ).model_dump(mode="json")
 
     # --- screen pop ------------------------------------------------------------------------

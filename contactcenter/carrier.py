@@ -225,6 +225,12 @@ class Carrier:
         self._placed_count = 0
         self._ws: Any = None
         self._outbound_tasks: set[asyncio.Task[None]] = set()
+        self.mutes: dict[str, list[bool]] = {}
+        """Call id -> each ``mute`` command's state, in order (True: muted)."""
+        self.dtmf: dict[str, str] = {}
+        """Call id -> the DTMF keys the agent sent into the call (``send_dtmf``)."""
+        self.transfers: dict[str, str] = {}
+        """Call id -> the target of the ``transfer`` that took the call away."""
 
     # --- draws -------------------------------------------------------------------------------
 
@@ -347,6 +353,9 @@ class Carrier:
             if kind == "originate":
                 self._start_outbound(data)
                 continue
+            if kind in ("mute", "send_dtmf"):
+                self._agent_leg(kind, data)
+                continue
             live = self._live.get(str(data.get("call_id")))
             if kind == "error":
                 log.warning("gateway error from the server: %s", data)
@@ -362,9 +371,21 @@ class Carrier:
                 live.bridged.set()
             elif kind in ("hangup", "transfer", "voicemail"):
                 live.end_kind = kind
+                if kind == "transfer":
+                    # the call leaves this server for the target: this leg is over
+                    self.transfers[str(data.get("call_id"))] = str(data.get("target"))
                 live.ended.set()
             elif kind == "play":
                 self._played(str(data.get("call_id")), data, live)
+
+    def _agent_leg(self, kind: str, data: dict[str, Any]) -> None:
+        """The agent's leg of a call: its microphone muted or not, the keys it sent (kept
+        per call so that tests and demos can check what reached the line)."""
+        call_id = str(data.get("call_id"))
+        if kind == "mute":
+            self.mutes.setdefault(call_id, []).append(data.get("muted") is True)
+        elif isinstance(data.get("digits"), str):
+            self.dtmf[call_id] = self.dtmf.get(call_id, "") + data["digits"]
 
     def _played(self, call_id: str, data: dict[str, Any], live: _Live) -> None:
         """A prompt for a callee; ``then: hangup`` (the dialer's identification message

@@ -23,6 +23,7 @@ from contactcenter import logs
 from contactcenter import protocol as p
 from contactcenter.acd import Acd, AcdUnavailable
 from contactcenter.clicktodial import ClickToDial
+from contactcenter.voice import VoiceControls
 from contactcenter.webcommon import ACD, HUB, authenticate, fail
 from contactcenter.wsframes import FrameBatcher
 from routing import Outcome
@@ -117,6 +118,8 @@ class Hub:
         acd.agent_sink = self.deliver
         acd.on_restored = self._await_consoles
         self.dialer = ClickToDial(acd, acd.pool)
+        self.voice = VoiceControls(acd)
+        """Runs ``mute``, ``dtmf`` and ``transfer`` to an external number (voice.py)."""
         self.chat: ChatCommands = _no_chat
         """Runs ``chat_send`` / ``chat_typing`` (set by chat.setup)."""
 
@@ -249,6 +252,12 @@ class Hub:
             return await self.dialer.dial(agent, c)
         if isinstance(c, p.ChatSend | p.ChatTyping):
             return await self.chat(agent, c)
+        if isinstance(c, p.Mute):
+            return await self.voice.mute(agent, c)
+        if isinstance(c, p.Dtmf):
+            return await self.voice.dtmf(agent, c)
+        if isinstance(c, p.Transfer) and c.number is not None:
+            return await self.voice.transfer_external(agent, c.contact_id, c.number)
         action: Any
         if isinstance(c, p.SetStatus):
             status = c.status

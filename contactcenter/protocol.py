@@ -101,21 +101,6 @@ class Wrapup(_Command):
     notes: str | None = Field(None, max_length=MAX_NOTES)
 
 
-class Transfer(_Command):
-    """Blind transfer to a queue or to an agent (exactly one of the two)."""
-
-    type: Literal["transfer"]
-    contact_id: ContactId
-    to_queue: str | None = Field(None, min_length=1, max_length=64)
-    to_agent: str | None = Field(None, min_length=1, max_length=64)
-
-    @model_validator(mode="after")
-    def _one_target(self) -> Transfer:
-        if (self.to_queue is None) == (self.to_agent is None):
-            raise ValueError("give exactly one of to_queue and to_agent")
-        return self
-
-
 _NUMBER_DECOR = re.compile(r"[\s().-]")
 _NUMBER = re.compile(r"^(\+[1-9][0-9]{2,14}|[0-9]{3,15})$")
 DIAL_ID = r"^[A-Za-z0-9_.:@-]{1,64}$"
@@ -148,6 +133,49 @@ class Dial(_Command):
         return normalize_number(value)
 
 
+class Transfer(_Command):
+    """Blind transfer to a queue, to an agent or to an external ``number`` (exactly one of
+    the three). The number is normalized as ``dial``'s is."""
+
+    type: Literal["transfer"]
+    contact_id: ContactId
+    to_queue: str | None = Field(None, min_length=1, max_length=64)
+    to_agent: str | None = Field(None, min_length=1, max_length=64)
+    number: str | None = Field(None, min_length=1, max_length=32)
+
+    @field_validator("number")
+    @classmethod
+    def _number(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_number(value)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Transfer:
+        given = [t for t in (self.to_queue, self.to_agent, self.number) if t is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of to_queue, to_agent and number")
+        return self
+
+
+DTMF_DIGITS = r"^[0-9*#A-D]{1,32}$"
+
+
+class Mute(_Command):
+    """Mute (``muted: true``) or unmute the agent's microphone on a connected voice call."""
+
+    type: Literal["mute"]
+    contact_id: ContactId
+    muted: bool
+
+
+class Dtmf(_Command):
+    """Tones the agent keys into a connected voice call (an IVR at the far end, say).
+    Never logged: they may be a card number; the event log keeps only their count."""
+
+    type: Literal["dtmf"]
+    contact_id: ContactId
+    digits: str = Field(pattern=DTMF_DIGITS)
+
+
 MAX_CHAT_TEXT = 2000
 
 
@@ -176,12 +204,12 @@ class ChatTyping(_Command):
 
 AgentCommand = Annotated[
     Hello | Resume | SetStatus | Accept | Reject | Hold | ResumeContact | End | Wrapup
-    | Transfer | Dial | ChatSend | ChatTyping,
+    | Transfer | Dial | ChatSend | ChatTyping | Mute | Dtmf,
     Field(discriminator="type"),
 ]
 COMMAND_TYPES: tuple[str, ...] = (
     "hello", "resume", "set_status", "accept", "reject", "hold", "resume_contact", "end",
-    "wrapup", "transfer", "dial", "chat_send", "chat_typing",
+    "wrapup", "transfer", "dial", "chat_send", "chat_typing", "mute", "dtmf",
 )
 _COMMANDS: TypeAdapter[AgentCommand] = TypeAdapter(AgentCommand)
 
@@ -347,6 +375,8 @@ class AgentStateData(BaseModel):
     """Server time of the last status change (the console's status timer)."""
     activity_since: float | None = None
     """Server time of the last activity change (the console's activity timer)."""
+    muted: list[str] = []
+    """Contacts (voice calls) on which the agent's microphone is muted."""
 
 
 def reply(command_id: str | int, **data: Any) -> dict[str, Any]:

@@ -34,6 +34,8 @@ const serverNow = () => Date.now() / 1000 + offset;
  * @type {Map<string, Contact>}
  */
 const contacts = new Map();
+/** calls on which the agent's microphone is muted (agent_state.muted: the server's word) */
+let muted = new Set();
 /** offers already announced (ring, notification): a replayed offer does not ring again */
 const announced = new Set();
 
@@ -57,7 +59,9 @@ setupLogin(session, {
       ? channel.command("set_status", { status: "offline" }) : Promise.resolve();
     leaving.catch(() => {}).finally(() => channel.stop());
     contacts.clear();
+    previews.clear();
     renderContacts();
+    renderPreviews();
   },
 });
 
@@ -132,8 +136,10 @@ on("agent_state", (data) => {
   for (const id of [...contacts.keys()]) {
     if (!(id in agent.contacts)) contacts.delete(id);
   }
+  muted = new Set(Array.isArray(data.muted) ? data.muted.map(String) : []);
   renderAgent();
   renderContacts();
+  renderMuted();
 });
 
 on("offer", (data, now) => {
@@ -308,7 +314,7 @@ function tickTimers() {
 // --- contacts ------------------------------------------------------------------------------
 
 function renderContacts() {
-  byId("no-contacts").hidden = contacts.size > 0;
+  byId("no-contacts").hidden = contacts.size > 0 || previews.size > 0;
   const cards = [];
   for (const contact of contacts.values()) {
     renderContact(contact);
@@ -422,7 +428,10 @@ function actions(contact, queue, offline) {
           contact.channel === "chat" ? null : contact.state === "connected"
             ? button("Hold", "hold", "hold", {}, "Alt+H")
             : button("Resume", "resume primary", "resume_contact", {}, "Alt+H"),
+          contact.channel === "chat" ? null : muteButton(contact, disabled),
           button("End", "end danger", "end", {}, "Alt+E")),
+        contact.channel !== "chat" && contact.state === "connected"
+          ? keypad(contact, disabled) : null,
         transferForm(contact, disabled));
     case "wrap_up":
       return wrapupForm(contact, queue, disabled);
@@ -431,7 +440,39 @@ function actions(contact, queue, offline) {
   }
 }
 
-/** Blind transfer to a queue or to an available agent. @param {Contact} contact @param {boolean} disabled */
+/** The Mute toggle of a call; its state is agent_state's (renderMuted). @param {Contact} contact @param {boolean} disabled */
+function muteButton(contact, disabled) {
+  const on = muted.has(contact.id);
+  return h("button", {
+    type: "button", class: "mute", disabled, "aria-pressed": String(on), "aria-keyshortcuts": "Alt+M",
+    onclick: () => act(contact, "mute", { muted: !muted.has(contact.id) }),
+  }, on ? "Unmute" : "Mute");
+}
+
+function renderMuted() {
+  for (const contact of contacts.values()) {
+    const b = contact.card && contact.card.querySelector("button.mute");
+    if (!b) continue;
+    const on = muted.has(contact.id);
+    b.setAttribute("aria-pressed", String(on));
+    b.textContent = on ? "Unmute" : "Mute";
+  }
+}
+
+const KEYPAD = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"];
+
+/** DTMF keypad for a connected call: each key is sent as it is pressed. @param {Contact} contact @param {boolean} disabled */
+function keypad(contact, disabled) {
+  const names = { "*": "star", "#": "pound" };
+  return h("div", { class: "keypad", role: "group", "aria-label": "Keypad (tones into the call)" },
+    KEYPAD.map((key) => h("button", {
+      type: "button", class: "key", disabled, dataset: { key },
+      "aria-label": `Key ${names[key] || key}`,
+      onclick: () => sendKey(contact, key),
+    }, key)));
+}
+
+/** Blind transfer to a queue, an available agent or an external number. @param {Contact} contact @param {boolean} disabled */
 function transferForm(contact, disabled) {
   const base = `transfer-${cssId(contact.id)}`;
   const select = h("select", { id: `${base}-target`, name: "target", disabled },
@@ -440,9 +481,15 @@ function transferForm(contact, disabled) {
       .map((q) => h("option", { value: `queue:${q.id}` }, q.name))),
     h("optgroup", { label: "Available agents", class: "agents-group" },
       h("option", { value: "", disabled: true }, "loading…")));
+  const number = contact.channel === "chat" ? null : h("input", {
+    id: `${base}-number`, name: "number", type: "tel", inputmode: "tel", size: "13",
+    class: "transfer-number", maxlength: "32", autocomplete: "off", placeholder: "+14155550123",
+    disabled });
   const form = h("form", { class: "transfer", "aria-label": "Transfer" },
     h("label", { for: `${base}-target` }, "Transfer to"),
     select,
+    number ? h("label", { for: `${base}-number` }, "or number") : null,
+    number,
     h("button", { type: "submit", class: "transfer-go", disabled }, "Transfer"));
   const loadAgents = async () => {
     const group = select.querySelector(".agents-group");
@@ -462,6 +509,12 @@ function transferForm(contact, disabled) {
   loadAgents();
   form.addEventListener("submit", (event) => {
     event.preventDefault();
+    // a number typed in wins over the list: an external (blind) transfer
+    const external = number ? /** @type {HTMLInputElement} */ (number).value.trim() : "";
+    if (external) {
+      act(contact, "transfer", { number: external });
+      return;
+    }
     const value = /** @type {HTMLSelectElement} */ (select).value;
     if (!value) return;
     const [kind, target] = [value.slice(0, value.indexOf(":")), value.slice(value.indexOf(":") + 1)];
@@ -598,10 +651,17 @@ function renderUnread(contact) {
 
 // --- dial ------------------------------------------------------------------------------------
 
-/** Click-to-dial (protocol ``dial``). @param {string} number @param {string|null} customerId */
-async function dial(number, customerId = null) {
+/**
+ * Click-to-dial (protocol ``dial``); resolves true when the server took it.
+ * @param {string} number @param {string|null} customerId
+ * @param {string|null} [queue] the wrap-up policy's queue (a campaign record's queue)
+ */
+async function dial(number, customerId = null, queue = null) {
   try {
-    const reply = await channel.command("dial", customerId ? { number, customer_id: customerId } : { number });
+    const fields = { number };
+    if (customerId) fields.customer_id = customerId;
+    if (queue) fields.queue = queue;
+    const reply = await channel.command("dial", fields);
     // The reply carries the callee's screen pop and the queue (its wrap-up policy).
     const id = String(reply.contact_id);
     const contact = contacts.get(id) || newContact(id, "dialing");
@@ -612,10 +672,127 @@ async function dial(number, customerId = null) {
     if (agent.contacts[id] || !contacts.has(id)) contacts.set(id, contact);
     renderContacts();
     say(`Calling ${reply.number || number}…`);
+    return true;
   } catch (exc) {
     say(`Could not call ${number}: ${exc instanceof Error ? exc.message : exc}`, true);
+    return false;
   }
 }
+
+// --- preview-mode campaign records -----------------------------------------------------------
+// ``campaign_preview``: a record the dialer chose for this agent (compliance already checked,
+// attempt recorded). The agent reads it and calls it with Dial (the ``dial`` command with
+// its number, customer and queue). The protocol has no command to skip a record: one not
+// called goes back to the list when it expires (``expires_at``).
+
+/** @type {Map<string, any>} call_ref -> the record */
+const previews = new Map();
+const DIALED_KEY = "contactcenter.agent.previews-dialed";
+/** records already dialled from this tab: a reload's replay does not show them again */
+const dialedRefs = new Set(/** @type {string[]} */ (JSON.parse(sessionStorage.getItem(DIALED_KEY) || "[]")));
+
+channel.addEventListener("campaign_preview", (event) => {
+  const { data, ts, now } = /** @type {CustomEvent} */ (event).detail;
+  const live = !!Number(ts) && Number(ts) === Number(now);
+  if (live) offset = Number(ts) - Date.now() / 1000;
+  const ref = String(data.call_ref);
+  // Time left, on the server's clock at the message (like an offer's countdown). A replayed
+  // record that expired meanwhile is dropped; a live one whose expiry is not between a few
+  // seconds and an hour after its message's time means the dialer's clock and the message
+  // clock disagree (the records live for minutes): shown without a countdown (the server
+  // still expires it).
+  const left = Number(data.expires_at) - Number(now);
+  if (dialedRefs.has(ref) || (!live && !(left > 0))) return;
+  const trusted = live ? left > 5 && left <= 3600 : left > 0;
+  const deadline = trusted ? performance.now() + left * 1000 : null;
+  previews.set(ref, { ...data, deadline });
+  renderPreviews();
+  const dialButton = byId("previews").querySelector(`[data-call-ref="${CSS.escape(ref)}"] button.preview-dial`);
+  const typing = document.activeElement && document.activeElement.matches("input, textarea, select");
+  if (dialButton instanceof HTMLButtonElement && !typing && !contacts.size) dialButton.focus();
+  if (live) notify("Campaign record to call", `${data.name || data.number} · ${data.campaign_id}`, ref);
+});
+
+function renderPreviews() {
+  const box = byId("previews");
+  box.hidden = previews.size === 0;
+  byId("no-contacts").hidden = contacts.size > 0 || previews.size > 0;
+  const offline = channel.state !== "connected";
+  setChildren(box, [...previews.values()].map((p) => previewCard(p, offline)));
+  tickPreviews();
+}
+
+/** @param {any} p @param {boolean} offline */
+function previewCard(p, offline) {
+  const ref = String(p.call_ref);
+  const titleId = `preview-title-${cssId(ref)}`;
+  const attributes = Object.entries(p.attributes || {});
+  const customer = p.screen_pop && p.screen_pop.known && p.screen_pop.customer ? p.screen_pop.customer : null;
+  const card = h("article", { class: "card preview", dataset: { callRef: ref, campaign: p.campaign_id },
+                              "aria-labelledby": titleId },
+    h("header", { class: "contact-head" },
+      h("h2", { id: titleId }, "Campaign record · ", h("span", { class: "preview-campaign" }, p.campaign_id)),
+      h("span", { class: "countdown preview-countdown", "aria-live": "off" }, "")),
+    h("p", { class: "customer-name preview-name" }, p.name || "No name on the list"),
+    h("dl", { class: "facts" },
+      h("dt", {}, "Number"), h("dd", { class: "preview-number" }, p.number),
+      h("dt", {}, "Campaign"), h("dd", {}, p.campaign_id),
+      h("dt", {}, "Queue"), h("dd", {}, queueName(p.queue)),
+      customer ? [h("dt", {}, "Customer"), h("dd", { class: "preview-customer" },
+        String(customer.name), customer.tier ? ` (${customer.tier})` : "")] : null,
+      attributes.map(([k, v]) => [h("dt", {}, label(k)),
+        h("dd", { class: "preview-attribute", dataset: { key: k } },
+          typeof v === "string" ? v : JSON.stringify(v))])),
+    h("div", { class: "actions" },
+      h("button", { type: "button", class: "preview-dial primary", disabled: offline,
+                    "aria-label": `Dial ${p.name || p.number} at ${p.number}`,
+                    onclick: (event) => dialPreview(p, /** @type {HTMLButtonElement} */ (event.currentTarget)) },
+        "Dial"),
+      h("span", { class: "muted" }, "Skipping is not available: a record you do not call goes back to the list when the time runs out.")));
+  return card;
+}
+
+/** @param {any} p @param {HTMLButtonElement} button */
+async function dialPreview(p, button) {
+  button.disabled = true;
+  const ok = await dial(String(p.number), p.customer_id ?? null, p.queue ?? null);
+  if (ok) {
+    const ref = String(p.call_ref);
+    dialedRefs.add(ref);
+    sessionStorage.setItem(DIALED_KEY, JSON.stringify([...dialedRefs].slice(-50)));
+    previews.delete(ref);
+    renderPreviews();
+  } else {
+    button.disabled = channel.state !== "connected";
+  }
+}
+
+function tickPreviews() {
+  let expired = false;
+  for (const [ref, p] of previews) {
+    if (p.deadline === null) continue;
+    const left = Math.ceil((p.deadline - performance.now()) / 1000);
+    if (left <= 0) {
+      previews.delete(ref);
+      expired = true;
+      say(`The record ${p.name || p.number} of campaign ${p.campaign_id} went back to the list (not called in time).`);
+      continue;
+    }
+    const span = byId("previews").querySelector(`[data-call-ref="${CSS.escape(ref)}"] .preview-countdown`);
+    if (span) {
+      span.textContent = `${duration(left)} left to call`;
+      span.classList.toggle("urgent", left <= 15);
+    }
+  }
+  if (expired) renderPreviews();
+}
+
+channel.addEventListener("state", () => {
+  const offline = channel.state !== "connected";
+  for (const b of byId("previews").querySelectorAll("button.preview-dial")) {
+    /** @type {HTMLButtonElement} */ (b).disabled = offline;
+  }
+});
 
 byId("dial-form").addEventListener("submit", (event) => {
   event.preventDefault();
@@ -642,10 +819,24 @@ async function act(contact, command, extra) {
   }
 }
 
+/**
+ * One keypad key into the call. Unlike act(), the card stays enabled: the agent keys a
+ * number quickly and the focus stays on the keypad (a disabled button would drop it).
+ * @param {Contact} contact @param {string} key
+ */
+async function sendKey(contact, key) {
+  try {
+    await channel.command("dtmf", { contact_id: contact.id, digits: key });
+    say(`Sent ${key.length} key(s) into the call.`);
+  } catch (exc) {
+    say(`Keypad failed: ${exc instanceof Error ? exc.message : exc}`, true);
+  }
+}
+
 /** Disable a card's controls while its command is under way (without rebuilding it). */
 function setBusy(contact, busy) {
   if (!contact.card) return;
-  for (const b of contact.card.querySelectorAll("button:not(.dial-phone), select, .chat-input")) {
+  for (const b of contact.card.querySelectorAll("button:not(.dial-phone), select, .chat-input, .transfer-number")) {
     /** @type {HTMLButtonElement} */ (b).disabled = busy || channel.state !== "connected" ||
       (b.classList.contains("chat-input") && contact.state !== "connected");
   }
@@ -686,6 +877,7 @@ setInterval(() => {
 setInterval(() => {
   tickTimers();
   for (const contact of contacts.values()) tickContact(contact);
+  tickPreviews();
 }, 1000);
 
 /** @param {string} text @param {boolean} [bad] */
@@ -744,6 +936,16 @@ document.addEventListener("keydown", (event) => {
       c = current("connected", "held");
       if (c && c.channel !== "chat") act(c, c.state === "held" ? "resume_contact" : "hold", {});
       return;
+    case "mute":
+      c = current("connected", "held");
+      if (c && c.channel !== "chat") act(c, "mute", { muted: !muted.has(c.id) });
+      return;
+    case "keypad": {
+      c = current("connected");
+      const key = c && c.card && c.card.querySelector(".keypad button");
+      if (key) /** @type {HTMLElement} */ (key).focus();
+      return;
+    }
     case "end":
       c = current("connected", "held", "dialing");
       if (c) act(c, "end", {});

@@ -7,6 +7,8 @@ export const SHORTCUTS = [
   { keys: "Alt+A", key: "a", alt: true, action: "accept", does: "Accept the ringing offer" },
   { keys: "Alt+R", key: "r", alt: true, action: "reject", does: "Reject the ringing offer" },
   { keys: "Alt+H", key: "h", alt: true, action: "hold", does: "Hold or resume the call" },
+  { keys: "Alt+M", key: "m", alt: true, action: "mute", does: "Mute or unmute your microphone" },
+  { keys: "Alt+K", key: "k", alt: true, action: "keypad", does: "Go to the call's keypad (tones)" },
   { keys: "Alt+E", key: "e", alt: true, action: "end", does: "End the current contact" },
   { keys: "Alt+D", key: "d", alt: true, action: "done", does: "Done: submit the wrap-up" },
   { keys: "Alt+N", key: "n", alt: true, action: "next_chat", does: "Go to the next chat" },

@@ -24,9 +24,11 @@ from contactcenter.store.db import Queryable
 from contactcenter.store.records import StoredEvent
 
 Outcome = Literal["handled", "abandoned", "flowed_out", "unanswered", "ended_in_ivr",
-                  "busy", "no_answer", "invalid_number", "failed", "cancelled"]
-"""The last five are outbound calls the callee never answered (``dial.result``), or that
-the agent hung up while they rang (``cancelled``)."""
+                  "busy", "no_answer", "invalid_number", "failed", "cancelled",
+                  "transferred"]
+"""``busy`` to ``cancelled`` are outbound calls the callee never answered (``dial.result``),
+or that the agent hung up while they rang (``cancelled``); ``transferred``: the agent sent
+the call out to an external number (``outcome_reason``)."""
 DIAL_FAILURES = frozenset({"busy", "no_answer", "invalid_number", "failed"})
 DIRECTIONS = frozenset({"inbound", "outbound", "internal"})
 # bounds the row size of a caller looping in an IVR menu
@@ -295,6 +297,14 @@ def _dial_result(r: Interaction, e: StoredEvent, at: datetime, d: Mapping[str, A
         r.outcome_reason = result
 
 
+def _transferred_external(
+    r: Interaction, e: StoredEvent, at: datetime, d: Mapping[str, Any]
+) -> None:
+    # Committed just before the contact.ended of the same transfer, which keeps it.
+    r.outcome = "transferred"
+    r.outcome_reason = _text(d.get("number")) or r.outcome_reason
+
+
 def _ended(r: Interaction, e: StoredEvent, at: datetime, d: Mapping[str, Any]) -> None:
     if r.direction == "outbound" and r.transfers == 0:
         # the engine's talk_s counts from the dial; the call log's from the answer
@@ -378,6 +388,7 @@ _HANDLERS: dict[str, _Handler] = {
     "contact.held": _held,
     "contact.resumed": _resumed,
     "contact.transferred": _transferred,
+    "contact.transferred_external": _transferred_external,
     "contact.abandoned": _abandoned,
     "contact.flowed_out": _flowed_out,
     "contact.ended": _ended,

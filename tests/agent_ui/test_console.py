@@ -102,7 +102,7 @@ async def test_offer_pop_hold_transfer_and_wrapup(
             await alice.keyboard.press("Alt+/")
             help_box = alice.locator("#help")
             await expect(help_box).to_be_visible()
-            await expect(help_box.locator("tbody tr")).to_have_count(8)
+            await expect(help_box.locator("tbody tr")).to_have_count(10)
             await expect(help_box).to_contain_text("Accept the ringing offer")
             await alice.keyboard.press("Escape")
             await expect(help_box).to_be_hidden()
