@@ -93,6 +93,7 @@ _INBOUND = Direction.INBOUND
 _CONTACT_TIMERS = ("offer", "step", "maxwait", "starve")
 _A_IDLE = Activity.IDLE
 _A_OFFERED = Activity.OFFERED
+_A_ON_CONTACT = Activity.ON_CONTACT
 _A_NOT_RESPONDING = Activity.NOT_RESPONDING
 _A_OFFLINE = Activity.OFFLINE
 _CI_ABANDON = ContactInput.ABANDON
@@ -117,6 +118,7 @@ _SI_REJECT = SlotInput.REJECT
 _SI_RESCIND = SlotInput.RESCIND
 _SI_RESUME = SlotInput.RESUME
 _SI_TRANSFER = SlotInput.TRANSFER
+_S_ACCEPTED = SLOT_TRANSITIONS[(SlotState.OFFERED, SlotInput.ACCEPT)]
 _SLOT_ACTIVITY = {
     SlotState.OFFERED: Activity.OFFERED,
     SlotState.CONNECTED: Activity.ON_CONTACT,
@@ -306,6 +308,68 @@ class _Contact:
     timers: dict[str, int] = field(default_factory=dict)
     decision: tuple[str, str, str, int, float] | None = None
     """(agent, step, trigger, routable agents in the group, when) of the last offer."""
+
+
+_new = object.__new__
+
+
+def _new_slot(
+    contact_id: str, channel: Channel, state: SlotState, since: float, queue_id: str
+) -> _Slot:
+    """``_Slot(...)`` for the offer path: every field stored, without the keyword-capable
+    dataclass __init__ (see routing/events.py on the positional makers)."""
+    slot = _new(_Slot)
+    slot.contact_id = contact_id
+    slot.channel = channel
+    slot.state = state
+    slot.since = since
+    slot.queue_id = queue_id
+    slot.wrap_gen = 0
+    return slot
+
+
+def _new_contact(
+    contact_id: str,
+    channel: Channel,
+    direction: Direction,
+    queue: _Queue,
+    priority: int,
+    base_priority: int | None,
+    extra: Requirement,
+    data: dict[str, object],
+    arrived_at: float,
+    enqueued_at: float,
+    seq: int,
+) -> _Contact:
+    """``_Contact(...)`` with the same eleven leading arguments, for the arrival paths: the
+    generated __init__ of 24 fields costs twice these stores (tests/routing/
+    test_fast_paths.py checks that both build the same contact)."""
+    c = _new(_Contact)
+    c.id = contact_id
+    c.channel = channel
+    c.direction = direction
+    c.queue = queue
+    c.priority = priority
+    c.base_priority = base_priority
+    c.extra = extra
+    c.data = data
+    c.arrived_at = arrived_at
+    c.enqueued_at = enqueued_at
+    c.seq = seq
+    c.state = _QUEUED
+    c.step_index = 0
+    c.group = None
+    c.token = 0
+    c.agent_id = None
+    c.offer_expires = 0.0
+    c.direct = False
+    c.answered_at = 0.0
+    c.hold_started = None
+    c.hold_s = 0.0
+    c.maxwait_at = None
+    c.timers = {}
+    c.decision = None
+    return c
 
 
 def _merge(base: dict[str, int], extra: Requirement) -> dict[str, int]:
@@ -632,7 +696,7 @@ class Engine:
         data = spec.data
         channel = spec.channel or queue.channel
         self._seq += 1
-        contact = _Contact(
+        contact = _new_contact(
             cid,
             channel,
             spec.direction,
@@ -660,7 +724,7 @@ class Engine:
                 f"queue {queue_id!r} does not exist; known queues: {sorted(self._queues)}"
             )
         self._seq += 1
-        contact = _Contact(
+        contact = _new_contact(
             contact_id,
             queue.channel,
             _INBOUND,
@@ -1207,7 +1271,7 @@ class Engine:
         cid = contact.id
         aid = agent.id
         qid = queue.id
-        agent.slots[cid] = _Slot(cid, channel, _S_OFFERED, now, qid)
+        agent.slots[cid] = _new_slot(cid, channel, _S_OFFERED, now, qid)
         agent.in_use[channel] += 1
         agent.last_offer_at = now
         contact.agent_id = aid
@@ -1259,13 +1323,24 @@ class Engine:
                 self._touch_agent(agent, now, out)
 
     def accept(self, agent_id: str, contact_id: str, now: float) -> Outcome:
-        agent, contact, slot = self._held(agent_id, contact_id)
+        # _held's lookups, inlined; _held itself sorts out the errors.
+        agent = self._agents.get(agent_id)
+        slot = agent.slots.get(contact_id) if agent is not None else None
+        contact = self._contacts.get(contact_id)
+        if agent is None or slot is None or contact is None or contact.agent_id != agent_id:
+            agent, contact, slot = self._held(agent_id, contact_id)
         if slot.state is not _S_OFFERED:
             raise errors.IllegalTransition(f"contact {contact_id} is not being offered to you")
         if now > contact.offer_expires:
             raise errors.OfferExpired(f"the offer of contact {contact_id} has expired")
-        self._transition(contact, _CI_ACCEPT)
-        self._apply_slot(agent, slot, _SI_ACCEPT)
+        # _transition and _apply_slot, inlined (one accept per answered contact); the
+        # calls remain for the error messages.
+        state = _CONTACT_TRANSITIONS.get((contact.state, _CI_ACCEPT))
+        if state is None:
+            self._transition(contact, _CI_ACCEPT)
+        else:
+            contact.state = state
+        slot.state = _S_ACCEPTED  # the slot is offered: checked just above
         out = Outcome([], [])
         slot.since = now
         contact.answered_at = now
@@ -1287,7 +1362,11 @@ class Engine:
                 not contact.direct,
             )
         )
-        self._touch_agent(agent, now, out)
+        if len(agent.slots) == 1 and not agent.not_responding:
+            # _touch_agent for the usual case: this is the agent's only contact.
+            self._report(agent, _A_ON_CONTACT, now, out)
+        else:
+            self._touch_agent(agent, now, out)
         return out
 
     def reject(self, agent_id: str, contact_id: str, now: float) -> Outcome:
@@ -1403,8 +1482,14 @@ class Engine:
 
     def end(self, agent_id: str, contact_id: str, now: float) -> Outcome:
         """The agent ends the contact; the agent goes into wrap-up for it."""
-        agent, contact, slot = self._held(agent_id, contact_id)
-        self._check_slot(slot, _SI_END, contact_id)
+        # _held's lookups, inlined; _held itself sorts out the errors.
+        agent = self._agents.get(agent_id)
+        slot = agent.slots.get(contact_id) if agent is not None else None
+        contact = self._contacts.get(contact_id)
+        if agent is None or slot is None or contact is None or contact.agent_id != agent_id:
+            agent, contact, slot = self._held(agent_id, contact_id)
+        if _SLOT_TRANSITIONS.get((slot.state, _SI_END)) is None:
+            self._check_slot(slot, _SI_END, contact_id)  # raises the typed error
         return self._end(agent, contact, slot, now, "agent")
 
     def hangup(self, contact_id: str, now: float) -> Outcome:
@@ -1419,8 +1504,16 @@ class Engine:
         raise errors.IllegalTransition(f"contact {contact_id} has already {contact.state.value}")
 
     def _end(self, agent: _Agent, contact: _Contact, slot: _Slot, now: float, by: str) -> Outcome:
-        self._transition(contact, _CI_END)
-        self._apply_slot(agent, slot, _SI_END)
+        state = _CONTACT_TRANSITIONS.get((contact.state, _CI_END))
+        if state is None:
+            self._transition(contact, _CI_END)  # raises the typed error
+        else:
+            contact.state = state
+        slot_state = _SLOT_TRANSITIONS.get((slot.state, _SI_END))
+        if slot_state is None:
+            self._apply_slot(agent, slot, _SI_END)  # raises the typed error
+        else:
+            slot.state = slot_state
         if contact.hold_started is not None:
             self._close_hold(contact, now)
         out = Outcome([], [])
@@ -1429,7 +1522,12 @@ class Engine:
             new_contact_ended(now, contact.id, agent.id, contact.queue.id, talk, contact.hold_s, by)
         )
         agent.handled_s += talk + contact.hold_s
-        self._start_wrapup(agent, slot, now, out)
+        if self._queues[slot.queue_id].wrap.mode == "none":
+            # _start_wrapup's first case, without the call: no wrap-up at all.
+            slot.since = now
+            self._finish_wrapup(agent, slot, now, out, None, None, timed_out=False)
+        else:
+            self._start_wrapup(agent, slot, now, out)
         return out
 
     def _start_wrapup(self, agent: _Agent, slot: _Slot, now: float, out: Outcome) -> None:

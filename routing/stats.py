@@ -23,6 +23,7 @@ from routing.events import (
     ContactAnswered,
     ContactEnded,
     ContactFlowedOut,
+    ContactOffered,
     ContactOriginated,
     ContactQueued,
     ContactTransferred,
@@ -148,6 +149,10 @@ class AgentTime:
         return self.handling_s / total if total > 0 else None
 
 
+_INLINE = frozenset({ContactAnswered, ContactQueued, ContactEnded, WrapUpCompleted})
+"""The event kinds StatsFold.apply_all folds without a handler call."""
+_NO_COUNTS = QueueCounts()
+"""Placeholder before the first queue event of a batch; never updated."""
 _HANDLING = frozenset({"on_contact", "on_hold", "wrap_up"})
 _AVAILABLE = frozenset({"idle", "offered"})
 
@@ -220,11 +225,17 @@ class StatsFold:
         return d
 
     def _counts(self, queue_id: str, ts: float) -> tuple[QueueCounts, QueueCounts]:
+        return self._bucket(queue_id, ts)[2]
+
+    def _bucket(
+        self, queue_id: str, ts: float
+    ) -> tuple[float, float, tuple[QueueCounts, QueueCounts]]:
+        """(start, end, (totals, interval counts)) of the queue's interval holding ``ts``."""
         # Events come in time order: the last (queue, bucket) pair is almost always the
         # one wanted again, so it is cached instead of rebuilding a key per event.
         cached = self._last.get(queue_id)
         if cached is not None and cached[0] <= ts < cached[1]:
-            return cached[2]
+            return cached
         total = self.totals.get(queue_id)
         if total is None:
             total = self.totals[queue_id] = QueueCounts()
@@ -235,18 +246,127 @@ class StatsFold:
         interval = self.intervals.get(key)
         if interval is None:
             interval = self.intervals[key] = QueueCounts()
-        pair = (total, interval)
-        self._last[queue_id] = (bucket, bucket + size, pair)
-        return pair
+        cached = self._last[queue_id] = (bucket, bucket + size, (total, interval))
+        return cached
 
     def apply_all(self, events: Iterable[Event]) -> None:
+        """``apply`` for each event in order: the same fold, with the hot cases inline.
+
+        A simulated or live day is mostly agent state changes, offers (which count
+        nothing), queued, answered, ended and wrap-up events: those are folded here without
+        a handler call, with the (queue, interval) counts of the last queue event kept at
+        hand. The arithmetic is the handlers', in the same order, so the figures are
+        identical to folding one event at a time; rarer events and rarer cases (outbound
+        contacts, a span across an interval boundary) go through the handlers."""
         handlers = self._handlers
+        agents = self.agents
+        defs = self._defs
+        where = self._where
+        waiting = self.waiting
+        outbound = self._outbound
+        keep = self.keep_wait_samples
         seen = 0
+        b_start, b_end, bucket_time = self._agent_bucket
+        # The counts cache of _counts, for the queue of the previous queue event.
+        c_qid: str | None = None
+        c_lo, c_hi = math.inf, -math.inf
+        total = interval = _NO_COUNTS
+        event: Any
         for event in events:
             seen += 1
-            handler = handlers.get(type(event))
-            if handler is not None:
-                handler(event)
+            cls = type(event)
+            if cls is AgentStateChanged:
+                state = agents.get(event.agent_id)
+                if state is not None:
+                    spent = state.total
+                    start = state.since
+                    ts = event.ts
+                    if spent is not None and b_start <= start <= ts <= b_end:
+                        # _agent's common case: the span lies inside the current bucket.
+                        activity = state.activity
+                        if activity in _HANDLING:
+                            spent.handling_s += ts - start
+                            bucket_time.handling_s += ts - start
+                        elif activity in _AVAILABLE and state.status == "available":
+                            spent.available_s += ts - start
+                            bucket_time.available_s += ts - start
+                        state.status = event.status
+                        state.activity = event.activity
+                        state.since = ts
+                        continue
+                self._agent(event)
+                b_start, b_end, bucket_time = self._agent_bucket
+                continue
+            if cls is ContactOffered:
+                continue
+            qid = event.queue_id
+            cid = event.contact_id
+            if cls not in _INLINE or qid is None or cid is None:
+                # Every other kind, and the inlined kinds' no-op case (their handlers
+                # ignore an event without queue or contact), through the handler table.
+                handler = handlers.get(cls)
+                if handler is not None:
+                    handler(event)
+                continue
+            if cls is ContactAnswered:
+                if not event.in_queue:
+                    continue
+                ts = event.ts
+                if qid != c_qid or not c_lo <= ts < c_hi:
+                    c_lo, c_hi, (total, interval) = self._bucket(qid, ts)
+                    c_qid = qid
+                left = where.pop(cid, None)
+                if left is not None:
+                    waiting[left].pop(cid, None)
+                wait = event.wait_s
+                d = defs.get(qid)
+                within = wait <= (self.queue_def(qid) if d is None else d).threshold_s
+                total.answered += 1
+                total.wait_answered_s += wait
+                if wait > total.max_wait_answered_s:
+                    total.max_wait_answered_s = wait
+                interval.answered += 1
+                interval.wait_answered_s += wait
+                if wait > interval.max_wait_answered_s:
+                    interval.max_wait_answered_s = wait
+                if within:
+                    total.answered_within += 1
+                    interval.answered_within += 1
+                if keep:
+                    total.wait_samples.append(wait)
+                    interval.wait_samples.append(wait)
+            elif cls is ContactQueued:
+                ts = event.ts
+                if qid != c_qid or not c_lo <= ts < c_hi:
+                    c_lo, c_hi, (total, interval) = self._bucket(qid, ts)
+                    c_qid = qid
+                total.offered += 1
+                interval.offered += 1
+                waiting[qid][cid] = event.enqueued_at
+                where[cid] = qid
+            elif cls is ContactEnded and cid not in outbound:
+                ts = event.ts
+                if qid != c_qid or not c_lo <= ts < c_hi:
+                    c_lo, c_hi, (total, interval) = self._bucket(qid, ts)
+                    c_qid = qid
+                talk, hold = event.talk_s, event.hold_s
+                total.handled += 1
+                total.talk_s += talk
+                total.hold_s += hold
+                interval.handled += 1
+                interval.talk_s += talk
+                interval.hold_s += hold
+            elif cls is WrapUpCompleted and cid not in outbound:
+                ts = event.ts
+                if qid != c_qid or not c_lo <= ts < c_hi:
+                    c_lo, c_hi, (total, interval) = self._bucket(qid, ts)
+                    c_qid = qid
+                total.wrapup_s += event.wrapup_s
+                interval.wrapup_s += event.wrapup_s
+            else:
+                handler = handlers.get(cls)
+                if handler is not None:
+                    handler(event)
         self.events_seen += seen
 
     def apply(self, event: Event) -> None:
@@ -382,7 +502,7 @@ class StatsFold:
         total = state.total
         start = state.since
         b_start, b_end, bucket_time = self._agent_bucket
-        if total is not None and b_start <= start < ts <= b_end:
+        if total is not None and b_start <= start <= ts <= b_end:
             # _accrue's common case, inlined: one span inside the current bucket.
             activity = state.activity
             if activity in _HANDLING:

@@ -133,3 +133,26 @@ def test_arrive_plain_refuses_like_arrive() -> None:
         engine.arrive_plain("c2", "nope", 1.0)
     assert engine.contact("c1").state == "queued"
     assert engine.waiting() == ["c1"]
+
+
+def test_positional_makers_build_what_the_dataclasses_build() -> None:
+    """The engine's arrival and offer paths build contacts and slots field by field; a
+    field added to the dataclass and not to the maker shows up here."""
+    import dataclasses
+
+    from routing import engine as eng
+    from routing.model import Direction
+    from routing.transitions import SlotState
+
+    e = Engine(RoutingConfig(queues=QUEUES))
+    queue = e._queues["sales"]
+    args = ("c1", Channel.VOICE, Direction.INBOUND, queue, 3, None, (("s", 2),), {"k": 1})
+    made = eng._new_contact(*args, 10.0, 12.0, 7)
+    built = eng._Contact(*args, 10.0, 12.0, 7)
+    for f in dataclasses.fields(eng._Contact):
+        assert getattr(made, f.name) == getattr(built, f.name), f.name
+    assert made.timers is not built.timers  # a dict of its own, as default_factory gives
+    slot_args = ("c1", Channel.VOICE, SlotState.OFFERED, 5.0, "sales")
+    made_slot, built_slot = eng._new_slot(*slot_args), eng._Slot(*slot_args)
+    for f in dataclasses.fields(eng._Slot):
+        assert getattr(made_slot, f.name) == getattr(built_slot, f.name), f.name
