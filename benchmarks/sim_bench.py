@@ -5,6 +5,9 @@
 (b) a plain idiomatic SimPy model of the same queue, written here: one process per call,
     a simpy.Resource for the agents, patience as `request | env.timeout(patience)`;
     and the ratio a / b;
+(b') the same plain model with Python's cyclic garbage collector paused during each run, as
+    the harness pauses it during its own run, and a / b': the comparison at equal collector
+    settings;
 (c) our harness on the 1,000-agent multi-skill day (config/scenarios/multiskill_day.yaml).
 
 Everything runs in this one process (no worker pool), after one untimed warm-up run. (a) and
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import io
 import json
 import pstats
@@ -106,11 +110,18 @@ def plain_simpy_run(seed: int) -> int:
     return stats["callers"]
 
 
-def bench_plain(repeat: int) -> dict[str, Any]:
+def bench_plain(repeat: int, gc_paused: bool = False) -> dict[str, Any]:
+    """(b); with ``gc_paused`` the cyclic collector is off during each run, as the harness
+    does, so that the two can also be compared at equal collector settings."""
     contacts, wall = 0, 0.0
     for r in range(repeat):
         started = time.perf_counter()
-        contacts += plain_simpy_run(r)
+        if gc_paused:
+            gc.disable()
+        try:
+            contacts += plain_simpy_run(r)
+        finally:
+            gc.enable()
         wall += time.perf_counter() - started
     return {"contacts": contacts, "wall_s": wall, "contacts_per_s": contacts / wall}
 
@@ -143,13 +154,17 @@ def main(argv: list[str] | None = None) -> int:
     run_replication(single, replication=10_000)  # untimed: imports, caches
     plain_simpy_run(10_000)
     rounds = [
-        (bench_harness(single, args.repeat), bench_plain(args.repeat)) for _ in range(args.rounds)
+        (bench_harness(single, args.repeat), bench_plain(args.repeat),
+         bench_plain(args.repeat, gc_paused=True))
+        for _ in range(args.rounds)
     ]
-    ours, plain = best([a for a, _ in rounds]), best([b for _, b in rounds])
+    ours, plain = best([a for a, _, _ in rounds]), best([b for _, b, _ in rounds])
+    plain_nogc = best([c for _, _, c in rounds])
     day = bench_harness(
         load_scenario(ROOT / "config/scenarios/multiskill_day.yaml"), args.day_repeat
     )
     ratio = ours["contacts_per_s"] / plain["contacts_per_s"]
+    ratio_same_gc = ours["contacts_per_s"] / plain_nogc["contacts_per_s"]
     result = {
         "python": sys.version.split()[0],
         "simpy": simpy.__version__,
@@ -162,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
             "harness": ours,
             "plain_simpy": plain,
             "ratio_harness_to_plain": ratio,
+            "plain_simpy_gc_paused": plain_nogc,
+            "ratio_harness_to_plain_gc_paused": ratio_same_gc,
             "rounds": args.rounds,
         },
         "multiskill_day_1000_agents": day,
@@ -176,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
             f"(b) plain SimPy model, same queue:      {plain['contacts_per_s']:>9,.0f} contacts/s"
         )
         print(f"    ratio a/b:                          {ratio:>9.2f}")
+        print(
+            f"(b') plain SimPy, collector paused too:  {plain_nogc['contacts_per_s']:>9,.0f}"
+            f" contacts/s; ratio a/b' {ratio_same_gc:.2f}"
+        )
         print(
             f"(c) harness, 1,000-agent multi-skill day: {day['contacts_per_s']:>7,.0f} contacts/s"
         )
