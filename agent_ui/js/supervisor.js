@@ -8,6 +8,7 @@ import { byId, h, setChildren } from "./dom.js";
 import { WallboardFeed } from "./feed.js";
 import { NONE, duration, label, percent } from "./format.js";
 import { setupLogin } from "./login.js";
+import { SurveyPoller } from "./surveys.js";
 import { ApiError, AuthError, Session, getBlob, sendJson } from "./session.js";
 
 const session = new Session("supervisor");
@@ -52,9 +53,11 @@ async function start() {
   trendTimer = window.setInterval(trends, 60_000);
   trends();
   campaigns.start();
+  surveys.start();
 }
 
 function stop() {
+  surveys.stop();
   campaigns.stop();
   clearInterval(trendTimer);
   feed.stop();
@@ -481,6 +484,7 @@ feed.addEventListener("change", sample);
 // --- outbound campaigns (js/campaigns.js) ----------------------------------------------------
 
 const campaigns = new CampaignPoller((path) => session.get(path));
+const surveys = new SurveyPoller(session, queueName);
 
 campaigns.addEventListener("change", () => {
   byId("campaigns-error").textContent = "";
