@@ -46,7 +46,7 @@ from contactcenter.protocol import (
     OfferData,
     ScreenPop,
 )
-from contactcenter.replay import LogReplay, ReplayedAgent, contact_spec
+from contactcenter.replay import LogReplay, ReplayedAgent, ReplayedContact, contact_spec
 from contactcenter.store import EventLog, EventRecord, StoredEvent
 from contactcenter.store.customers import (
     Customer,
@@ -151,6 +151,9 @@ class Acd:
         """The contacts an agent has muted (voice.py); part of ``agent_state``."""
         self.dialing: dict[str, str] = {}
         """Originated calls waiting for the callee to answer: contact id -> agent id."""
+        self.in_ivr: list[tuple[str, ReplayedContact]] = []
+        """After ``restore``: contacts whose IVR session the log shows open; the IVR
+        service (ivr_runner.py) resumes or ends them, then empties this."""
         self.extensions: dict[str, str | None] = {}
         self._callers: dict[str, tuple[Customer | None, int]] = {}
         self._tail: asyncio.Future[None] | None = None
@@ -388,6 +391,7 @@ class Acd:
             if event is not None:
                 self.stats.apply(event)
             replay.track(stored)
+        self.in_ivr = replay.in_ivr()
         rebuilt = _Rebuild(self.engine, self.clock())
         logged_in = rebuilt.agents(replay, self.engine.config.reason_codes)
         restored = rebuilt.contacts(replay)

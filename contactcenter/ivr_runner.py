@@ -17,6 +17,19 @@ What a session collected travels with the contact: the queued contact's attached
 holds the variables the tree attached plus an ``ivr`` section (tree, path, variables,
 sensitive names) that the agent's screen pop shows; values of sensitive variables are
 masked there and in every logged event.
+
+Restart: a session lives only in this process's memory, but the caller is still on the
+line at the gateway. ``restore_sessions`` (run at start-up, after ``Acd.restore``) takes
+the sessions the log shows open (replay.py) and never leaves one in limbo: a voice call
+in its entry tree starts the same tree again from its start (``ivr.restarted``, committed
+with the fresh session's first events before the gateway hears the new ``gather``); one
+whose tree is gone is queued to its number's queue of ``config/gateway.yaml`` ``dnis:``
+or, failing that, ended (``ivr.ended``, outcome ``ended_in_ivr``, reason
+``server_restart``; the gateway is told to hang up). Chats in the IVR (the visitor's
+socket died with the process) and surveys are ended the same way. Answers given before
+the crash are not put back into the new session: the tree asks again, so its conditions
+see exactly what a new call sees; the non-sensitive ones are kept in ``ivr.restarted``
+for the record. See docs/server.md, "Restart".
 """
 
 from __future__ import annotations
@@ -34,6 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import ivr
 from contactcenter.acd import Acd, AcdUnavailable
+from contactcenter.replay import ReplayedContact
 from contactcenter.store import EventRecord
 from contactcenter.store.customers import find_by_account, find_by_ani
 from contactcenter.store.interactions import get_interaction
@@ -46,6 +60,10 @@ from routing.events import ContactEnded, Event
 log = logging.getLogger(__name__)
 
 Purpose = Literal["entry", "survey"]
+MAX_RESTARTS = 3
+"""Restarts that resume one call's IVR; then the call is ended (a call that kills the
+server each time must not keep it crashing)."""
+RESTART_REASON = "server_restart"
 
 
 class IvrSettings(BaseModel):
@@ -503,8 +521,13 @@ async def voice_arrive(service: IvrService, tree: ivr.Tree, call: Any) -> dict[s
     session = ivr.Session(tree, contact_id=call.call_id, channel="voice", ani=call.ani,
                           dnis=call.dnis)
     conv = VoiceConversation(call.call_id, session, "entry", service.gateway_send)
+    # ivr.started does not carry the numbers; a restart needs them to resume the call
+    arrived = EventRecord(type="ivr.call_arrived", ts=service.acd.clock(),
+                          contact_id=call.call_id,
+                          data={"channel": "voice", "ani": call.ani, "dnis": call.dnis,
+                                "tree": tree.id})
     try:
-        action = await service.begin(conv)
+        action = await service.begin(conv, [arrived])
     except AcdUnavailable as exc:
         fail(503, exc.code, str(exc))
     state = "ivr" if not isinstance(action, ivr.Terminal) else (
@@ -540,6 +563,112 @@ async def voice_hangup(service: IvrService, call_id: str) -> dict[str, Any] | No
     except AcdUnavailable as exc:
         fail(503, exc.code, str(exc))
     return {"call_id": call_id, "state": "ended"}
+
+
+# --- restart ---------------------------------------------------------------------------------
+
+
+async def restore_sessions(service: IvrService, fallback: Mapping[str, str]) -> int:
+    """Resume or end the IVR sessions the log shows open (see the module docstring);
+    ``fallback``: dialled number -> queue, for calls whose tree is gone. The number of
+    calls resumed or queued."""
+    leftovers, service.acd.in_ivr = service.acd.in_ivr, []
+    kept = 0
+    for contact_id, c in leftovers:
+        try:
+            kept += await _restore_one(service, fallback, contact_id, c)
+        except (RoutingError, AcdUnavailable, ivr.SessionError, ValueError) as exc:
+            log.error("IVR session of %s not restored: %s", contact_id, exc,
+                      extra={"contact_id": contact_id})
+    if leftovers:
+        log.info("IVR sessions open at the restart: %d resumed or queued, %d ended",
+                 kept, len(leftovers) - kept)
+    return kept
+
+
+async def _restore_one(service: IvrService, fallback: Mapping[str, str], contact_id: str,
+                       c: ReplayedContact) -> int:
+    s = c.ivr
+    assert s is not None
+    ani, dnis = c.call.get("ani"), c.call.get("dnis")
+    before = {"tree": s.tree, "node": s.node, "variables": s.variables,
+              "purpose": s.purpose, "started_at": s.started_at}
+    voice = s.channel == "voice"
+    if not voice or s.purpose != "entry":
+        # a chat's visitor socket died with the process; a survey is only a courtesy
+        await _end(service, contact_id, voice, {**before, "detail": f"{s.channel}_{s.purpose}"})
+        return 0
+    if c.ivr_restarts >= MAX_RESTARTS:
+        await _end(service, contact_id, voice, {**before, "detail": "too_many_restarts"})
+        return 0
+    tree = service.tree(s.tree)
+    if tree is not None and "voice" in tree.channels:
+        session = ivr.Session(tree, contact_id=contact_id, channel="voice", ani=ani, dnis=dnis)
+        conv = VoiceConversation(contact_id, session, "entry", service.gateway_send)
+        record = EventRecord(type="ivr.restarted", ts=service.acd.clock(),
+                             contact_id=contact_id,
+                             data={**before, "restarts": c.ivr_restarts + 1})
+        await service.begin(conv, [record])
+        log.info("resumed the IVR of %s at the start of %s", contact_id, tree.id,
+                 extra={"contact_id": contact_id})
+        return 1
+    queue = fallback.get(dnis) if dnis else None
+    if queue is not None and await _queue_directly(service, contact_id, queue, ani, dnis,
+                                                   before):
+        return 1
+    await _end(service, contact_id, voice, {**before, "detail": "tree_missing"})
+    return 0
+
+
+async def _queue_directly(service: IvrService, contact_id: str, queue: str, ani: str | None,
+                          dnis: str | None, before: dict[str, Any]) -> bool:
+    """A call whose tree is gone goes to its number's queue, as if it had no IVR."""
+    engine = service.acd.engine
+    attached = {k: v for k, v in (("ani", ani), ("dnis", dnis)) if v}
+    try:
+        channel = str(engine.queue_config(queue).channel)
+    except RoutingError as exc:
+        log.error("fallback queue %s of %s: %s", queue, contact_id, exc)
+        return False
+    spec = ContactSpec(id=contact_id, queue_id=queue, data=attached)
+
+    def records(now: float) -> list[EventRecord]:
+        return [
+            EventRecord(type="ivr.ended", ts=now, contact_id=contact_id,
+                        data={**before, "reason": RESTART_REASON, "detail": "tree_missing",
+                              "queue": queue}),
+            EventRecord(type="contact.arrived", ts=now, contact_id=contact_id,
+                        queue_id=queue,
+                        data={"channel": channel, "direction": "inbound", "ani": ani,
+                              "dnis": dnis, "customer_id": None, "priority": None,
+                              "skills": {}, "attached": attached}),
+        ]
+
+    try:
+        await service.acd.execute(lambda now: engine.arrive(spec, now), before=records)
+    except RoutingError as exc:
+        log.error("cannot queue %s to %s after the restart: %s", contact_id, queue, exc)
+        return False
+    try:
+        state = engine.contact(contact_id).state
+    except UnknownContact:
+        state = "gone"
+    if state == "queued":
+        service.gateway_send("play", {"call_id": contact_id, "prompt": "queue_hold"})
+    return True
+
+
+async def _end(service: IvrService, contact_id: str, voice: bool,
+               data: dict[str, Any]) -> None:
+    """Logged, then the gateway is told to hang up (a voice call)."""
+
+    def record(now: float) -> list[EventRecord]:
+        return [EventRecord(type="ivr.ended", ts=now, contact_id=contact_id,
+                            data={**data, "reason": RESTART_REASON, "queue": None})]
+
+    await service.acd.execute(lambda now: Outcome(), before=record)
+    if voice:
+        service.gateway_send("hangup", {"call_id": contact_id, "reason": RESTART_REASON})
 
 
 # --- wiring ----------------------------------------------------------------------------------
@@ -598,6 +727,7 @@ def setup(app: web.Application) -> None:
         gateway.ivr = service
         acd.contact_hooks.append(service.on_contact_event)
         app[IVR] = service
+        await restore_sessions(service, gateway.dnis_map)
         try:
             yield
         finally:

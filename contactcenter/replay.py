@@ -5,6 +5,11 @@ last was (queued, offered, connected or held with an agent, done), per agent its
 logged status, and the open wrap-ups (an agent's hold on a contact it ended or
 transferred, until ``wrapup.completed``). It does no I/O and touches no engine; acd.py
 turns the result into engine calls.
+
+It also keeps the IVR sessions the log shows open (``ivr.started`` without a later exit:
+``ivr.exited``, ``ivr.caller_left``, ``ivr.queue_failed``, ``ivr.ended``, or the
+``contact.arrived`` of a tree's queue): those sessions lived only in the dead process's
+memory, and ivr_runner.py resumes or ends them (``in_ivr``).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contactcenter.store.records import StoredEvent
+from ivr.events import MASK
 from routing import OFFLINE, Channel, ContactSpec
 from routing.model import Direction
 
@@ -34,6 +40,27 @@ class ReplayedContact:
     """When the current agent segment began (answer or origination)."""
     dialing: bool = False
     """An originated call whose callee has not answered (no ``dial.result`` yet)."""
+    ivr: ReplayedIvr | None = None
+    """Its IVR session, while the log shows one open."""
+    call: dict[str, Any] = field(default_factory=dict)
+    """A voice call that went to an IVR: ``ani`` and ``dnis`` (``ivr.call_arrived``)."""
+    ivr_restarts: int = 0
+    """How many restarts resumed its IVR (``ivr.restarted``)."""
+
+
+@dataclass
+class ReplayedIvr:
+    """An IVR session the log shows open (no exit logged)."""
+
+    tree: str
+    channel: str
+    purpose: str
+    """``entry`` (before any queue) or ``survey`` (after the agent leg)."""
+    started_at: float
+    node: str | None = None
+    """The last node it entered."""
+    variables: dict[str, Any] = field(default_factory=dict)
+    """Values collected so far, sensitive ones left out (they are masked in the log)."""
 
 
 @dataclass
@@ -58,7 +85,10 @@ class LogReplay:
         c = self.contacts.setdefault(e.contact_id, ReplayedContact())
         d = e.data
         kind = e.type
-        if kind == "contact.arrived":
+        if kind.startswith("ivr."):
+            self._ivr(c, e)
+        elif kind == "contact.arrived":
+            c.ivr = None  # a tree's queue: the session is over
             c.arrival = dict(d)
             c.arrived_at = e.ts
             c.queue_id = e.queue_id or c.queue_id
@@ -96,6 +126,30 @@ class LogReplay:
         elif kind == "wrapup.completed" and e.agent_id is not None:
             self.wrapups.pop((e.agent_id, e.contact_id), None)
 
+    @staticmethod
+    def _ivr(c: ReplayedContact, e: StoredEvent) -> None:
+        d, kind = e.data, e.type
+        if kind == "ivr.call_arrived":
+            c.call = {"ani": _text(d.get("ani")), "dnis": _text(d.get("dnis"))}
+        elif kind == "ivr.started":
+            # after the agent leg (contact.arrived seen) a session is the survey
+            c.ivr = ReplayedIvr(tree=str(d.get("tree")), channel=str(d.get("channel")),
+                                purpose="survey" if c.arrival else "entry",
+                                started_at=e.ts, node=_text(d.get("node")))
+        elif c.ivr is None:
+            if kind == "ivr.restarted":
+                c.ivr_restarts += 1
+        elif kind == "ivr.entered_node":
+            c.ivr.node = _text(d.get("node")) or c.ivr.node
+        elif kind == "ivr.collected":
+            name, value = d.get("variable"), d.get("value")
+            if isinstance(name, str) and not d.get("sensitive") and value != MASK:
+                c.ivr.variables[name] = value
+        elif kind == "ivr.restarted":
+            c.ivr_restarts += 1  # the fresh session's ivr.started follows in its batch
+        elif kind in ("ivr.exited", "ivr.caller_left", "ivr.queue_failed", "ivr.ended"):
+            c.ivr = None
+
     def _agent(self, e: StoredEvent) -> None:
         assert e.agent_id is not None
         a = self.agents.setdefault(e.agent_id, ReplayedAgent())
@@ -115,6 +169,11 @@ class LogReplay:
         found = [(cid, c) for cid, c in self.contacts.items()
                  if c.state in ASSIGNED and c.queue_id and c.agent_id]
         return sorted(found, key=lambda item: item[1].answered_at or 0.0)
+
+    def in_ivr(self) -> list[tuple[str, ReplayedContact]]:
+        """Contacts whose IVR session was open when the log stopped, oldest first."""
+        found = [(cid, c) for cid, c in self.contacts.items() if c.ivr is not None]
+        return sorted(found, key=lambda item: item[1].ivr.started_at if item[1].ivr else 0.0)
 
     def logged_in(self) -> list[tuple[str, ReplayedAgent]]:
         return [(aid, a) for aid, a in self.agents.items() if a.status != OFFLINE]

@@ -202,6 +202,23 @@ def _ivr_left(r: Interaction, e: StoredEvent, at: datetime, d: Mapping[str, Any]
         r.ended_at = at
 
 
+def _ivr_restarted(r: Interaction, e: StoredEvent, at: datetime, d: Mapping[str, Any]) -> None:
+    # the server restarted while the caller was in the tree, which starts again: the path
+    # carries on, marked, with the nodes of the fresh session after this step
+    if len(r.ivr_path) < MAX_IVR_STEPS:
+        r.ivr_path.append({"node": "(server restart)", "ts": e.ts})
+
+
+def _ivr_ended(r: Interaction, e: StoredEvent, at: datetime, d: Mapping[str, Any]) -> None:
+    # the server ended a session it could not resume after a restart; with ``queue`` it
+    # queued the call directly instead (its contact.arrived follows)
+    _ivr_restarted(r, e, at, d)
+    if d.get("queue") is None and r.ended_at is None:
+        r.outcome = r.outcome or "ended_in_ivr"
+        r.outcome_reason = r.outcome_reason or _text(d.get("reason"))
+        r.ended_at = at
+
+
 def _survey(r: Interaction, e: StoredEvent, at: datetime, d: Mapping[str, Any]) -> None:
     csat = _integer(d.get("csat"))
     if csat is not None and 1 <= csat <= 5:
@@ -378,6 +395,8 @@ _HANDLERS: dict[str, _Handler] = {
     "ivr.input": _ivr_input,
     "ivr.exited": _ivr_exited,
     "ivr.caller_left": _ivr_left,
+    "ivr.restarted": _ivr_restarted,
+    "ivr.ended": _ivr_ended,
     "ivr.survey": _survey,
     "contact.queued": _queued,
     "contact.step_changed": _step_changed,
