@@ -231,6 +231,13 @@ class Carrier:
         """Call id -> the DTMF keys the agent sent into the call (``send_dtmf``)."""
         self.transfers: dict[str, str] = {}
         """Call id -> the target of the ``transfer`` that took the call away."""
+        self.joined: dict[str, set[str]] = {}
+        """Call id -> the agents on the line with the caller (``bridge``: one;
+        ``conference``: both, less those who ``leave_conference``)."""
+        self.consult_legs: dict[str, tuple[str, str]] = {}
+        """Call id -> (first agent, consulted agent) of an open ``consult_bridge``."""
+        self.legs: dict[str, list[str]] = {}
+        """Call id -> every leg command performed, in order (for tests and demos)."""
 
     # --- draws -------------------------------------------------------------------------------
 
@@ -356,6 +363,9 @@ class Carrier:
             if kind in ("mute", "send_dtmf"):
                 self._agent_leg(kind, data)
                 continue
+            if kind in ("consult_bridge", "consult_end", "conference", "leave_conference"):
+                self._consult_leg(kind, data)
+                continue
             live = self._live.get(str(data.get("call_id")))
             if kind == "error":
                 log.warning("gateway error from the server: %s", data)
@@ -369,6 +379,11 @@ class Carrier:
                 live.bridged_at = time.monotonic()
                 live.agent_id = data.get("agent_id")
                 live.bridged.set()
+                # a bridge to a new agent (a completed consult) replaces every other leg
+                call_id = str(data.get("call_id"))
+                self.joined[call_id] = {str(live.agent_id)}
+                self.consult_legs.pop(call_id, None)
+                self.legs.setdefault(call_id, []).append(f"bridge:{live.agent_id}")
             elif kind in ("hangup", "transfer", "voicemail"):
                 live.end_kind = kind
                 if kind == "transfer":
@@ -386,6 +401,24 @@ class Carrier:
             self.mutes.setdefault(call_id, []).append(data.get("muted") is True)
         elif isinstance(data.get("digits"), str):
             self.dtmf[call_id] = self.dtmf.get(call_id, "") + data["digits"]
+
+    def _consult_leg(self, kind: str, data: dict[str, Any]) -> None:
+        """Consult and conference legs of a call: who talks with whom (the caller on hold
+        during a consult), recorded per call."""
+        call_id = str(data.get("call_id"))
+        self.legs.setdefault(call_id, []).append(kind)
+        if kind == "consult_bridge":
+            self.consult_legs[call_id] = (str(data.get("agent_id")),
+                                          str(data.get("target_agent_id")))
+        elif kind == "consult_end":
+            self.consult_legs.pop(call_id, None)
+        elif kind == "conference":
+            agents = data.get("agents")
+            self.consult_legs.pop(call_id, None)
+            if isinstance(agents, list):
+                self.joined[call_id] = {str(a) for a in agents}
+        else:  # leave_conference
+            self.joined.get(call_id, set()).discard(str(data.get("agent_id")))
 
     def _played(self, call_id: str, data: dict[str, Any], live: _Live) -> None:
         """A prompt for a callee; ``then: hangup`` (the dialer's identification message

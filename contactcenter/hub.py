@@ -23,6 +23,7 @@ from contactcenter import logs
 from contactcenter import protocol as p
 from contactcenter.acd import Acd, AcdUnavailable
 from contactcenter.clicktodial import ClickToDial
+from contactcenter.consult import Consults
 from contactcenter.voice import VoiceControls
 from contactcenter.webcommon import ACD, HUB, authenticate, fail
 from contactcenter.wsframes import FrameBatcher
@@ -120,6 +121,8 @@ class Hub:
         self.dialer = ClickToDial(acd, acd.pool)
         self.voice = VoiceControls(acd)
         """Runs ``mute``, ``dtmf`` and ``transfer`` to an external number (voice.py)."""
+        self.consults = Consults(acd)
+        """Runs consult, consult answer, complete, cancel and conference (consult.py)."""
         self.chat: ChatCommands = _no_chat
         """Runs ``chat_send`` / ``chat_typing`` (set by chat.setup)."""
 
@@ -256,6 +259,8 @@ class Hub:
             return await self.voice.mute(agent, c)
         if isinstance(c, p.Dtmf):
             return await self.voice.dtmf(agent, c)
+        if isinstance(c, p.CONSULT_COMMANDS):
+            return await self.consults.handle(agent, c)
         if isinstance(c, p.Transfer) and c.number is not None:
             return await self.voice.transfer_external(agent, c.contact_id, c.number)
         action: Any

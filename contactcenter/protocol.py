@@ -176,6 +176,63 @@ class Dtmf(_Command):
     digits: str = Field(pattern=DTMF_DIGITS)
 
 
+class Consult(_Command):
+    """Warm transfer, first step: put the caller on hold and ask agent ``agent_id`` (logged
+    in, available, a free voice line) to talk first. It gets a ``consult_offer``."""
+
+    type: Literal["consult"]
+    contact_id: ContactId
+    agent_id: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class ConsultAccept(_Command):
+    """The consulted agent answers a ``consult_offer``: it talks with the first agent."""
+
+    type: Literal["consult_accept"]
+    contact_id: ContactId
+
+
+class ConsultReject(_Command):
+    """The consulted agent declines a ``consult_offer`` (or hangs up on an answered
+    consult): the caller stays on hold with the first agent."""
+
+    type: Literal["consult_reject"]
+    contact_id: ContactId
+
+
+class ConsultComplete(_Command):
+    """The first agent hands the caller to the consulted agent and goes to wrap-up."""
+
+    type: Literal["consult_complete"]
+    contact_id: ContactId
+
+
+class ConsultCancel(_Command):
+    """The first agent calls the consult off: the other agent is freed, the caller is
+    resumed."""
+
+    type: Literal["consult_cancel"]
+    contact_id: ContactId
+
+
+class Conference(_Command):
+    """The first agent joins the caller, itself and the consulted agent (answered)."""
+
+    type: Literal["conference"]
+    contact_id: ContactId
+
+
+class LeaveConference(_Command):
+    """Either agent leaves a conference and goes to wrap-up; the other keeps the caller."""
+
+    type: Literal["leave_conference"]
+    contact_id: ContactId
+
+
+CONSULT_COMMANDS = (Consult, ConsultAccept, ConsultReject, ConsultComplete, ConsultCancel,
+                    Conference, LeaveConference)
+
+
 MAX_CHAT_TEXT = 2000
 
 
@@ -204,12 +261,16 @@ class ChatTyping(_Command):
 
 AgentCommand = Annotated[
     Hello | Resume | SetStatus | Accept | Reject | Hold | ResumeContact | End | Wrapup
-    | Transfer | Dial | ChatSend | ChatTyping | Mute | Dtmf,
+    | Transfer | Dial | ChatSend | ChatTyping | Mute | Dtmf
+    | Consult | ConsultAccept | ConsultReject | ConsultComplete | ConsultCancel | Conference
+    | LeaveConference,
     Field(discriminator="type"),
 ]
 COMMAND_TYPES: tuple[str, ...] = (
     "hello", "resume", "set_status", "accept", "reject", "hold", "resume_contact", "end",
     "wrapup", "transfer", "dial", "chat_send", "chat_typing", "mute", "dtmf",
+    "consult", "consult_accept", "consult_reject", "consult_complete", "consult_cancel",
+    "conference", "leave_conference",
 )
 _COMMANDS: TypeAdapter[AgentCommand] = TypeAdapter(AgentCommand)
 
@@ -302,6 +363,37 @@ class OfferData(BaseModel):
     screen_pop: ScreenPop
     enqueued_at: float | None = None
     """Server time the contact entered its queue (the offer shows how long it waited)."""
+
+
+class ConsultOfferData(BaseModel):
+    """``consult_offer``: agent ``from_agent`` asks this agent to talk about its caller
+    (on hold meanwhile); answer with ``consult_accept`` / ``consult_reject`` before
+    ``expires_at``."""
+
+    contact_id: str
+    from_agent: str
+    queue: str
+    channel: str
+    expires_at: float
+    screen_pop: ScreenPop
+
+
+ConsultState = Literal["offered", "consulting", "rejected", "timed_out", "cancelled",
+                       "completed", "conference", "left", "caller_left", "dropped"]
+
+
+class ConsultStateData(BaseModel):
+    """``consult_state``, to both agents of a consult: how it stands now. ``reason`` says
+    why a consult ended without a transfer (rejected, timed_out, caller_left,
+    agent_logged_out); ``remaining``: who keeps the caller after ``left``."""
+
+    contact_id: str
+    state: ConsultState
+    from_agent: str
+    to_agent: str
+    event: str
+    reason: str | None = None
+    remaining: str | None = None
 
 
 class ContactStateData(BaseModel):

@@ -21,6 +21,12 @@ from typing import Any
 from routing import errors
 from routing.events import (
     Command,
+    ConferenceLeft,
+    ConferenceStarted,
+    ConsultAccepted,
+    ConsultCancelled,
+    ConsultRejected,
+    ConsultStarted,
     ContactFlowedOut,
     ContactHeld,
     ContactOriginated,
@@ -118,19 +124,38 @@ _SI_REJECT = SlotInput.REJECT
 _SI_RESCIND = SlotInput.RESCIND
 _SI_RESUME = SlotInput.RESUME
 _SI_TRANSFER = SlotInput.TRANSFER
+_SI_CONSULT = SlotInput.CONSULT
+_SI_CONSULT_ACCEPT = SlotInput.CONSULT_ACCEPT
+_SI_CONSULT_REJECT = SlotInput.CONSULT_REJECT
+_SI_CONSULT_TIMEOUT = SlotInput.CONSULT_TIMEOUT
+_SI_CONSULT_CANCEL = SlotInput.CONSULT_CANCEL
+_SI_CONSULT_COMPLETE = SlotInput.CONSULT_COMPLETE
+_SI_CONFERENCE = SlotInput.CONFERENCE
+_SI_LEAVE_CONFERENCE = SlotInput.LEAVE_CONFERENCE
+_SI_KEEP_CONFERENCE = SlotInput.KEEP_CONFERENCE
 _S_ACCEPTED = SLOT_TRANSITIONS[(SlotState.OFFERED, SlotInput.ACCEPT)]
 _SLOT_ACTIVITY = {
     SlotState.OFFERED: Activity.OFFERED,
     SlotState.CONNECTED: Activity.ON_CONTACT,
     SlotState.HELD: Activity.ON_HOLD,
     SlotState.WRAP_UP: Activity.WRAP_UP,
+    SlotState.CONSULT_OFFERED: Activity.OFFERED,
+    SlotState.CONSULTING: Activity.ON_CONTACT,
+    SlotState.CONFERENCED: Activity.ON_CONTACT,
+    SlotState.CONSULT_HOLD: Activity.ON_HOLD,
 }
 _ACTIVITY_RANK = {
     SlotState.OFFERED: (0, Activity.OFFERED),
+    SlotState.CONSULT_OFFERED: (0, Activity.OFFERED),
     SlotState.CONNECTED: (1, Activity.ON_CONTACT),
+    SlotState.CONSULTING: (1, Activity.ON_CONTACT),
+    SlotState.CONFERENCED: (1, Activity.ON_CONTACT),
     SlotState.HELD: (2, Activity.ON_HOLD),
+    SlotState.CONSULT_HOLD: (2, Activity.ON_HOLD),
     SlotState.WRAP_UP: (3, Activity.WRAP_UP),
 }
+_CONSULT_SLOTS = frozenset({SlotState.CONSULT_OFFERED, SlotState.CONSULTING, SlotState.CONFERENCED})
+"""Slots a consulted agent (or a conference member) holds without owning the contact."""
 
 
 @dataclass(slots=True)
@@ -310,6 +335,32 @@ class _Contact:
     """(agent, step, trigger, routable agents in the group, when) of the last offer."""
 
 
+@dataclass(slots=True, eq=False)
+class _Consult:
+    """An open consult or conference on one contact; kept apart from ``_Contact`` so the
+    arrival and offer paths build nothing for it."""
+
+    contact_id: str
+    from_agent: str
+    to_agent: str
+    expires_at: float
+    timer_gen: int
+    started_at: float
+    accepted: bool = False
+    conference: bool = False
+    conference_since: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultSnapshot:
+    contact_id: str
+    from_agent: str
+    to_agent: str
+    expires_at: float
+    accepted: bool
+    conference: bool
+
+
 _new = object.__new__
 
 
@@ -405,6 +456,8 @@ class Engine:
             self._queues[q.id] = self._build_queue(q)
         self._agents: dict[str, _Agent] = {}
         self._contacts: dict[str, _Contact] = {}
+        self._consults: dict[str, _Consult] = {}
+        """Open consults and conferences by contact id; empty on the routing hot path."""
         self._groups: dict[tuple[str, int, Channel, Requirement], _Group] = {}
         self._seq = 0
         self._statuses = frozenset((AVAILABLE, OFFLINE, *config.reason_codes))
@@ -630,6 +683,8 @@ class Engine:
         requeue: list[_Contact] = []
         # Pending logout first, so that nothing freed below is offered to this agent again.
         agent.next_status = OFFLINE
+        if self._consults:
+            self._logout_consults(agent, now, force, out)
         for cid, slot in list(agent.slots.items()):
             contact = self._contacts.get(cid)
             if contact is None or contact.agent_id != agent.id:
@@ -1495,6 +1550,8 @@ class Engine:
     def hangup(self, contact_id: str, now: float) -> Outcome:
         """The customer left: an abandon while waiting or offered, an end once answered."""
         contact = self._contact(contact_id)
+        if self._consults and contact_id in self._consults:
+            return self._hangup_consult(self._consults[contact_id], contact, now)
         if contact.state in (_QUEUED, _OFFERED):
             return self.abandon(contact_id, now)
         if contact.state in (ContactState.CONNECTED, ContactState.HELD):
@@ -1723,6 +1780,386 @@ class Engine:
         contact.hold_s = 0.0
         return out
 
+    # ------------------------------------------------------------------ consult and conference
+    #
+    # Off the routing hot path: the only traces elsewhere are a truth test of the empty
+    # ``_consults`` dict in hangup and logout. The first agent (A) keeps owning the contact
+    # (``contact.agent_id``) until it completes; the consulted agent (B) holds a slot of its
+    # own under the same contact id in one of the consult states, so its capacity is taken
+    # and it leaves the pools like an offered agent.
+
+    def consult(self, agent_id: str, contact_id: str, target_id: str, now: float) -> Outcome:
+        """A, holding the contact, asks agent B for a consult: the caller goes on hold and B
+        is reserved until it answers or the offer expires (the queue's offer timeout)."""
+        agent, contact, slot = self._held(agent_id, contact_id)
+        if contact_id in self._consults:
+            raise errors.IllegalTransition(f"contact {contact_id} already has a consult open")
+        self._check_slot(slot, _SI_CONSULT, contact_id)
+        target = self._agent(target_id)
+        if (
+            target is agent
+            or contact_id in target.slots
+            or not self._routable(target, contact.channel)
+        ):
+            raise errors.TargetUnavailable(
+                f"agent {target_id} cannot take a {contact.channel.value} consult now"
+            )
+        out = Outcome([], [])
+        was_held = contact.state is ContactState.HELD
+        self._transition(contact, ContactInput.CONSULT)
+        self._apply_slot(agent, slot, _SI_CONSULT)
+        qid = contact.queue.id
+        if not was_held:
+            contact.hold_started = now
+            out.events.append(
+                ContactHeld(ts=now, contact_id=contact_id, agent_id=agent_id, queue_id=qid)
+            )
+        expires = now + contact.queue.offer_timeout_s
+        gen = abs(contact.timers.get("consult", 0)) + 1
+        contact.timers["consult"] = gen
+        self._consults[contact_id] = _Consult(
+            contact_id=contact_id,
+            from_agent=agent_id,
+            to_agent=target_id,
+            expires_at=expires,
+            timer_gen=gen,
+            started_at=now,
+        )
+        target.slots[contact_id] = _new_slot(
+            contact_id, contact.channel, SlotState.CONSULT_OFFERED, now, qid
+        )
+        target.in_use[contact.channel] += 1
+        out.commands.append(new_start_timer(("consult", contact_id, gen), expires))
+        out.events.append(
+            ConsultStarted(
+                ts=now,
+                contact_id=contact_id,
+                agent_id=agent_id,
+                queue_id=qid,
+                to_agent=target_id,
+                expires_at=expires,
+            )
+        )
+        self._sync_pools(target, now)
+        self._touch_agent(target, now, out)
+        self._touch_agent(agent, now, out)
+        return out
+
+    def _open_consult(self, contact_id: str) -> _Consult:
+        consult = self._consults.get(contact_id)
+        if consult is None:
+            if contact_id not in self._contacts:
+                raise errors.UnknownContact(f"contact {contact_id!r} is not in routing")
+            raise errors.IllegalTransition(f"contact {contact_id} has no consult open")
+        return consult
+
+    def _consulted(self, agent_id: str, contact_id: str) -> tuple[_Consult, _Agent, _Slot]:
+        """The consult on the contact, checked to be addressed to ``agent_id`` (B)."""
+        self._agent(agent_id)
+        consult = self._open_consult(contact_id)
+        if consult.to_agent != agent_id:
+            raise errors.NotYourContact(f"the consult on {contact_id} is not for {agent_id}")
+        target = self._agents[agent_id]
+        return consult, target, target.slots[contact_id]
+
+    def _consulting(self, agent_id: str, contact_id: str) -> tuple[_Consult, _Agent, _Slot]:
+        """The consult on the contact, checked to be started by ``agent_id`` (A)."""
+        self._agent(agent_id)
+        consult = self._open_consult(contact_id)
+        if consult.from_agent != agent_id:
+            raise errors.NotYourContact(
+                f"the consult on {contact_id} was not started by {agent_id}"
+            )
+        agent = self._agents[agent_id]
+        return consult, agent, agent.slots[contact_id]
+
+    def accept_consult(self, agent_id: str, contact_id: str, now: float) -> Outcome:
+        consult, target, slot = self._consulted(agent_id, contact_id)
+        self._check_slot(slot, _SI_CONSULT_ACCEPT, contact_id)
+        if now > consult.expires_at:
+            raise errors.OfferExpired(f"the consult on contact {contact_id} has expired")
+        contact = self._contacts[contact_id]
+        out = Outcome([], [])
+        self._apply_slot(target, slot, _SI_CONSULT_ACCEPT)
+        slot.since = now
+        consult.accepted = True
+        self._cancel_timer(contact, "consult", out)
+        out.events.append(
+            ConsultAccepted(
+                ts=now,
+                contact_id=contact_id,
+                agent_id=agent_id,
+                queue_id=contact.queue.id,
+                from_agent=consult.from_agent,
+            )
+        )
+        self._touch_agent(target, now, out)
+        return out
+
+    def reject_consult(self, agent_id: str, contact_id: str, now: float) -> Outcome:
+        """B declines, or hangs up on an answered consult: it is freed; the caller stays on
+        hold with A."""
+        consult, _target, slot = self._consulted(agent_id, contact_id)
+        self._check_slot(slot, _SI_CONSULT_REJECT, contact_id)
+        out = Outcome([], [])
+        self._drop_consult(consult, now, out, _SI_CONSULT_REJECT, "rejected")
+        return out
+
+    def cancel_consult(self, agent_id: str, contact_id: str, now: float) -> Outcome:
+        """A calls the consult off (answered or not): B is freed, A resumes the caller."""
+        consult, agent, slot = self._consulting(agent_id, contact_id)
+        if consult.conference:
+            raise errors.IllegalTransition(f"contact {contact_id} is in a conference")
+        self._check_slot(slot, _SI_CONSULT_CANCEL, contact_id)
+        contact = self._contacts[contact_id]
+        out = Outcome([], [])
+        self._transition(contact, ContactInput.CONSULT_CANCEL)
+        self._drop_consult(consult, now, out, _SI_CONSULT_CANCEL, "cancelled")
+        held = self._close_hold(contact, now)
+        out.events.append(
+            ContactResumed(
+                ts=now,
+                contact_id=contact_id,
+                agent_id=agent_id,
+                queue_id=contact.queue.id,
+                hold_s=held,
+            )
+        )
+        self._touch_agent(agent, now, out)
+        return out
+
+    def _drop_consult(
+        self, consult: _Consult, now: float, out: Outcome, event: SlotInput, reason: str
+    ) -> None:
+        """The consult ends without a transfer: B's slot is released and A's slot goes the
+        way the table says for ``event`` (held after a reject or timeout, connected after
+        A cancels). The contact's own transition is the caller's business."""
+        cid = consult.contact_id
+        contact = self._contacts[cid]
+        agent = self._agents[consult.from_agent]
+        target = self._agents[consult.to_agent]
+        a_slot = agent.slots[cid]
+        b_slot = target.slots[cid]
+        self._apply_slot(agent, a_slot, event)
+        self._apply_slot(target, b_slot, event)
+        self._free_slot(target, b_slot)
+        self._cancel_timer(contact, "consult", out)
+        del self._consults[cid]
+        qid = contact.queue.id
+        if event is _SI_CONSULT_CANCEL:
+            out.events.append(
+                ConsultCancelled(
+                    ts=now,
+                    contact_id=cid,
+                    agent_id=agent.id,
+                    queue_id=qid,
+                    to_agent=target.id,
+                )
+            )
+        else:
+            out.events.append(
+                ConsultRejected(
+                    ts=now,
+                    contact_id=cid,
+                    agent_id=target.id,
+                    queue_id=qid,
+                    from_agent=agent.id,
+                    reason=reason,
+                )
+            )
+        if consult.accepted:
+            target.handled_s += now - b_slot.since
+        self._touch_agent(agent, now, out)
+        self._touch_agent(target, now, out)
+        self._after_release(target, now, out)
+
+    def complete_consult(self, agent_id: str, contact_id: str, now: float) -> Outcome:
+        """A hands the caller to B (who has answered the consult): the contact is B's from
+        now, A goes to wrap-up as after a transfer."""
+        consult, agent, slot = self._consulting(agent_id, contact_id)
+        target = self._agents[consult.to_agent]
+        b_slot = target.slots[contact_id]
+        self._check_slot(slot, _SI_CONSULT_COMPLETE, contact_id)
+        self._check_slot(b_slot, _SI_CONSULT_COMPLETE, contact_id)
+        contact = self._contacts[contact_id]
+        self._transition(contact, ContactInput.CONSULT_COMPLETE)
+        self._apply_slot(agent, slot, _SI_CONSULT_COMPLETE)
+        self._apply_slot(target, b_slot, _SI_CONSULT_COMPLETE)
+        del self._consults[contact_id]
+        out = Outcome([], [])
+        # A's leg, as _transfer_out records it: talk and hold up to now.
+        self._close_hold(contact, now)
+        talk = now - contact.answered_at - contact.hold_s
+        qid = contact.queue.id
+        out.events.append(
+            ContactTransferred(
+                ts=now,
+                contact_id=contact_id,
+                agent_id=agent_id,
+                queue_id=qid,
+                to_queue=None,
+                to_agent=target.id,
+                talk_s=talk,
+                hold_s=contact.hold_s,
+            )
+        )
+        agent.handled_s += talk + contact.hold_s
+        contact.hold_s = 0.0
+        # B's leg starts now; its consult time was agent-to-agent talk, not the caller's.
+        target.handled_s += now - b_slot.since
+        b_slot.since = now
+        contact.agent_id = target.id
+        contact.answered_at = now
+        contact.direct = False
+        out.events.append(new_contact_answered(now, contact_id, target.id, qid, 0.0, False))
+        self._start_wrapup(agent, slot, now, out)
+        self._touch_agent(target, now, out)
+        return out
+
+    def conference(self, agent_id: str, contact_id: str, now: float) -> Outcome:
+        """A joins the caller with itself and B (who has answered the consult)."""
+        consult, agent, slot = self._consulting(agent_id, contact_id)
+        target = self._agents[consult.to_agent]
+        b_slot = target.slots[contact_id]
+        self._check_slot(slot, _SI_CONFERENCE, contact_id)
+        self._check_slot(b_slot, _SI_CONFERENCE, contact_id)
+        contact = self._contacts[contact_id]
+        self._transition(contact, ContactInput.CONFERENCE)
+        self._apply_slot(agent, slot, _SI_CONFERENCE)
+        self._apply_slot(target, b_slot, _SI_CONFERENCE)
+        consult.conference = True
+        consult.conference_since = now
+        target.handled_s += now - b_slot.since
+        b_slot.since = now
+        held = self._close_hold(contact, now)
+        out = Outcome([], [])
+        out.events.append(
+            ConferenceStarted(
+                ts=now,
+                contact_id=contact_id,
+                agent_id=agent_id,
+                queue_id=contact.queue.id,
+                with_agent=target.id,
+                hold_s=held,
+            )
+        )
+        self._touch_agent(agent, now, out)
+        self._touch_agent(target, now, out)
+        return out
+
+    def leave_conference(self, agent_id: str, contact_id: str, now: float) -> Outcome:
+        """Either agent leaves: it goes to wrap-up, the other keeps the caller and becomes
+        the contact's owner (talk time still counts from the original answer)."""
+        self._agent(agent_id)
+        consult = self._open_consult(contact_id)
+        if agent_id not in (consult.from_agent, consult.to_agent):
+            raise errors.NotYourContact(f"{agent_id} is not in the call on {contact_id}")
+        if not consult.conference:
+            raise errors.IllegalTransition(f"contact {contact_id} is not in a conference")
+        other_id = consult.to_agent if agent_id == consult.from_agent else consult.from_agent
+        leaver = self._agents[agent_id]
+        keeper = self._agents[other_id]
+        l_slot = leaver.slots[contact_id]
+        k_slot = keeper.slots[contact_id]
+        self._check_slot(l_slot, _SI_LEAVE_CONFERENCE, contact_id)
+        self._check_slot(k_slot, _SI_KEEP_CONFERENCE, contact_id)
+        contact = self._contacts[contact_id]
+        self._transition(contact, ContactInput.LEAVE_CONFERENCE)
+        self._apply_slot(leaver, l_slot, _SI_LEAVE_CONFERENCE)
+        self._apply_slot(keeper, k_slot, _SI_KEEP_CONFERENCE)
+        del self._consults[contact_id]
+        contact.agent_id = other_id
+        out = Outcome([], [])
+        spent = now - consult.conference_since
+        leaver.handled_s += spent
+        out.events.append(
+            ConferenceLeft(
+                ts=now,
+                contact_id=contact_id,
+                agent_id=agent_id,
+                queue_id=contact.queue.id,
+                remaining=other_id,
+                reason="left",
+                in_conference_s=spent,
+            )
+        )
+        self._start_wrapup(leaver, l_slot, now, out)
+        self._touch_agent(keeper, now, out)
+        return out
+
+    def _hangup_consult(self, consult: _Consult, contact: _Contact, now: float) -> Outcome:
+        """The caller left during a consult or a conference."""
+        if not consult.conference:
+            # B is freed; A's hold ends as any held call does.
+            pre = Outcome([], [])
+            self._drop_consult(consult, now, pre, _SI_CONSULT_REJECT, "caller_left")
+            agent = self._agents[consult.from_agent]
+            out = self._end(agent, contact, agent.slots[contact.id], now, "customer")
+            pre.events.extend(out.events)
+            pre.commands.extend(out.commands)
+            return pre
+        owner_id = contact.agent_id
+        assert owner_id is not None
+        other_id = consult.to_agent if owner_id == consult.from_agent else consult.from_agent
+        owner = self._agents[owner_id]
+        other = self._agents[other_id]
+        o_slot = owner.slots[contact.id]
+        x_slot = other.slots[contact.id]
+        self._transition(contact, _CI_END)
+        self._apply_slot(owner, o_slot, _SI_LEAVE_CONFERENCE)
+        self._apply_slot(other, x_slot, _SI_LEAVE_CONFERENCE)
+        del self._consults[contact.id]
+        out = Outcome([], [])
+        qid = contact.queue.id
+        talk = now - contact.answered_at - contact.hold_s
+        out.events.append(
+            new_contact_ended(now, contact.id, owner_id, qid, talk, contact.hold_s, "customer")
+        )
+        owner.handled_s += talk + contact.hold_s
+        spent = now - consult.conference_since
+        other.handled_s += spent
+        out.events.append(
+            ConferenceLeft(
+                ts=now,
+                contact_id=contact.id,
+                agent_id=other_id,
+                queue_id=qid,
+                remaining=None,
+                reason="caller_left",
+                in_conference_s=spent,
+            )
+        )
+        self._start_wrapup(owner, o_slot, now, out)
+        self._start_wrapup(other, x_slot, now, out)
+        return out
+
+    def _logout_consults(self, agent: _Agent, now: float, force: bool, out: Outcome) -> None:
+        """Consults the agent is part of, before it logs out: a consult offered to it is
+        dropped; with ``force`` it also drops out of any consult or conference."""
+        for consult in [
+            c for c in self._consults.values() if agent.id in (c.from_agent, c.to_agent)
+        ]:
+            if consult.conference:
+                if force:
+                    leg = self.leave_conference(agent.id, consult.contact_id, now)
+                    out.events.extend(leg.events)
+                    out.commands.extend(leg.commands)
+            elif (consult.to_agent == agent.id and not consult.accepted) or force:
+                self._drop_consult(consult, now, out, _SI_CONSULT_REJECT, "agent_logged_out")
+
+    def consult_of(self, contact_id: str) -> ConsultSnapshot | None:
+        c = self._consults.get(contact_id)
+        if c is None:
+            return None
+        return ConsultSnapshot(
+            contact_id=c.contact_id,
+            from_agent=c.from_agent,
+            to_agent=c.to_agent,
+            expires_at=c.expires_at,
+            accepted=c.accepted,
+            conference=c.conference,
+        )
+
     # ------------------------------------------------------------------ leaving the queue
 
     def abandon(self, contact_id: str, now: float) -> Outcome:
@@ -1852,6 +2289,10 @@ class Engine:
         elif kind == "starve" and contact.state is _OFFERED:
             # It goes back to the queue at the top if this offer is not taken.
             contact.priority = max(contact.priority, self.config.starvation_priority)
+        elif kind == "consult":
+            consult = self._consults.get(subject)
+            if consult is not None and not consult.accepted and consult.timer_gen == gen:
+                self._drop_consult(consult, now, out, _SI_CONSULT_TIMEOUT, "timed_out")
         return out
 
     def _next_step(self, contact: _Contact, now: float, out: Outcome) -> None:
@@ -2184,14 +2625,34 @@ class Engine:
                 cap = agent.profile.capacity.get(ch, 0)
                 assert used <= cap, f"agent {agent.id} over capacity on {ch}: {used}>{cap}"
             for cid, slot in agent.slots.items():
-                if slot.state in (_S_OFFERED, _S_CONNECTED, _S_HELD):
+                if slot.state in (_S_OFFERED, _S_CONNECTED, _S_HELD, SlotState.CONSULT_HOLD):
                     assert cid not in offered_to, f"contact {cid} held by two agents"
                     offered_to[cid] = agent.id
+                elif slot.state in _CONSULT_SLOTS:
+                    consult = self._consults.get(cid)
+                    assert consult is not None, f"{agent.id}: {slot.state} on {cid} without consult"
+                    assert agent.id in (consult.from_agent, consult.to_agent), (agent.id, cid)
             for channel, groups in agent.groups.items():
                 routable = self._routable(agent, channel)
                 for g in groups:
                     assert (agent.id in g.pool) == routable, (agent.id, g.gid, routable)
+        for cid, consult in self._consults.items():
+            contact = self._contacts[cid]
+            a_slot = self._agents[consult.from_agent].slots[cid]
+            b_slot = self._agents[consult.to_agent].slots[cid]
+            if consult.conference:
+                assert contact.state is ContactState.CONNECTED, cid
+                assert a_slot.state is b_slot.state is SlotState.CONFERENCED, cid
+                assert contact.agent_id in (consult.from_agent, consult.to_agent), cid
+            else:
+                assert contact.state is ContactState.HELD, cid
+                assert a_slot.state is SlotState.CONSULT_HOLD, cid
+                assert contact.agent_id == consult.from_agent, cid
+                expected = SlotState.CONSULTING if consult.accepted else SlotState.CONSULT_OFFERED
+                assert b_slot.state is expected, cid
         for contact in self._contacts.values():
+            if contact.id in self._consults and self._consults[contact.id].conference:
+                continue
             if contact.state in (_OFFERED, ContactState.CONNECTED, ContactState.HELD):
                 assert offered_to.get(contact.id) == contact.agent_id, contact.id
             if contact.state is _QUEUED:

@@ -154,6 +154,62 @@ class AgentStateChanged(Event):
     prev_activity: str
 
 
+@dataclass(slots=True, kw_only=True)
+class ConsultStarted(Event):
+    """The agent holding the contact (``agent_id``) asks ``to_agent`` for a consult; the
+    caller is on hold and ``to_agent`` is reserved until it answers or ``expires_at``."""
+
+    type: ClassVar[str] = "consult.started"
+    to_agent: str
+    expires_at: float
+
+
+@dataclass(slots=True, kw_only=True)
+class ConsultAccepted(Event):
+    """The consulted agent (``agent_id``) took the consult: it talks with ``from_agent``."""
+
+    type: ClassVar[str] = "consult.accepted"
+    from_agent: str
+
+
+@dataclass(slots=True, kw_only=True)
+class ConsultRejected(Event):
+    """The consult did not happen or was dropped on the consulted agent's side (``agent_id``):
+    ``reason`` is rejected, timed_out, caller_left or agent_logged_out."""
+
+    type: ClassVar[str] = "consult.rejected"
+    from_agent: str
+    reason: str
+
+
+@dataclass(slots=True, kw_only=True)
+class ConsultCancelled(Event):
+    """The consulting agent (``agent_id``) called the consult off and keeps the caller."""
+
+    type: ClassVar[str] = "consult.cancelled"
+    to_agent: str
+
+
+@dataclass(slots=True, kw_only=True)
+class ConferenceStarted(Event):
+    """Caller, ``agent_id`` (the owner so far) and ``with_agent`` are joined."""
+
+    type: ClassVar[str] = "conference.started"
+    with_agent: str
+    hold_s: float
+
+
+@dataclass(slots=True, kw_only=True)
+class ConferenceLeft(Event):
+    """``agent_id`` left the conference and goes to wrap-up; ``remaining`` keeps the caller
+    (None when the caller hung up and both leave). ``in_conference_s`` is its time there."""
+
+    type: ClassVar[str] = "conference.left"
+    remaining: str | None
+    reason: str
+    in_conference_s: float
+
+
 # --- commands -------------------------------------------------------------------------
 
 
@@ -389,6 +445,12 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ContactEnded,
         WrapUpCompleted,
         AgentStateChanged,
+        ConsultStarted,
+        ConsultAccepted,
+        ConsultRejected,
+        ConsultCancelled,
+        ConferenceStarted,
+        ConferenceLeft,
     )
 }
 

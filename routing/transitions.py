@@ -25,6 +25,11 @@ class ContactInput(StrEnum):
     REQUEUE = "requeue"
     TRANSFER_TO_QUEUE = "transfer_to_queue"
     TRANSFER_TO_AGENT = "transfer_to_agent"
+    CONSULT = "consult"
+    CONSULT_CANCEL = "consult_cancel"
+    CONSULT_COMPLETE = "consult_complete"
+    CONFERENCE = "conference"
+    LEAVE_CONFERENCE = "leave_conference"
 
 
 Q, OF, C, H = ContactState.QUEUED, ContactState.OFFERED, ContactState.CONNECTED, ContactState.HELD
@@ -51,6 +56,14 @@ CONTACT_TRANSITIONS: dict[tuple[ContactState, ContactInput], ContactState] = {
     (H, I.TRANSFER_TO_QUEUE): Q,
     (H, I.TRANSFER_TO_AGENT): OF,
     (H, I.REQUEUE): Q,
+    # Consult (warm transfer): the caller waits on hold while the agents talk; a consult
+    # the other agent does not take leaves the contact as it is (held, with its agent).
+    (C, I.CONSULT): H,
+    (H, I.CONSULT): H,
+    (H, I.CONSULT_CANCEL): C,  # the first agent resumes the caller
+    (H, I.CONSULT_COMPLETE): C,  # the caller is connected to the consulted agent
+    (H, I.CONFERENCE): C,  # caller and both agents joined
+    (C, I.LEAVE_CONFERENCE): C,  # the remaining agent keeps the caller
 }
 
 
@@ -62,6 +75,14 @@ class SlotState(StrEnum):
     HELD = "held"
     WRAP_UP = "wrap_up"
     RELEASED = "released"
+    CONSULT_HOLD = "consult_hold"
+    """The first agent's hold on a contact whose caller waits while it consults."""
+    CONSULT_OFFERED = "consult_offered"
+    """A consulted agent's reserved voice slot, until it answers the consult."""
+    CONSULTING = "consulting"
+    """A consulted agent talking with the first agent (the caller on hold)."""
+    CONFERENCED = "conferenced"
+    """Either agent of a three-way conference."""
 
 
 class SlotInput(StrEnum):
@@ -74,6 +95,16 @@ class SlotInput(StrEnum):
     END = "end"
     TRANSFER = "transfer"
     COMPLETE_WRAPUP = "complete_wrapup"
+    CONSULT = "consult"
+    CONSULT_ACCEPT = "consult_accept"
+    CONSULT_REJECT = "consult_reject"
+    CONSULT_TIMEOUT = "consult_timeout"
+    CONSULT_CANCEL = "consult_cancel"
+    CONSULT_COMPLETE = "consult_complete"
+    CONFERENCE = "conference"
+    LEAVE_CONFERENCE = "leave_conference"
+    KEEP_CONFERENCE = "keep_conference"
+    """The other agent left: this one keeps the caller."""
 
 
 SO, SC, SH, SW, SR = (
@@ -82,6 +113,12 @@ SO, SC, SH, SW, SR = (
     SlotState.HELD,
     SlotState.WRAP_UP,
     SlotState.RELEASED,
+)
+SCH, SCO, SCS, SCF = (
+    SlotState.CONSULT_HOLD,
+    SlotState.CONSULT_OFFERED,
+    SlotState.CONSULTING,
+    SlotState.CONFERENCED,
 )
 S = SlotInput
 
@@ -99,6 +136,27 @@ SLOT_TRANSITIONS: dict[tuple[SlotState, SlotInput], SlotState] = {
     (SH, S.TRANSFER): SW,
     (SH, S.RESCIND): SR,
     (SW, S.COMPLETE_WRAPUP): SR,
+    # The consulting agent: no hold, resume, end or transfer while a consult is open (the
+    # table refuses them); it cancels, completes or conferences.
+    (SC, S.CONSULT): SCH,
+    (SH, S.CONSULT): SCH,
+    (SCH, S.CONSULT_CANCEL): SC,  # A resumes the caller
+    (SCH, S.CONSULT_REJECT): SH,  # B declined (or the caller left): still on hold with A
+    (SCH, S.CONSULT_TIMEOUT): SH,
+    (SCH, S.CONSULT_COMPLETE): SW,
+    (SCH, S.CONFERENCE): SCF,
+    # The consulted agent.
+    (SCO, S.CONSULT_ACCEPT): SCS,
+    (SCO, S.CONSULT_REJECT): SR,
+    (SCO, S.CONSULT_TIMEOUT): SR,
+    (SCO, S.CONSULT_CANCEL): SR,
+    (SCS, S.CONSULT_CANCEL): SR,
+    (SCS, S.CONSULT_REJECT): SR,  # B hangs up on the consult (or logs out): A keeps the caller
+    (SCS, S.CONSULT_COMPLETE): SC,
+    (SCS, S.CONFERENCE): SCF,
+    # Either agent of a conference; a caller who hangs up makes both leave.
+    (SCF, S.LEAVE_CONFERENCE): SW,
+    (SCF, S.KEEP_CONFERENCE): SC,
 }
 
 
@@ -112,6 +170,8 @@ class Entry(StrEnum):
     RESTORE = "restore"
     """After a restart, the event log says the contact was already with its agent."""
     RESTORE_WRAPUP = "restore_wrapup"
+    CONSULT = "consult"
+    """The agent is asked for a consult by an agent holding a contact."""
 
 
 CONTACT_ENTRIES: dict[Entry, frozenset[ContactState]] = {
@@ -126,6 +186,7 @@ SLOT_ENTRIES: dict[Entry, frozenset[SlotState]] = {
     Entry.ORIGINATE: frozenset({SC}),
     Entry.RESTORE: frozenset({SC, SH}),
     Entry.RESTORE_WRAPUP: frozenset({SW}),
+    Entry.CONSULT: frozenset({SCO}),
 }
 """The states an agent's hold on a contact may start in."""
 

@@ -30,7 +30,8 @@ const serverNow = () => Date.now() / 1000 + offset;
  * @typedef {{id: string, state: string, queue: string|null, channel: string|null, offer: any|null,
  *            expiresAt: number|null, enqueuedAt: number|null, since: number, card: HTMLElement|null,
  *            rendered: string, busy: boolean, lines: Map<number, any>, unread: number,
- *            visitorTyping: boolean, transcript: HTMLElement|null}} Contact
+ *            visitorTyping: boolean, transcript: HTMLElement|null,
+ *            consult: {state: string, from_agent: string, to_agent: string}|null}} Contact
  * @type {Map<string, Contact>}
  */
 const contacts = new Map();
@@ -199,6 +200,53 @@ on("contact_state", (data) => {
   renderContacts();
 });
 
+// A consult: another agent asks this one to talk about its caller (consult.py).
+on("consult_offer", (data, now) => {
+  const id = String(data.contact_id);
+  const contact = contacts.get(id) || newContact(id, "consult_offered");
+  contact.state = "consult_offered";
+  contact.queue = data.queue ?? null;
+  contact.channel = "voice";
+  contact.offer = data;
+  contact.consult = { state: "offered", from_agent: String(data.from_agent), to_agent: "" };
+  contact.expiresAt = performance.now() + Math.max(0, (data.expires_at - now) * 1000);
+  contacts.set(id, contact);
+  renderContacts();
+  const accept = contact.card && contact.card.querySelector("button.consult-accept");
+  const typing = document.activeElement && document.activeElement.matches("input, textarea");
+  if (accept instanceof HTMLButtonElement && !typing) accept.focus();
+  if (!announced.has(`consult:${id}`) && contact.expiresAt > performance.now()) {
+    announced.add(`consult:${id}`);
+    if (contact.card) contact.card.dataset.rang = String(ring());
+    notify("Consult request", `${data.from_agent} · ${queueName(contact.queue)}`, `consult-${id}`);
+  }
+});
+
+const CONSULT_NEWS = {
+  offered: (c) => `Asking ${c.to_agent} for a consult; your caller is on hold.`,
+  consulting: (c) => `${c.to_agent} answered the consult.`,
+  rejected: (c) => `${c.to_agent} declined the consult; your caller is still on hold.`,
+  timed_out: (c) => `${c.to_agent} did not answer the consult; your caller is still on hold.`,
+  cancelled: () => "The consult was cancelled.",
+  completed: (c) => `The caller was handed to ${c.to_agent}.`,
+  conference: () => "Conference: the caller and both agents are on the line.",
+  left: (c) => `${c.remaining} keeps the caller.`,
+  caller_left: () => "The caller hung up; complete the wrap-up.",
+  dropped: () => "The consult ended.",
+};
+
+on("consult_state", (data) => {
+  const contact = contacts.get(String(data.contact_id));
+  const info = { state: String(data.state), from_agent: String(data.from_agent),
+                 to_agent: String(data.to_agent), remaining: data.remaining };
+  const open = ["offered", "consulting", "conference"].includes(info.state);
+  // the consult's screen pop stays on the card: after a completed consult it is the caller's
+  if (contact) contact.consult = open ? info : null;
+  const news = CONSULT_NEWS[info.state];
+  if (news) say(news(info), info.state === "rejected" || info.state === "timed_out");
+  renderContacts();
+});
+
 on("dial_result", (data) => {
   const contact = contacts.get(String(data.contact_id));
   if (data.result === "answered") {
@@ -252,7 +300,7 @@ function on(type, handler) {
 function newContact(id, state) {
   return { id, state, queue: null, channel: null, offer: null, expiresAt: null, enqueuedAt: null,
            since: serverNow(), card: null, rendered: "", busy: false, lines: new Map(), unread: 0,
-           visitorTyping: false, transcript: null };
+           visitorTyping: false, transcript: null, consult: null };
 }
 
 // --- status ----------------------------------------------------------------------------------
@@ -330,7 +378,9 @@ function renderContacts() {
 
 function updateBadge() {
   let count = 0;
-  for (const c of contacts.values()) count += (c.state === "offered" ? 1 : 0) + c.unread;
+  for (const c of contacts.values()) {
+    count += (c.state === "offered" || c.state === "consult_offered" ? 1 : 0) + c.unread;
+  }
   badge(count);
 }
 
@@ -340,7 +390,8 @@ function updateBadge() {
  * @param {Contact} contact
  */
 function renderContact(contact) {
-  const key = `${contact.state}|${contact.offer ? 1 : 0}|${contact.channel}`;
+  const key = `${contact.state}|${contact.offer ? 1 : 0}|${contact.channel}|` +
+    `${contact.consult ? contact.consult.state : ""}`;
   if (contact.card && contact.rendered === key) return;
   const offline = channel.state !== "connected";
   const pop = contact.offer ? contact.offer.screen_pop : null;
@@ -351,16 +402,16 @@ function renderContact(contact) {
     class: `card contact state-${contact.state}${chat ? " chat" : ""}`,
     "aria-labelledby": titleId,
     dataset: { contactId: contact.id, state: contact.state },
-    role: contact.state === "offered" ? "alert" : null,
+    role: contact.state === "offered" || contact.state === "consult_offered" ? "alert" : null,
   },
   h("header", { class: "contact-head" },
     h("h2", { id: titleId }, headline(contact, queue)),
     h("span", { class: "pill", dataset: { state: contact.state } }, label(contact.state)),
     contact.state === "offered" && contact.enqueuedAt
       ? h("span", { class: "waited muted" }, `waited ${duration(serverNow() - contact.enqueuedAt)}`) : null,
-    contact.state === "offered" && contact.expiresAt !== null
+    ["offered", "consult_offered"].includes(contact.state) && contact.expiresAt !== null
       ? h("span", { class: "countdown", "aria-live": "off" }, "") : null,
-    contact.state !== "offered" ? h("span", { class: "timer contact-timer", "aria-label": "Time in this state" }, "") : null,
+    !["offered", "consult_offered"].includes(contact.state) ? h("span", { class: "timer contact-timer", "aria-label": "Time in this state" }, "") : null,
     chat ? h("span", { class: "unread", hidden: contact.unread === 0 }, String(contact.unread)) : null),
   h("div", { class: "contact-body" },
     screenPop(pop, { crmTemplate: config.crm_url_template, contactId: contact.id, queue: contact.queue,
@@ -385,9 +436,18 @@ function headline(contact, queue) {
   const where = queue ? queue.name : contact.queue || "";
   const pop = contact.offer ? contact.offer.screen_pop : null;
   const who = pop ? (pop.known && pop.customer ? String(pop.customer.name) : String(pop.ani || "")) : "";
+  if (contact.state === "consult_offered" || contact.state === "consulting") {
+    const from = contact.consult ? contact.consult.from_agent : "";
+    return `Consult${from ? ` from ${from}` : ""}${where ? ` · ${where}` : ""}`;
+  }
   const verb = contact.state === "offered" ? `Incoming ${what.toLowerCase()}`
     : contact.state === "dialing" ? "Calling" : what;
   const head = where ? `${verb} · ${where}` : `${verb} ${contact.id}`;
+  if (contact.state === "consult_hold" && contact.consult) return `${head} · consulting ${contact.consult.to_agent}`;
+  if (contact.state === "conferenced" && contact.consult) {
+    const other = contact.consult.from_agent === (session.user ? session.user.user_id : "") ? contact.consult.to_agent : contact.consult.from_agent;
+    return `${head} · conference with ${other}`;
+  }
   return who && contact.state === "offered" ? `${head} · ${who}` : head;
 }
 
@@ -435,6 +495,25 @@ function actions(contact, queue, offline) {
         transferForm(contact, disabled));
     case "wrap_up":
       return wrapupForm(contact, queue, disabled);
+    case "consult_hold": {
+      // The caller waits; complete and conference once the other agent has answered.
+      const answered = contact.consult !== null && contact.consult.state === "consulting";
+      const ready = (b) => { if (!answered) b.disabled = true; return b; };
+      return h("div", { class: "actions consult-actions" },
+        ready(button("Complete transfer", "consult-complete primary", "consult_complete", {}, "Alt+T")),
+        ready(button("Conference", "conference", "conference", {}, "Alt+F")),
+        button("Cancel consult", "consult-cancel", "consult_cancel", {}, "Alt+X"));
+    }
+    case "consult_offered":
+      return h("div", { class: "actions" },
+        button("Accept consult", "consult-accept primary", "consult_accept", {}, "Alt+A"),
+        button("Decline", "consult-reject", "consult_reject", {}, "Alt+R"));
+    case "consulting":
+      return h("div", { class: "actions" },
+        button("Hang up consult", "consult-reject danger", "consult_reject", {}, "Alt+E"));
+    case "conferenced":
+      return h("div", { class: "actions" },
+        button("Leave conference", "leave-conference danger", "leave_conference", {}, "Alt+L"));
     default:
       return null;
   }
@@ -490,7 +569,19 @@ function transferForm(contact, disabled) {
     select,
     number ? h("label", { for: `${base}-number` }, "or number") : null,
     number,
-    h("button", { type: "submit", class: "transfer-go", disabled }, "Transfer"));
+    h("button", { type: "submit", class: "transfer-go", disabled }, "Transfer"),
+    contact.channel === "chat" ? null : h("button", {
+      type: "button", class: "consult-go", disabled, "aria-keyshortcuts": "Alt+C",
+      title: "Talk to the agent first; your caller waits on hold",
+      onclick: () => {
+        const value = /** @type {HTMLSelectElement} */ (select).value;
+        if (!value.startsWith("agent:")) {
+          say("Pick an available agent to consult.", true);
+          return;
+        }
+        act(contact, "consult", { agent_id: value.slice("agent:".length) });
+      },
+    }, "Consult"));
   const loadAgents = async () => {
     const group = select.querySelector(".agents-group");
     if (!group) return;
@@ -811,6 +902,7 @@ async function act(contact, command, extra) {
     await channel.command(command, { contact_id: contact.id, ...extra });
     if (command === "wrapup") say(`Contact ${contact.id} wrapped up.`);
     if (command === "transfer") say(`Contact ${contact.id} transferred.`);
+    if (command === "consult_reject") say(`You declined the consult on ${contact.id}.`);
   } catch (exc) {
     say(`${label(command)} failed: ${exc instanceof Error ? exc.message : exc}`, true);
   } finally {
@@ -838,7 +930,10 @@ function setBusy(contact, busy) {
   if (!contact.card) return;
   for (const b of contact.card.querySelectorAll("button:not(.dial-phone), select, .chat-input, .transfer-number")) {
     /** @type {HTMLButtonElement} */ (b).disabled = busy || channel.state !== "connected" ||
-      (b.classList.contains("chat-input") && contact.state !== "connected");
+      (b.classList.contains("chat-input") && contact.state !== "connected") ||
+      // complete and conference wait for the consulted agent's answer
+      (b.matches(".consult-complete, .conference") &&
+       !(contact.consult && contact.consult.state === "consulting"));
   }
 }
 
@@ -871,7 +966,7 @@ function tickContact(contact) {
 
 setInterval(() => {
   for (const contact of contacts.values()) {
-    if (contact.state === "offered") tickCountdown(contact);
+    if (contact.state === "offered" || contact.state === "consult_offered") tickCountdown(contact);
   }
 }, 250);
 setInterval(() => {
@@ -931,6 +1026,24 @@ document.addEventListener("keydown", (event) => {
     case "reject":
       c = first("offered");
       if (c) act(c, action, {});
+      else if ((c = first("consult_offered"))) act(c, `consult_${action}`, {});
+      return;
+    case "consult": {
+      c = current("connected", "held");
+      const go = c && c.card && c.card.querySelector("button.consult-go");
+      const target = c && c.card && c.card.querySelector("form.transfer select");
+      if (go && target) /** @type {HTMLElement} */ (target).focus();
+      return;
+    }
+    case "consult_complete":
+    case "conference":
+    case "consult_cancel":
+      c = current("consult_hold");
+      if (c) act(c, action, {});
+      return;
+    case "leave_conference":
+      c = current("conferenced");
+      if (c) act(c, "leave_conference", {});
       return;
     case "hold":
       c = current("connected", "held");
@@ -949,6 +1062,7 @@ document.addEventListener("keydown", (event) => {
     case "end":
       c = current("connected", "held", "dialing");
       if (c) act(c, "end", {});
+      else if ((c = current("consulting"))) act(c, "consult_reject", {});
       return;
     case "done": {
       c = current("wrap_up");

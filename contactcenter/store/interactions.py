@@ -272,6 +272,11 @@ def _resumed(r: Interaction, e: StoredEvent, at: datetime, d: Mapping[str, Any])
     r.held_since = None
 
 
+def _conference_left(r: Interaction, e: StoredEvent, at: datetime,
+                     d: Mapping[str, Any]) -> None:
+    r.agent_id = _text(d.get("remaining")) or r.agent_id
+
+
 def _transferred(r: Interaction, e: StoredEvent, at: datetime, d: Mapping[str, Any]) -> None:
     _close_segment(r, at, d)
     r.transfers += 1
@@ -406,6 +411,10 @@ _HANDLERS: dict[str, _Handler] = {
     "dial.result": _dial_result,
     "contact.held": _held,
     "contact.resumed": _resumed,
+    # a conference ends the caller's hold (its hold_s); an agent who leaves one hands the
+    # contact to the remaining agent, who is then the row's agent
+    "conference.started": _resumed,
+    "conference.left": _conference_left,
     "contact.transferred": _transferred,
     "contact.transferred_external": _transferred_external,
     "contact.abandoned": _abandoned,

@@ -136,6 +136,27 @@ class Driver:
     def set_skills(self, agent_id: str, skills: dict[str, int]) -> Outcome:
         return self.call("set_skills", agent_id, skills)
 
+    def consult(self, agent_id: str, cid: str, target: str) -> Outcome:
+        return self.call("consult", agent_id, cid, target)
+
+    def accept_consult(self, agent_id: str, cid: str) -> Outcome:
+        return self.call("accept_consult", agent_id, cid)
+
+    def reject_consult(self, agent_id: str, cid: str) -> Outcome:
+        return self.call("reject_consult", agent_id, cid)
+
+    def cancel_consult(self, agent_id: str, cid: str) -> Outcome:
+        return self.call("cancel_consult", agent_id, cid)
+
+    def complete_consult(self, agent_id: str, cid: str) -> Outcome:
+        return self.call("complete_consult", agent_id, cid)
+
+    def conference(self, agent_id: str, cid: str) -> Outcome:
+        return self.call("conference", agent_id, cid)
+
+    def leave_conference(self, agent_id: str, cid: str) -> Outcome:
+        return self.call("leave_conference", agent_id, cid)
+
     # -- reading ------------------------------------------------------------------------
 
     def of_type(self, kind: type[Any]) -> list[Any]:
@@ -212,11 +233,11 @@ def drain(driver: Driver, dispositions: dict[str, str] | None = None) -> None:
 
 def _wrapup_queue(driver: Driver, agent_id: str, cid: str) -> str:
     """The queue whose wrap-up policy applies: that of the agent's last handling event."""
-    from routing.events import ContactEnded, ContactTransferred
+    from routing.events import ConferenceLeft, ContactEnded, ContactTransferred
 
     for ev in reversed(driver.events):
         if (
-            isinstance(ev, ContactEnded | ContactTransferred)
+            isinstance(ev, ContactEnded | ContactTransferred | ConferenceLeft)
             and ev.contact_id == cid
             and ev.agent_id == agent_id
         ):

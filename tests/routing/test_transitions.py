@@ -201,7 +201,9 @@ def test_every_state_is_reachable_and_every_input_is_used() -> None:
     assert reached == set(ContactState)
     assert {i for (_, i) in CONTACT_TRANSITIONS} == set(ContactInput)
     assert {i for (_, i) in SLOT_TRANSITIONS} == set(SlotInput)
-    assert {SlotState.OFFERED} | set(SLOT_TRANSITIONS.values()) == set(SlotState)
+    # Slots start as an offer or as a consult offer (Entry.OFFER, Entry.CONSULT).
+    entered = {SlotState.OFFERED, SlotState.CONSULT_OFFERED}
+    assert entered | set(SLOT_TRANSITIONS.values()) == set(SlotState)
 
 
 def test_lookups_agree_with_the_tables() -> None:
@@ -375,6 +377,98 @@ def _via(state: ContactState, name: str) -> Callable[[], Driver]:
     return run
 
 
+# Consult and conference. In the first set A consults B; in the second ("_b_...") B holds
+# the contact and consults A, so that the consulted side's slot shows on agent A.
+
+
+def _consulting(start: Callable[[], Driver] = _connected) -> Driver:
+    d = start()
+    d.login("B")
+    d.at(d.now + 1).consult("A", "c", "B")
+    assert d.engine.contact("c").state == "held"
+    return d
+
+
+def _consult_held() -> Driver:
+    return _consulting(_held)
+
+
+def _consult_answered() -> Driver:
+    d = _consulting()
+    d.at(d.now + 1).accept_consult("B", "c")
+    return d
+
+
+def _consult_cancelled() -> Driver:
+    d = _consult_answered()
+    d.at(d.now + 1).cancel_consult("A", "c")
+    return d
+
+
+def _consult_rejected() -> Driver:
+    d = _consulting()
+    d.at(d.now + 1).reject_consult("B", "c")
+    return d
+
+
+def _consult_timed_out() -> Driver:
+    d = _consulting()
+    d.at(d.now + 15)
+    assert d.engine.consult_of("c") is None
+    return d
+
+
+def _consult_completed() -> Driver:
+    d = _consult_answered()
+    d.at(d.now + 1).complete_consult("A", "c")
+    assert d.engine.contact("c").agent_id == "B"
+    return d
+
+
+def _conferenced() -> Driver:
+    d = _consult_answered()
+    d.at(d.now + 1).conference("A", "c")
+    return d
+
+
+def _conference_left() -> Driver:
+    d = _conferenced()
+    d.at(d.now + 1).leave_conference("A", "c")
+    assert d.engine.contact("c").agent_id == "B"
+    return d
+
+
+def _b_consulting() -> Driver:
+    d = _world()
+    d.login("B")
+    d.arrive("c", "q")
+    d.at(1).accept("B", "c")
+    d.login("A")
+    d.at(2).consult("B", "c", "A")
+    return d
+
+
+def _b_consult_answered() -> Driver:
+    d = _b_consulting()
+    d.at(3).accept_consult("A", "c")
+    return d
+
+
+def _b_then(step: Callable[[Driver], Any], start: Callable[[], Driver]) -> Callable[[], Driver]:
+    def run() -> Driver:
+        d = start()
+        step(d.at(d.now + 1))
+        return d
+
+    return run
+
+
+def _b_conferenced() -> Driver:
+    d = _b_consult_answered()
+    d.at(4).conference("B", "c")
+    return d
+
+
 # Every entry of CONTACT_TRANSITIONS, each shown to happen through the public API.
 CONTACT_SCENARIOS: dict[tuple[ContactState, ContactInput], Callable[[], Driver]] = {
     (CS.QUEUED, CI.OFFER): _offer,
@@ -396,6 +490,12 @@ CONTACT_SCENARIOS: dict[tuple[ContactState, ContactInput], Callable[[], Driver]]
     (CS.HELD, CI.TRANSFER_TO_QUEUE): _via(CS.HELD, "transfer_to_queue"),
     (CS.HELD, CI.TRANSFER_TO_AGENT): _via(CS.HELD, "transfer_to_agent"),
     (CS.HELD, CI.REQUEUE): _requeue_held,
+    (CS.CONNECTED, CI.CONSULT): _consulting,
+    (CS.HELD, CI.CONSULT): _consult_held,
+    (CS.HELD, CI.CONSULT_CANCEL): _consult_cancelled,
+    (CS.HELD, CI.CONSULT_COMPLETE): _consult_completed,
+    (CS.HELD, CI.CONFERENCE): _conferenced,
+    (CS.CONNECTED, CI.LEAVE_CONFERENCE): _conference_left,
 }
 
 
@@ -429,6 +529,49 @@ SLOT_SCENARIOS: dict[tuple[SlotState, SlotInput], tuple[Callable[[], Driver], st
     (SlotState.HELD, SI.TRANSFER): (_via(CS.HELD, "transfer_to_agent"), "wrap_up"),
     (SlotState.HELD, SI.RESCIND): (_requeue_held, None),
     (SlotState.WRAP_UP, SI.COMPLETE_WRAPUP): (_via(CS.ENDED, "complete_wrapup"), None),
+    # A consults B.
+    (SlotState.CONNECTED, SI.CONSULT): (_consulting, "consult_hold"),
+    (SlotState.HELD, SI.CONSULT): (_consult_held, "consult_hold"),
+    (SlotState.CONSULT_HOLD, SI.CONSULT_CANCEL): (_consult_cancelled, "connected"),
+    (SlotState.CONSULT_HOLD, SI.CONSULT_REJECT): (_consult_rejected, "held"),
+    (SlotState.CONSULT_HOLD, SI.CONSULT_TIMEOUT): (_consult_timed_out, "held"),
+    (SlotState.CONSULT_HOLD, SI.CONSULT_COMPLETE): (_consult_completed, "wrap_up"),
+    (SlotState.CONSULT_HOLD, SI.CONFERENCE): (_conferenced, "conferenced"),
+    # B consults A: A's slot is the consulted side.
+    (SlotState.CONSULT_OFFERED, SI.CONSULT_ACCEPT): (_b_consult_answered, "consulting"),
+    (SlotState.CONSULT_OFFERED, SI.CONSULT_REJECT): (
+        _b_then(lambda d: d.reject_consult("A", "c"), _b_consulting),
+        None,
+    ),
+    (SlotState.CONSULT_OFFERED, SI.CONSULT_TIMEOUT): (
+        _b_then(lambda d: d.at(d.now + 20), _b_consulting),
+        None,
+    ),
+    (SlotState.CONSULT_OFFERED, SI.CONSULT_CANCEL): (
+        _b_then(lambda d: d.cancel_consult("B", "c"), _b_consulting),
+        None,
+    ),
+    (SlotState.CONSULTING, SI.CONSULT_CANCEL): (
+        _b_then(lambda d: d.cancel_consult("B", "c"), _b_consult_answered),
+        None,
+    ),
+    (SlotState.CONSULTING, SI.CONSULT_REJECT): (
+        _b_then(lambda d: d.reject_consult("A", "c"), _b_consult_answered),
+        None,
+    ),
+    (SlotState.CONSULTING, SI.CONSULT_COMPLETE): (
+        _b_then(lambda d: d.complete_consult("B", "c"), _b_consult_answered),
+        "connected",
+    ),
+    (SlotState.CONSULTING, SI.CONFERENCE): (_b_conferenced, "conferenced"),
+    (SlotState.CONFERENCED, SI.LEAVE_CONFERENCE): (
+        _b_then(lambda d: d.leave_conference("A", "c"), _b_conferenced),
+        "wrap_up",
+    ),
+    (SlotState.CONFERENCED, SI.KEEP_CONFERENCE): (
+        _b_then(lambda d: d.leave_conference("B", "c"), _b_conferenced),
+        "connected",
+    ),
 }
 
 
