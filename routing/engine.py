@@ -1090,11 +1090,16 @@ class Engine:
         predicate = group.predicate
         return predicate is None or predicate(self._agent_view(agent), self._contact_view(contact))
 
-    def _route_contact(self, contact: _Contact, now: float, out: Outcome) -> None:
+    def _route_contact(
+        self, contact: _Contact, now: float, out: Outcome, skip: str | None = None
+    ) -> None:
         """A contact entered its group: give it the group's best routable agent, if any.
 
         Any agent in the pool has already passed over every older contact of the group
-        (that is why it is still in the pool), so taking it does not break FCFS."""
+        (that is why it is still in the pool), so taking it does not break FCFS. ``skip``
+        is an agent that has just been freed and has not done that yet (it missed this
+        contact's offer): it chooses afterwards, by FCFS and priority, like any agent that
+        frees up."""
         group = contact.group
         if group is None or not group.pool:
             return
@@ -1105,11 +1110,13 @@ class Engine:
             agent_id = group.pool.first()
             assert agent_id is not None
             agent = agents[agent_id]
-            if cid not in agent.slots:
+            if cid not in agent.slots and agent_id != skip:
                 self._offer(contact, agent, now, out, "contact_entered", group)
                 return
         cview = self._contact_view(contact) if predicate is not None else None
         for agent_id in group.pool:
+            if agent_id == skip:
+                continue
             agent = agents[agent_id]
             # An agent still wrapping up this very contact (a chat transferred back into a
             # queue it serves) cannot take it again.
@@ -1436,7 +1443,10 @@ class Engine:
             agent.not_responding = True
         self._release_offer(agent, contact, now, out, kind, None)
         if contact.state is _QUEUED:
-            self._route_contact(contact, now, out)
+            # Other idle agents first; the agent who missed it then picks the best waiting
+            # contact (maybe this one again): offering it straight back could pass over an
+            # older or higher-priority contact that arrived during the offer.
+            self._route_contact(contact, now, out, skip=agent.id)
         self._after_release(agent, now, out)
         return out
 

@@ -614,6 +614,8 @@ class Run:
         for w in self.contacts.values():
             if w is c or w.state != "queued":
                 continue
+            if w.id in self.slots[agent]:
+                continue  # it still wraps this one up (transferred back to a queue): not for it
             if w.channel != c.channel and not (free and self.capacity[agent].get(w.channel)):
                 continue
             if not self._qualifies(agent, w):
@@ -944,9 +946,11 @@ def test_consult_and_conference_keep_the_invariants(
 ) -> None:
     """Random consult / accept / reject / cancel / complete / conference / leave inputs
     mixed into the usual ones: check_invariants, single owner and capacity (the consulted
-    agent's slot counts) after every step, stray consult inputs refused harmlessly, offer
-    timers, and after draining every contact ended exactly once with the fold balanced."""
-    run = _session(config, profiles, session, frozenset({"consult", "timers", "stats"}), True)
+    agent's slot counts) after every step, stray consult inputs refused harmlessly, FCFS
+    within priority, offer timers, and after draining every contact ended exactly once with
+    the fold balanced."""
+    checks = frozenset({"consult", "timers", "stats", "fcfs"})
+    run = _session(config, profiles, session, checks, True)
     for qid, waiting in run.fold.waiting.items():
         assert not waiting, f"queue {qid} still shows {sorted(waiting)} waiting after draining"
 
