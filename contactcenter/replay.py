@@ -110,6 +110,15 @@ class LogReplay:
             c.state = "held"
         elif kind == "dial.result":
             c.dialing = False
+        elif kind == "conference.started":
+            c.state = "connected"  # the caller, on hold during the consult, joins the call
+        elif kind == "conference.left":
+            # the leaver wraps up its leg; the other agent keeps the caller
+            if e.agent_id is not None and c.queue_id is not None:
+                self.wrapups[(e.agent_id, e.contact_id)] = c.queue_id
+            remaining = d.get("remaining")
+            if isinstance(remaining, str) and remaining:
+                c.agent_id = remaining
         elif kind == "contact.transferred":
             # the transferring agent wraps up; the contact moves on (queued or offered
             # events follow in the same batch)
