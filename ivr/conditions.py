@@ -22,38 +22,13 @@ from dataclasses import dataclass
 from types import CodeType
 from typing import Any
 
-from routing.expressions import AttrView
+from routing.expressions import SAFE_NODES, AttrView
 
 NAMES = ("vars", "customer", "contact", "hours", "holiday")
 SCHEDULE_NAMES = ("hours", "holiday")
 
-_ALLOWED: tuple[type[ast.AST], ...] = (
-    ast.Expression,
-    ast.BoolOp,
-    ast.And,
-    ast.Or,
-    ast.UnaryOp,
-    ast.Not,
-    ast.USub,
-    ast.Compare,
-    ast.Eq,
-    ast.NotEq,
-    ast.Lt,
-    ast.LtE,
-    ast.Gt,
-    ast.GtE,
-    ast.In,
-    ast.NotIn,
-    ast.Is,
-    ast.IsNot,
-    ast.Name,
-    ast.Load,
-    ast.Attribute,
-    ast.Constant,
-    ast.Tuple,
-    ast.List,
-    ast.Set,
-)
+# routing's safe subset, less item access: IVR names are records read by attribute only
+_ALLOWED: tuple[type[ast.AST], ...] = tuple(n for n in SAFE_NODES if n is not ast.Subscript)
 _CONSTANTS = frozenset({"True", "False", "None"})
 
 

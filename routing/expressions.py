@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from types import CodeType
 from typing import Any
 
-_ALLOWED_NODES: tuple[type[ast.AST], ...] = (
+SAFE_NODES: tuple[type[ast.AST], ...] = (
     ast.Expression,
     ast.BoolOp,
     ast.And,
@@ -88,7 +88,7 @@ def compile_expression(source: str) -> Predicate:
     except SyntaxError as exc:
         raise ExpressionError(f"expression {source!r} is not valid: {exc.msg}") from None
     for node in ast.walk(tree):
-        if not isinstance(node, _ALLOWED_NODES):
+        if not isinstance(node, SAFE_NODES):
             raise ExpressionError(
                 f"expression {source!r} uses {type(node).__name__}, which is not allowed; "
                 "use comparisons, and/or/not, in, attribute access and literals only"

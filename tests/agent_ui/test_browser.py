@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from contactcenter.carrier import Carrier, CarrierConfig, CarrierResult
 from contactcenter.settings import Settings
@@ -26,7 +24,7 @@ from contactcenter.store.customers import CustomerIn, upsert_customer
 from contactcenter.store.interactions import get_interaction
 from contactcenter.store.users import create_user
 from contactcenter.webcommon import ACD, HUB
-from tests.agent_ui.support import CHROMIUM_ARGS, VIEWPORT, chromium_path, patient_config
+from tests.agent_ui.support import VIEWPORT, patient_config
 from tests.contactcenter.server_support import PASSWORD, add_agent, bearer, running_app
 
 EVIL_NAME = 'Eve <img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script> Mallory'
@@ -34,18 +32,6 @@ EVIL_NOTES = "<b>router</b> reset <script>window.__pwned=3</script>"
 EVIL_PLAN = '<a href="javascript:window.__pwned=4">family</a>'
 CALLER = "+14155550177"
 TIMEOUT_MS = 20_000
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    executable = chromium_path()
-    async with async_playwright() as pw:
-        launched = await pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS,
-                                            timeout=60_000)
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 class PageWatch:

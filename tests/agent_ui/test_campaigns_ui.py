@@ -7,17 +7,15 @@ markup show as text; in preview mode the agent sees the record and dials it."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from contactcenter.settings import Settings
 from contactcenter.store.users import create_user
-from tests.agent_ui.support import CHROMIUM_ARGS, VIEWPORT, chromium_path
+from tests.agent_ui.support import VIEWPORT
 from tests.agent_ui.test_browser import PageWatch, not_pwned, sign_in
 from tests.contactcenter.server_support import PASSWORD, add_agent, bearer, console
 from tests.contactcenter.test_campaign_runner import (
@@ -35,18 +33,6 @@ EVIL_CAMPAIGN = 'Spring <img src=x onerror="window.__pwned=1"><script>window.__p
 EVIL_PLAN = '<b>gold</b><img src=x onerror="window.__pwned=3">'
 EVIL_PERSON = 'Ada <script>window.__pwned=4</script>'
 PLAN_CSV = '"' + EVIL_PLAN.replace('"', '""') + '"'
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    executable = chromium_path()
-    async with async_playwright() as pw:
-        launched = await pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS,
-                                            timeout=60_000)
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 def contact_list(rows: int) -> str:

@@ -8,19 +8,17 @@ a second tab is refused until it takes over. Screenshots at 1366x768 go to test-
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from contactcenter.settings import Settings
 from contactcenter.store.customers import CustomerIn, upsert_customer
 from contactcenter.store.interactions import get_interaction
 from contactcenter.webcommon import ACD, HUB
-from tests.agent_ui.support import CHROMIUM_ARGS, VIEWPORT, chromium_path, patient_config
+from tests.agent_ui.support import VIEWPORT, patient_config
 from tests.agent_ui.test_browser import PageWatch, not_pwned, sign_in
 from tests.contactcenter.server_support import add_agent, bearer, running_app
 
@@ -28,18 +26,6 @@ OUT = Path(__file__).resolve().parents[2] / "test-output"
 EVIL = 'Zoe <img src=x onerror="window.__pwned=7"><script>window.__pwned=8</script>'
 CALLER = "+14155550188"
 TIMEOUT_MS = 20_000
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    executable = chromium_path()
-    async with async_playwright() as pw:
-        launched = await pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS,
-                                            timeout=60_000)
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 async def post_call(client: Any, settings: Settings, call_id: str, ani: str = CALLER) -> None:

@@ -20,10 +20,8 @@ from contactcenter.store.interactions import get_interaction
 from contactcenter.store.users import create_user
 from tests.agent_ui.support import VIEWPORT, patient_config
 from tests.agent_ui.test_browser import PageWatch, not_pwned, sign_in
-from tests.agent_ui.test_voice_controls_ui import browser, until
+from tests.agent_ui.test_voice_controls_ui import until
 from tests.contactcenter.server_support import PASSWORD, add_agent, running_app
-
-__all__ = ["browser"]  # the fixture, shared with the voice controls test
 
 OUT = Path(__file__).resolve().parents[2] / "test-output"
 TIMEOUT_MS = 20_000

@@ -3,28 +3,14 @@ resolution per queue and overall) from the answers stored with the interactions.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import asyncpg
-import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from contactcenter.settings import Settings
 from contactcenter.store.users import create_user
-from tests.agent_ui.support import CHROMIUM_ARGS, VIEWPORT, chromium_path, patient_config
+from tests.agent_ui.support import VIEWPORT, patient_config
 from tests.agent_ui.test_browser import PageWatch, sign_in
 from tests.contactcenter.server_support import PASSWORD, running_app
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        launched = await pw.chromium.launch(executable_path=chromium_path(),
-                                            args=CHROMIUM_ARGS, timeout=60_000)
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 async def store_answers(db: asyncpg.Pool, rows: list[tuple[str, str, int | None, bool | None]]

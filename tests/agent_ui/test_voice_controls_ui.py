@@ -9,35 +9,22 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
-import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from contactcenter.carrier import Carrier, CarrierConfig
 from contactcenter.settings import Settings
 from contactcenter.store.interactions import get_interaction
 from contactcenter.store.users import create_user
-from tests.agent_ui.support import CHROMIUM_ARGS, VIEWPORT, chromium_path, patient_config
+from tests.agent_ui.support import VIEWPORT, patient_config
 from tests.agent_ui.test_browser import PageWatch, not_pwned, sign_in
 from tests.contactcenter.server_support import PASSWORD, add_agent, running_app
 
 OUT = Path(__file__).resolve().parents[2] / "test-output"
 TIMEOUT_MS = 20_000
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    executable = chromium_path()
-    async with async_playwright() as pw:
-        launched = await pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS,
-                                            timeout=60_000)
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:

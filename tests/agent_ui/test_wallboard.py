@@ -10,36 +10,22 @@ from __future__ import annotations
 import csv
 import io
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from contactcenter.settings import Settings
 from contactcenter.store.users import AgentProfileIn, create_user, save_agent_profile
 from contactcenter.webcommon import ACD
-from tests.agent_ui.support import CHROMIUM_ARGS, VIEWPORT, chromium_path, patient_config
+from tests.agent_ui.support import VIEWPORT, patient_config
 from tests.agent_ui.test_browser import PageWatch, not_pwned, sign_in
 from tests.contactcenter.server_support import PASSWORD, add_agent, bearer, console, running_app
 
 OUT = Path(__file__).resolve().parents[2] / "test-output"
 EVIL_AGENT = 'Bob <img src=x onerror="window.__pwned=5"><script>window.__pwned=6</script>'
 TIMEOUT_MS = 20_000
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    executable = chromium_path()
-    async with async_playwright() as pw:
-        launched = await pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS,
-                                            timeout=60_000)
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 async def post_call(client: Any, settings: Settings, call_id: str, ani: str) -> None:

@@ -9,33 +9,19 @@ write shows as text: nothing in it runs.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import asyncpg
-import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from contactcenter.settings import Settings
 from contactcenter.store.interactions import get_interaction
 from contactcenter.store.transcripts import transcript
-from tests.agent_ui.support import CHROMIUM_ARGS, VIEWPORT, chromium_path
+from tests.agent_ui.support import VIEWPORT
 from tests.contactcenter.server_support import console
 from tests.contactcenter.test_chat import Visitor, ready
 from tests.contactcenter.test_ivr_voice import add_agent, ivr_app
 
 EVIL = 'Zoe <img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
 TIMEOUT_MS = 20_000
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        launched = await pw.chromium.launch(executable_path=chromium_path(),
-                                            args=CHROMIUM_ARGS, timeout=60_000)
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 async def test_visitor_chats_with_an_agent_who_holds_another_chat(
