@@ -49,15 +49,14 @@ def bearer(settings: Settings, user_id: str = "gateway", role: str = "admin") ->
     return {"Authorization": f"Bearer {token(settings, user_id, role)}"}
 
 
-class Console:
-    """An agent console: a real websocket client. Messages that a wait skips stay in the
+class SocketClient:
+    """A real websocket client of the server. Messages that a wait skips stay in the
     inbox for later waits; ``seen`` keeps everything received, in order."""
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self.ws = ws
         self.seen: list[dict[str, Any]] = []
         self.inbox: list[dict[str, Any]] = []
-        self._next_id = 0
 
     async def next(self, kind: str, timeout: float = 5.0, **match: Any) -> dict[str, Any]:
         """The first unconsumed message of this type whose data has these fields."""
@@ -81,6 +80,14 @@ class Console:
                 self.inbox.append(data)
 
         return await asyncio.wait_for(wait(), timeout)
+
+
+class Console(SocketClient):
+    """An agent console: commands carry an id, which the reply names."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        super().__init__(ws)
+        self._next_id = 0
 
     async def send(self, kind: str, **fields: Any) -> str:
         self._next_id += 1

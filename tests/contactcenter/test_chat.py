@@ -19,45 +19,21 @@ from contactcenter.store.events import read_contact
 from contactcenter.store.interactions import get_interaction
 from contactcenter.store.transcripts import transcript
 from contactcenter.webcommon import ACD
-from tests.contactcenter.server_support import bearer, console
+from tests.contactcenter.server_support import SocketClient, bearer, console
 from tests.contactcenter.test_ivr_voice import add_agent, ivr_app
 
 
-class Visitor:
-    """Messages a wait skips stay in the inbox; ``seen`` keeps everything, in order."""
+class Visitor(SocketClient):
+    """A web-chat visitor's socket (no login; a chat token after ``start``)."""
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
-        self.seen: list[dict[str, Any]] = []
-        self.inbox: list[dict[str, Any]] = []
+        super().__init__(ws)
         self.chat_id = ""
         self.token = ""
 
     @classmethod
     async def connect(cls, client: TestClient[Any, Any]) -> Visitor:
         return cls(await client.ws_connect("/ws/chat"))
-
-    async def next(self, kind: str, timeout: float = 5.0, **match: Any) -> dict[str, Any]:
-        def matches(m: dict[str, Any]) -> bool:
-            return m["type"] == kind and all(m["data"].get(k) == v for k, v in match.items())
-
-        for m in self.inbox:
-            if matches(m):
-                self.inbox.remove(m)
-                return m
-
-        async def wait() -> dict[str, Any]:
-            while True:
-                msg = await self.ws.receive()
-                if msg.type != aiohttp.WSMsgType.TEXT:
-                    raise AssertionError(f"socket ended while waiting for {kind}: {msg}")
-                data: dict[str, Any] = json.loads(msg.data)
-                self.seen.append(data)
-                if matches(data):
-                    return data
-                self.inbox.append(data)
-
-        return await asyncio.wait_for(wait(), timeout)
 
     async def send(self, kind: str, **fields: Any) -> None:
         await self.ws.send_json({"type": kind, **fields})
