@@ -37,6 +37,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -303,10 +305,25 @@ async def seed(pool: Any, n_agents: int) -> None:
     await asyncio.gather(*(profile(i) for i in range(n_agents)))
 
 
-async def run_ours(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Served:
+    """A server subprocess on a fresh database seeded with the benchmark's agents."""
+
+    url: str
+    secret: str
+    pool: Any
+    pid: int
+    seed_s: float
+    database: str
+
+
+@contextlib.asynccontextmanager
+async def served(n_agents: int, work: Path, db_prefix: str,
+                 pool_size: int) -> AsyncIterator[Served]:
+    """A fresh database (on DATABASE_URL's server, dropped after; else the embedded one),
+    migrated and seeded, and ``contactcenter serve`` on a free port until the block ends."""
     import asyncpg
 
-    from contactcenter.auth import issue_token
     from contactcenter.settings import Settings
     from contactcenter.store import open_database
 
@@ -319,7 +336,7 @@ async def run_ours(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 "CC_CONFIG_DIR": str(CONFIG_DIR), "CC_LOG_LEVEL": "WARNING",
                 "PYTHONUNBUFFERED": "1"})
     if base_url is not None:
-        db_name = f"cc_bench_{os.getpid()}_{secrets.token_hex(4)}"
+        db_name = f"{db_prefix}_{os.getpid()}_{secrets.token_hex(4)}"
         conn = await asyncpg.connect(base_url, timeout=10)
         try:
             await conn.execute(f'CREATE DATABASE "{db_name}"')
@@ -333,9 +350,9 @@ async def run_ours(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     log_path = work / "server.log"
     try:
         # opened here first: migrates, seeds; the embedded server is shared with the server
-        db = await open_database(settings, migrate=True, max_size=8)
+        db = await open_database(settings, migrate=True, max_size=pool_size)
         t0 = time.monotonic()
-        await seed(db.pool, args.agents)
+        await seed(db.pool, n_agents)
         seed_s = time.monotonic() - t0
         port = free_port()
         url = f"http://127.0.0.1:{port}"
@@ -344,12 +361,30 @@ async def run_ours(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 [sys.executable, "-m", "contactcenter", "serve", "--host", "127.0.0.1",
                  "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         await wait_healthy(url, proc, log_path)
-        tokens = [issue_token(secret.encode(), user_id=f"agent{i:05d}", role="agent",
+        yield Served(url, secret, db.pool, proc.pid, seed_s,
+                     "DATABASE_URL (fresh database)" if db_name else "embedded")
+    finally:
+        stop_process(proc)
+        if db is not None:
+            await db.close()
+        if base_url is not None and db_name is not None:
+            conn = await asyncpg.connect(base_url, timeout=10)
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+            finally:
+                await conn.close()
+
+
+async def run_ours(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    from contactcenter.auth import issue_token
+
+    async with served(args.agents, work, "cc_bench", 8) as srv:
+        tokens = [issue_token(srv.secret.encode(), user_id=f"agent{i:05d}", role="agent",
                               ttl_s=3600) for i in range(args.agents)]
-        carrier, result, agents, setup_s = await drive(url, tokens, args, proc.pid)
+        carrier, result, agents, setup_s = await drive(srv.url, tokens, args, srv.pid)
         try:
-            waiting = await _waiting_now(url, carrier)
-            log_rows = await db.pool.fetch(
+            waiting = await _waiting_now(srv.url, carrier)
+            log_rows = await srv.pool.fetch(
                 "SELECT contact_id, array_agg(type ORDER BY seq) AS types FROM events "
                 "WHERE contact_id LIKE $1 GROUP BY contact_id", carrier.prefix + "-%")
         finally:
@@ -363,20 +398,10 @@ async def run_ours(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             out["server_cpu_s"] = round(agents.server_cpu_s, 2)
             out["server_cpu_ms_per_call"] = round(
                 1000.0 * agents.server_cpu_s / len(result.calls), 3)
-        out["seed_s"] = round(seed_s, 2)
+        out["seed_s"] = round(srv.seed_s, 2)
         out["connect_s"] = round(setup_s, 2)
-        out["database"] = "DATABASE_URL (fresh database)" if db_name else "embedded"
+        out["database"] = srv.database
         return out
-    finally:
-        stop_process(proc)
-        if db is not None:
-            await db.close()
-        if base_url is not None and db_name is not None:
-            conn = await asyncpg.connect(base_url, timeout=10)
-            try:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-            finally:
-                await conn.close()
 
 
 async def _waiting_now(url: str, carrier: TimedCarrier) -> int | None:

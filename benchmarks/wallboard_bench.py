@@ -30,8 +30,6 @@ import asyncio
 import contextlib
 import json
 import os
-import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -97,46 +95,13 @@ async def markers(url: str, token: str, every: float, stop: asyncio.Event,
 
 
 async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    import asyncpg
     from playwright.async_api import async_playwright
 
     from contactcenter.auth import issue_token
-    from contactcenter.settings import Settings
-    from contactcenter.store import open_database
 
-    secret = secrets.token_urlsafe(48)
-    base_url = os.environ.get("DATABASE_URL") or None
-    db_name = None
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CC_")}
-    env.pop("DATABASE_URL", None)
-    env.update({"CC_TOKEN_SECRET": secret, "CC_DATA_DIR": str(work / "var"),
-                "CC_CONFIG_DIR": str(e2e.CONFIG_DIR), "CC_LOG_LEVEL": "WARNING",
-                "PYTHONUNBUFFERED": "1"})
-    if base_url is not None:
-        db_name = f"cc_wbench_{os.getpid()}_{secrets.token_hex(4)}"
-        conn = await asyncpg.connect(base_url, timeout=10)
-        try:
-            await conn.execute(f'CREATE DATABASE "{db_name}"')
-        finally:
-            await conn.close()
-        env["DATABASE_URL"] = e2e._with_database(base_url, db_name)
-    settings = Settings(database_url=env.get("DATABASE_URL"), data_dir=work / "var",
-                        config_dir=e2e.CONFIG_DIR, token_secret=secret)
-    proc: subprocess.Popen[bytes] | None = None
-    db = None
-    log_path = work / "server.log"
-    try:
-        db = await open_database(settings, migrate=True, max_size=4)
-        await e2e.seed(db.pool, args.agents)
-        port = e2e.free_port()
-        url = f"http://127.0.0.1:{port}"
-        with log_path.open("ab") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "contactcenter", "serve", "--host", "127.0.0.1",
-                 "--port", str(port)], cwd=e2e.ROOT, env=env, stdout=out,
-                stderr=subprocess.STDOUT)
-        await e2e.wait_healthy(url, proc, log_path)
-        key = secret.encode()
+    async with e2e.served(args.agents, work, "cc_wbench", 4) as srv:
+        url = srv.url
+        key = srv.secret.encode()
         tokens = [issue_token(key, user_id=f"agent{i:05d}", role="agent", ttl_s=3600)
                   for i in range(args.agents)]
         gateway = issue_token(key, user_id=e2e.GATEWAY_USER, role="admin", ttl_s=3600)
@@ -163,7 +128,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 await page.wait_for_selector(f'#tiles [data-queue="{MARKER_QUEUE}"]',
                                              timeout=60_000)
                 await page.evaluate(OBSERVER, MARKER_QUEUE)
-                events_before = int(await db.pool.fetchval("SELECT count(*) FROM events"))
+                events_before = int(await srv.pool.fetchval("SELECT count(*) FROM events"))
                 msgs_before = await page.evaluate(MESSAGES)
                 t0 = time.monotonic()
                 carrier = e2e.TimedCarrier(CarrierConfig(
@@ -182,7 +147,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 await asyncio.sleep(max(2.0, 2 * args.period))  # the last markers render
                 span = time.monotonic() - t0
                 msgs = await page.evaluate(MESSAGES) - msgs_before
-                events = int(await db.pool.fetchval("SELECT count(*) FROM events")) \
+                events = int(await srv.pool.fetchval("SELECT count(*) FROM events")) \
                     - events_before
                 marks = await page.evaluate("() => window.__marks")
                 long_tasks = await page.evaluate("() => window.__long")
@@ -210,18 +175,8 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "target_p95_ms": TARGET_P95_MS,
             "p95_ok": bool(delays) and (e2e.percentile(delays, 95) or 1e9) < TARGET_P95_MS,
             "coalesced": msgs / span <= 1.0 / args.period + 0.5,
-            "database": "DATABASE_URL (fresh database)" if db_name else "embedded",
+            "database": srv.database,
         }
-    finally:
-        e2e.stop_process(proc)
-        if db is not None:
-            await db.close()
-        if base_url is not None and db_name is not None:
-            conn = await asyncpg.connect(base_url, timeout=10)
-            try:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-            finally:
-                await conn.close()
 
 
 def _round(value: float | None) -> float | None:
