@@ -89,14 +89,16 @@ def raise_fd_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-async def wait_healthy(url: str, proc: subprocess.Popen[bytes], log_path: Path,
-                       timeout: float = 120.0) -> None:
+async def wait_healthy(
+    url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout: float = 120.0
+) -> None:
     deadline = time.monotonic() + timeout
     async with aiohttp.ClientSession() as http:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}:\n"
-                                   f"{log_path.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"server exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}"
+                )
             with contextlib.suppress(aiohttp.ClientError, OSError):
                 async with http.get(f"{url}/healthz") as resp:
                     if resp.status == 200:
@@ -156,14 +158,18 @@ class Agents:
 
     async def connect(self, timeout: float = 120.0) -> None:
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=None))
+            connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=None)
+        )
         gate = asyncio.Semaphore(50)
 
         async def one(token: str) -> None:
             async with gate:
                 ws = await self._session.ws_connect(  # type: ignore[union-attr]
-                    f"{self.url}/ws/agent?token={token}", heartbeat=None, autoping=True,
-                    max_msg_size=4 * 2**20)
+                    f"{self.url}/ws/agent?token={token}",
+                    heartbeat=None,
+                    autoping=True,
+                    max_msg_size=4 * 2**20,
+                )
             self._sockets.append(ws)
             self._tasks.append(asyncio.create_task(self._run(ws)))
 
@@ -197,7 +203,8 @@ class Agents:
             elif kind == "error":
                 # keyed by command (the id's prefix: a- accept, e- end, w- wrapup)
                 command = {"a": "accept", "e": "end", "w": "wrapup", "s": "set_status"}.get(
-                    str(data.get("id"))[:1], "?")
+                    str(data.get("id"))[:1], "?"
+                )
                 code = f"{command}:{data.get('code')}"
                 self.errors[code] = self.errors.get(code, 0) + 1
 
@@ -206,8 +213,17 @@ class Agents:
             await ws.send_str(json.dumps({"type": "accept", "id": f"a-{cid}", "contact_id": cid}))
             await asyncio.sleep(self.talk)
             await ws.send_str(json.dumps({"type": "end", "id": f"e-{cid}", "contact_id": cid}))
-            await ws.send_str(json.dumps({"type": "wrapup", "id": f"w-{cid}", "contact_id": cid,
-                                          "disposition": "sold", "notes": ""}))
+            await ws.send_str(
+                json.dumps(
+                    {
+                        "type": "wrapup",
+                        "id": f"w-{cid}",
+                        "contact_id": cid,
+                        "disposition": "sold",
+                        "notes": "",
+                    }
+                )
+            )
 
     async def close(self) -> None:
         for ws in self._sockets:
@@ -220,8 +236,9 @@ class Agents:
             await self._session.close()
 
 
-async def drive(url: str, tokens: list[str], args: argparse.Namespace,
-                server_pid: int | None = None) -> tuple[TimedCarrier, CarrierResult, Agents, float]:
+async def drive(
+    url: str, tokens: list[str], args: argparse.Namespace, server_pid: int | None = None
+) -> tuple[TimedCarrier, CarrierResult, Agents, float]:
     """Connect the agents, run the carrier; the carrier, its result, the agents, setup s.
     With ``server_pid``, the server's CPU seconds during the carrier's run are noted in
     ``agents.server_cpu_s``."""
@@ -233,11 +250,22 @@ async def drive(url: str, tokens: list[str], args: argparse.Namespace,
         await agents.close()
         raise
     setup_s = time.monotonic() - t0
-    carrier = TimedCarrier(CarrierConfig(
-        url=url, username=GATEWAY_USER, password=PASSWORD, rate=args.rate,
-        duration=args.duration, max_calls=int(args.rate * args.duration * 2) + 100,
-        patience_mean=args.patience, talk_mean=3600.0, queue=QUEUE, drain=args.drain,
-        seed=args.seed, request_timeout=30.0))
+    carrier = TimedCarrier(
+        CarrierConfig(
+            url=url,
+            username=GATEWAY_USER,
+            password=PASSWORD,
+            rate=args.rate,
+            duration=args.duration,
+            max_calls=int(args.rate * args.duration * 2) + 100,
+            patience_mean=args.patience,
+            talk_mean=3600.0,
+            queue=QUEUE,
+            drain=args.drain,
+            seed=args.seed,
+            request_timeout=30.0,
+        )
+    )
     cpu_before = None if server_pid is None else process_cpu_s(server_pid)
     lag = asyncio.create_task(loop_lag(agents.client_lag_ms))
     try:
@@ -260,12 +288,19 @@ async def loop_lag(out: list[float], every: float = 0.01) -> None:
 
 
 def latency_figures(carrier: TimedCarrier, agents: Agents) -> dict[str, Any]:
-    lat = [(agents.offer_at[c] - t) * 1000.0 for c, t in carrier.sent_at.items()
-           if c in agents.offer_at]
-    return {"offered": len(lat), "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99),
-            "max_ms": max(lat) if lat else None,
-            "client_loop_lag_p99_ms": percentile(agents.client_lag_ms, 99),
-            "client_loop_lag_max_ms": max(agents.client_lag_ms, default=None)}
+    lat = [
+        (agents.offer_at[c] - t) * 1000.0
+        for c, t in carrier.sent_at.items()
+        if c in agents.offer_at
+    ]
+    return {
+        "offered": len(lat),
+        "p50_ms": percentile(lat, 50),
+        "p99_ms": percentile(lat, 99),
+        "max_ms": max(lat) if lat else None,
+        "client_loop_lag_p99_ms": percentile(agents.client_lag_ms, 99),
+        "client_loop_lag_max_ms": max(agents.client_lag_ms, default=None),
+    }
 
 
 def answered_rate(result: CarrierResult) -> float | None:
@@ -294,13 +329,15 @@ async def seed(pool: Any, n_agents: int) -> None:
     await pool.executemany(
         "INSERT INTO users (id, username, display_name, password_hash, role) "
         "VALUES ($1, $1, $1, $2, 'agent')",
-        [(f"agent{i:05d}", shared) for i in range(n_agents)])
+        [(f"agent{i:05d}", shared) for i in range(n_agents)],
+    )
     gate = asyncio.Semaphore(8)
 
     async def profile(i: int) -> None:
         async with gate:
-            await save_agent_profile(pool, f"agent{i:05d}", AgentProfileIn(
-                skills={"sales": 8}, extension=f"{10000 + i}"))
+            await save_agent_profile(
+                pool, f"agent{i:05d}", AgentProfileIn(skills={"sales": 8}, extension=f"{10000 + i}")
+            )
 
     await asyncio.gather(*(profile(i) for i in range(n_agents)))
 
@@ -318,8 +355,9 @@ class Served:
 
 
 @contextlib.asynccontextmanager
-async def served(n_agents: int, work: Path, db_prefix: str,
-                 pool_size: int) -> AsyncIterator[Served]:
+async def served(
+    n_agents: int, work: Path, db_prefix: str, pool_size: int
+) -> AsyncIterator[Served]:
     """A fresh database (on DATABASE_URL's server, dropped after; else the embedded one),
     migrated and seeded, and ``contactcenter serve`` on a free port until the block ends."""
     import asyncpg
@@ -332,9 +370,15 @@ async def served(n_agents: int, work: Path, db_prefix: str,
     db_name = None
     env = {k: v for k, v in os.environ.items() if not k.startswith("CC_")}
     env.pop("DATABASE_URL", None)
-    env.update({"CC_TOKEN_SECRET": secret, "CC_DATA_DIR": str(work / "var"),
-                "CC_CONFIG_DIR": str(CONFIG_DIR), "CC_LOG_LEVEL": "WARNING",
-                "PYTHONUNBUFFERED": "1"})
+    env.update(
+        {
+            "CC_TOKEN_SECRET": secret,
+            "CC_DATA_DIR": str(work / "var"),
+            "CC_CONFIG_DIR": str(CONFIG_DIR),
+            "CC_LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     if base_url is not None:
         db_name = f"{db_prefix}_{os.getpid()}_{secrets.token_hex(4)}"
         conn = await asyncpg.connect(base_url, timeout=10)
@@ -343,8 +387,12 @@ async def served(n_agents: int, work: Path, db_prefix: str,
         finally:
             await conn.close()
         env["DATABASE_URL"] = _with_database(base_url, db_name)
-    settings = Settings(database_url=env.get("DATABASE_URL"), data_dir=work / "var",
-                        config_dir=CONFIG_DIR, token_secret=secret)
+    settings = Settings(
+        database_url=env.get("DATABASE_URL"),
+        data_dir=work / "var",
+        config_dir=CONFIG_DIR,
+        token_secret=secret,
+    )
     proc: subprocess.Popen[bytes] | None = None
     db = None
     log_path = work / "server.log"
@@ -358,11 +406,30 @@ async def served(n_agents: int, work: Path, db_prefix: str,
         url = f"http://127.0.0.1:{port}"
         with log_path.open("ab") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "contactcenter", "serve", "--host", "127.0.0.1",
-                 "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+                [
+                    sys.executable,
+                    "-m",
+                    "contactcenter",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         await wait_healthy(url, proc, log_path)
-        yield Served(url, secret, db.pool, proc.pid, seed_s,
-                     "DATABASE_URL (fresh database)" if db_name else "embedded")
+        yield Served(
+            url,
+            secret,
+            db.pool,
+            proc.pid,
+            seed_s,
+            "DATABASE_URL (fresh database)" if db_name else "embedded",
+        )
     finally:
         stop_process(proc)
         if db is not None:
@@ -379,14 +446,18 @@ async def run_ours(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from contactcenter.auth import issue_token
 
     async with served(args.agents, work, "cc_bench", 8) as srv:
-        tokens = [issue_token(srv.secret.encode(), user_id=f"agent{i:05d}", role="agent",
-                              ttl_s=3600) for i in range(args.agents)]
+        tokens = [
+            issue_token(srv.secret.encode(), user_id=f"agent{i:05d}", role="agent", ttl_s=3600)
+            for i in range(args.agents)
+        ]
         carrier, result, agents, setup_s = await drive(srv.url, tokens, args, srv.pid)
         try:
             waiting = await _waiting_now(srv.url, carrier)
             log_rows = await srv.pool.fetch(
                 "SELECT contact_id, array_agg(type ORDER BY seq) AS types FROM events "
-                "WHERE contact_id LIKE $1 GROUP BY contact_id", carrier.prefix + "-%")
+                "WHERE contact_id LIKE $1 GROUP BY contact_id",
+                carrier.prefix + "-%",
+            )
         finally:
             await agents.close()
         out = summarize(carrier, result, agents, waiting)
@@ -397,7 +468,8 @@ async def run_ours(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             # sensitive than latency to what else runs on the machine
             out["server_cpu_s"] = round(agents.server_cpu_s, 2)
             out["server_cpu_ms_per_call"] = round(
-                1000.0 * agents.server_cpu_s / len(result.calls), 3)
+                1000.0 * agents.server_cpu_s / len(result.calls), 3
+            )
         out["seed_s"] = round(srv.seed_s, 2)
         out["connect_s"] = round(setup_s, 2)
         out["database"] = srv.database
@@ -427,29 +499,37 @@ def _event_log_check(rows: list[Any], result: CarrierResult) -> dict[str, Any]:
         if seen and seen[-1] == "contact.queued":
             continue  # still waiting
         lost.append(cid)
-    return {"arrived": sum(1 for t in types.values() if "contact.arrived" in t),
-            "offered": sum(1 for t in types.values() if "contact.offered" in t),
-            "answered": sum(1 for t in types.values() if "contact.answered" in t),
-            "lost": len(lost), "lost_examples": lost[:5]}
+    return {
+        "arrived": sum(1 for t in types.values() if "contact.arrived" in t),
+        "offered": sum(1 for t in types.values() if "contact.offered" in t),
+        "answered": sum(1 for t in types.values() if "contact.answered" in t),
+        "lost": len(lost),
+        "lost_examples": lost[:5],
+    }
 
 
-def summarize(carrier: TimedCarrier, result: CarrierResult, agents: Agents,
-              waiting: int | None) -> dict[str, Any]:
+def summarize(
+    carrier: TimedCarrier, result: CarrierResult, agents: Agents, waiting: int | None
+) -> dict[str, Any]:
     offered = set(agents.offer_at)
     lost = 0
     for c in result.calls:
         refused = c.state is None  # refused or failed: never reached routing
-        if refused or (c.call_id not in offered
-                       and c.outcome not in ("abandoned", "transferred")):
+        if refused or (c.call_id not in offered and c.outcome not in ("abandoned", "transferred")):
             lost += 1
     lost = max(0, lost - (waiting or 0))
     out: dict[str, Any] = {
-        "calls_placed": len(result.calls), "accepted_201": sum(
-            1 for c in result.calls if c.state is not None),
-        "answered": result.bridged, "abandoned": result.abandoned,
-        "carrier_errors": result.errors, "cut_off": result.cut_off,
-        "answered_per_s": answered_rate(result), "waiting_at_end": waiting, "lost": lost,
-        "offers_received": agents.offers, "offers_without_screen_pop": agents.without_pop,
+        "calls_placed": len(result.calls),
+        "accepted_201": sum(1 for c in result.calls if c.state is not None),
+        "answered": result.bridged,
+        "abandoned": result.abandoned,
+        "carrier_errors": result.errors,
+        "cut_off": result.cut_off,
+        "answered_per_s": answered_rate(result),
+        "waiting_at_end": waiting,
+        "lost": lost,
+        "offers_received": agents.offers,
+        "offers_without_screen_pop": agents.without_pop,
         "agent_errors": agents.errors,
     }
     out.update(latency_figures(carrier, agents))
@@ -470,8 +550,9 @@ def bare_app() -> web.Application:
     async def to_gateway(kind: str, data: dict[str, Any]) -> None:
         for gw in list(gateways):
             with contextlib.suppress(ConnectionError, RuntimeError):
-                await gw.send_str(json.dumps({"type": kind, "seq": next(seq),
-                                              "ts": time.time(), "data": data}))
+                await gw.send_str(
+                    json.dumps({"type": kind, "seq": next(seq), "ts": time.time(), "data": data})
+                )
 
     async def login(request: web.Request) -> web.Response:
         return web.json_response({"token": "bare", "user_id": GATEWAY_USER, "role": "admin"})
@@ -482,14 +563,26 @@ def bare_app() -> web.Application:
     async def calls(request: web.Request) -> web.Response:
         body = await request.json()
         if not clients:
-            return web.json_response({"error": {"code": "no_agents", "message": ""}},
-                                     status=503)
+            return web.json_response({"error": {"code": "no_agents", "message": ""}}, status=503)
         ws = clients[next(turn) % len(clients)]
-        await ws.send_str(json.dumps({"type": "offer", "seq": 0, "ts": time.time(), "data": {
-            "contact_id": body["call_id"], "queue": body.get("queue"), "channel": "voice",
-            "screen_pop": {"known": False, "ani": body.get("ani")}}}))
-        return web.json_response({"call_id": body["call_id"], "queue": body.get("queue"),
-                                  "state": "offered"}, status=201)
+        await ws.send_str(
+            json.dumps(
+                {
+                    "type": "offer",
+                    "seq": 0,
+                    "ts": time.time(),
+                    "data": {
+                        "contact_id": body["call_id"],
+                        "queue": body.get("queue"),
+                        "channel": "voice",
+                        "screen_pop": {"known": False, "ani": body.get("ani")},
+                    },
+                }
+            )
+        )
+        return web.json_response(
+            {"call_id": body["call_id"], "queue": body.get("queue"), "state": "offered"}, status=201
+        )
 
     async def hangup(request: web.Request) -> web.Response:
         return web.json_response({"call_id": request.match_info["call_id"], "state": "ended"})
@@ -503,14 +596,25 @@ def bare_app() -> web.Application:
                 if msg.type != aiohttp.WSMsgType.TEXT:
                     continue
                 m = json.loads(msg.data)
-                await ws.send_str(json.dumps({"type": "reply", "seq": 0, "ts": time.time(),
-                                              "data": {"id": m.get("id"), "ok": True}}))
+                await ws.send_str(
+                    json.dumps(
+                        {
+                            "type": "reply",
+                            "seq": 0,
+                            "ts": time.time(),
+                            "data": {"id": m.get("id"), "ok": True},
+                        }
+                    )
+                )
                 if m.get("type") == "accept":
-                    await to_gateway("bridge", {"call_id": m.get("contact_id"),
-                                                "agent_id": "bare", "extension": "1"})
+                    await to_gateway(
+                        "bridge",
+                        {"call_id": m.get("contact_id"), "agent_id": "bare", "extension": "1"},
+                    )
                 elif m.get("type") == "end":
-                    await to_gateway("hangup", {"call_id": m.get("contact_id"),
-                                                "reason": "agent_ended"})
+                    await to_gateway(
+                        "hangup", {"call_id": m.get("contact_id"), "reason": "agent_ended"}
+                    )
         finally:
             clients.remove(ws)
         return ws
@@ -544,8 +648,17 @@ async def run_bare(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     try:
         with log_path.open("ab") as out:
             proc = subprocess.Popen(
-                [sys.executable, str(Path(__file__).resolve()), "--bare-server",
-                 "--port", str(port)], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+                [
+                    sys.executable,
+                    str(Path(__file__).resolve()),
+                    "--bare-server",
+                    "--port",
+                    str(port),
+                ],
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         await wait_healthy(url, proc, log_path)
         tokens = [f"bare{i}" for i in range(args.agents)]
         carrier, result, agents, _ = await drive(url, tokens, args)
@@ -575,9 +688,15 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report: dict[str, Any] = {
-        "settings": {"agents": args.agents, "rate": args.rate, "duration": args.duration,
-                     "talk": args.talk, "cpus": os.cpu_count()},
-        "ours": ours, "bare": bare,
+        "settings": {
+            "agents": args.agents,
+            "rate": args.rate,
+            "duration": args.duration,
+            "talk": args.talk,
+            "cpus": os.cpu_count(),
+        },
+        "ours": ours,
+        "bare": bare,
         "ratio_p50": _ratio(ours.get("p50_ms"), bare and bare.get("p50_ms")),
         "ratio_p99": _ratio(ours.get("p99_ms"), bare and bare.get("p99_ms")),
     }
@@ -589,40 +708,55 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "no_lost_calls": ours["lost"] == 0,
         "rate_sustained": (ours.get("answered_per_s") or 0) >= 0.95 * args.rate,
     }
-    report["target"]["met"] = all(report["target"][k] for k in (
-        "at_target_settings", "p99_met", "no_lost_calls", "rate_sustained"))
+    report["target"]["met"] = all(
+        report["target"][k]
+        for k in ("at_target_settings", "p99_met", "no_lost_calls", "rate_sustained")
+    )
     return report
 
 
 def print_report(r: dict[str, Any]) -> None:
     s, o, b = r["settings"], r["ours"], r["bare"]
-    print(f"settings: {s['agents']} agents, {s['rate']:g} calls/s for {s['duration']:g} s, "
-          f"talk {s['talk']:g} s, {s['cpus']} CPUs ({o['database']} PostgreSQL)")
+    print(
+        f"settings: {s['agents']} agents, {s['rate']:g} calls/s for {s['duration']:g} s, "
+        f"talk {s['talk']:g} s, {s['cpus']} CPUs ({o['database']} PostgreSQL)"
+    )
     rate = o["answered_per_s"]
-    print(f"ours: calls/s sustained (answered) {'-' if rate is None else f'{rate:.1f}'}; "
-          f"placed {o['calls_placed']}, answered {o['answered']}, abandoned {o['abandoned']}, "
-          f"lost {o['lost']} (event log: {o['event_log']['lost']}), "
-          f"waiting at end {o['waiting_at_end']}")
-    print(f"ours: arrival-to-screen-pop p50 {_ms(o['p50_ms'])}, p99 {_ms(o['p99_ms'])}, "
-          f"max {_ms(o['max_ms'])} over {o['offered']} offers "
-          f"({o['offers_without_screen_pop']} without a pop; agent errors {o['agent_errors']})")
+    print(
+        f"ours: calls/s sustained (answered) {'-' if rate is None else f'{rate:.1f}'}; "
+        f"placed {o['calls_placed']}, answered {o['answered']}, abandoned {o['abandoned']}, "
+        f"lost {o['lost']} (event log: {o['event_log']['lost']}), "
+        f"waiting at end {o['waiting_at_end']}"
+    )
+    print(
+        f"ours: arrival-to-screen-pop p50 {_ms(o['p50_ms'])}, p99 {_ms(o['p99_ms'])}, "
+        f"max {_ms(o['max_ms'])} over {o['offered']} offers "
+        f"({o['offers_without_screen_pop']} without a pop; agent errors {o['agent_errors']})"
+    )
     if o.get("server_cpu_ms_per_call") is not None:
-        print(f"ours: server CPU {o['server_cpu_s']:.1f} s while calls ran, "
-              f"{o['server_cpu_ms_per_call']:.2f} ms per call")
-    print(f"load generator (this process) event-loop lag: p99 "
-          f"{_ms(o['client_loop_lag_p99_ms'])}, max {_ms(o['client_loop_lag_max_ms'])}")
+        print(
+            f"ours: server CPU {o['server_cpu_s']:.1f} s while calls ran, "
+            f"{o['server_cpu_ms_per_call']:.2f} ms per call"
+        )
+    print(
+        f"load generator (this process) event-loop lag: p99 "
+        f"{_ms(o['client_loop_lag_p99_ms'])}, max {_ms(o['client_loop_lag_max_ms'])}"
+    )
     if b is not None:
-        print(f"bare aiohttp: p50 {_ms(b['p50_ms'])}, p99 {_ms(b['p99_ms'])}, "
-              f"max {_ms(b['max_ms'])} over {b['offered']} offers; load generator lag p99 "
-              f"{_ms(b['client_loop_lag_p99_ms'])}")
-        p50, p99 = (("-" if v is None else f"{v:.1f}x") for v in (r["ratio_p50"],
-                                                                   r["ratio_p99"]))
+        print(
+            f"bare aiohttp: p50 {_ms(b['p50_ms'])}, p99 {_ms(b['p99_ms'])}, "
+            f"max {_ms(b['max_ms'])} over {b['offered']} offers; load generator lag p99 "
+            f"{_ms(b['client_loop_lag_p99_ms'])}"
+        )
+        p50, p99 = (("-" if v is None else f"{v:.1f}x") for v in (r["ratio_p50"], r["ratio_p99"]))
         print(f"ours/bare: p50 {p50}, p99 {p99}")
     t = r["target"]
     verdict = "MET" if t["met"] else "NOT MET"
-    print(f"target (1000 agents, 200 calls/s, p99 < 50 ms, no lost calls): {verdict} "
-          f"(at target settings {t['at_target_settings']}, p99 {t['p99_met']}, "
-          f"no lost {t['no_lost_calls']}, rate sustained {t['rate_sustained']})")
+    print(
+        f"target (1000 agents, 200 calls/s, p99 < 50 ms, no lost calls): {verdict} "
+        f"(at target settings {t['at_target_settings']}, p99 {t['p99_met']}, "
+        f"no lost {t['no_lost_calls']}, rate sustained {t['rate_sustained']})"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -631,8 +765,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=200.0, help="calls per second")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of arrivals")
     parser.add_argument("--talk", type=float, default=1.0, help="agent talk time, seconds")
-    parser.add_argument("--patience", type=float, default=600.0,
-                        help="mean caller patience, seconds (exponential)")
+    parser.add_argument(
+        "--patience", type=float, default=600.0, help="mean caller patience, seconds (exponential)"
+    )
     parser.add_argument("--drain", type=float, default=30.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--skip-bare", action="store_true", help="do not run the bare server")
@@ -642,8 +777,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     raise_fd_limit()
     if args.bare_server:
-        web.run_app(bare_app(), host="127.0.0.1", port=args.port, print=None,
-                    access_log=None)
+        web.run_app(bare_app(), host="127.0.0.1", port=args.port, print=None, access_log=None)
         return 0
     if args.agents < 1 or args.rate <= 0 or args.duration <= 0:
         parser.error("--agents, --rate and --duration must be positive")

@@ -154,8 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     run_replication(single, replication=10_000)  # untimed: imports, caches
     plain_simpy_run(10_000)
     rounds = [
-        (bench_harness(single, args.repeat), bench_plain(args.repeat),
-         bench_plain(args.repeat, gc_paused=True))
+        (
+            bench_harness(single, args.repeat),
+            bench_plain(args.repeat),
+            bench_plain(args.repeat, gc_paused=True),
+        )
         for _ in range(args.rounds)
     ]
     ours, plain = best([a for a, _, _ in rounds]), best([b for _, b, _ in rounds])

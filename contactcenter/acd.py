@@ -178,8 +178,7 @@ class Acd:
         started = time.perf_counter()
         outcome = action(now)
         self.on_decision(time.perf_counter() - started)
-        records = [*(before(now) if before else ()),
-                   *(EventRecord.of(e) for e in outcome.events)]
+        records = [*(before(now) if before else ()), *(EventRecord.of(e) for e in outcome.events)]
         prev, done = self._tail, asyncio.get_running_loop().create_future()
         self._tail = done
         # A task of its own, so that a caller that goes away (a closed websocket) cannot
@@ -264,18 +263,29 @@ class Acd:
                 pop = await self.screen_pop(command.contact_id)
                 add_ivr_sections(pop, self.engine, command.contact_id)
                 data = OfferData(
-                    contact_id=command.contact_id, queue=command.queue_id,
-                    channel=command.channel, expires_at=command.expires_at, screen_pop=pop,
+                    contact_id=command.contact_id,
+                    queue=command.queue_id,
+                    channel=command.channel,
+                    expires_at=command.expires_at,
+                    screen_pop=pop,
                     enqueued_at=_enqueued_at(self.engine, command.contact_id),
                 )
                 self.agent_sink(command.agent_id, "offer", data.model_dump(mode="json"))
             elif isinstance(command, RescindOffer):
-                self.agent_sink(command.agent_id, "offer_rescinded",
-                                {"contact_id": command.contact_id, "reason": command.reason})
+                self.agent_sink(
+                    command.agent_id,
+                    "offer_rescinded",
+                    {"contact_id": command.contact_id, "reason": command.reason},
+                )
             elif isinstance(command, FlowOut):
-                self.gateway_sink("transfer", {"call_id": command.contact_id,
-                                               "target": command.target,
-                                               "reason": command.reason})
+                self.gateway_sink(
+                    "transfer",
+                    {
+                        "call_id": command.contact_id,
+                        "target": command.target,
+                        "reason": command.reason,
+                    },
+                )
 
     def _tell(self, event: Event) -> None:
         if isinstance(event, AgentStateChanged) and event.agent_id:
@@ -284,23 +294,38 @@ class Acd:
         state = _CONTACT_STATES.get(event.type)
         if state is not None and event.agent_id and event.contact_id:
             detail = {k: v for k, v in event.payload().items() if v is not None}
-            data = ContactStateData(contact_id=event.contact_id, state=state,
-                                    queue=event.queue_id, event=event.type, detail=detail)
+            data = ContactStateData(
+                contact_id=event.contact_id,
+                state=state,
+                queue=event.queue_id,
+                event=event.type,
+                detail=detail,
+            )
             self.agent_sink(event.agent_id, "contact_state", data.model_dump(mode="json"))
         if event.contact_id and any([hook(event) for hook in self.contact_hooks]):
             return
         if isinstance(event, ContactAnswered) and event.contact_id:
-            self.gateway_sink("bridge", {"call_id": event.contact_id, "agent_id": event.agent_id,
-                                         "extension": self.extensions.get(event.agent_id or "")})
+            self.gateway_sink(
+                "bridge",
+                {
+                    "call_id": event.contact_id,
+                    "agent_id": event.agent_id,
+                    "extension": self.extensions.get(event.agent_id or ""),
+                },
+            )
         elif isinstance(event, ContactEnded) and event.ended_by != "customer":
             self.gateway_sink("hangup", {"call_id": event.contact_id, "reason": event.ended_by})
 
     def agent_state(self, agent_id: str) -> dict[str, Any]:
         snap = self.engine.agent(agent_id)
         return AgentStateData(
-            agent_id=snap.id, status=snap.status, activity=snap.activity,
-            next_status=snap.next_status, contacts=snap.contacts,
-            status_since=snap.status_since, activity_since=snap.activity_since,
+            agent_id=snap.id,
+            status=snap.status,
+            activity=snap.activity,
+            next_status=snap.next_status,
+            contacts=snap.contacts,
+            status_since=snap.status_since,
+            activity_since=snap.activity_since,
             muted=self.muted_of(agent_id),
         ).model_dump(mode="json")
 
@@ -329,26 +354,38 @@ class Acd:
                 matches = len(found)
         except Exception:
             # A slow or failed CRM must not stop the offer; the pop says so.
-            log.exception("screen pop lookup failed for %s", contact_id,
-                          extra={"contact_id": contact_id})
-            return ScreenPop(known=False, ani=ani,
-                             message="Customer lookup failed; ask the caller who they are")
+            log.exception(
+                "screen pop lookup failed for %s", contact_id, extra={"contact_id": contact_id}
+            )
+            return ScreenPop(
+                known=False, ani=ani, message="Customer lookup failed; ask the caller who they are"
+            )
         if customer is None:
             shown = ani or "withheld number"
-            return ScreenPop(known=False, ani=ani,
-                             message=f"Unknown caller ({shown}): no customer record matches")
-        history = await recent_interactions(self.pool, customer.id,
-                                            limit=SCREEN_POP_HISTORY + 1)
+            return ScreenPop(
+                known=False,
+                ani=ani,
+                message=f"Unknown caller ({shown}): no customer record matches",
+            )
+        history = await recent_interactions(self.pool, customer.id, limit=SCREEN_POP_HISTORY + 1)
         recent = [
             {
-                "contact_id": i.contact_id, "started_at": i.started_at.isoformat(),
-                "channel": i.channel, "queue_id": i.queue_id, "agent_id": i.agent_id,
-                "outcome": i.outcome, "disposition": i.disposition, "notes": i.notes,
+                "contact_id": i.contact_id,
+                "started_at": i.started_at.isoformat(),
+                "channel": i.channel,
+                "queue_id": i.queue_id,
+                "agent_id": i.agent_id,
+                "outcome": i.outcome,
+                "disposition": i.disposition,
+                "notes": i.notes,
             }
-            for i in history if i.contact_id != contact_id
+            for i in history
+            if i.contact_id != contact_id
         ][:SCREEN_POP_HISTORY]
         return ScreenPop(
-            known=True, ani=ani, matches=max(matches, 1),
+            known=True,
+            ani=ani,
+            matches=max(matches, 1),
             message=f"{customer.name}" + (f" ({customer.tier})" if customer.tier else ""),
             customer=customer.model_dump(mode="json", exclude={"created_at", "updated_at"}),
             recent=recent,
@@ -406,8 +443,11 @@ class Acd:
         self.on_restored(logged_in)
         _freeze_startup_heap()
         if restored or logged_in:
-            log.info("restored %d live contacts and %d logged-in agents from the event log",
-                     restored, len(logged_in))
+            log.info(
+                "restored %d live contacts and %d logged-in agents from the event log",
+                restored,
+                len(logged_in),
+            )
         return restored
 
     async def close(self) -> None:
@@ -438,8 +478,9 @@ def _routing_event(stored: StoredEvent) -> Event | None:
     if stored.type not in EVENT_TYPES:
         return None
     try:
-        return event_from_record(stored.type, stored.ts, stored.contact_id, stored.agent_id,
-                                 stored.queue_id, stored.data)
+        return event_from_record(
+            stored.type, stored.ts, stored.contact_id, stored.agent_id, stored.queue_id, stored.data
+        )
     except (KeyError, TypeError):
         return None
 
@@ -481,20 +522,29 @@ class _Rebuild:
         for contact_id, c in replay.assigned():
             assert c.agent_id is not None
             try:
-                self._keep(engine.restore_assigned(
-                    contact_spec(contact_id, c), c.agent_id, ContactState(c.state), now,
-                    answered_at=c.answered_at))
+                self._keep(
+                    engine.restore_assigned(
+                        contact_spec(contact_id, c),
+                        c.agent_id,
+                        ContactState(c.state),
+                        now,
+                        answered_at=c.answered_at,
+                    )
+                )
                 self.seated.add(contact_id)
             except (RoutingError, ValueError) as exc:
-                log.warning("contact %s cannot be seated with %s again (%s); re-queued",
-                            contact_id, c.agent_id, exc)
+                log.warning(
+                    "contact %s cannot be seated with %s again (%s); re-queued",
+                    contact_id,
+                    c.agent_id,
+                    exc,
+                )
                 requeue.append((contact_id, c))
         for (agent_id, contact_id), queue_id in replay.wrapups.items():
             try:
                 self._keep(engine.restore_wrapup(agent_id, contact_id, queue_id, now))
             except RoutingError as exc:
-                log.warning("wrap-up of %s by %s cannot be reopened: %s",
-                            contact_id, agent_id, exc)
+                log.warning("wrap-up of %s by %s cannot be reopened: %s", contact_id, agent_id, exc)
         for agent_id, last in replay.logged_in():
             if last.next_status is None:
                 continue
@@ -504,15 +554,20 @@ class _Rebuild:
                 else:
                     self._keep(engine.set_status(agent_id, last.next_status, now))
             except RoutingError as exc:
-                log.warning("pending status %s of %s not restored: %s",
-                            last.next_status, agent_id, exc)
+                log.warning(
+                    "pending status %s of %s not restored: %s", last.next_status, agent_id, exc
+                )
         for contact_id, c in [*requeue, *replay.waiting()]:
             try:
                 self._keep(engine.arrive(contact_spec(contact_id, c), now))
                 self._requeued.add(contact_id)
             except (RoutingError, ValueError) as exc:
-                log.error("cannot restore contact %s: %s", contact_id, exc,
-                          extra={"contact_id": contact_id})
+                log.error(
+                    "cannot restore contact %s: %s",
+                    contact_id,
+                    exc,
+                    extra={"contact_id": contact_id},
+                )
         return len(self.seated) + len(self._requeued)
 
     def new_facts(self, replay: LogReplay) -> Outcome:
@@ -520,19 +575,30 @@ class _Rebuild:
         the re-queueing itself and the agents' intermediate states, plus one state change
         per agent whose state differs from the last logged one."""
         events: list[Event] = [
-            e for e in self.out.events
+            e
+            for e in self.out.events
             if not isinstance(e, AgentStateChanged)
             and not (isinstance(e, ContactQueued) and e.contact_id in self._requeued)
         ]
         for snap in self.engine.agents():
             last = replay.agents.get(snap.id) or ReplayedAgent()
             if (snap.status, snap.activity, snap.next_status) == (
-                    last.status, last.activity, last.next_status):
+                last.status,
+                last.activity,
+                last.next_status,
+            ):
                 continue
-            events.append(AgentStateChanged(
-                ts=self.now, agent_id=snap.id, status=snap.status, activity=snap.activity,
-                next_status=snap.next_status, prev_status=last.status,
-                prev_activity=last.activity))
+            events.append(
+                AgentStateChanged(
+                    ts=self.now,
+                    agent_id=snap.id,
+                    status=snap.status,
+                    activity=snap.activity,
+                    next_status=snap.next_status,
+                    prev_status=last.status,
+                    prev_activity=last.activity,
+                )
+            )
         return Outcome(events=events, commands=list(self.out.commands))
 
 

@@ -106,17 +106,28 @@ async def login(request: web.Request) -> web.Response:
     try:
         body = LoginIn.model_validate(await read_json(request))
     except ValidationError:
-        fail(400, "invalid_login", "send {\"username\": ..., \"password\": ...}")
+        fail(400, "invalid_login", 'send {"username": ..., "password": ...}')
     user = await verify_credentials(request.app[POOL], body.username, body.password)
     if user is None:
         fail(401, "bad_credentials", "wrong username or password, or the account is disabled")
     settings = request.app[SETTINGS]
     now = time.time()
-    token = issue_token(settings.token_secret_bytes(), user_id=user.id, role=user.role,
-                        ttl_s=settings.token_ttl_s, now=now)
-    return web.json_response({"token": token, "user_id": user.id, "role": user.role,
-                              "display_name": user.display_name,
-                              "expires_at": int(now) + settings.token_ttl_s})
+    token = issue_token(
+        settings.token_secret_bytes(),
+        user_id=user.id,
+        role=user.role,
+        ttl_s=settings.token_ttl_s,
+        now=now,
+    )
+    return web.json_response(
+        {
+            "token": token,
+            "user_id": user.id,
+            "role": user.role,
+            "display_name": user.display_name,
+            "expires_at": int(now) + settings.token_ttl_s,
+        }
+    )
 
 
 async def queues(request: web.Request) -> web.Response:

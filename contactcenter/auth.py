@@ -83,8 +83,13 @@ def _check_password(password: str) -> None:
 
 def _scrypt(password: str, salt: bytes, params: ScryptParams, dklen: int) -> bytes:
     return hashlib.scrypt(
-        password.encode(), salt=salt, n=params.n, r=params.r, p=params.p,
-        maxmem=params.maxmem(), dklen=dklen,
+        password.encode(),
+        salt=salt,
+        n=params.n,
+        r=params.r,
+        p=params.p,
+        maxmem=params.maxmem(),
+        dklen=dklen,
     )
 
 
@@ -99,8 +104,14 @@ def _parse_hash(encoded: str) -> tuple[ScryptParams, bytes, bytes] | None:
     except (AttributeError, ValueError, KeyError, binascii.Error):
         return None
     # bounds keep a corrupted row from asking scrypt for gigabytes
-    if not (2 <= params.n <= 2**20 and params.n & (params.n - 1) == 0
-            and 1 <= params.r <= 32 and 1 <= params.p <= 16 and salt and 16 <= len(key) <= 64):
+    if not (
+        2 <= params.n <= 2**20
+        and params.n & (params.n - 1) == 0
+        and 1 <= params.r <= 32
+        and 1 <= params.p <= 16
+        and salt
+        and 16 <= len(key) <= 64
+    ):
         return None
     return params, salt, key
 
@@ -162,8 +173,13 @@ def issue_token(
     if ttl_s <= 0:
         raise ValueError("ttl_s must be positive")
     issued = int(time.time() if now is None else now)
-    payload = {"v": TOKEN_VERSION, "sub": user_id, "role": role, "iat": issued,
-               "exp": issued + int(ttl_s)}
+    payload = {
+        "v": TOKEN_VERSION,
+        "sub": user_id,
+        "role": role,
+        "iat": issued,
+        "exp": issued + int(ttl_s),
+    }
     body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
     return f"{body}.{_b64(_sign(secret, body))}"
 
@@ -173,8 +189,12 @@ def verify_token(secret: bytes, token: str | None, *, now: float | None = None) 
     _check_secret(secret)
     if not token:
         raise TokenMissing("no access token; log in to get one")
-    if (not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not token.isascii()
-            or token.count(".") != 1):
+    if (
+        not isinstance(token, str)
+        or len(token) > MAX_TOKEN_LENGTH
+        or not token.isascii()
+        or token.count(".") != 1
+    ):
         raise TokenMalformed("access token is not in the expected format")
     body, sig_text = token.split(".")
     try:
@@ -187,12 +207,18 @@ def verify_token(secret: bytes, token: str | None, *, now: float | None = None) 
     try:
         payload = json.loads(_unb64(body))
         claims = TokenClaims(
-            user_id=payload["sub"], role=payload["role"],
-            issued_at=payload["iat"], expires_at=payload["exp"],
+            user_id=payload["sub"],
+            role=payload["role"],
+            issued_at=payload["iat"],
+            expires_at=payload["exp"],
         )
-        valid = (payload.get("v") == TOKEN_VERSION and isinstance(claims.user_id, str)
-                 and claims.role in TOKEN_ROLES and isinstance(claims.expires_at, int)
-                 and isinstance(claims.issued_at, int))
+        valid = (
+            payload.get("v") == TOKEN_VERSION
+            and isinstance(claims.user_id, str)
+            and claims.role in TOKEN_ROLES
+            and isinstance(claims.expires_at, int)
+            and isinstance(claims.issued_at, int)
+        )
     except (ValueError, KeyError, TypeError, binascii.Error):
         valid = False
     if not valid:

@@ -43,13 +43,27 @@ import websockets
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ANIS = ("+14155550101", "+14155550102", "+442071234501", "+17575550104",
-                "+14155550199", "+12125550123")
-CallOutcome = Literal["bridged", "abandoned", "transferred", "ended_in_ivr", "error",
-                      "cut_off"]
+DEFAULT_ANIS = (
+    "+14155550101",
+    "+14155550102",
+    "+442071234501",
+    "+17575550104",
+    "+14155550199",
+    "+12125550123",
+)
+CallOutcome = Literal["bridged", "abandoned", "transferred", "ended_in_ivr", "error", "cut_off"]
 _RATE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(?:/\s*(s|sec|second|m|min|minute|h|hour))?\s*$")
-_PER = {None: 1.0, "s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0,
-        "minute": 60.0, "h": 3600.0, "hour": 3600.0}
+_PER = {
+    None: 1.0,
+    "s": 1.0,
+    "sec": 1.0,
+    "second": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "minute": 60.0,
+    "h": 3600.0,
+    "hour": 3600.0,
+}
 
 
 def parse_rate(text: str) -> float:
@@ -204,14 +218,19 @@ class Carrier:
             raise ValueError("give a queue or a dnis (mapped to a queue by the server)")
         if config.rate <= 0 or config.duration < 0 or config.max_calls < 0:
             raise ValueError("rate must be > 0, duration and max_calls >= 0")
-        if not (0 <= config.answer_probability <= 1 and 0 <= config.busy_probability <= 1
-                and config.answer_probability + config.busy_probability <= 1):
-            raise ValueError("answer and busy probabilities must be within 0-1 and add up "
-                             "to at most 1")
+        if not (
+            0 <= config.answer_probability <= 1
+            and 0 <= config.busy_probability <= 1
+            and config.answer_probability + config.busy_probability <= 1
+        ):
+            raise ValueError(
+                "answer and busy probabilities must be within 0-1 and add up to at most 1"
+            )
         shares = (config.campaign_live, config.campaign_busy, config.campaign_machine)
         if not (all(0 <= x <= 1 for x in shares) and sum(shares) <= 1):
-            raise ValueError("campaign live, busy and machine shares must be within 0-1 and "
-                             "add up to at most 1")
+            raise ValueError(
+                "campaign live, busy and machine shares must be within 0-1 and add up to at most 1"
+            )
         self.config = config
         self.rng = random.Random(config.seed)
         self.prefix = config.call_prefix or f"sim-{secrets.token_hex(4)}"
@@ -261,8 +280,9 @@ class Carrier:
             if self._token is None:
                 self._token = await self._login(http)
             try:
-                ws = await websockets.connect(self._ws_url(), open_timeout=cfg.request_timeout,
-                                              max_size=2**20)
+                ws = await websockets.connect(
+                    self._ws_url(), open_timeout=cfg.request_timeout, max_size=2**20
+                )
             except (OSError, websockets.exceptions.WebSocketException) as exc:
                 raise CarrierError(f"cannot open the gateway websocket: {exc}") from exc
             self._ws = ws
@@ -330,17 +350,20 @@ class Carrier:
         if not cfg.username or not cfg.password:
             raise CarrierError("give a username and password (an admin account) or a token")
         try:
-            async with http.post(self._http_url("/api/login"),
-                                 json={"username": cfg.username,
-                                       "password": cfg.password}) as resp:
+            async with http.post(
+                self._http_url("/api/login"),
+                json={"username": cfg.username, "password": cfg.password},
+            ) as resp:
                 body = await resp.json(content_type=None)
                 if resp.status != 200:
                     raise CarrierError(f"login refused ({resp.status}): {_error_text(body)}")
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise CarrierError(f"cannot log in at {cfg.url}: {exc}") from exc
         if body.get("role") != "admin":
-            raise CarrierError(f"user {cfg.username!r} is not an admin; the gateway contract "
-                               "needs an admin (service) account")
+            raise CarrierError(
+                f"user {cfg.username!r} is not an admin; the gateway contract "
+                "needs an admin (service) account"
+            )
         return str(body["token"])
 
     # --- commands from the server ------------------------------------------------------------
@@ -408,8 +431,10 @@ class Carrier:
         call_id = str(data.get("call_id"))
         self.legs.setdefault(call_id, []).append(kind)
         if kind == "consult_bridge":
-            self.consult_legs[call_id] = (str(data.get("agent_id")),
-                                          str(data.get("target_agent_id")))
+            self.consult_legs[call_id] = (
+                str(data.get("agent_id")),
+                str(data.get("target_agent_id")),
+            )
         elif kind == "consult_end":
             self.consult_legs.pop(call_id, None)
         elif kind == "conference":
@@ -442,8 +467,7 @@ class Carrier:
 
     async def _press(self, call_id: str, keys: str) -> None:
         try:
-            status, reply = await self._post(f"/gateway/calls/{call_id}/digits",
-                                             {"digits": keys})
+            status, reply = await self._post(f"/gateway/calls/{call_id}/digits", {"digits": keys})
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("sending IVR digits of %s failed: %s", call_id, exc)
             return
@@ -455,14 +479,18 @@ class Carrier:
     def _start_outbound(self, data: dict[str, Any]) -> None:
         call_id, number = str(data.get("call_id")), str(data.get("number"))
         agent_id = data.get("agent_id")
-        record = OutboundRecord(call_id=call_id, number=number,
-                                agent_id=agent_id if isinstance(agent_id, str) else None,
-                                requested_at=time.time())
+        record = OutboundRecord(
+            call_id=call_id,
+            number=number,
+            agent_id=agent_id if isinstance(agent_id, str) else None,
+            requested_at=time.time(),
+        )
         if isinstance(data.get("campaign_id"), str):
             record.campaign_id = data["campaign_id"]
             ring = data.get("ring_timeout_s")
-            record.ring_timeout = (float(ring) if isinstance(ring, int | float)
-                                   else self.config.campaign_ring_timeout)
+            record.ring_timeout = (
+                float(ring) if isinstance(ring, int | float) else self.config.campaign_ring_timeout
+            )
         self.result.outbound.append(record)
         self.result.dialed += 1
         live = _Live()
@@ -520,31 +548,33 @@ class Carrier:
             record.bridged = live.bridged.is_set()
             self._live.pop(record.call_id, None)
 
-    async def _report(self, call_id: str, result: str,
-                      record: OutboundRecord | None = None) -> None:
+    async def _report(
+        self, call_id: str, result: str, record: OutboundRecord | None = None
+    ) -> None:
         if self._ws is None:
             return
         data: dict[str, Any] = {"call_id": call_id, "result": result}
         if record is not None and record.amd is not None:
             cfg = self.config
             data["amd"] = record.amd
-            data["amd_latency_s"] = (cfg.amd_human_latency if record.amd == "human"
-                                     else cfg.amd_machine_latency)
+            data["amd_latency_s"] = (
+                cfg.amd_human_latency if record.amd == "human" else cfg.amd_machine_latency
+            )
         with contextlib.suppress(websockets.exceptions.ConnectionClosed):
             await self._ws.send(json.dumps({"type": "originate_result", "data": data}))
 
     # --- one caller --------------------------------------------------------------------------
 
-    async def call(self, *, queue: str | None = None, patience: float | None = None,
-                   talk: float | None = None) -> CallRecord:
+    async def call(
+        self, *, queue: str | None = None, patience: float | None = None, talk: float | None = None
+    ) -> CallRecord:
         """One caller, now (inside ``serving()``): places the call and waits for a bridge
         up to ``patience`` seconds, then talks ``talk`` seconds (``math.inf``: until the
         agent ends the call). Defaults: the configured queue (or dnis) and draws of the
         configured means. ``run`` calls it on its Poisson schedule; other drivers (the
         load test) on theirs. Counted in ``result`` like ``run``'s calls."""
         self._placed_count += 1
-        record = CallRecord(call_id=f"{self.prefix}-{self._placed_count}",
-                            placed_at=time.time())
+        record = CallRecord(call_id=f"{self.prefix}-{self._placed_count}", placed_at=time.time())
         self.result.calls.append(record)
         try:
             await self._call_flow(record, queue, patience, talk)
@@ -557,13 +587,16 @@ class Carrier:
         """Callers still on the line hang up now (counted as cut off)."""
         await self._hang_up_leftovers()
 
-    async def _call_flow(self, record: CallRecord, queue: str | None,
-                         patience: float | None, talk: float | None) -> None:
+    async def _call_flow(
+        self, record: CallRecord, queue: str | None, patience: float | None, talk: float | None
+    ) -> None:
         cfg = self.config
         live = _Live()
         self._live[record.call_id] = live
-        body: dict[str, Any] = {"call_id": record.call_id,
-                                "ani": self.rng.choice(cfg.anis) if cfg.anis else None}
+        body: dict[str, Any] = {
+            "call_id": record.call_id,
+            "ani": self.rng.choice(cfg.anis) if cfg.anis else None,
+        }
         if queue is not None:
             body["queue"] = queue
         elif cfg.queue is not None:
@@ -585,11 +618,16 @@ class Carrier:
             self._error(record, f"{status}: {_error_text(reply)}")
             return
         record.state = reply.get("state")
-        waiting = [asyncio.ensure_future(live.bridged.wait()),
-                   asyncio.ensure_future(live.ended.wait())]
+        waiting = [
+            asyncio.ensure_future(live.bridged.wait()),
+            asyncio.ensure_future(live.ended.wait()),
+        ]
         try:
-            await asyncio.wait(waiting, timeout=_finite(started + patience - time.monotonic()),
-                               return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                waiting,
+                timeout=_finite(started + patience - time.monotonic()),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
         finally:
             for w in waiting:
                 w.cancel()
@@ -662,8 +700,9 @@ class Carrier:
 
     async def _post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         assert self._http is not None
-        async with self._http.post(self._http_url(path), json=body,
-                                   headers=self._headers()) as resp:
+        async with self._http.post(
+            self._http_url(path), json=body, headers=self._headers()
+        ) as resp:
             try:
                 reply = await resp.json(content_type=None)
             except ValueError:
@@ -676,7 +715,6 @@ class Carrier:
             record.outcome = "error"
         record.error = message
         log.warning("call %s: %s", record.call_id, message)
-
 
 
 def _finite(seconds: float) -> float | None:
@@ -709,52 +747,104 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "place calls at RATE for DURATION seconds. Callers hang up after an exponential "
         "patience unless bridged to an agent; bridged callers talk for an exponential time.",
     )
-    parser.add_argument("--url", default="http://127.0.0.1:8080",
-                        help="the server's base URL (default http://127.0.0.1:8080)")
+    parser.add_argument(
+        "--url",
+        default="http://127.0.0.1:8080",
+        help="the server's base URL (default http://127.0.0.1:8080)",
+    )
     parser.add_argument("--username", default="admin", help="an admin account (default admin)")
     parser.add_argument("--password", help="its password (or CC_CARRIER_PASSWORD)")
     parser.add_argument("--rate", default="1/s", help="arrival rate: 2/s, 30/min, 500/h")
-    parser.add_argument("--duration", type=float, default=60.0,
-                        help="seconds during which calls are placed (default 60)")
-    parser.add_argument("--max-calls", type=int, default=10_000,
-                        help="at most this many calls (default 10000)")
-    parser.add_argument("--patience-mean", type=float, default=60.0,
-                        help="mean seconds a caller waits before hanging up (default 60)")
-    parser.add_argument("--talk-mean", type=float, default=120.0,
-                        help="mean talk time of a bridged call in seconds (default 120)")
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=60.0,
+        help="seconds during which calls are placed (default 60)",
+    )
+    parser.add_argument(
+        "--max-calls", type=int, default=10_000, help="at most this many calls (default 10000)"
+    )
+    parser.add_argument(
+        "--patience-mean",
+        type=float,
+        default=60.0,
+        help="mean seconds a caller waits before hanging up (default 60)",
+    )
+    parser.add_argument(
+        "--talk-mean",
+        type=float,
+        default=120.0,
+        help="mean talk time of a bridged call in seconds (default 120)",
+    )
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--queue", help="queue id to send the calls to (default sales)")
     target.add_argument("--dnis", help="number dialled (mapped to a queue by the server)")
-    parser.add_argument("--ani", action="append",
-                        help="caller number (repeatable); default a small demo list")
+    parser.add_argument(
+        "--ani", action="append", help="caller number (repeatable); default a small demo list"
+    )
     parser.add_argument("--seed", type=int, help="random seed, for a repeatable stream")
-    parser.add_argument("--fixed-times", action="store_true",
-                        help="use the means as constant times instead of exponential draws")
-    parser.add_argument("--drain", type=float, default=30.0,
-                        help="seconds to let calls finish after the last arrival (default 30)")
-    parser.add_argument("--answer-probability", type=float, default=0.8,
-                        help="outbound (click-to-dial): share of callees who answer "
-                        "(default 0.8)")
-    parser.add_argument("--busy-probability", type=float, default=0.1,
-                        help="outbound: share of callees who are busy; the rest do not "
-                        "answer (default 0.1)")
-    parser.add_argument("--answer-delay", type=float, default=3.0,
-                        help="outbound: mean seconds of ringing before an answer or busy "
-                        "(default 3)")
-    parser.add_argument("--ring-timeout", type=float, default=20.0,
-                        help="outbound: seconds before an unanswered call is reported "
-                        "no_answer (default 20)")
-    parser.add_argument("--campaign-live", type=float, default=0.25,
-                        help="campaign dials: share answered by a person after 4-16 s "
-                        "(default 0.25)")
-    parser.add_argument("--campaign-busy", type=float, default=0.15,
-                        help="campaign dials: share busy (default 0.15)")
-    parser.add_argument("--campaign-machine", type=float, default=0.30,
-                        help="campaign dials: share answered by a machine (AMD verdict after "
-                        "2.5 s); the rest ring out (default 0.30)")
-    parser.add_argument("--ivr-digits", action="append", default=[], metavar="KEYS",
-                        help="keys a caller presses at the next IVR prompt; repeat for "
-                        "each prompt, e.g. --ivr-digits 1 --ivr-digits 12345678#")
+    parser.add_argument(
+        "--fixed-times",
+        action="store_true",
+        help="use the means as constant times instead of exponential draws",
+    )
+    parser.add_argument(
+        "--drain",
+        type=float,
+        default=30.0,
+        help="seconds to let calls finish after the last arrival (default 30)",
+    )
+    parser.add_argument(
+        "--answer-probability",
+        type=float,
+        default=0.8,
+        help="outbound (click-to-dial): share of callees who answer (default 0.8)",
+    )
+    parser.add_argument(
+        "--busy-probability",
+        type=float,
+        default=0.1,
+        help="outbound: share of callees who are busy; the rest do not answer (default 0.1)",
+    )
+    parser.add_argument(
+        "--answer-delay",
+        type=float,
+        default=3.0,
+        help="outbound: mean seconds of ringing before an answer or busy (default 3)",
+    )
+    parser.add_argument(
+        "--ring-timeout",
+        type=float,
+        default=20.0,
+        help="outbound: seconds before an unanswered call is reported no_answer (default 20)",
+    )
+    parser.add_argument(
+        "--campaign-live",
+        type=float,
+        default=0.25,
+        help="campaign dials: share answered by a person after 4-16 s (default 0.25)",
+    )
+    parser.add_argument(
+        "--campaign-busy",
+        type=float,
+        default=0.15,
+        help="campaign dials: share busy (default 0.15)",
+    )
+    parser.add_argument(
+        "--campaign-machine",
+        type=float,
+        default=0.30,
+        help="campaign dials: share answered by a machine (AMD verdict after "
+        "2.5 s); the rest ring out (default 0.30)",
+    )
+    parser.add_argument(
+        "--ivr-digits",
+        action="append",
+        default=[],
+        metavar="KEYS",
+        help="keys a caller presses at the next IVR prompt; repeat for "
+        "each prompt, e.g. --ivr-digits 1 --ivr-digits 12345678#",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
 
@@ -769,15 +859,28 @@ def run(args: argparse.Namespace) -> int:
     if args.queue is None and args.dnis is None:
         args.queue = "sales"
     config = CarrierConfig(
-        url=args.url, username=args.username, password=password, rate=rate,
-        duration=args.duration, max_calls=args.max_calls, patience_mean=args.patience_mean,
-        talk_mean=args.talk_mean, queue=args.queue, dnis=args.dnis,
-        anis=tuple(args.ani) if args.ani else DEFAULT_ANIS, seed=args.seed,
-        fixed_times=args.fixed_times, drain=args.drain,
-        answer_probability=args.answer_probability, busy_probability=args.busy_probability,
-        answer_delay=args.answer_delay, ring_timeout=args.ring_timeout,
-        ivr_digits=tuple(args.ivr_digits), campaign_live=args.campaign_live,
-        campaign_busy=args.campaign_busy, campaign_machine=args.campaign_machine,
+        url=args.url,
+        username=args.username,
+        password=password,
+        rate=rate,
+        duration=args.duration,
+        max_calls=args.max_calls,
+        patience_mean=args.patience_mean,
+        talk_mean=args.talk_mean,
+        queue=args.queue,
+        dnis=args.dnis,
+        anis=tuple(args.ani) if args.ani else DEFAULT_ANIS,
+        seed=args.seed,
+        fixed_times=args.fixed_times,
+        drain=args.drain,
+        answer_probability=args.answer_probability,
+        busy_probability=args.busy_probability,
+        answer_delay=args.answer_delay,
+        ring_timeout=args.ring_timeout,
+        ivr_digits=tuple(args.ivr_digits),
+        campaign_live=args.campaign_live,
+        campaign_busy=args.campaign_busy,
+        campaign_machine=args.campaign_machine,
     )
     try:
         result = asyncio.run(Carrier(config).run())
@@ -792,8 +895,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         mean = summary["mean_time_to_bridge"]
         shown = "-" if mean is None or math.isnan(mean) else f"{mean:.2f}s"
-        print(f"placed {result.placed}, bridged {result.bridged}, abandoned {result.abandoned}, "
-              f"transferred {result.transferred}, errors {result.errors}, "
-              f"cut off {result.cut_off}; mean time to bridge {shown} "
-              f"({result.elapsed:.1f}s)")
+        print(
+            f"placed {result.placed}, bridged {result.bridged}, abandoned {result.abandoned}, "
+            f"transferred {result.transferred}, errors {result.errors}, "
+            f"cut off {result.cut_off}; mean time to bridge {shown} "
+            f"({result.elapsed:.1f}s)"
+        )
     return 0

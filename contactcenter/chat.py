@@ -102,8 +102,7 @@ class Leave(_Frame):
     type: Literal["leave"]
 
 
-VisitorFrame = Annotated[Start | ResumeChat | Message | Typing | Leave,
-                         Field(discriminator="type")]
+VisitorFrame = Annotated[Start | ResumeChat | Message | Typing | Leave, Field(discriminator="type")]
 _FRAMES: TypeAdapter[VisitorFrame] = TypeAdapter(VisitorFrame)
 FRAME_TYPES = ("start", "resume", "message", "typing", "leave")
 
@@ -128,13 +127,16 @@ def parse_frame(raw: str | bytes) -> VisitorFrame:
     except (ValueError, UnicodeDecodeError) as exc:
         raise ChatRefused("bad_json", f"not valid JSON: {exc}") from None
     if not isinstance(data, dict) or data.get("type") not in FRAME_TYPES:
-        raise ChatRefused("unknown_type", f"send a JSON object whose type is one of "
-                          f"{list(FRAME_TYPES)}")
+        raise ChatRefused(
+            "unknown_type", f"send a JSON object whose type is one of {list(FRAME_TYPES)}"
+        )
     try:
         frame = _FRAMES.validate_python(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(x) for x in e['loc'][1:]) or '(frame)'}: "
-                             f"{e['msg']}" for e in exc.errors())
+        problems = "; ".join(
+            f"{'.'.join(str(x) for x in e['loc'][1:]) or '(frame)'}: {e['msg']}"
+            for e in exc.errors()
+        )
         raise ChatRefused("invalid_frame", f"{data['type']}: {problems}") from None
     text = getattr(frame, "text", None) or getattr(frame, "question", None)
     if text is not None and (not text.strip() or "\x00" in text):
@@ -190,8 +192,14 @@ class ChatConversation(Conversation):
 
     channel: Literal["voice", "chat"] = "chat"
 
-    def __init__(self, chats: ChatService, chat: Chat, session: ivr.Session,
-                 purpose: Literal["entry", "survey"], question: str = "") -> None:
+    def __init__(
+        self,
+        chats: ChatService,
+        chat: Chat,
+        session: ivr.Session,
+        purpose: Literal["entry", "survey"],
+        question: str = "",
+    ) -> None:
         super().__init__(chat.id, session, purpose)
         self.chats = chats
         self.chat = chat
@@ -199,8 +207,13 @@ class ChatConversation(Conversation):
 
     def queue_spec(self, action: ivr.Queue) -> Any:
         spec, arrived = super().queue_spec(action)
-        spec.data.update({"name": self.chat.name, "question": self.question[:200],
-                          "chat": {"name": self.chat.name, "question": self.question}})
+        spec.data.update(
+            {
+                "name": self.chat.name,
+                "question": self.question[:200],
+                "chat": {"name": self.chat.name, "question": self.question},
+            }
+        )
         arrived["attached"] = spec.data
         return spec, arrived
 
@@ -216,8 +229,11 @@ class ChatConversation(Conversation):
             await self.chats.line(chat, "bot", "Please choose:", choices=choices)
         if not isinstance(action, ivr.Terminal):
             return
-        if isinstance(action, ivr.Queue) and self.purpose == "entry" \
-                and self.queue_state in ("queued", "offered"):
+        if (
+            isinstance(action, ivr.Queue)
+            and self.purpose == "entry"
+            and self.queue_state in ("queued", "offered")
+        ):
             chat.set_state("queued", queue=action.queue_id)
         elif chat.state != "ended":
             reason = action.reason if isinstance(action, ivr.Hangup) else type(action).__name__
@@ -249,9 +265,16 @@ class ChatService:
 
     # --- transcript ------------------------------------------------------------------------
 
-    async def line(self, chat: Chat, sender: Sender, text: str, *,
-                   agent_id: str | None = None, choices: list[dict[str, str]] | None = None,
-                   shown: str | None = None) -> p.ChatMessageData:
+    async def line(
+        self,
+        chat: Chat,
+        sender: Sender,
+        text: str,
+        *,
+        agent_id: str | None = None,
+        choices: list[dict[str, str]] | None = None,
+        shown: str | None = None,
+    ) -> p.ChatMessageData:
         """Store a transcript line, then show it to the visitor and the chat's agent.
         ``shown``: what is stored and shown instead of ``text`` (a masked answer)."""
         text = text if shown is None else shown
@@ -260,12 +283,11 @@ class ChatService:
                 raise ChatRefused("chat_too_long", f"a chat holds at most {MAX_LINES} lines")
             now = self.acd.clock()
             number = len(chat.lines) + 1
-            await append_line(self.pool, chat.id, number, sender, text, ts=now,
-                              agent_id=agent_id)
-            name = chat.name if sender == "visitor" else agent_id if sender == "agent" \
-                else None
-            msg = p.ChatMessageData(contact_id=chat.id, line=number, sender=sender,
-                                    name=name, text=text, ts=now)
+            await append_line(self.pool, chat.id, number, sender, text, ts=now, agent_id=agent_id)
+            name = chat.name if sender == "visitor" else agent_id if sender == "agent" else None
+            msg = p.ChatMessageData(
+                contact_id=chat.id, line=number, sender=sender, name=name, text=text, ts=now
+            )
             chat.lines.append(msg)
         data = msg.model_dump(mode="json")
         if choices:
@@ -297,8 +319,12 @@ class ChatService:
         chat.conversation = conv
         chat.push("state", {"state": "ivr"})
         await self.line(chat, "visitor", frame.question.strip())
-        started = EventRecord(type="chat.started", ts=self.acd.clock(), contact_id=chat.id,
-                              data={"channel": "chat", "name": chat.name})
+        started = EventRecord(
+            type="chat.started",
+            ts=self.acd.clock(),
+            contact_id=chat.id,
+            data={"channel": "chat", "name": chat.name},
+        )
         await self.ivr.begin(conv, [started])
 
     async def message(self, chat: Chat, text: str) -> None:
@@ -309,8 +335,9 @@ class ChatService:
         if state in ("ivr", "survey") and conv is not None and self.ivr.owns(chat.id):
             waiting = conv.session.waiting
             if not isinstance(waiting, ivr.Gather):
-                raise ChatRefused("not_waiting", "one moment, the previous answer is "
-                                  "still being looked at")
+                raise ChatRefused(
+                    "not_waiting", "one moment, the previous answer is still being looked at"
+                )
             # a sensitive answer (an account number) is never stored or shown in clear
             shown = ivr.events.MASK if waiting.sensitive else None
             await self.line(chat, "visitor", text, shown=shown)
@@ -348,16 +375,16 @@ class ChatService:
 
     # --- agents ----------------------------------------------------------------------------
 
-    async def agent_command(self, agent_id: str,
-                            c: p.ChatSend | p.ChatTyping) -> dict[str, Any]:
+    async def agent_command(self, agent_id: str, c: p.ChatSend | p.ChatTyping) -> dict[str, Any]:
         chat = self.chats.get(c.contact_id)
         if chat is None:
             raise ChatRefused("unknown_chat", f"no chat {c.contact_id} is in progress")
         if chat.agent_id != agent_id:
             raise ChatRefused("not_your_chat", f"chat {c.contact_id} is not yours")
         if chat.state != "connected":
-            raise ChatRefused("chat_not_connected",
-                              f"chat {c.contact_id} is {chat.state}, not connected")
+            raise ChatRefused(
+                "chat_not_connected", f"chat {c.contact_id} is {chat.state}, not connected"
+            )
         if isinstance(c, p.ChatTyping):
             chat.send_once("typing", {"sender": "agent", "typing": c.typing})
             return {}
@@ -374,9 +401,11 @@ class ChatService:
             chat.set_state("connected", agent=event.agent_id)
             # the agent gets what was said before it joined
             for line in chat.lines:
-                self.hub.deliver(event.agent_id, "chat.message",
-                                 line.model_copy(update={"history": True})
-                                 .model_dump(mode="json"))
+                self.hub.deliver(
+                    event.agent_id,
+                    "chat.message",
+                    line.model_copy(update={"history": True}).model_dump(mode="json"),
+                )
         elif isinstance(event, ContactTransferred):
             chat.agent_id = None
             chat.set_state("queued", queue=event.queue_id, transferred=True)
@@ -508,7 +537,8 @@ class VisitorSocket:
             self.service.forget(chat)
             return
         chat.leave_timer = asyncio.get_running_loop().call_later(
-            self.service.grace_s, self._grace_over, chat)
+            self.service.grace_s, self._grace_over, chat
+        )
 
     def _grace_over(self, chat: Chat) -> None:
         chat.leave_timer = None
@@ -534,12 +564,20 @@ class VisitorSocket:
                 return
             found = service.tokens.get(frame.token)
             if found is None:
-                raise ChatRefused("unknown_chat", "no chat in progress has this token; "
-                                  "start a new one")
+                raise ChatRefused(
+                    "unknown_chat", "no chat in progress has this token; start a new one"
+                )
             self.attach(found)
             replayed = [(s, t) for s, t in found.buffer if s > frame.last_seq]
-            found.send_once("resumed", {"chat_id": found.id, "state": found.state,
-                                        "seq": found.seq, "replayed": len(replayed)})
+            found.send_once(
+                "resumed",
+                {
+                    "chat_id": found.id,
+                    "state": found.state,
+                    "seq": found.seq,
+                    "replayed": len(replayed),
+                },
+            )
             for _, text in replayed:
                 found.send(text)
             return
@@ -578,7 +616,8 @@ async def get_transcript(request: web.Request) -> web.Response:
     if not lines:
         fail(404, "unknown_chat", f"no chat {contact_id} has a transcript")
     return web.json_response(
-        TranscriptOut(contact_id=contact_id, lines=lines).model_dump(mode="json"))
+        TranscriptOut(contact_id=contact_id, lines=lines).model_dump(mode="json")
+    )
 
 
 async def visitor_ws(request: web.Request) -> web.StreamResponse:

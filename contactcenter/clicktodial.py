@@ -55,10 +55,14 @@ class ClickToDial:
         for queue_id in engine.queue_ids():
             q = engine.queue_config(queue_id)
             if q.channel is Channel.VOICE and all(
-                    skills.get(name, 0) >= level for name, level in q.skills.items()):
+                skills.get(name, 0) >= level for name, level in q.skills.items()
+            ):
                 return queue_id
-        raise DialRefused("queue_required", "none of the voice queues matches your skills; "
-                          "send 'queue' to choose the wrap-up policy of this call")
+        raise DialRefused(
+            "queue_required",
+            "none of the voice queues matches your skills; "
+            "send 'queue' to choose the wrap-up policy of this call",
+        )
 
     async def dial(self, agent_id: str, command: p.Dial) -> dict[str, Any]:
         """Place the call; the reply's fields (``contact_id``, ``number``, ``queue``,
@@ -72,35 +76,61 @@ class ClickToDial:
             if customer.tier:
                 attached["tier"] = customer.tier
         contact_id = f"{CALL_ID_PREFIX}{secrets.token_hex(8)}"
-        spec = ContactSpec(id=contact_id, queue_id=queue, channel=Channel.VOICE,
-                           direction=Direction.OUTBOUND, data=attached)
+        spec = ContactSpec(
+            id=contact_id,
+            queue_id=queue,
+            channel=Channel.VOICE,
+            direction=Direction.OUTBOUND,
+            data=attached,
+        )
 
         def arrived(now: float) -> list[EventRecord]:
-            return [EventRecord(
-                type="contact.arrived", ts=now, contact_id=contact_id, queue_id=queue,
-                data={"channel": "voice", "direction": "outbound", "ani": None,
-                      "dnis": command.number, "customer_id": attached.get("customer_id"),
-                      "attached": attached},
-            )]
+            return [
+                EventRecord(
+                    type="contact.arrived",
+                    ts=now,
+                    contact_id=contact_id,
+                    queue_id=queue,
+                    data={
+                        "channel": "voice",
+                        "direction": "outbound",
+                        "ani": None,
+                        "dnis": command.number,
+                        "customer_id": attached.get("customer_id"),
+                        "attached": attached,
+                    },
+                )
+            ]
 
-        await self.acd.execute(lambda now: engine.originate(spec, agent_id, now),
-                               before=arrived)
+        await self.acd.execute(lambda now: engine.originate(spec, agent_id, now), before=arrived)
         self.acd.dialing[contact_id] = agent_id
-        self.acd.gateway_sink("originate", {
-            "call_id": contact_id, "number": command.number, "agent_id": agent_id,
-            "extension": self.acd.extensions.get(agent_id)})
+        self.acd.gateway_sink(
+            "originate",
+            {
+                "call_id": contact_id,
+                "number": command.number,
+                "agent_id": agent_id,
+                "extension": self.acd.extensions.get(agent_id),
+            },
+        )
         pop = await self.acd.screen_pop(contact_id)
-        return {"contact_id": contact_id, "number": command.number, "queue": queue,
-                "customer_id": attached.get("customer_id"),
-                "screen_pop": pop.model_dump(mode="json")}
+        return {
+            "contact_id": contact_id,
+            "number": command.number,
+            "queue": queue,
+            "customer_id": attached.get("customer_id"),
+            "screen_pop": pop.model_dump(mode="json"),
+        }
 
     async def _customer(self, command: p.Dial) -> Customer | None:
         if command.customer_id is not None:
             customer = await get_customer(self.pool, command.customer_id)
             if customer is None:
-                raise DialRefused("unknown_customer",
-                                  f"no customer {command.customer_id!r}; dial without it or "
-                                  "pick the record again")
+                raise DialRefused(
+                    "unknown_customer",
+                    f"no customer {command.customer_id!r}; dial without it or "
+                    "pick the record again",
+                )
             return customer
         found = await find_by_ani(self.pool, command.number)
         return found[0] if found else None
@@ -123,14 +153,27 @@ class ClickToDial:
         number = snap.data.get("dnis") if isinstance(snap.data.get("dnis"), str) else None
 
         def record(now: float) -> list[EventRecord]:
-            return [EventRecord(type="dial.result", ts=now, contact_id=call_id,
-                                agent_id=agent_id, queue_id=snap.queue_id,
-                                data={"result": result})]
+            return [
+                EventRecord(
+                    type="dial.result",
+                    ts=now,
+                    contact_id=call_id,
+                    agent_id=agent_id,
+                    queue_id=snap.queue_id,
+                    data={"result": result},
+                )
+            ]
 
         if result == "answered":
             await self.acd.execute(lambda now: Outcome(), before=record)
-            self.acd.gateway_sink("bridge", {"call_id": call_id, "agent_id": agent_id,
-                                             "extension": self.acd.extensions.get(agent_id)})
+            self.acd.gateway_sink(
+                "bridge",
+                {
+                    "call_id": call_id,
+                    "agent_id": agent_id,
+                    "extension": self.acd.extensions.get(agent_id),
+                },
+            )
         else:
             await self.acd.execute(lambda now: engine.hangup(call_id, now), before=record)
         data = p.DialResultData(contact_id=call_id, number=number, result=result)  # type: ignore[arg-type]

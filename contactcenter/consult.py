@@ -110,18 +110,27 @@ class Consults:
         # The pop took a database round trip: send the offer only if it is still open.
         if still is not None and still.to_agent == target and not still.accepted:
             data = p.ConsultOfferData(
-                contact_id=cid, from_agent=agent_id, queue=started.queue_id or "",
-                channel="voice", expires_at=started.expires_at, screen_pop=pop,
+                contact_id=cid,
+                from_agent=agent_id,
+                queue=started.queue_id or "",
+                channel="voice",
+                expires_at=started.expires_at,
+                screen_pop=pop,
             )
             self.acd.agent_sink(target, "consult_offer", data.model_dump(mode="json"))
         return {"contact_id": cid, "agent_id": target, "expires_at": started.expires_at}
 
     # --- after commit -------------------------------------------------------------------
 
-    def _tell(self, cid: str, leg: _Leg, state: p.ConsultState, event: Event,
-              **extra: Any) -> None:
-        data = p.ConsultStateData(contact_id=cid, state=state, from_agent=leg.from_agent,
-                                  to_agent=leg.to_agent, event=event.type, **extra)
+    def _tell(self, cid: str, leg: _Leg, state: p.ConsultState, event: Event, **extra: Any) -> None:
+        data = p.ConsultStateData(
+            contact_id=cid,
+            state=state,
+            from_agent=leg.from_agent,
+            to_agent=leg.to_agent,
+            event=event.type,
+            **extra,
+        )
         body = data.model_dump(mode="json")
         for agent in (leg.from_agent, leg.to_agent):
             self.acd.agent_sink(agent, "consult_state", body)
@@ -146,9 +155,15 @@ class Consults:
         send = self.acd.gateway_sink
         if isinstance(event, ConsultAccepted):
             leg.answered = True
-            send("consult_bridge", {
-                "call_id": cid, "agent_id": leg.from_agent, "target_agent_id": leg.to_agent,
-                "extension": self.acd.extensions.get(leg.to_agent)})
+            send(
+                "consult_bridge",
+                {
+                    "call_id": cid,
+                    "agent_id": leg.from_agent,
+                    "target_agent_id": leg.to_agent,
+                    "extension": self.acd.extensions.get(leg.to_agent),
+                },
+            )
             self._tell(cid, leg, "consulting", event)
         elif isinstance(event, ConsultRejected | ConsultCancelled):
             del self._legs[cid]
@@ -161,8 +176,13 @@ class Consults:
             if isinstance(event, ConsultCancelled):
                 self._tell(cid, leg, "cancelled", event)
             else:
-                self._tell(cid, leg, _REJECT_STATES.get(event.reason, "dropped"), event,
-                           reason=event.reason)
+                self._tell(
+                    cid,
+                    leg,
+                    _REJECT_STATES.get(event.reason, "dropped"),
+                    event,
+                    reason=event.reason,
+                )
         elif isinstance(event, ContactTransferred) and event.to_agent == leg.to_agent:
             # consult_complete: the contact.answered of B that follows bridges the caller
             # to B (acd.py), which drops A's leg and the consult leg at the gateway.

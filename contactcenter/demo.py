@@ -30,24 +30,44 @@ from contactcenter.store.users import (
 DEMO_AGENTS: list[tuple[str, str, str, dict[str, int], dict[str, int], list[str]]] = [
     ("alice", "Alice Archer", "blue", {"sales": 8, "support": 3}, {"voice": 1}, ["en"]),
     ("bob", "Bob Baker", "blue", {"sales": 4, "billing": 6}, {"voice": 1}, ["en", "es"]),
-    ("carol", "Carol Chen", "green", {"support": 7, "billing": 3}, {"voice": 1, "chat": 3},
-     ["en", "fr"]),
-    ("dave", "Dave Diaz", "green", {"support": 4, "sales": 3}, {"voice": 1, "chat": 2},
-     ["en"]),
+    (
+        "carol",
+        "Carol Chen",
+        "green",
+        {"support": 7, "billing": 3},
+        {"voice": 1, "chat": 3},
+        ["en", "fr"],
+    ),
+    ("dave", "Dave Diaz", "green", {"support": 4, "sales": 3}, {"voice": 1, "chat": 2}, ["en"]),
 ]
 DEMO_STAFF: list[tuple[str, str, Role]] = [
     ("admin", "Administrator", "admin"),
     ("supervisor", "Sam Supervisor", "supervisor"),
 ]
 DEMO_CUSTOMERS = [
-    CustomerIn(account_number="ACC-1001", name="Ada Lovelace", tier="gold",
-               value_segment="high", phones=["+14155550101"]),
-    CustomerIn(account_number="ACC-1002", name="Grace Hopper", tier="silver",
-               phones=["+14155550102", "+14155550112"]),
-    CustomerIn(account_number="ACC-1003", name="Alan Turing", tier="bronze",
-               phones=["+442071234501"]),
-    CustomerIn(account_number="ACC-1004", name="Katherine Johnson", tier="gold",
-               value_segment="high", phones=["+17575550104"]),
+    CustomerIn(
+        account_number="ACC-1001",
+        name="Ada Lovelace",
+        tier="gold",
+        value_segment="high",
+        phones=["+14155550101"],
+    ),
+    CustomerIn(
+        account_number="ACC-1002",
+        name="Grace Hopper",
+        tier="silver",
+        phones=["+14155550102", "+14155550112"],
+    ),
+    CustomerIn(
+        account_number="ACC-1003", name="Alan Turing", tier="bronze", phones=["+442071234501"]
+    ),
+    CustomerIn(
+        account_number="ACC-1004",
+        name="Katherine Johnson",
+        tier="gold",
+        value_segment="high",
+        phones=["+17575550104"],
+    ),
 ]
 
 
@@ -81,8 +101,7 @@ def run(args: argparse.Namespace) -> int:
 async def _user(db: Queryable, username: str, display: str, role: Role) -> str:
     password = secrets.token_urlsafe(9)
     try:
-        await create_user(db, username=username, password=password, role=role,
-                          display_name=display)
+        await create_user(db, username=username, password=password, role=role, display_name=display)
     except UserExists:
         user = await get_user_by_username(db, username)
         assert user is not None
@@ -94,15 +113,23 @@ async def seed(db: Queryable) -> None:
     print("Demo users (passwords shown once, for this demo only):")
     for username, display, role in DEMO_STAFF:
         print(f"  {username:<12} {role:<11} {await _user(db, username, display, role)}")
-    for number, (username, display, team, skills, capacity, languages) in enumerate(
-        DEMO_AGENTS, 1
-    ):
+    for number, (username, display, team, skills, capacity, languages) in enumerate(DEMO_AGENTS, 1):
         password = await _user(db, username, display, "agent")
-        await save_agent_profile(db, username, AgentProfileIn(
-            team=team, skills=skills, capacity=capacity, extension=f"{1000 + number}",
-            languages=languages))
+        await save_agent_profile(
+            db,
+            username,
+            AgentProfileIn(
+                team=team,
+                skills=skills,
+                capacity=capacity,
+                extension=f"{1000 + number}",
+                languages=languages,
+            ),
+        )
         print(f"  {username:<12} {'agent':<11} {password}   skills {skills}")
     for customer in DEMO_CUSTOMERS:
         await upsert_customer(db, customer)
-    print(f"{len(DEMO_CUSTOMERS)} customers, e.g. {DEMO_CUSTOMERS[0].name} calling from "
-          f"{DEMO_CUSTOMERS[0].phones[0]}.")
+    print(
+        f"{len(DEMO_CUSTOMERS)} customers, e.g. {DEMO_CUSTOMERS[0].name} calling from "
+        f"{DEMO_CUSTOMERS[0].phones[0]}."
+    )

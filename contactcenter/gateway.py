@@ -79,8 +79,7 @@ class DigitsIn(BaseModel):
 
 def _invalid(exc: ValidationError) -> str:
     return "; ".join(
-        f"{'.'.join(str(x) for x in err['loc']) or '(body)'}: {err['msg']}"
-        for err in exc.errors()
+        f"{'.'.join(str(x) for x in err['loc']) or '(body)'}: {err['msg']}" for err in exc.errors()
     )
 
 
@@ -129,8 +128,9 @@ class Gateway:
         if transport is None:  # gone already
             return ws
         self.ws = ws
-        self.out = FrameBatcher(transport, limit=GATEWAY_WRITE_LIMIT,
-                                on_overflow=lambda: self._too_slow(ws))
+        self.out = FrameBatcher(
+            transport, limit=GATEWAY_WRITE_LIMIT, on_overflow=lambda: self._too_slow(ws)
+        )
         while self.pending:
             self.out.send(self.pending.popleft())
         try:
@@ -155,17 +155,23 @@ class Gateway:
         try:
             data = json.loads(raw)
         except ValueError as exc:
-            await ws.send_json({"type": "error", "data": {"code": "bad_json",
-                                                          "message": str(exc)}})
+            await ws.send_json({"type": "error", "data": {"code": "bad_json", "message": str(exc)}})
             return
         kind = data.get("type") if isinstance(data, dict) else None
         if kind == "originate_result":
             await self._originate_result(ws, data.get("data"))
         elif kind not in ("ack", "ping"):
-            await ws.send_json({"type": "error", "data": {
-                "code": "unknown_type", "message": f"unknown message type {kind!r}; "
-                "the gateway sends 'ack' (with the seq of a command), 'ping' or "
-                "'originate_result'"}})
+            await ws.send_json(
+                {
+                    "type": "error",
+                    "data": {
+                        "code": "unknown_type",
+                        "message": f"unknown message type {kind!r}; "
+                        "the gateway sends 'ack' (with the seq of a command), 'ping' or "
+                        "'originate_result'",
+                    },
+                }
+            )
 
     async def _originate_result(self, ws: web.WebSocketResponse, data: Any) -> None:
         call_id = data.get("call_id") if isinstance(data, dict) else None
@@ -174,11 +180,23 @@ class Gateway:
             if self.campaign_results is None or not await self.campaign_results(body):
                 await self.dialer.result(body.call_id, body.result)
         except ValidationError as exc:
-            await ws.send_json({"type": "error", "data": {
-                "code": "invalid_result", "message": _invalid(exc), "call_id": call_id}})
+            await ws.send_json(
+                {
+                    "type": "error",
+                    "data": {
+                        "code": "invalid_result",
+                        "message": _invalid(exc),
+                        "call_id": call_id,
+                    },
+                }
+            )
         except (RoutingError, AcdUnavailable) as exc:
-            await ws.send_json({"type": "error", "data": {
-                "code": exc.code, "message": str(exc), "call_id": call_id}})
+            await ws.send_json(
+                {
+                    "type": "error",
+                    "data": {"code": exc.code, "message": str(exc), "call_id": call_id},
+                }
+            )
 
     # --- calls in ----------------------------------------------------------------------------
 
@@ -189,39 +207,61 @@ class Gateway:
             return await ivr_runner.voice_arrive(self.ivr, tree, call)
         queue = call.queue or (self.dnis_map.get(call.dnis) if call.dnis else None)
         if queue is None:
-            fail(400, "no_queue", f"no queue given and dnis {call.dnis!r} maps to none; "
-                 "send 'queue' or configure the dnis mapping")
+            fail(
+                400,
+                "no_queue",
+                f"no queue given and dnis {call.dnis!r} maps to none; "
+                "send 'queue' or configure the dnis mapping",
+            )
         try:
             channel = engine.queue_config(queue).channel
         except UnknownQueue as exc:
             fail(400, "unknown_queue", str(exc))
         # The log outlives the engine's memory of ended calls: a call id is used once.
         # Checked in the same round trip as the caller's CRM look-up (account, then ANI).
-        caller = await find_caller(self.pool, call.call_id, account=call.account,
-                                   ani=call.ani)
+        caller = await find_caller(self.pool, call.call_id, account=call.account, ani=call.ani)
         if caller.duplicate:
             fail(409, "duplicate_call", f"call {call.call_id} is already known")
         customer, matches = caller.customer, caller.matches
         attached: dict[str, Any] = {
             **call.data,
-            **{k: v for k, v in (("ani", call.ani), ("dnis", call.dnis),
-                                 ("account", call.account)) if v is not None},
+            **{
+                k: v
+                for k, v in (("ani", call.ani), ("dnis", call.dnis), ("account", call.account))
+                if v is not None
+            },
         }
         if customer is not None:
             attached["customer_id"] = customer.id
             if customer.tier:
                 attached["tier"] = customer.tier
-        spec = ContactSpec(id=call.call_id, queue_id=queue, priority=call.priority,
-                           skills=call.skills, data=attached)
+        spec = ContactSpec(
+            id=call.call_id,
+            queue_id=queue,
+            priority=call.priority,
+            skills=call.skills,
+            data=attached,
+        )
 
         def arrived(now: float) -> list[EventRecord]:
-            return [EventRecord(
-                type="contact.arrived", ts=now, contact_id=call.call_id, queue_id=queue,
-                data={"channel": str(channel), "direction": "inbound", "ani": call.ani,
-                      "dnis": call.dnis, "customer_id": attached.get("customer_id"),
-                      "priority": call.priority, "skills": call.skills,
-                      "attached": attached},
-            )]
+            return [
+                EventRecord(
+                    type="contact.arrived",
+                    ts=now,
+                    contact_id=call.call_id,
+                    queue_id=queue,
+                    data={
+                        "channel": str(channel),
+                        "direction": "inbound",
+                        "ani": call.ani,
+                        "dnis": call.dnis,
+                        "customer_id": attached.get("customer_id"),
+                        "priority": call.priority,
+                        "skills": call.skills,
+                        "attached": attached,
+                    },
+                )
+            ]
 
         self.acd.remember_caller(call.call_id, customer, matches)
         try:
@@ -238,8 +278,12 @@ class Gateway:
             state = "gone"
         if state == "queued":
             self.send("play", {"call_id": call.call_id, "prompt": "queue_hold"})
-        return {"call_id": call.call_id, "queue": queue, "state": state,
-                "customer_id": attached.get("customer_id")}
+        return {
+            "call_id": call.call_id,
+            "queue": queue,
+            "state": state,
+            "customer_id": attached.get("customer_id"),
+        }
 
     async def hangup(self, call_id: str) -> dict[str, Any]:
         engine = self.acd.engine
@@ -260,8 +304,11 @@ class Gateway:
             fail(404, "unknown_call", f"call {call_id} is not in progress")
 
         def record(now: float) -> list[EventRecord]:
-            return [EventRecord(type="call.digits", ts=now, contact_id=call_id,
-                                data={"digits": body.digits})]
+            return [
+                EventRecord(
+                    type="call.digits", ts=now, contact_id=call_id, data={"digits": body.digits}
+                )
+            ]
 
         await self._run(lambda now: Outcome(), before=record)
         return {"call_id": call_id, "digits": body.digits}
@@ -288,8 +335,13 @@ async def post_call(request: web.Request) -> web.Response:
         fail(400, "invalid_call", _invalid(exc))
     logs.bind(contact_id=call.call_id)  # the request's log lines name the call
     result = await request.app[GATEWAY].arrive(call)
-    log.info("call %s arrived for %s: %s", call.call_id, result["queue"], result["state"],
-             extra={"queue_id": result["queue"]})
+    log.info(
+        "call %s arrived for %s: %s",
+        call.call_id,
+        result["queue"],
+        result["state"],
+        extra={"queue_id": result["queue"]},
+    )
     return web.json_response(result, status=201)
 
 

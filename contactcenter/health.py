@@ -87,11 +87,13 @@ def _acd(state: Readiness) -> Check:
 
 async def readyz(request: web.Request) -> web.Response:
     app = request.app
-    checks = {"database": await _database(app), "event_log": _event_log(app),
-              "acd": _acd(app[READINESS])}
+    checks = {
+        "database": await _database(app),
+        "event_log": _event_log(app),
+        "acd": _acd(app[READINESS]),
+    }
     failing = [name for name, check in checks.items() if not check.ok]
-    body = ReadyOut(status="not_ready" if failing else "ready", checks=checks,
-                    not_ready=failing)
+    body = ReadyOut(status="not_ready" if failing else "ready", checks=checks, not_ready=failing)
     return web.json_response(body.model_dump(), status=503 if failing else 200)
 
 

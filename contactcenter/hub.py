@@ -73,8 +73,9 @@ class AgentChannel:
     def attach(self, ws: web.WebSocketResponse, transport: asyncio.Transport) -> None:
         """Messages go to this connection from now on (written in batches, wsframes.py)."""
         self.ws = ws
-        self.out = FrameBatcher(transport, limit=WRITE_BUFFER_LIMIT,
-                                on_overflow=lambda: self._too_slow(ws))
+        self.out = FrameBatcher(
+            transport, limit=WRITE_BUFFER_LIMIT, on_overflow=lambda: self._too_slow(ws)
+        )
 
     def detach(self) -> None:
         """No connection: messages are only kept for replay."""
@@ -154,14 +155,22 @@ class Hub:
         agent_id = claims.user_id
         logs.bind(agent_id=agent_id)  # every log line of this connection names the agent
         if not await self.acd.ensure_agent(agent_id):
-            fail(403, "no_agent_profile",
-                 f"user {agent_id!r} has no enabled agent profile; ask an administrator")
+            fail(
+                403,
+                "no_agent_profile",
+                f"user {agent_id!r} has no enabled agent profile; ask an administrator",
+            )
         ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=WS_MAX_MSG)
         await ws.prepare(request)
         ch = self.channel(agent_id)
         client = request.query.get("client") or None
-        if (ch.ws is not None and client is not None and ch.client is not None
-                and client != ch.client and request.query.get("takeover") != "1"):
+        if (
+            ch.ws is not None
+            and client is not None
+            and ch.client is not None
+            and client != ch.client
+            and request.query.get("takeover") != "1"
+        ):
             # Another tab of the same agent: refused, so two consoles never fight over
             # one channel; the page offers to take over (protocol.CLOSE_OTHER_TAB).
             await ws.close(code=p.CLOSE_OTHER_TAB, message=b"open in another tab")
@@ -216,8 +225,11 @@ class Hub:
         try:
             if engine.agent(agent_id).status == "offline":
                 return
-            log.info("agent %s did not reconnect within %.0f s; logging it out",
-                     agent_id, self.drop_grace_s)
+            log.info(
+                "agent %s did not reconnect within %.0f s; logging it out",
+                agent_id,
+                self.drop_grace_s,
+            )
             await self.acd.execute(lambda now: engine.logout(agent_id, now))
         except (RoutingError, AcdUnavailable) as exc:
             log.warning("could not log out dropped agent %s: %s", agent_id, exc)
@@ -238,8 +250,12 @@ class Hub:
             return
         except Exception:
             log.exception("agent %s command %s failed", ch.agent_id, command.type)
-            ch.push("error", p.error_data("internal", "the server failed on this command; "
-                                          "it has been logged", command.id))
+            ch.push(
+                "error",
+                p.error_data(
+                    "internal", "the server failed on this command; it has been logged", command.id
+                ),
+            )
             return
         ch.push("reply", p.reply(command.id, **extra))
 
@@ -247,10 +263,14 @@ class Hub:
         agent = ch.agent_id
         engine = self.acd.engine
         if isinstance(c, p.Hello | p.Resume):
-            replayed, gap = (0, False) if c.last_seq is None else ch.replay(c.last_seq,
-                                                                            c.session)
-            return {"session": ch.session, "seq": ch.seq, "replayed": replayed, "gap": gap,
-                    "agent_state": self.acd.agent_state(agent)}
+            replayed, gap = (0, False) if c.last_seq is None else ch.replay(c.last_seq, c.session)
+            return {
+                "session": ch.session,
+                "seq": ch.seq,
+                "replayed": replayed,
+                "gap": gap,
+                "agent_state": self.acd.agent_state(agent),
+            }
         if isinstance(c, p.Dial):
             return await self.dialer.dial(agent, c)
         if isinstance(c, p.ChatSend | p.ChatTyping):
@@ -293,6 +313,7 @@ class Hub:
                     return engine.transfer_to_queue(agent, cid, to_queue, now)
                 assert to_agent is not None
                 return engine.transfer_to_agent(agent, cid, to_agent, now)
+
         await self.acd.execute(action)
         return {}
 
@@ -308,6 +329,7 @@ def _bind(method: Any, agent_id: str, contact_id: str) -> Any:
     def action(now: float) -> Outcome:
         result: Outcome = method(agent_id, contact_id, now)
         return result
+
     return action
 
 

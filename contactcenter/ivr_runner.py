@@ -110,8 +110,9 @@ def load_registry(config_dir: Path, queues: Sequence[str]) -> ivr.Registry | Non
 
 def event_record(event: IvrEvent) -> EventRecord:
     """An interpreter event as the log stores it (values already masked by ivr/)."""
-    return EventRecord(type=event.type, ts=event.ts, contact_id=event.contact_id or None,
-                       data=event.payload())
+    return EventRecord(
+        type=event.type, ts=event.ts, contact_id=event.contact_id or None, data=event.payload()
+    )
 
 
 def ivr_section(action: ivr.Terminal, tree: str) -> dict[str, Any]:
@@ -130,8 +131,12 @@ def masked(values: Mapping[str, Any], sensitive: frozenset[str] | set[str]) -> d
 
 def customer_record(customer: Any) -> dict[str, Any]:
     """What a session sees of a CRM record (``customer.tier`` etc. in conditions)."""
-    return {"id": customer.id, "name": customer.name, "tier": customer.tier,
-            "value_segment": customer.value_segment}
+    return {
+        "id": customer.id,
+        "name": customer.name,
+        "tier": customer.tier,
+        "value_segment": customer.value_segment,
+    }
 
 
 class Conversation:
@@ -162,12 +167,23 @@ class Conversation:
         if customer.get("tier"):
             data["tier"] = str(customer["tier"])
         data["ivr"] = ivr_section(action, self.tree_id)
-        spec = ContactSpec(id=self.contact_id, queue_id=action.queue_id,
-                           priority=action.priority, skills=dict(action.skills), data=data)
-        arrived = {"channel": self.channel, "direction": "inbound", "ani": session.ani,
-                   "dnis": session.dnis, "customer_id": data.get("customer_id"),
-                   "priority": action.priority, "skills": dict(action.skills),
-                   "attached": data}
+        spec = ContactSpec(
+            id=self.contact_id,
+            queue_id=action.queue_id,
+            priority=action.priority,
+            skills=dict(action.skills),
+            data=data,
+        )
+        arrived = {
+            "channel": self.channel,
+            "direction": "inbound",
+            "ani": session.ani,
+            "dnis": session.dnis,
+            "customer_id": data.get("customer_id"),
+            "priority": action.priority,
+            "skills": dict(action.skills),
+            "attached": data,
+        }
         return spec, arrived
 
     async def present(self, action: ivr.Action) -> None:
@@ -182,8 +198,9 @@ class Conversation:
 class IvrService:
     """The conversations in progress, voice and chat."""
 
-    def __init__(self, acd: Acd, pool: Any, registry: ivr.Registry | None,
-                 settings: IvrSettings) -> None:
+    def __init__(
+        self, acd: Acd, pool: Any, registry: ivr.Registry | None, settings: IvrSettings
+    ) -> None:
         self.acd = acd
         self.pool = pool
         self.registry = registry
@@ -218,8 +235,9 @@ class IvrService:
         queues = self.settings.survey_queues
         return self.settings.survey_tree is not None and (queues is None or queue_id in queues)
 
-    def survey_session(self, contact_id: str, channel: Literal["voice", "chat"],
-                       ani: str | None = None) -> ivr.Session | None:
+    def survey_session(
+        self, contact_id: str, channel: Literal["voice", "chat"], ani: str | None = None
+    ) -> ivr.Session | None:
         tree = self.tree(self.settings.survey_tree or "")
         if tree is None or channel not in tree.channels:
             return None
@@ -260,9 +278,19 @@ class IvrService:
             path = list(conv.session.path)
 
             def record(now: float) -> list[EventRecord]:
-                return [EventRecord(type="ivr.caller_left", ts=now, contact_id=contact_id,
-                                    data={"node": node, "reason": reason, "path": path,
-                                          "purpose": conv.purpose})]
+                return [
+                    EventRecord(
+                        type="ivr.caller_left",
+                        ts=now,
+                        contact_id=contact_id,
+                        data={
+                            "node": node,
+                            "reason": reason,
+                            "path": path,
+                            "purpose": conv.purpose,
+                        },
+                    )
+                ]
 
             self.conversations.pop(contact_id, None)
             await self.acd.execute(lambda now: Outcome(), before=record)
@@ -290,14 +318,17 @@ class IvrService:
                 action = await self._commit(conv, answer, ())
             if isinstance(action, ivr.Gather):
                 self._start_timer(conv, action)
-            elif isinstance(action, ivr.Terminal) and \
-                    self.conversations.get(conv.contact_id) is conv:
+            elif (
+                isinstance(action, ivr.Terminal) and self.conversations.get(conv.contact_id) is conv
+            ):
                 del self.conversations[conv.contact_id]
             await conv.present(action)
             return action
 
     async def _commit(
-        self, conv: Conversation, step: Callable[[float], ivr.Action],
+        self,
+        conv: Conversation,
+        step: Callable[[float], ivr.Action],
         extra: Sequence[EventRecord],
     ) -> ivr.Action:
         box: dict[str, Any] = {}
@@ -322,28 +353,47 @@ class IvrService:
             action = box["action"]
             records = [*extra, *(event_record(e) for e in conv.session.take_events())]
             if "arrived" in box:
-                records.append(EventRecord(type="contact.arrived", ts=now,
-                                           contact_id=conv.contact_id,
-                                           queue_id=action.queue_id, data=box["arrived"]))
+                records.append(
+                    EventRecord(
+                        type="contact.arrived",
+                        ts=now,
+                        contact_id=conv.contact_id,
+                        queue_id=action.queue_id,
+                        data=box["arrived"],
+                    )
+                )
             elif "failed" in box:
                 exc = box["failed"]
-                records.append(EventRecord(type="ivr.queue_failed", ts=now,
-                                           contact_id=conv.contact_id,
-                                           data={"code": exc.code, "message": str(exc)}))
+                records.append(
+                    EventRecord(
+                        type="ivr.queue_failed",
+                        ts=now,
+                        contact_id=conv.contact_id,
+                        data={"code": exc.code, "message": str(exc)},
+                    )
+                )
             if isinstance(action, ivr.Callback):
                 # a request for the outbound dialer: the number and the queue to call from
-                records.append(EventRecord(type="callback.requested", ts=now,
-                                           contact_id=conv.contact_id,
-                                           queue_id=action.queue_id,
-                                           data={"number": action.number,
-                                                 "channel": conv.channel}))
+                records.append(
+                    EventRecord(
+                        type="callback.requested",
+                        ts=now,
+                        contact_id=conv.contact_id,
+                        queue_id=action.queue_id,
+                        data={"number": action.number, "channel": conv.channel},
+                    )
+                )
             return records
 
         await self.acd.execute(run, before=before)
         action = box["action"]
         if "failed" in box:
-            log.error("IVR of %s could not queue: %s", conv.contact_id, box["failed"],
-                      extra={"contact_id": conv.contact_id})
+            log.error(
+                "IVR of %s could not queue: %s",
+                conv.contact_id,
+                box["failed"],
+                extra={"contact_id": conv.contact_id},
+            )
             conv.queue_state = "failed"
         elif "arrived" in box:
             try:
@@ -361,8 +411,7 @@ class IvrService:
         try:
             async with asyncio.timeout(limit):
                 if action.by == "account":
-                    customer = await find_by_account(self.pool, action.key) if action.key \
-                        else None
+                    customer = await find_by_account(self.pool, action.key) if action.key else None
                 else:
                     found = await find_by_ani(self.pool, action.key) if action.key else []
                     customer = found[0] if found else None
@@ -466,8 +515,13 @@ class VoiceConversation(Conversation):
 
     channel: Literal["voice", "chat"] = "voice"
 
-    def __init__(self, contact_id: str, session: ivr.Session, purpose: Purpose,
-                 send: Callable[[str, dict[str, Any]], None]) -> None:
+    def __init__(
+        self,
+        contact_id: str,
+        session: ivr.Session,
+        purpose: Purpose,
+        send: Callable[[str, dict[str, Any]], None],
+    ) -> None:
         super().__init__(contact_id, session, purpose)
         self.send = send
 
@@ -475,12 +529,21 @@ class VoiceConversation(Conversation):
         call_id = self.contact_id
         prompts = _prompts(action)
         if isinstance(action, ivr.Gather):
-            self.send("gather", {
-                "call_id": call_id, "prompts": prompts, "kind": action.kind,
-                "min_digits": action.min_digits, "max_digits": action.max_digits,
-                "terminator": action.terminator, "timeout_s": action.timeout_s,
-                "prompt_id": action.prompt_id, "attempt": action.attempt,
-                "node": action.node})
+            self.send(
+                "gather",
+                {
+                    "call_id": call_id,
+                    "prompts": prompts,
+                    "kind": action.kind,
+                    "min_digits": action.min_digits,
+                    "max_digits": action.max_digits,
+                    "terminator": action.terminator,
+                    "timeout_s": action.timeout_s,
+                    "prompt_id": action.prompt_id,
+                    "attempt": action.attempt,
+                    "node": action.node,
+                },
+            )
             return
         if prompts:
             self.send("prompt", {"call_id": call_id, "prompts": prompts, "node": action.node})
@@ -490,11 +553,11 @@ class VoiceConversation(Conversation):
             elif self.queue_state == "failed":
                 self.send("hangup", {"call_id": call_id, "reason": "queue_failed"})
         elif isinstance(action, ivr.Transfer):
-            self.send("transfer", {"call_id": call_id, "target": action.number,
-                                   "reason": "ivr"})
+            self.send("transfer", {"call_id": call_id, "target": action.number, "reason": "ivr"})
         elif isinstance(action, ivr.Voicemail):
-            self.send("voicemail", {"call_id": call_id, "mailbox": action.mailbox,
-                                    "max_s": action.max_s})
+            self.send(
+                "voicemail", {"call_id": call_id, "mailbox": action.mailbox, "max_s": action.max_s}
+            )
         elif isinstance(action, ivr.Terminal):
             reason = action.reason if isinstance(action, ivr.Hangup) else "callback"
             self.send("hangup", {"call_id": call_id, "reason": reason})
@@ -518,22 +581,33 @@ async def voice_arrive(service: IvrService, tree: ivr.Tree, call: Any) -> dict[s
         fail(409, "duplicate_call", f"call {call.call_id} is already known")
     except UnknownContact:
         pass
-    session = ivr.Session(tree, contact_id=call.call_id, channel="voice", ani=call.ani,
-                          dnis=call.dnis)
+    session = ivr.Session(
+        tree, contact_id=call.call_id, channel="voice", ani=call.ani, dnis=call.dnis
+    )
     conv = VoiceConversation(call.call_id, session, "entry", service.gateway_send)
     # ivr.started does not carry the numbers; a restart needs them to resume the call
-    arrived = EventRecord(type="ivr.call_arrived", ts=service.acd.clock(),
-                          contact_id=call.call_id,
-                          data={"channel": "voice", "ani": call.ani, "dnis": call.dnis,
-                                "tree": tree.id})
+    arrived = EventRecord(
+        type="ivr.call_arrived",
+        ts=service.acd.clock(),
+        contact_id=call.call_id,
+        data={"channel": "voice", "ani": call.ani, "dnis": call.dnis, "tree": tree.id},
+    )
     try:
         action = await service.begin(conv, [arrived])
     except AcdUnavailable as exc:
         fail(503, exc.code, str(exc))
-    state = "ivr" if not isinstance(action, ivr.Terminal) else (
-        conv.queue_state if isinstance(action, ivr.Queue) else "ended")
-    return {"call_id": call.call_id, "queue": getattr(action, "queue_id", None),
-            "state": state, "tree": tree.id, "customer_id": None}
+    state = (
+        "ivr"
+        if not isinstance(action, ivr.Terminal)
+        else (conv.queue_state if isinstance(action, ivr.Queue) else "ended")
+    )
+    return {
+        "call_id": call.call_id,
+        "queue": getattr(action, "queue_id", None),
+        "state": state,
+        "tree": tree.id,
+        "customer_id": None,
+    }
 
 
 async def voice_digits(service: IvrService, call_id: str, digits: str) -> dict[str, Any]:
@@ -549,9 +623,12 @@ async def voice_digits(service: IvrService, call_id: str, digits: str) -> dict[s
         fail(404, exc.code, str(exc))
     except AcdUnavailable as exc:
         fail(503, exc.code, str(exc))
-    return {"call_id": call_id, "digits": MASK if sensitive else digits,
-            "node": action.node, "state": "ivr" if not isinstance(action, ivr.Terminal)
-            else "done"}
+    return {
+        "call_id": call_id,
+        "digits": MASK if sensitive else digits,
+        "node": action.node,
+        "state": "ivr" if not isinstance(action, ivr.Terminal) else "done",
+    }
 
 
 async def voice_hangup(service: IvrService, call_id: str) -> dict[str, Any] | None:
@@ -578,21 +655,34 @@ async def restore_sessions(service: IvrService, fallback: Mapping[str, str]) -> 
         try:
             kept += await _restore_one(service, fallback, contact_id, c)
         except (RoutingError, AcdUnavailable, ivr.SessionError, ValueError) as exc:
-            log.error("IVR session of %s not restored: %s", contact_id, exc,
-                      extra={"contact_id": contact_id})
+            log.error(
+                "IVR session of %s not restored: %s",
+                contact_id,
+                exc,
+                extra={"contact_id": contact_id},
+            )
     if leftovers:
-        log.info("IVR sessions open at the restart: %d resumed or queued, %d ended",
-                 kept, len(leftovers) - kept)
+        log.info(
+            "IVR sessions open at the restart: %d resumed or queued, %d ended",
+            kept,
+            len(leftovers) - kept,
+        )
     return kept
 
 
-async def _restore_one(service: IvrService, fallback: Mapping[str, str], contact_id: str,
-                       c: ReplayedContact) -> int:
+async def _restore_one(
+    service: IvrService, fallback: Mapping[str, str], contact_id: str, c: ReplayedContact
+) -> int:
     s = c.ivr
     assert s is not None
     ani, dnis = c.call.get("ani"), c.call.get("dnis")
-    before = {"tree": s.tree, "node": s.node, "variables": s.variables,
-              "purpose": s.purpose, "started_at": s.started_at}
+    before = {
+        "tree": s.tree,
+        "node": s.node,
+        "variables": s.variables,
+        "purpose": s.purpose,
+        "started_at": s.started_at,
+    }
     voice = s.channel == "voice"
     if not voice or s.purpose != "entry":
         # a chat's visitor socket died with the process; a survey is only a courtesy
@@ -605,23 +695,35 @@ async def _restore_one(service: IvrService, fallback: Mapping[str, str], contact
     if tree is not None and "voice" in tree.channels:
         session = ivr.Session(tree, contact_id=contact_id, channel="voice", ani=ani, dnis=dnis)
         conv = VoiceConversation(contact_id, session, "entry", service.gateway_send)
-        record = EventRecord(type="ivr.restarted", ts=service.acd.clock(),
-                             contact_id=contact_id,
-                             data={**before, "restarts": c.ivr_restarts + 1})
+        record = EventRecord(
+            type="ivr.restarted",
+            ts=service.acd.clock(),
+            contact_id=contact_id,
+            data={**before, "restarts": c.ivr_restarts + 1},
+        )
         await service.begin(conv, [record])
-        log.info("resumed the IVR of %s at the start of %s", contact_id, tree.id,
-                 extra={"contact_id": contact_id})
+        log.info(
+            "resumed the IVR of %s at the start of %s",
+            contact_id,
+            tree.id,
+            extra={"contact_id": contact_id},
+        )
         return 1
     queue = fallback.get(dnis) if dnis else None
-    if queue is not None and await _queue_directly(service, contact_id, queue, ani, dnis,
-                                                   before):
+    if queue is not None and await _queue_directly(service, contact_id, queue, ani, dnis, before):
         return 1
     await _end(service, contact_id, voice, {**before, "detail": "tree_missing"})
     return 0
 
 
-async def _queue_directly(service: IvrService, contact_id: str, queue: str, ani: str | None,
-                          dnis: str | None, before: dict[str, Any]) -> bool:
+async def _queue_directly(
+    service: IvrService,
+    contact_id: str,
+    queue: str,
+    ani: str | None,
+    dnis: str | None,
+    before: dict[str, Any],
+) -> bool:
     """A call whose tree is gone goes to its number's queue, as if it had no IVR."""
     engine = service.acd.engine
     attached = {k: v for k, v in (("ani", ani), ("dnis", dnis)) if v}
@@ -634,14 +736,28 @@ async def _queue_directly(service: IvrService, contact_id: str, queue: str, ani:
 
     def records(now: float) -> list[EventRecord]:
         return [
-            EventRecord(type="ivr.ended", ts=now, contact_id=contact_id,
-                        data={**before, "reason": RESTART_REASON, "detail": "tree_missing",
-                              "queue": queue}),
-            EventRecord(type="contact.arrived", ts=now, contact_id=contact_id,
-                        queue_id=queue,
-                        data={"channel": channel, "direction": "inbound", "ani": ani,
-                              "dnis": dnis, "customer_id": None, "priority": None,
-                              "skills": {}, "attached": attached}),
+            EventRecord(
+                type="ivr.ended",
+                ts=now,
+                contact_id=contact_id,
+                data={**before, "reason": RESTART_REASON, "detail": "tree_missing", "queue": queue},
+            ),
+            EventRecord(
+                type="contact.arrived",
+                ts=now,
+                contact_id=contact_id,
+                queue_id=queue,
+                data={
+                    "channel": channel,
+                    "direction": "inbound",
+                    "ani": ani,
+                    "dnis": dnis,
+                    "customer_id": None,
+                    "priority": None,
+                    "skills": {},
+                    "attached": attached,
+                },
+            ),
         ]
 
     try:
@@ -658,13 +774,18 @@ async def _queue_directly(service: IvrService, contact_id: str, queue: str, ani:
     return True
 
 
-async def _end(service: IvrService, contact_id: str, voice: bool,
-               data: dict[str, Any]) -> None:
+async def _end(service: IvrService, contact_id: str, voice: bool, data: dict[str, Any]) -> None:
     """Logged, then the gateway is told to hang up (a voice call)."""
 
     def record(now: float) -> list[EventRecord]:
-        return [EventRecord(type="ivr.ended", ts=now, contact_id=contact_id,
-                            data={**data, "reason": RESTART_REASON, "queue": None})]
+        return [
+            EventRecord(
+                type="ivr.ended",
+                ts=now,
+                contact_id=contact_id,
+                data={**data, "reason": RESTART_REASON, "queue": None},
+            )
+        ]
 
     await service.acd.execute(lambda now: Outcome(), before=record)
     if voice:
@@ -700,16 +821,22 @@ async def reload_trees(request: web.Request) -> web.Response:
             registry = service.registry
             registry.reload(sources, queues)
     except ivr.IvrConfigError as exc:
-        return json_error(400, "invalid_ivr", "the trees were not loaded; the ones in "
-                          "service keep serving", problems=[str(p) for p in exc.problems])
+        return json_error(
+            400,
+            "invalid_ivr",
+            "the trees were not loaded; the ones in service keep serving",
+            problems=[str(p) for p in exc.problems],
+        )
     except (OSError, ValueError, yaml.YAMLError) as exc:
         fail(400, "invalid_ivr", str(exc))
     service.registry, service.settings = registry, settings
     catalog = registry.catalog
     log.info("IVR trees reloaded: %s", ", ".join(sorted(catalog.trees)))
-    out = IvrReloadOut(trees=sorted(catalog.trees),
-                       entries={str(ch): tid for ch, tid in catalog.entries.items()},
-                       dnis=settings.dnis)
+    out = IvrReloadOut(
+        trees=sorted(catalog.trees),
+        entries={str(ch): tid for ch, tid in catalog.entries.items()},
+        dnis=settings.dnis,
+    )
     return web.json_response(out.model_dump())
 
 

@@ -58,15 +58,19 @@ class _LiveGauges(Collector):
         self.clients: Callable[[], dict[str, int]] = dict
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        waiting = GaugeMetricFamily(f"{PREFIX}_contacts_waiting",
-                                    "Contacts waiting in a queue for an agent, now",
-                                    labels=["queue"])
+        waiting = GaugeMetricFamily(
+            f"{PREFIX}_contacts_waiting",
+            "Contacts waiting in a queue for an agent, now",
+            labels=["queue"],
+        )
         for queue, count in sorted(self.waiting().items()):
             waiting.add_metric([queue], count)
         yield waiting
-        clients = GaugeMetricFamily(f"{PREFIX}_websocket_clients",
-                                    "Open websocket connections by kind (agent, gateway)",
-                                    labels=["kind"])
+        clients = GaugeMetricFamily(
+            f"{PREFIX}_websocket_clients",
+            "Open websocket connections by kind (agent, gateway)",
+            labels=["kind"],
+        )
         for kind, count in sorted(self.clients().items()):
             clients.add_metric([kind], count)
         yield clients
@@ -76,46 +80,70 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.arrivals = Counter(f"{PREFIX}_contacts_arrived", "Contacts that arrived",
-                                ["queue"], registry=r)
-        self.offers = Counter(f"{PREFIX}_offers", "Offers made to agents", ["queue"],
-                              registry=r)
+        self.arrivals = Counter(
+            f"{PREFIX}_contacts_arrived", "Contacts that arrived", ["queue"], registry=r
+        )
+        self.offers = Counter(f"{PREFIX}_offers", "Offers made to agents", ["queue"], registry=r)
         self.offers_declined = Counter(
             f"{PREFIX}_offers_declined",
             "Offers that ended without an answer (timed_out, rejected, rescinded)",
-            ["queue", "reason"], registry=r)
-        self.answers = Counter(f"{PREFIX}_answers", "Contacts answered by an agent", ["queue"],
-                               registry=r)
-        self.abandons = Counter(f"{PREFIX}_abandons",
-                                "Contacts abandoned by the caller before an answer", ["queue"],
-                                registry=r)
-        self.flow_outs = Counter(f"{PREFIX}_flow_outs",
-                                 "Contacts that left a queue unanswered by a flow-out rule",
-                                 ["queue"], registry=r)
-        self.events = Counter(f"{PREFIX}_events_committed", "Events committed to the event log",
-                              registry=r)
+            ["queue", "reason"],
+            registry=r,
+        )
+        self.answers = Counter(
+            f"{PREFIX}_answers", "Contacts answered by an agent", ["queue"], registry=r
+        )
+        self.abandons = Counter(
+            f"{PREFIX}_abandons",
+            "Contacts abandoned by the caller before an answer",
+            ["queue"],
+            registry=r,
+        )
+        self.flow_outs = Counter(
+            f"{PREFIX}_flow_outs",
+            "Contacts that left a queue unanswered by a flow-out rule",
+            ["queue"],
+            registry=r,
+        )
+        self.events = Counter(
+            f"{PREFIX}_events_committed", "Events committed to the event log", registry=r
+        )
         self.decision_seconds = Histogram(
             f"{PREFIX}_routing_decision_seconds",
             "Duration of one routing engine call (the synchronous decision, no I/O)",
-            buckets=DECISION_BUCKETS, registry=r)
+            buckets=DECISION_BUCKETS,
+            registry=r,
+        )
         self.commit_seconds = Histogram(
             f"{PREFIX}_event_log_commit_seconds",
             "Duration of one event log group commit (one transaction)",
-            buckets=COMMIT_BUCKETS, registry=r)
+            buckets=COMMIT_BUCKETS,
+            registry=r,
+        )
         self.commit_batch = Histogram(
-            f"{PREFIX}_event_log_commit_batch_size", "Events written by one group commit",
-            buckets=BATCH_BUCKETS, registry=r)
-        self.commit_failures = Counter(f"{PREFIX}_event_log_commit_failures",
-                                       "Group commits that failed and were rolled back",
-                                       registry=r)
+            f"{PREFIX}_event_log_commit_batch_size",
+            "Events written by one group commit",
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        )
+        self.commit_failures = Counter(
+            f"{PREFIX}_event_log_commit_failures",
+            "Group commits that failed and were rolled back",
+            registry=r,
+        )
         self.live = _LiveGauges()
         r.register(self.live)
 
     def declare_queues(self, queue_ids: Iterable[str]) -> None:
         """Create every queue's series at zero, so a queue without traffic still shows."""
         for queue in queue_ids:
-            for counter in (self.arrivals, self.offers, self.answers, self.abandons,
-                            self.flow_outs):
+            for counter in (
+                self.arrivals,
+                self.offers,
+                self.answers,
+                self.abandons,
+                self.flow_outs,
+            ):
                 counter.labels(queue)
             for reason in DECLINE_REASONS:
                 self.offers_declined.labels(queue, reason)
@@ -160,8 +188,9 @@ class Metrics:
         self.live.waiting = lambda: {q: len(engine.waiting(q)) for q in engine.queue_ids()}
 
         def clients() -> dict[str, int]:
-            consoles = sum(1 for ch in hub.channels.values()
-                           if ch.ws is not None and not ch.ws.closed)
+            consoles = sum(
+                1 for ch in hub.channels.values() if ch.ws is not None and not ch.ws.closed
+            )
             gateways = int(gateway.ws is not None and not gateway.ws.closed)
             return {"agent": consoles, "gateway": gateways}
 

@@ -153,22 +153,34 @@ def _error(status: int) -> dict[str, Any]:
 
 
 def _json(model: str, description: str) -> dict[str, Any]:
-    return {"description": description,
-            "content": {"application/json": {"schema": {"$ref": REF.format(model=model)}}}}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": REF.format(model=model)}}},
+    }
 
 
-def _op(summary: str, ok: dict[str, Any], *, errors: tuple[int, ...] = (),
-        auth: bool = True, body: str | None = None, description: str | None = None,
-        parameters: list[dict[str, Any]] | None = None, ok_status: str = "200",
-        tag: str) -> dict[str, Any]:
+def _op(
+    summary: str,
+    ok: dict[str, Any],
+    *,
+    errors: tuple[int, ...] = (),
+    auth: bool = True,
+    body: str | None = None,
+    description: str | None = None,
+    parameters: list[dict[str, Any]] | None = None,
+    ok_status: str = "200",
+    tag: str,
+) -> dict[str, Any]:
     op: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": {ok_status: ok}}
     if description:
         op["description"] = description
     if parameters:
         op["parameters"] = parameters
     if body is not None:
-        op["requestBody"] = {"required": True, "content": {
-            "application/json": {"schema": {"$ref": REF.format(model=body)}}}}
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": REF.format(model=body)}}},
+        }
     if auth:
         op["security"] = [{"bearerAuth": []}]
         errors = (401, 403, *errors)
@@ -181,95 +193,187 @@ def _op(summary: str, ok: dict[str, Any], *, errors: tuple[int, ...] = (),
     return op
 
 
-_CALL_ID = {"name": "call_id", "in": "path", "required": True,
-            "description": "The gateway's id of the call",
-            "schema": {"type": "string", "pattern": CALL_ID_PATTERN}}
-_TOKEN = {"name": "token", "in": "query", "required": False,
-          "description": "The bearer token (browsers cannot set headers on websockets)",
-          "schema": {"type": "string"}}
+_CALL_ID = {
+    "name": "call_id",
+    "in": "path",
+    "required": True,
+    "description": "The gateway's id of the call",
+    "schema": {"type": "string", "pattern": CALL_ID_PATTERN},
+}
+_TOKEN = {
+    "name": "token",
+    "in": "query",
+    "required": False,
+    "description": "The bearer token (browsers cannot set headers on websockets)",
+    "schema": {"type": "string"},
+}
 _UPGRADE = {"description": "Switching protocols: the websocket is open"}
 
 
 def _websocket(summary: str, description: str, tag: str) -> dict[str, Any]:
-    op = _op(summary, _UPGRADE, ok_status="101", errors=(400,), parameters=[_TOKEN],
-             description=description, tag=tag)
+    op = _op(
+        summary,
+        _UPGRADE,
+        ok_status="101",
+        errors=(400,),
+        parameters=[_TOKEN],
+        description=description,
+        tag=tag,
+    )
     op["x-websocket"] = True
     return op
 
 
 def _paths() -> dict[str, dict[str, Any]]:
     return {
-        "/api/login": {"post": _op(
-            "Log in; a bearer token for everything else", _json("LoginOut", "Logged in"),
-            body="LoginIn", errors=(401,), tag="auth", auth=False)},
-        "/api/queues": {"get": _op(
-            "Queue statistics and contacts waiting now", _json("QueuesOut", "The snapshot"),
-            tag="queues")},
-        "/api/ui/config": {"get": _op(
-            "What the browser pages need from the routing configuration",
-            _json("UiConfigOut", "Reason codes and queues"), tag="ui")},
-        "/api/agents": {"get": _op(
-            "Every agent's state and time in state (supervisors, admins)",
-            _json("AgentsOut", "The agents"), tag="ui")},
-        "/healthz": {"get": _op(
-            "Liveness: the process serves requests (does not check the database)",
-            _json("Liveness", "Alive"), tag="operations", auth=False)},
-        "/readyz": {"get": _op(
-            "Readiness: database answers, event log running, ACD restored",
-            _json("ReadyOut", "Ready"), tag="operations", auth=False,
-            description="503 with the same body (status `not_ready`) names in `not_ready` "
-            "the checks that fail.")
-            | {"responses": {"200": _json("ReadyOut", "Ready"),
-                             "503": _json("ReadyOut", "Not ready; `not_ready` says why")}}},
-        "/metrics": {"get": _op(
-            "Prometheus metrics (text exposition format)",
-            {"description": "The metrics; OpenMetrics when the Accept header asks for it",
-             "content": {"text/plain": {"schema": {"type": "string"}},
-                         "application/openmetrics-text": {"schema": {"type": "string"}}}},
-            tag="operations", auth=False, errors=(401, 403),
-            description="No token needed unless the server runs with "
-            "CC_METRICS_PUBLIC=false; then a supervisor's or admin's bearer token. Names "
-            "and meanings: docs/observability.md.")},
-        OPENAPI_PATH: {"get": _op(
-            "This description (OpenAPI 3.1)",
-            {"description": "The OpenAPI document",
-             "content": {"application/json": {"schema": {"type": "object"}}}},
-            tag="operations", auth=False)},
-        "/gateway/calls": {"post": _op(
-            "A call arrived and waits for an agent (telephony gateway, admin role)",
-            _json("CallOut", "Committed: the call is queued or offered"), ok_status="201",
-            body="CallIn", errors=(409, 503), tag="gateway",
-            description="Errors: invalid_call, no_queue, unknown_queue (400), "
-            "duplicate_call (409), event_log_failed (503). See docs/gateway.md.")},
-        "/gateway/calls/{call_id}/hangup": {"post": _op(
-            "The caller hung up (abandon when waiting or offered; end when connected)",
-            _json("HangupOut", "The call ended"), parameters=[_CALL_ID],
-            errors=(404, 409, 503), tag="gateway")},
-        "/gateway/calls/{call_id}/digits": {"post": _op(
-            "DTMF digits the caller pressed (kept in the event log for the IVR)",
-            _json("DigitsOut", "Recorded"), parameters=[_CALL_ID], body="DigitsIn",
-            errors=(404, 409, 503), tag="gateway")},
-        "/gateway/ws": {"get": _websocket(
-            "The telephony gateway's command websocket (admin role)",
-            "Server to gateway: envelopes `{type, seq, ts, data}` with type `play`, "
-            "`bridge`, `hangup`, `transfer` or `originate` (click to dial), sent only after "
-            "the events that caused them are committed; kept while no gateway is connected. "
-            "Gateway to server: `{\"type\": \"ack\", \"seq\": N}`, "
-            "`{\"type\": \"ping\"}`, or `{\"type\": \"originate_result\", \"data\": "
-            "{\"call_id\", \"result\"}}`. See docs/gateway.md.", "gateway")},
-        "/ws/agent": {"get": _websocket(
-            "The agent console websocket (agent role)",
-            "Server messages `{type, seq, ts, data}`: agent_state, offer (with the screen "
-            "pop), offer_rescinded, contact_state, dial_result, reply, error. Commands "
-            "`{type, id, ...}`: hello, resume, set_status, accept, reject, hold, "
-            "resume_contact, end, wrapup, transfer, dial. `seq` numbers the agent's "
-            "channel, replayed on resume. See docs/server.md.", "agents")},
-        "/ws/chat": {"get": _websocket(
-            "The web-chat visitor websocket (no login; a chat token from `start`)",
-            "Visitor frames `{type, ...}`: start (name, question), resume (token, last_seq), "
-            "message (text), typing, leave. Server messages `{type, seq, ts, data}`: "
-            "started, resumed, state, message (transcript line, bot choices), typing, "
-            "error. See docs/chat.md.", "chat")},
+        "/api/login": {
+            "post": _op(
+                "Log in; a bearer token for everything else",
+                _json("LoginOut", "Logged in"),
+                body="LoginIn",
+                errors=(401,),
+                tag="auth",
+                auth=False,
+            )
+        },
+        "/api/queues": {
+            "get": _op(
+                "Queue statistics and contacts waiting now",
+                _json("QueuesOut", "The snapshot"),
+                tag="queues",
+            )
+        },
+        "/api/ui/config": {
+            "get": _op(
+                "What the browser pages need from the routing configuration",
+                _json("UiConfigOut", "Reason codes and queues"),
+                tag="ui",
+            )
+        },
+        "/api/agents": {
+            "get": _op(
+                "Every agent's state and time in state (supervisors, admins)",
+                _json("AgentsOut", "The agents"),
+                tag="ui",
+            )
+        },
+        "/healthz": {
+            "get": _op(
+                "Liveness: the process serves requests (does not check the database)",
+                _json("Liveness", "Alive"),
+                tag="operations",
+                auth=False,
+            )
+        },
+        "/readyz": {
+            "get": _op(
+                "Readiness: database answers, event log running, ACD restored",
+                _json("ReadyOut", "Ready"),
+                tag="operations",
+                auth=False,
+                description="503 with the same body (status `not_ready`) names in `not_ready` "
+                "the checks that fail.",
+            )
+            | {
+                "responses": {
+                    "200": _json("ReadyOut", "Ready"),
+                    "503": _json("ReadyOut", "Not ready; `not_ready` says why"),
+                }
+            }
+        },
+        "/metrics": {
+            "get": _op(
+                "Prometheus metrics (text exposition format)",
+                {
+                    "description": "The metrics; OpenMetrics when the Accept header asks for it",
+                    "content": {
+                        "text/plain": {"schema": {"type": "string"}},
+                        "application/openmetrics-text": {"schema": {"type": "string"}},
+                    },
+                },
+                tag="operations",
+                auth=False,
+                errors=(401, 403),
+                description="No token needed unless the server runs with "
+                "CC_METRICS_PUBLIC=false; then a supervisor's or admin's bearer token. Names "
+                "and meanings: docs/observability.md.",
+            )
+        },
+        OPENAPI_PATH: {
+            "get": _op(
+                "This description (OpenAPI 3.1)",
+                {
+                    "description": "The OpenAPI document",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                tag="operations",
+                auth=False,
+            )
+        },
+        "/gateway/calls": {
+            "post": _op(
+                "A call arrived and waits for an agent (telephony gateway, admin role)",
+                _json("CallOut", "Committed: the call is queued or offered"),
+                ok_status="201",
+                body="CallIn",
+                errors=(409, 503),
+                tag="gateway",
+                description="Errors: invalid_call, no_queue, unknown_queue (400), "
+                "duplicate_call (409), event_log_failed (503). See docs/gateway.md.",
+            )
+        },
+        "/gateway/calls/{call_id}/hangup": {
+            "post": _op(
+                "The caller hung up (abandon when waiting or offered; end when connected)",
+                _json("HangupOut", "The call ended"),
+                parameters=[_CALL_ID],
+                errors=(404, 409, 503),
+                tag="gateway",
+            )
+        },
+        "/gateway/calls/{call_id}/digits": {
+            "post": _op(
+                "DTMF digits the caller pressed (kept in the event log for the IVR)",
+                _json("DigitsOut", "Recorded"),
+                parameters=[_CALL_ID],
+                body="DigitsIn",
+                errors=(404, 409, 503),
+                tag="gateway",
+            )
+        },
+        "/gateway/ws": {
+            "get": _websocket(
+                "The telephony gateway's command websocket (admin role)",
+                "Server to gateway: envelopes `{type, seq, ts, data}` with type `play`, "
+                "`bridge`, `hangup`, `transfer` or `originate` (click to dial), sent only after "
+                "the events that caused them are committed; kept while no gateway is connected. "
+                'Gateway to server: `{"type": "ack", "seq": N}`, '
+                '`{"type": "ping"}`, or `{"type": "originate_result", "data": '
+                '{"call_id", "result"}}`. See docs/gateway.md.',
+                "gateway",
+            )
+        },
+        "/ws/agent": {
+            "get": _websocket(
+                "The agent console websocket (agent role)",
+                "Server messages `{type, seq, ts, data}`: agent_state, offer (with the screen "
+                "pop), offer_rescinded, contact_state, dial_result, reply, error. Commands "
+                "`{type, id, ...}`: hello, resume, set_status, accept, reject, hold, "
+                "resume_contact, end, wrapup, transfer, dial. `seq` numbers the agent's "
+                "channel, replayed on resume. See docs/server.md.",
+                "agents",
+            )
+        },
+        "/ws/chat": {
+            "get": _websocket(
+                "The web-chat visitor websocket (no login; a chat token from `start`)",
+                "Visitor frames `{type, ...}`: start (name, question), resume (token, last_seq), "
+                "message (text), typing, leave. Server messages `{type, seq, ts, data}`: "
+                "started, resumed, state, message (transcript line, bot choices), typing, "
+                "error. See docs/chat.md.",
+                "chat",
+            )
+        },
         **_supervisor_paths(),
         **_campaign_paths(),
     }
@@ -277,119 +381,263 @@ def _paths() -> dict[str, dict[str, Any]]:
 
 def _campaign_paths() -> dict[str, dict[str, Any]]:
     """contactcenter/campaigns/api.py (docs/dialer.md, "Server runner")."""
-    campaign = [{"name": "campaign_id", "in": "path", "required": True,
-                 "schema": {"type": "string", "pattern": CAMPAIGN_ID}}]
+    campaign = [
+        {
+            "name": "campaign_id",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "pattern": CAMPAIGN_ID},
+        }
+    ]
     paths: dict[str, dict[str, Any]] = {
         "/api/campaigns": {
-            "post": _op("Create an outbound campaign (admin)",
-                        _json("CampaignOut", "Created (state draft)"), body="CampaignIn",
-                        ok_status="201", errors=(409,), tag="campaigns",
-                        description="400 errors name the offending `field`; "
-                        "`unknown_queue` when the queue is not in routing.yaml."),
-            "get": _op("Every campaign (supervisor, admin, wallboard token)",
-                       _json("CampaignListOut", "The campaigns"), tag="campaigns")},
-        "/api/campaigns/{campaign_id}": {"get": _op(
-            "One campaign (supervisor, admin)", _json("CampaignOut", "The campaign"),
-            parameters=campaign, errors=(404,), tag="campaigns")},
-        "/api/campaigns/{campaign_id}/stats": {"get": _op(
-            "Live statistics: dials, live answers, abandons per ledger window, talk per "
-            "agent hour, agent wait, dial level (supervisor, admin, wallboard token)",
-            _json("StatsOut", "The statistics"), parameters=campaign, errors=(404,),
-            tag="campaigns")},
-        "/api/campaigns/{campaign_id}/contacts": {"post": _op(
-            "Upload a contact list as CSV (admin): good rows kept, bad rows reported",
-            _json("UploadOut", "Rows accepted, and the rejected ones with line numbers"),
-            parameters=campaign, errors=(400, 404, 409, 413), tag="campaigns",
-            description="Body `text/csv`, UTF-8, header line first: `number` (required), "
-            "`name`, `timezone` (IANA), `country`, `customer_id`; other columns are "
-            "attributes shown in the screen pop.")
-            | {"requestBody": {"required": True, "content": {
-                "text/csv": {"schema": {"type": "string"}}}}}},
-        "/api/dnc": {"post": _op(
-            "Add numbers to the do-not-call list (admin)", _json("DncOut", "Added"),
-            body="DncIn", tag="campaigns")},
+            "post": _op(
+                "Create an outbound campaign (admin)",
+                _json("CampaignOut", "Created (state draft)"),
+                body="CampaignIn",
+                ok_status="201",
+                errors=(409,),
+                tag="campaigns",
+                description="400 errors name the offending `field`; "
+                "`unknown_queue` when the queue is not in routing.yaml.",
+            ),
+            "get": _op(
+                "Every campaign (supervisor, admin, wallboard token)",
+                _json("CampaignListOut", "The campaigns"),
+                tag="campaigns",
+            ),
+        },
+        "/api/campaigns/{campaign_id}": {
+            "get": _op(
+                "One campaign (supervisor, admin)",
+                _json("CampaignOut", "The campaign"),
+                parameters=campaign,
+                errors=(404,),
+                tag="campaigns",
+            )
+        },
+        "/api/campaigns/{campaign_id}/stats": {
+            "get": _op(
+                "Live statistics: dials, live answers, abandons per ledger window, talk per "
+                "agent hour, agent wait, dial level (supervisor, admin, wallboard token)",
+                _json("StatsOut", "The statistics"),
+                parameters=campaign,
+                errors=(404,),
+                tag="campaigns",
+            )
+        },
+        "/api/campaigns/{campaign_id}/contacts": {
+            "post": _op(
+                "Upload a contact list as CSV (admin): good rows kept, bad rows reported",
+                _json("UploadOut", "Rows accepted, and the rejected ones with line numbers"),
+                parameters=campaign,
+                errors=(400, 404, 409, 413),
+                tag="campaigns",
+                description="Body `text/csv`, UTF-8, header line first: `number` (required), "
+                "`name`, `timezone` (IANA), `country`, `customer_id`; other columns are "
+                "attributes shown in the screen pop.",
+            )
+            | {
+                "requestBody": {
+                    "required": True,
+                    "content": {"text/csv": {"schema": {"type": "string"}}},
+                }
+            }
+        },
+        "/api/dnc": {
+            "post": _op(
+                "Add numbers to the do-not-call list (admin)",
+                _json("DncOut", "Added"),
+                body="DncIn",
+                tag="campaigns",
+            )
+        },
     }
-    for action, text in (("start", "Start or resume dialing"), ("pause", "Stop dialing"),
-                         ("stop", "End the campaign")):
-        paths[f"/api/campaigns/{{campaign_id}}/{action}"] = {"post": _op(
-            f"{text} (admin)", _json("CampaignOut", "The campaign now"),
-            parameters=campaign, errors=(404, 409), tag="campaigns")}
+    for action, text in (
+        ("start", "Start or resume dialing"),
+        ("pause", "Stop dialing"),
+        ("stop", "End the campaign"),
+    ):
+        paths[f"/api/campaigns/{{campaign_id}}/{action}"] = {
+            "post": _op(
+                f"{text} (admin)",
+                _json("CampaignOut", "The campaign now"),
+                parameters=campaign,
+                errors=(404, 409),
+                tag="campaigns",
+            )
+        }
     return paths
 
 
 def _supervisor_paths() -> dict[str, dict[str, Any]]:
     """contactcenter/supervisor.py and wallboard.py (docs/ui.md)."""
-    agent = [{"name": "agent_id", "in": "path", "required": True,
-              "schema": {"type": "string", "pattern": ID_PATTERN}}]
-    contact = [{"name": "contact_id", "in": "path", "required": True,
-                "schema": {"type": "string", "pattern": ID_PATTERN}}]
-    report = [
-        {"name": "date", "in": "query", "required": False,
-         "description": "The UTC day (default today)",
-         "schema": {"type": "string", "pattern": DATE_PATTERN}},
-        {"name": "interval", "in": "query", "required": False,
-         "schema": {"type": "string", "enum": ["15", "30"]}},
-        {"name": "queue", "in": "query", "required": False,
-         "description": "One queue id (default: every queue)",
-         "schema": {"type": "string", "pattern": ID_PATTERN}},
-        {"name": "format", "in": "query", "required": False,
-         "schema": {"type": "string", "enum": ["json", "csv"]}},
+    agent = [
+        {
+            "name": "agent_id",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "pattern": ID_PATTERN},
+        }
     ]
-    period = {"name": "period", "in": "query", "required": False,
-              "description": "Seconds between updates (config/ui.yaml min_period_s..60)",
-              "schema": {"type": "number", "minimum": 0.25, "maximum": 60}}
+    contact = [
+        {
+            "name": "contact_id",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "pattern": ID_PATTERN},
+        }
+    ]
+    report = [
+        {
+            "name": "date",
+            "in": "query",
+            "required": False,
+            "description": "The UTC day (default today)",
+            "schema": {"type": "string", "pattern": DATE_PATTERN},
+        },
+        {
+            "name": "interval",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "enum": ["15", "30"]},
+        },
+        {
+            "name": "queue",
+            "in": "query",
+            "required": False,
+            "description": "One queue id (default: every queue)",
+            "schema": {"type": "string", "pattern": ID_PATTERN},
+        },
+        {
+            "name": "format",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "enum": ["json", "csv"]},
+        },
+    ]
+    period = {
+        "name": "period",
+        "in": "query",
+        "required": False,
+        "description": "Seconds between updates (config/ui.yaml min_period_s..60)",
+        "schema": {"type": "number", "minimum": 0.25, "maximum": 60},
+    }
     feed = _websocket(
         "The supervisor wallboard feed (supervisor, admin, wallboard token)",
         "Server to client only: one `wallboard_snapshot` (queue tiles and agent rows), "
         "then `wallboard_update` messages with only what changed, at most one per period. "
-        "Envelopes `{type, seq, ts, data}`; shapes in contactcenter/protocol.py.", "supervisor")
+        "Envelopes `{type, seq, ts, data}`; shapes in contactcenter/protocol.py.",
+        "supervisor",
+    )
     feed["parameters"] = [_TOKEN, period]
     return {
-        "/api/supervisor/agents/{agent_id}/status": {"post": _op(
-            "Force an agent's status (next status while it holds contacts)",
-            _json("AgentActionOut", "The agent now"), body="StatusIn", parameters=agent,
-            errors=(404, 409, 503), tag="supervisor")},
-        "/api/supervisor/agents/{agent_id}/logout": {"post": _op(
-            "Log an agent out (force: contacts in hand go back to their queues)",
-            _json("AgentActionOut", "The agent now"), body="LogoutIn", parameters=agent,
-            errors=(404, 409, 503), tag="supervisor")},
-        "/api/supervisor/agents/{agent_id}/skills": {"put": _op(
-            "Replace an agent's skills (used from the next routing decision)",
-            _json("AgentActionOut", "The agent now"), body="SkillsIn", parameters=agent,
-            errors=(404, 409, 503), tag="supervisor")},
-        "/api/supervisor/waiting": {"get": _op(
-            "Contacts waiting now, longest first", _json("WaitingListOut", "Waiting"),
-            tag="supervisor")},
-        "/api/supervisor/contacts/{contact_id}/explain": {"get": _op(
-            "Why a contact is still waiting (or went to its agent)",
-            _json("ExplanationOut", "The explanation"), parameters=contact,
-            errors=(400, 404), tag="supervisor")},
-        "/api/supervisor/reports/intervals": {"get": _op(
-            "Interval report (15 or 30 minutes) of one UTC day, from the event log",
-            {"description": "The rows; CSV with format=csv",
-             "content": {"application/json": {"schema": {"$ref": REF.format(
-                 model="IntervalReportOut")}},
-                 "text/csv": {"schema": {"type": "string"}}}},
-            parameters=report, errors=(400,), tag="supervisor")},
-        "/api/supervisor/wallboard-token": {"post": _op(
-            "Issue a long-lived read-only wallboard token (admin)",
-            _json("WallboardTokenOut", "The token"), body="WallboardTokenIn",
-            ok_status="201", tag="supervisor")},
+        "/api/supervisor/agents/{agent_id}/status": {
+            "post": _op(
+                "Force an agent's status (next status while it holds contacts)",
+                _json("AgentActionOut", "The agent now"),
+                body="StatusIn",
+                parameters=agent,
+                errors=(404, 409, 503),
+                tag="supervisor",
+            )
+        },
+        "/api/supervisor/agents/{agent_id}/logout": {
+            "post": _op(
+                "Log an agent out (force: contacts in hand go back to their queues)",
+                _json("AgentActionOut", "The agent now"),
+                body="LogoutIn",
+                parameters=agent,
+                errors=(404, 409, 503),
+                tag="supervisor",
+            )
+        },
+        "/api/supervisor/agents/{agent_id}/skills": {
+            "put": _op(
+                "Replace an agent's skills (used from the next routing decision)",
+                _json("AgentActionOut", "The agent now"),
+                body="SkillsIn",
+                parameters=agent,
+                errors=(404, 409, 503),
+                tag="supervisor",
+            )
+        },
+        "/api/supervisor/waiting": {
+            "get": _op(
+                "Contacts waiting now, longest first",
+                _json("WaitingListOut", "Waiting"),
+                tag="supervisor",
+            )
+        },
+        "/api/supervisor/contacts/{contact_id}/explain": {
+            "get": _op(
+                "Why a contact is still waiting (or went to its agent)",
+                _json("ExplanationOut", "The explanation"),
+                parameters=contact,
+                errors=(400, 404),
+                tag="supervisor",
+            )
+        },
+        "/api/supervisor/reports/intervals": {
+            "get": _op(
+                "Interval report (15 or 30 minutes) of one UTC day, from the event log",
+                {
+                    "description": "The rows; CSV with format=csv",
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": REF.format(model="IntervalReportOut")}
+                        },
+                        "text/csv": {"schema": {"type": "string"}},
+                    },
+                },
+                parameters=report,
+                errors=(400,),
+                tag="supervisor",
+            )
+        },
+        "/api/supervisor/wallboard-token": {
+            "post": _op(
+                "Issue a long-lived read-only wallboard token (admin)",
+                _json("WallboardTokenOut", "The token"),
+                body="WallboardTokenIn",
+                ok_status="201",
+                tag="supervisor",
+            )
+        },
         "/ws/supervisor": {"get": feed},
-        "/api/ui/available-agents": {"get": _op(
-            "Agents available and idle now (the console's transfer targets)",
-            _json("AvailableAgentsOut", "The agents"), tag="ui")},
-        "/api/ivr/reload": {"post": _op(
-            "Load the IVR trees and gateway.yaml's ivr section again (admins)",
-            _json("IvrReloadOut", "The trees in service"), errors=(400, 403),
-            description="All or nothing: a bad tree gets 400 `invalid_ivr` with `problems` "
-            "and the trees in service keep serving. See docs/gateway.md.", tag="ivr")},
-        "/api/chats/{contact_id}/transcript": {"get": _op(
-            "A chat's transcript (supervisors, admins, the agent who handled it)",
-            _json("TranscriptOut", "Every line, in order"), errors=(403, 404),
-            parameters=[{"name": "contact_id", "in": "path", "required": True,
-                         "schema": {"type": "string", "minLength": 1, "maxLength": 128}}],
-            tag="chat")},
+        "/api/ui/available-agents": {
+            "get": _op(
+                "Agents available and idle now (the console's transfer targets)",
+                _json("AvailableAgentsOut", "The agents"),
+                tag="ui",
+            )
+        },
+        "/api/ivr/reload": {
+            "post": _op(
+                "Load the IVR trees and gateway.yaml's ivr section again (admins)",
+                _json("IvrReloadOut", "The trees in service"),
+                errors=(400, 403),
+                description="All or nothing: a bad tree gets 400 `invalid_ivr` with `problems` "
+                "and the trees in service keep serving. See docs/gateway.md.",
+                tag="ivr",
+            )
+        },
+        "/api/chats/{contact_id}/transcript": {
+            "get": _op(
+                "A chat's transcript (supervisors, admins, the agent who handled it)",
+                _json("TranscriptOut", "Every line, in order"),
+                errors=(403, 404),
+                parameters=[
+                    {
+                        "name": "contact_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+                    }
+                ],
+                tag="chat",
+            )
+        },
     }
 
 
@@ -397,12 +645,30 @@ def _schemas() -> dict[str, Any]:
     from contactcenter.app import LoginIn  # app imports this module: import at call time
 
     inputs: list[type[BaseModel]] = [LoginIn, CallIn, DigitsIn]
-    outputs: list[type[BaseModel]] = [ErrorOut, LoginOut, QueuesOut, CallOut, HangupOut,
-                                      DigitsOut, Liveness, ReadyOut, UiConfigOut, AgentsOut]
+    outputs: list[type[BaseModel]] = [
+        ErrorOut,
+        LoginOut,
+        QueuesOut,
+        CallOut,
+        HangupOut,
+        DigitsOut,
+        Liveness,
+        ReadyOut,
+        UiConfigOut,
+        AgentsOut,
+    ]
     inputs += [StatusIn, LogoutIn, SkillsIn, WallboardTokenIn, CampaignIn, DncIn]
     outputs += [CampaignOut, CampaignListOut, UploadOut, StatsOut, DncOut]
-    outputs += [AgentActionOut, WaitingListOut, ExplanationOut, IntervalReportOut,
-                WallboardTokenOut, AvailableAgentsOut, IvrReloadOut, TranscriptOut]
+    outputs += [
+        AgentActionOut,
+        WaitingListOut,
+        ExplanationOut,
+        IntervalReportOut,
+        WallboardTokenOut,
+        AvailableAgentsOut,
+        IvrReloadOut,
+        TranscriptOut,
+    ]
     pairs = [(m, "validation") for m in inputs] + [(m, "serialization") for m in outputs]
     _, top = models_json_schema(pairs, ref_template=REF)  # type: ignore[arg-type]
     schemas: dict[str, Any] = top.get("$defs", {})
@@ -439,8 +705,11 @@ def build_spec() -> dict[str, Any]:
                 f"E{status}": _json("ErrorOut", text) for status, text in _ERRORS.items()
             },
             "securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer",
-                               "description": "A token from POST /api/login"},
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A token from POST /api/login",
+                },
             },
         },
     }

@@ -229,8 +229,15 @@ class LeaveConference(_Command):
     contact_id: ContactId
 
 
-CONSULT_COMMANDS = (Consult, ConsultAccept, ConsultReject, ConsultComplete, ConsultCancel,
-                    Conference, LeaveConference)
+CONSULT_COMMANDS = (
+    Consult,
+    ConsultAccept,
+    ConsultReject,
+    ConsultComplete,
+    ConsultCancel,
+    Conference,
+    LeaveConference,
+)
 
 
 MAX_CHAT_TEXT = 2000
@@ -260,17 +267,53 @@ class ChatTyping(_Command):
 
 
 AgentCommand = Annotated[
-    Hello | Resume | SetStatus | Accept | Reject | Hold | ResumeContact | End | Wrapup
-    | Transfer | Dial | ChatSend | ChatTyping | Mute | Dtmf
-    | Consult | ConsultAccept | ConsultReject | ConsultComplete | ConsultCancel | Conference
+    Hello
+    | Resume
+    | SetStatus
+    | Accept
+    | Reject
+    | Hold
+    | ResumeContact
+    | End
+    | Wrapup
+    | Transfer
+    | Dial
+    | ChatSend
+    | ChatTyping
+    | Mute
+    | Dtmf
+    | Consult
+    | ConsultAccept
+    | ConsultReject
+    | ConsultComplete
+    | ConsultCancel
+    | Conference
     | LeaveConference,
     Field(discriminator="type"),
 ]
 COMMAND_TYPES: tuple[str, ...] = (
-    "hello", "resume", "set_status", "accept", "reject", "hold", "resume_contact", "end",
-    "wrapup", "transfer", "dial", "chat_send", "chat_typing", "mute", "dtmf",
-    "consult", "consult_accept", "consult_reject", "consult_complete", "consult_cancel",
-    "conference", "leave_conference",
+    "hello",
+    "resume",
+    "set_status",
+    "accept",
+    "reject",
+    "hold",
+    "resume_contact",
+    "end",
+    "wrapup",
+    "transfer",
+    "dial",
+    "chat_send",
+    "chat_typing",
+    "mute",
+    "dtmf",
+    "consult",
+    "consult_accept",
+    "consult_reject",
+    "consult_complete",
+    "consult_cancel",
+    "conference",
+    "leave_conference",
 )
 _COMMANDS: TypeAdapter[AgentCommand] = TypeAdapter(AgentCommand)
 
@@ -298,8 +341,7 @@ def parse_command(raw: str | bytes) -> AgentCommand:
     if not isinstance(data, dict):
         raise ProtocolError("bad_message", "a command must be a JSON object")
     raw_id = data.get("id")
-    command_id = raw_id if isinstance(raw_id, str | int) and not isinstance(raw_id, bool) \
-        else None
+    command_id = raw_id if isinstance(raw_id, str | int) and not isinstance(raw_id, bool) else None
     kind = data.get("type")
     if kind not in COMMAND_TYPES:
         raise ProtocolError(
@@ -378,8 +420,18 @@ class ConsultOfferData(BaseModel):
     screen_pop: ScreenPop
 
 
-ConsultState = Literal["offered", "consulting", "rejected", "timed_out", "cancelled",
-                       "completed", "conference", "left", "caller_left", "dropped"]
+ConsultState = Literal[
+    "offered",
+    "consulting",
+    "rejected",
+    "timed_out",
+    "cancelled",
+    "completed",
+    "conference",
+    "left",
+    "caller_left",
+    "dropped",
+]
 
 
 class ConsultStateData(BaseModel):
@@ -486,7 +538,8 @@ def envelope(kind: str, seq: int, data: dict[str, Any], ts: float | None = None)
     pydantic would."""
     return json.dumps(
         {"type": kind, "seq": seq, "ts": time.time() if ts is None else ts, "data": data},
-        separators=(",", ":"), ensure_ascii=False,
+        separators=(",", ":"),
+        ensure_ascii=False,
         default=to_jsonable_python,
     )
 

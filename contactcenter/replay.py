@@ -142,9 +142,13 @@ class LogReplay:
             c.call = {"ani": _text(d.get("ani")), "dnis": _text(d.get("dnis"))}
         elif kind == "ivr.started":
             # after the agent leg (contact.arrived seen) a session is the survey
-            c.ivr = ReplayedIvr(tree=str(d.get("tree")), channel=str(d.get("channel")),
-                                purpose="survey" if c.arrival else "entry",
-                                started_at=e.ts, node=_text(d.get("node")))
+            c.ivr = ReplayedIvr(
+                tree=str(d.get("tree")),
+                channel=str(d.get("channel")),
+                purpose="survey" if c.arrival else "entry",
+                started_at=e.ts,
+                node=_text(d.get("node")),
+            )
         elif c.ivr is None:
             if kind == "ivr.restarted":
                 c.ivr_restarts += 1
@@ -169,14 +173,16 @@ class LogReplay:
 
     def waiting(self) -> list[tuple[str, ReplayedContact]]:
         """Contacts to put back into their queues, oldest first."""
-        found = [(cid, c) for cid, c in self.contacts.items()
-                 if c.state in WAITING and c.queue_id]
+        found = [(cid, c) for cid, c in self.contacts.items() if c.state in WAITING and c.queue_id]
         return sorted(found, key=lambda item: item[1].enqueued_at)
 
     def assigned(self) -> list[tuple[str, ReplayedContact]]:
         """Contacts to seat back with their agent, in the order they were answered."""
-        found = [(cid, c) for cid, c in self.contacts.items()
-                 if c.state in ASSIGNED and c.queue_id and c.agent_id]
+        found = [
+            (cid, c)
+            for cid, c in self.contacts.items()
+            if c.state in ASSIGNED and c.queue_id and c.agent_id
+        ]
         return sorted(found, key=lambda item: item[1].answered_at or 0.0)
 
     def in_ivr(self) -> list[tuple[str, ReplayedContact]]:
@@ -198,11 +204,14 @@ def contact_spec(contact_id: str, c: ReplayedContact) -> ContactSpec:
     direction = arrival.get("direction")
     assert c.queue_id is not None
     return ContactSpec(
-        id=contact_id, queue_id=c.queue_id,
+        id=contact_id,
+        queue_id=c.queue_id,
         channel=Channel(channel) if channel in set(Channel) else None,
         direction=Direction.OUTBOUND if direction == "outbound" else Direction.INBOUND,
         priority=priority if isinstance(priority, int) else None,
-        skills=skills or {}, data=data or {}, arrived_at=c.arrived_at,
+        skills=skills or {},
+        data=data or {},
+        arrived_at=c.arrived_at,
     )
 
 

@@ -27,8 +27,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--host", help="override CC_HOST")
     parser.add_argument("--port", type=int, help="override CC_PORT (0: any free port)")
-    parser.add_argument("--log-format", choices=("text", "json"),
-                        help="override CC_LOG_FORMAT: text lines, or one JSON object per line")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="override CC_LOG_FORMAT: text lines, or one JSON object per line",
+    )
     parser.set_defaults(func=run)
 
 
@@ -38,8 +41,11 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port),
-                                   ("log_format", args.log_format)) if v is not None}
+    overrides = {
+        k: v
+        for k, v in (("host", args.host), ("port", args.port), ("log_format", args.log_format))
+        if v is not None
+    }
     if overrides:
         settings = settings.model_copy(update=overrides)
     logs.configure(settings.log_level, settings.log_format)
@@ -71,8 +77,10 @@ async def serve(settings: Settings) -> None:
         print(f"    agent console     {url}/ui/agent.html   (log in as an agent, go available)")
         print(f"    supervisor        {url}/ui/supervisor.html")
         print(f"    web-chat widget   {url}/ui/widget/index.html")
-        print("    place calls       .venv/bin/contactcenter carrier --url "
-              f"{url} --username admin --password PW --rate 1/s --duration 30")
+        print(
+            "    place calls       .venv/bin/contactcenter carrier --url "
+            f"{url} --username admin --password PW --rate 1/s --duration 30"
+        )
         print(f"    API description   {url}/api/openapi.json   metrics {url}/metrics")
         print("  stop with Ctrl-C.")
         stop = asyncio.Event()

@@ -42,21 +42,21 @@ ENV_NAMES: dict[str, str] = {
 # field name -> how to fix a bad value (the error message ends with it)
 _FIXES: dict[str, str] = {
     "database_url": "use postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME, or unset DATABASE_URL "
-                    "to run the embedded PostgreSQL",
+    "to run the embedded PostgreSQL",
     "redis_url": "use redis://HOST[:PORT][/DB] (or rediss:// or unix://), or unset REDIS_URL "
-                 "to run a single node without Redis",
+    "to run a single node without Redis",
     "data_dir": "use a directory path the server may write to (default ./var)",
     "host": "use an interface address such as 127.0.0.1 or 0.0.0.0",
     "port": "use a TCP port number from 1 to 65535 (default 8080; 0 picks a free one)",
     "config_dir": "use the path of the configuration directory (default config)",
     "token_secret": f"use at least {MIN_TOKEN_SECRET_LENGTH} random characters, e.g. the output "
-                    "of `python -c 'import secrets; print(secrets.token_urlsafe(48))'`, or unset "
-                    "CC_TOKEN_SECRET to have one generated and kept in the data directory",
+    "of `python -c 'import secrets; print(secrets.token_urlsafe(48))'`, or unset "
+    "CC_TOKEN_SECRET to have one generated and kept in the data directory",
     "token_ttl_s": "use a whole number of seconds greater than 0 (default 28800, 8 hours)",
     "log_level": "use one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
     "log_format": "use text (lines for people) or json (one JSON object per line)",
     "metrics_public": "use true (GET /metrics needs no token) or false (a supervisor's or "
-                      "admin's bearer token)",
+    "admin's bearer token)",
 }
 
 

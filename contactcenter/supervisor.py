@@ -179,7 +179,8 @@ async def _body(request: web.Request, model: type[BaseModel]) -> Any:
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '(body)'}: {err['msg']}"
-            for err in exc.errors())
+            for err in exc.errors()
+        )
         fail(400, "invalid_body", problems)
 
 
@@ -218,9 +219,14 @@ async def _agent_or_404(request: web.Request) -> str:
 
 def _agent_out(request: web.Request, agent_id: str) -> web.Response:
     snap = request.app[ACD].engine.agent(agent_id)
-    out = AgentActionOut(agent_id=snap.id, status=snap.status, activity=snap.activity,
-                         next_status=snap.next_status, contacts=snap.contacts,
-                         skills=snap.skills)
+    out = AgentActionOut(
+        agent_id=snap.id,
+        status=snap.status,
+        activity=snap.activity,
+        next_status=snap.next_status,
+        contacts=snap.contacts,
+        skills=snap.skills,
+    )
     return web.json_response(out.model_dump(mode="json"))
 
 
@@ -233,8 +239,11 @@ async def force_status(request: web.Request) -> web.Response:
     body: StatusIn = await _body(request, StatusIn)
     engine = request.app[ACD].engine
     if engine.agent(agent_id).status == "offline" and body.status != "offline":
-        fail(409, "not_logged_in", f"agent {agent_id} is not logged in; a supervisor "
-             "cannot log an agent in")
+        fail(
+            409,
+            "not_logged_in",
+            f"agent {agent_id} is not logged in; a supervisor cannot log an agent in",
+        )
     status = body.status
     log.info("supervisor %s sets agent %s to %s", claims.user_id, agent_id, status)
     await _execute(request, lambda now: engine.set_status(agent_id, status, now))
@@ -285,10 +294,17 @@ async def waiting(request: web.Request) -> web.Response:
     for cid in engine.waiting():
         c = engine.contact(cid)
         ani = c.data.get("ani")
-        rows.append(WaitingOut(contact_id=c.id, queue_id=c.queue_id, channel=c.channel,
-                               step=c.step, priority=c.priority,
-                               wait_s=round(now - c.enqueued_at, 3),
-                               ani=ani if isinstance(ani, str) else None))
+        rows.append(
+            WaitingOut(
+                contact_id=c.id,
+                queue_id=c.queue_id,
+                channel=c.channel,
+                step=c.step,
+                priority=c.priority,
+                wait_s=round(now - c.enqueued_at, 3),
+                ani=ani if isinstance(ani, str) else None,
+            )
+        )
     rows.sort(key=lambda r: -r.wait_s)
     return web.json_response(WaitingListOut(now=now, contacts=rows).model_dump(mode="json"))
 
@@ -309,8 +325,11 @@ async def interval_report(request: web.Request) -> web.StreamResponse:
     q = request.query
     unknown = sorted(set(q) - REPORT_PARAMS)
     if unknown:
-        fail(400, "unknown_parameter", f"unknown query parameters {unknown}; use "
-             f"{sorted(REPORT_PARAMS)}")
+        fail(
+            400,
+            "unknown_parameter",
+            f"unknown query parameters {unknown}; use {sorted(REPORT_PARAMS)}",
+        )
     acd = request.app[ACD]
     day_text = q.get("date")
     if day_text is None:
@@ -339,14 +358,19 @@ async def interval_report(request: web.Request) -> web.StreamResponse:
         for row in rows:
             writer.writerow({k: "" if v is None else v for k, v in row.model_dump().items()})
         name = f"intervals-{day_text}-{minutes}min{'-' + queue if queue else ''}.csv"
-        return web.Response(text=text.getvalue(), content_type="text/csv", charset="utf-8",
-                            headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return web.Response(
+            text=text.getvalue(),
+            content_type="text/csv",
+            charset="utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
     out = IntervalReportOut(date=day_text, interval_minutes=minutes, queue=queue, rows=rows)
     return web.json_response(out.model_dump(mode="json"))
 
 
-async def _fold_day(request: web.Request, day: datetime, interval_s: int,
-                    queue: str | None) -> list[IntervalRow]:
+async def _fold_day(
+    request: web.Request, day: datetime, interval_s: int, queue: str | None
+) -> list[IntervalRow]:
     """The day's events through a fresh statistics fold (the live figures' definitions)."""
     acd = request.app[ACD]
     fold = StatsFold(acd.engine.config.queues, interval_s=interval_s)
@@ -356,11 +380,21 @@ async def _fold_day(request: web.Request, day: datetime, interval_s: int,
         cursor = conn.cursor(
             "SELECT ts, type, contact_id, agent_id, queue_id, data FROM events "
             "WHERE ts >= $1 AND ts < $2 AND type = ANY($3::text[]) ORDER BY seq",
-            day, end, types, prefetch=2000)
+            day,
+            end,
+            types,
+            prefetch=2000,
+        )
         async for r in cursor:
             try:
-                event = event_from_record(r["type"], r["ts"].timestamp(), r["contact_id"],
-                                          r["agent_id"], r["queue_id"], r["data"])
+                event = event_from_record(
+                    r["type"],
+                    r["ts"].timestamp(),
+                    r["contact_id"],
+                    r["agent_id"],
+                    r["queue_id"],
+                    r["data"],
+                )
             except (KeyError, TypeError):
                 continue
             fold.apply(event)
@@ -371,13 +405,29 @@ async def _fold_day(request: web.Request, day: datetime, interval_s: int,
         start = float(row["interval_start"])
         if not day.timestamp() <= start < end.timestamp():
             continue
-        rows.append(IntervalRow(
-            queue_id=row["queue_id"],
-            interval_start=datetime.fromtimestamp(start, UTC).isoformat(),
-            interval_end=datetime.fromtimestamp(start + interval_s, UTC).isoformat(),
-            **{k: row[k] for k in ("offered", "answered", "abandoned", "short_abandoned",
-                                   "flowed_out", "answered_within", "service_level",
-                                   "asa_s", "abandon_rate", "aht_s", "occupancy")}))
+        rows.append(
+            IntervalRow(
+                queue_id=row["queue_id"],
+                interval_start=datetime.fromtimestamp(start, UTC).isoformat(),
+                interval_end=datetime.fromtimestamp(start + interval_s, UTC).isoformat(),
+                **{
+                    k: row[k]
+                    for k in (
+                        "offered",
+                        "answered",
+                        "abandoned",
+                        "short_abandoned",
+                        "flowed_out",
+                        "answered_within",
+                        "service_level",
+                        "asa_s",
+                        "abandon_rate",
+                        "aht_s",
+                        "occupancy",
+                    )
+                },
+            )
+        )
     return rows
 
 
@@ -392,12 +442,17 @@ async def wallboard_token(request: web.Request) -> web.Response:
         fail(400, "too_long", f"a wallboard token lives at most {limit} days (config/ui.yaml)")
     now = time.time()
     ttl = body.days * 86400
-    token = issue_token(request.app[SETTINGS].token_secret_bytes(),
-                        user_id=f"wallboard:{body.name}", role=WALLBOARD, ttl_s=ttl, now=now)
-    log.info("admin %s issued wallboard token %s for %d days", claims.user_id, body.name,
-             body.days)
-    out = WallboardTokenOut(token=token, name=body.name, role="wallboard",
-                            expires_at=int(now) + ttl)
+    token = issue_token(
+        request.app[SETTINGS].token_secret_bytes(),
+        user_id=f"wallboard:{body.name}",
+        role=WALLBOARD,
+        ttl_s=ttl,
+        now=now,
+    )
+    log.info("admin %s issued wallboard token %s for %d days", claims.user_id, body.name, body.days)
+    out = WallboardTokenOut(
+        token=token, name=body.name, role="wallboard", expires_at=int(now) + ttl
+    )
     return web.json_response(out.model_dump(mode="json"), status=201)
 
 
@@ -411,5 +466,14 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/api/supervisor/wallboard-token", wallboard_token)
 
 
-__all__ = ["AgentActionOut", "ExplanationOut", "IntervalReportOut", "SkillsIn", "StatusIn",
-           "WaitingListOut", "WallboardTokenIn", "WallboardTokenOut", "setup"]
+__all__ = [
+    "AgentActionOut",
+    "ExplanationOut",
+    "IntervalReportOut",
+    "SkillsIn",
+    "StatusIn",
+    "WaitingListOut",
+    "WallboardTokenIn",
+    "WallboardTokenOut",
+    "setup",
+]

@@ -48,9 +48,11 @@ CONTENT_TYPES: dict[str, str] = {
 }
 # The pages load only their own scripts and styles; data never becomes markup (the pages
 # use textContent), and this policy is the second line should that ever slip.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-       "form-action 'self'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
 
 
 # --- config/ui.yaml: what only the pages need ------------------------------------------------
@@ -157,14 +159,17 @@ async def static_file(request: web.Request) -> web.StreamResponse:
     path = resolve_static(UI_DIR, request.match_info["path"])
     if path is None:
         fail(404, "not_found", "no such page or file under /ui/")
-    response = web.FileResponse(path, headers={
-        "Content-Type": CONTENT_TYPES[path.suffix.lower()],
-        # Small files that change with the code: revalidate instead of caching stale ones.
-        "Cache-Control": "no-cache",
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": CSP,
-        "Referrer-Policy": "no-referrer",
-    })
+    response = web.FileResponse(
+        path,
+        headers={
+            "Content-Type": CONTENT_TYPES[path.suffix.lower()],
+            # Small files that change with the code: revalidate instead of caching stale ones.
+            "Cache-Control": "no-cache",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": CSP,
+            "Referrer-Policy": "no-referrer",
+        },
+    )
     return response
 
 
@@ -210,12 +215,17 @@ async def ui_config(request: web.Request) -> web.Response:
         canned_replies=list(request.app[UI_SETTINGS].canned_replies),
         queues=[
             QueueOut(
-                id=q.id, name=q.name or q.id, channel=q.channel.value,
+                id=q.id,
+                name=q.name or q.id,
+                channel=q.channel.value,
                 service_level_threshold_s=q.service_level.threshold_s,
                 service_level_target=q.service_level.target,
-                wrap_up=WrapUpOut(mode=q.wrap_up.mode, seconds=q.wrap_up.seconds,
-                                  disposition_required=q.wrap_up.disposition_required,
-                                  dispositions=list(q.wrap_up.dispositions)),
+                wrap_up=WrapUpOut(
+                    mode=q.wrap_up.mode,
+                    seconds=q.wrap_up.seconds,
+                    disposition_required=q.wrap_up.disposition_required,
+                    dispositions=list(q.wrap_up.dispositions),
+                ),
             )
             for q in config.queues
         ],
@@ -283,16 +293,22 @@ async def agents(request: web.Request) -> web.Response:
             for qid in queues:
                 by_queue[qid][label] = by_queue[qid].get(label, 0) + 1
         profile = profiles.get(snap.id)
-        rows.append(AgentOut(
-            agent_id=snap.id,
-            display_name=profile.display_name if profile else snap.id,
-            team=snap.team or ((profile.team or "") if profile else ""),
-            status=snap.status, activity=snap.activity, state=label,
-            next_status=snap.next_status, status_since=snap.status_since,
-            activity_since=snap.activity_since,
-            since=max(snap.status_since, snap.activity_since),
-            contacts=snap.contacts, queues=queues,
-        ))
+        rows.append(
+            AgentOut(
+                agent_id=snap.id,
+                display_name=profile.display_name if profile else snap.id,
+                team=snap.team or ((profile.team or "") if profile else ""),
+                status=snap.status,
+                activity=snap.activity,
+                state=label,
+                next_status=snap.next_status,
+                status_since=snap.status_since,
+                activity_since=snap.activity_since,
+                since=max(snap.status_since, snap.activity_since),
+                contacts=snap.contacts,
+                queues=queues,
+            )
+        )
     out = AgentsOut(now=acd.clock(), agents=rows, by_queue=by_queue)
     return web.json_response(out.model_dump(mode="json"))
 
@@ -320,10 +336,14 @@ async def available_agents(request: web.Request) -> web.Response:
         if snap.id == claims.user_id or snap.status != "available" or snap.activity != "idle":
             continue
         profile = profiles.get(snap.id)
-        rows.append(AvailableAgentOut(
-            agent_id=snap.id, display_name=profile.display_name if profile else snap.id,
-            team=snap.team or ((profile.team or "") if profile else ""),
-            queues=[q for q, skills in required.items() if skilled_for(snap.skills, skills)]))
+        rows.append(
+            AvailableAgentOut(
+                agent_id=snap.id,
+                display_name=profile.display_name if profile else snap.id,
+                team=snap.team or ((profile.team or "") if profile else ""),
+                queues=[q for q, skills in required.items() if skilled_for(snap.skills, skills)],
+            )
+        )
     rows.sort(key=lambda r: (r.display_name.lower(), r.agent_id))
     return web.json_response(AvailableAgentsOut(agents=rows).model_dump(mode="json"))
 
@@ -342,5 +362,4 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/ui/available-agents", available_agents)
 
 
-__all__ = ["UI_DIR", "UI_SETTINGS", "UiSettings", "load_ui_settings", "resolve_static",
-           "setup"]
+__all__ = ["UI_DIR", "UI_SETTINGS", "UiSettings", "load_ui_settings", "resolve_static", "setup"]

@@ -83,8 +83,9 @@ class VoiceControls:
 
         def record(now: float) -> list[EventRecord]:
             kind = "contact.muted" if muted else "contact.unmuted"
-            return [EventRecord(type=kind, ts=now, contact_id=cid, agent_id=agent_id,
-                                queue_id=queue[0])]
+            return [
+                EventRecord(type=kind, ts=now, contact_id=cid, agent_id=agent_id, queue_id=queue[0])
+            ]
 
         await self.acd.execute(action, before=record)
         self.acd.gateway_sink("mute", {"call_id": cid, "agent_id": agent_id, "muted": muted})
@@ -101,17 +102,24 @@ class VoiceControls:
 
         def record(now: float) -> list[EventRecord]:
             # the count only: keys an agent sends may be a card number or a PIN
-            return [EventRecord(type="contact.dtmf_sent", ts=now, contact_id=cid,
-                                agent_id=agent_id, queue_id=queue[0],
-                                data={"count": len(digits)})]
+            return [
+                EventRecord(
+                    type="contact.dtmf_sent",
+                    ts=now,
+                    contact_id=cid,
+                    agent_id=agent_id,
+                    queue_id=queue[0],
+                    data={"count": len(digits)},
+                )
+            ]
 
         await self.acd.execute(action, before=record)
-        self.acd.gateway_sink("send_dtmf", {"call_id": cid, "agent_id": agent_id,
-                                            "digits": digits})
+        self.acd.gateway_sink("send_dtmf", {"call_id": cid, "agent_id": agent_id, "digits": digits})
         return {"contact_id": cid, "count": len(digits)}
 
-    async def transfer_external(self, agent_id: str, contact_id: str,
-                                number: str) -> dict[str, Any]:
+    async def transfer_external(
+        self, agent_id: str, contact_id: str, number: str
+    ) -> dict[str, Any]:
         engine = self.acd.engine
         queue: list[str | None] = [None]
 
@@ -122,9 +130,16 @@ class VoiceControls:
             return outcome
 
         def record(now: float) -> list[EventRecord]:
-            return [EventRecord(type=TRANSFERRED_EXTERNAL, ts=now, contact_id=contact_id,
-                                agent_id=agent_id, queue_id=queue[0],
-                                data={"number": number})]
+            return [
+                EventRecord(
+                    type=TRANSFERRED_EXTERNAL,
+                    ts=now,
+                    contact_id=contact_id,
+                    agent_id=agent_id,
+                    queue_id=queue[0],
+                    data={"number": number},
+                )
+            ]
 
         try:
             await self.acd.execute(action, before=record)
@@ -144,6 +159,8 @@ class VoiceControls:
         number = self._external.pop(cid, None) if isinstance(event, ContactEnded) else None
         if number is None:
             return False
-        self.acd.gateway_sink("transfer", {"call_id": cid, "target": number,
-                                           "reason": "agent", "agent_id": event.agent_id})
+        self.acd.gateway_sink(
+            "transfer",
+            {"call_id": cid, "target": number, "reason": "agent", "agent_id": event.agent_id},
+        )
         return True

@@ -40,9 +40,15 @@ DEBOUNCE_S = 0.02
 """After a quiet spell the first change goes out this soon (a burst of one input's events
 lands in one message) rather than waiting a whole period."""
 TICK_S = 1.0
-HANDLING = {"on_contact": "on_contact", "on_hold": "on_contact", "wrap_up": "wrap_up",
-            "not_ready": "not_ready", "not_responding": "not_responding",
-            "idle": "available", "offered": "available"}
+HANDLING = {
+    "on_contact": "on_contact",
+    "on_hold": "on_contact",
+    "wrap_up": "wrap_up",
+    "not_ready": "not_ready",
+    "not_responding": "not_responding",
+    "idle": "available",
+    "offered": "available",
+}
 
 
 def _round(value: float | None, digits: int = 4) -> float | None:
@@ -122,8 +128,9 @@ class Wallboard:
         self.subscribers.clear()
 
     async def _load_profiles(self) -> None:
-        self.profiles = {a.agent_id: (a.display_name, a.team or "")
-                         for a in await list_agents(self.pool)}
+        self.profiles = {
+            a.agent_id: (a.display_name, a.team or "") for a in await list_agents(self.pool)
+        }
 
     async def _refresh_profiles(self) -> None:
         try:
@@ -172,8 +179,11 @@ class Wallboard:
         live: set[tuple[str, str]] = set()
         unknown = False
         for snap in engine.agents():
-            label = "not_ready" if snap.status != "available" and snap.activity == "idle" \
+            label = (
+                "not_ready"
+                if snap.status != "available" and snap.activity == "idle"
                 else snap.activity
+            )
             queues = [q for q, skills in required.items() if skilled_for(snap.skills, skills)]
             if snap.activity != "offline":
                 bucket = HANDLING.get(label)
@@ -193,11 +203,17 @@ class Wallboard:
                 unknown = True
             name, team = profile or (snap.id, snap.team or "")
             agents[snap.id] = p.WallboardAgent(
-                agent_id=snap.id, display_name=name, team=snap.team or team,
-                status=snap.status, activity=snap.activity, state=label,
+                agent_id=snap.id,
+                display_name=name,
+                team=snap.team or team,
+                status=snap.status,
+                activity=snap.activity,
+                state=label,
                 next_status=snap.next_status,
                 since=max(snap.status_since, snap.activity_since),
-                contacts=dict(snap.contacts), contact_since=started, queues=queues,
+                contacts=dict(snap.contacts),
+                contact_since=started,
+                queues=queues,
                 skills=dict(snap.skills),
             ).model_dump(mode="json")
         for key in [k for k in self._contact_since if k not in live]:
@@ -218,25 +234,30 @@ class Wallboard:
                     handling += t.handling_s
                     available += t.available_s
             tile: dict[str, Any] = {
-                "queue_id": q.id, "name": q.name or q.id,
-                "waiting": snap_q["waiting"], "oldest_at": oldest,
+                "queue_id": q.id,
+                "name": q.name or q.id,
+                "waiting": snap_q["waiting"],
+                "oldest_at": oldest,
                 # whole seconds: the page ticks it between messages from oldest_at
                 "longest_wait_s": float(int(snap_q["longest_wait_s"])),
-                "offered": snap_q["offered"], "answered": snap_q["answered"],
-                "abandoned": snap_q["abandoned"], "short_abandoned": snap_q["short_abandoned"],
+                "offered": snap_q["offered"],
+                "answered": snap_q["answered"],
+                "abandoned": snap_q["abandoned"],
+                "short_abandoned": snap_q["short_abandoned"],
                 "service_level": _round(snap_q["service_level"]),
                 "service_level_formula": snap_q["service_level_formula"],
                 "service_level_target": q.service_level.target,
-                "asa_s": _round(snap_q["asa_s"], 1), "abandon_rate": _round(snap_q["abandon_rate"]),
+                "asa_s": _round(snap_q["asa_s"], 1),
+                "abandon_rate": _round(snap_q["abandon_rate"]),
                 "aht_s": _round(snap_q["aht_s"], 1),
                 "occupancy": _round(handling / (handling + available), 3)
-                if handling + available > 0 else None,
+                if handling + available > 0
+                else None,
                 "agents": p.WallboardAgents(**by_queue[q.id]).model_dump(),
             }
             alerts = alerts_for(tile, self.settings.thresholds_for(q.id))
             tile["alerts"] = alerts
-            tile["level"] = "red" if "red" in alerts.values() else \
-                "amber" if alerts else "ok"
+            tile["level"] = "red" if "red" in alerts.values() else "amber" if alerts else "ok"
             tiles[q.id] = tile
         self._built = (self._generation, tiles, agents)
         return tiles, agents
@@ -269,9 +290,16 @@ class Wallboard:
             return
         sub.queues, sub.agents = tiles, agents
         sub.last_sent = self._loop.time()
-        self._send(sub, p.WALLBOARD_UPDATE, {
-            "now": self.acd.clock(), "queues": changed_q, "agents": changed_a,
-            "removed_agents": removed})
+        self._send(
+            sub,
+            p.WALLBOARD_UPDATE,
+            {
+                "now": self.acd.clock(),
+                "queues": changed_q,
+                "agents": changed_a,
+                "removed_agents": removed,
+            },
+        )
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         claims = authenticate(request, FEED_ROLES, query_token=True)
@@ -293,10 +321,18 @@ class Wallboard:
         assert self._loop is not None
         sub.last_sent = self._loop.time()
         self.subscribers.add(sub)
-        self._send(sub, p.WALLBOARD_SNAPSHOT, {
-            "now": self.acd.clock(), "period_s": period, "read_only": claims.role == WALLBOARD,
-            "long_contact_s": self.settings.wallboard.long_contact_s,
-            "queues": list(tiles.values()), "agents": list(agents.values())})
+        self._send(
+            sub,
+            p.WALLBOARD_SNAPSHOT,
+            {
+                "now": self.acd.clock(),
+                "period_s": period,
+                "read_only": claims.role == WALLBOARD,
+                "long_contact_s": self.settings.wallboard.long_contact_s,
+                "queues": list(tiles.values()),
+                "agents": list(agents.values()),
+            },
+        )
         try:
             async for msg in ws:
                 # Nothing to say to the server over this socket (actions are REST);

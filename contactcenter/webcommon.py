@@ -34,22 +34,26 @@ MAX_JSON_BODY = 64 * 1024
 
 
 def json_error(status: int, code: str, message: str, **extra: Any) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message, **extra}},
-                             status=status)
+    return web.json_response({"error": {"code": code, "message": message, **extra}}, status=status)
 
 
 def fail(status: int, code: str, message: str) -> NoReturn:
     """Abort the request with a JSON error body (aiohttp exceptions carry a response)."""
     kinds: dict[int, type[web.HTTPException]] = {
-        400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 403: web.HTTPForbidden,
-        404: web.HTTPNotFound, 409: web.HTTPConflict, 413: web.HTTPRequestEntityTooLarge,
+        400: web.HTTPBadRequest,
+        401: web.HTTPUnauthorized,
+        403: web.HTTPForbidden,
+        404: web.HTTPNotFound,
+        409: web.HTTPConflict,
+        413: web.HTTPRequestEntityTooLarge,
         503: web.HTTPServiceUnavailable,
     }
     cls = kinds.get(status, web.HTTPBadRequest)
     body = json_error(status, code, message).text
     if cls is web.HTTPRequestEntityTooLarge:
-        raise web.HTTPRequestEntityTooLarge(MAX_JSON_BODY, 0, text=body,
-                                            content_type="application/json")
+        raise web.HTTPRequestEntityTooLarge(
+            MAX_JSON_BODY, 0, text=body, content_type="application/json"
+        )
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     raise cls(text=body, content_type="application/json", headers=headers)
 

@@ -39,8 +39,9 @@ class FrameBatcher:
     the transport's unsent bytes exceed ``limit``.
     """
 
-    def __init__(self, transport: asyncio.Transport, *, limit: int,
-                 on_overflow: Callable[[], None]) -> None:
+    def __init__(
+        self, transport: asyncio.Transport, *, limit: int, on_overflow: Callable[[], None]
+    ) -> None:
         self.transport = transport
         self.limit = limit
         self.on_overflow = on_overflow

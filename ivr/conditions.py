@@ -87,8 +87,7 @@ def compile_expression(source: str) -> Expression:
             )
         if isinstance(node, ast.Name) and node.id not in NAMES and node.id not in _CONSTANTS:
             raise ConditionError(
-                f"expression {source!r} names {node.id!r}; the names are "
-                + ", ".join(NAMES)
+                f"expression {source!r} names {node.id!r}; the names are " + ", ".join(NAMES)
             )
         if isinstance(node, ast.Attribute):
             if node.attr.startswith("_"):
@@ -110,4 +109,3 @@ def compile_expression(source: str) -> Expression:
     return Expression(
         source=source, schedules=frozenset(schedules), variables=frozenset(variables), _code=code
     )
-

@@ -146,8 +146,14 @@ def parse_tree(text: str, source: str) -> TreeModel:
         ) from None
     if not isinstance(data, dict):
         raise IvrConfigError(
-            [Problem(source, None, "expected a mapping", "start the file with 'start:' and "
-                     "'nodes:' (see docs/ivr.md)")]
+            [
+                Problem(
+                    source,
+                    None,
+                    "expected a mapping",
+                    "start the file with 'start:' and 'nodes:' (see docs/ivr.md)",
+                )
+            ]
         )
     try:
         return TreeModel.model_validate(data)
@@ -201,7 +207,7 @@ def _find_cycle(graph: Mapping[str, list[str]]) -> list[str] | None:
         stack.append(n)
         for m in graph.get(n, ()):
             if colour.get(m) == 1:
-                return [*stack[stack.index(m):], m]
+                return [*stack[stack.index(m) :], m]
             if m not in colour:
                 found = visit(m)
                 if found:
@@ -240,8 +246,11 @@ def _check_tree(
         problems.append(Problem(source, node, message, fix))
 
     if model.start not in nodes:
-        bad(None, f"start {model.start!r} is not a node of this tree",
-            f"set 'start:' to a node id{_suggest(model.start, nodes)}")
+        bad(
+            None,
+            f"start {model.start!r} is not a node of this tree",
+            f"set 'start:' to a node id{_suggest(model.start, nodes)}",
+        )
 
     variables: set[str] = set()
     for node in nodes.values():
@@ -260,14 +269,20 @@ def _check_tree(
                 origin = key
                 if key == "on_failure" and getattr(node, "on_failure", None) is None:
                     origin = "on_failure (from defaults.on_failure)"
-                bad(node_id, f"{origin} goes to {target!r}, which is not a node of this tree",
-                    f"use an existing node id{_suggest(target, nodes)} or add node {target!r}")
+                bad(
+                    node_id,
+                    f"{origin} goes to {target!r}, which is not a node of this tree",
+                    f"use an existing node id{_suggest(target, nodes)} or add node {target!r}",
+                )
 
         if isinstance(node, SayNode) and _blank(node.prompt):
             bad(node_id, "a say node has no prompt", "add 'prompt:' with the text to say")
         if isinstance(node, PlayNode) and "chat" in model.channels and _blank(node.prompt):
-            bad(node_id, "a play node on a chat tree has no text for chat visitors",
-                "add 'prompt:' with the recording's text")
+            bad(
+                node_id,
+                "a play node on a chat tree has no text for chat visitors",
+                "add 'prompt:' with the recording's text",
+            )
 
         if isinstance(node, INPUT_TYPES):
             d = model.defaults
@@ -275,18 +290,27 @@ def _check_tree(
                 what = "CSAT question" if isinstance(node, SurveyNode) else "prompt"
                 bad(node_id, f"an input node has no {what}", "add 'prompt:' with the question")
             if isinstance(node, SurveyNode) and _blank(node.resolved_prompt):
-                bad(node_id, "a survey has no question whether the issue was resolved",
-                    "add 'resolved_prompt:' (e.g. 'Was your issue resolved? 1 yes, 2 no')")
+                bad(
+                    node_id,
+                    "a survey has no question whether the issue was resolved",
+                    "add 'resolved_prompt:' (e.g. 'Was your issue resolved? 1 yes, 2 no')",
+                )
             no_input = node.no_input_prompt or d.no_input_prompt
             invalid = node.invalid_prompt or d.invalid_prompt
             failure = node.on_failure or d.on_failure
             for name, value in (("no_input_prompt", no_input), ("invalid_prompt", invalid)):
                 if _blank(value):
-                    bad(node_id, f"an input node has no {name}",
-                        f"add '{name}:' to the node or to the tree's 'defaults:'")
+                    bad(
+                        node_id,
+                        f"an input node has no {name}",
+                        f"add '{name}:' to the node or to the tree's 'defaults:'",
+                    )
             if failure is None:
-                bad(node_id, "an input node does not say where to go when retries run out",
-                    "add 'on_failure:' to the node or to the tree's 'defaults:'")
+                bad(
+                    node_id,
+                    "an input node does not say where to go when retries run out",
+                    "add 'on_failure:' to the node or to the tree's 'defaults:'",
+                )
             inputs[node_id] = InputSettings(
                 timeout_s=node.timeout_s if node.timeout_s is not None else d.timeout_s,
                 retries=node.retries if node.retries is not None else d.retries,
@@ -311,19 +335,34 @@ def _check_tree(
                 continue
             expressions[text] = expr
             for name in sorted(expr.schedules - set(model.schedules)):
-                bad(node_id, f"{key} reads schedule {name!r}, which the tree does not define",
-                    f"add it under 'schedules:'{_suggest(name, model.schedules)}")
+                bad(
+                    node_id,
+                    f"{key} reads schedule {name!r}, which the tree does not define",
+                    f"add it under 'schedules:'{_suggest(name, model.schedules)}",
+                )
 
-        if isinstance(node, QueueNode | CallbackNode) and known_queues is not None \
-                and node.queue not in known_queues:
-            bad(node_id, f"queue {node.queue!r} does not exist in the routing configuration",
+        if (
+            isinstance(node, QueueNode | CallbackNode)
+            and known_queues is not None
+            and node.queue not in known_queues
+        ):
+            bad(
+                node_id,
+                f"queue {node.queue!r} does not exist in the routing configuration",
                 f"use one of {', '.join(sorted(known_queues))}"
-                f"{_suggest(node.queue, known_queues)} or define it in config/routing.yaml")
+                f"{_suggest(node.queue, known_queues)} or define it in config/routing.yaml",
+            )
 
-        if isinstance(node, LookupNode) and node.by == "variable" \
-                and node.variable not in variables:
-            bad(node_id, f"looks up by variable {node.variable!r}, which no node sets",
-                "collect it first with a collect node ('variable:') or fix the name")
+        if (
+            isinstance(node, LookupNode)
+            and node.by == "variable"
+            and node.variable not in variables
+        ):
+            bad(
+                node_id,
+                f"looks up by variable {node.variable!r}, which no node sets",
+                "collect it first with a collect node ('variable:') or fix the name",
+            )
 
     if problems:
         return expressions, patterns, inputs
@@ -338,28 +377,30 @@ def _check_tree(
                 todo.append(target)
     for node_id in nodes:
         if node_id not in seen:
-            bad(node_id, "cannot be reached from the start node",
-                f"send a caller to {node_id!r} from another node, or delete it")
+            bad(
+                node_id,
+                "cannot be reached from the start node",
+                f"send a caller to {node_id!r} from another node, or delete it",
+            )
 
     # loops that take no input: following only edges taken without a caller's answer (and
     # the retries-exhausted exits) must not come back, or a silent caller loops forever
-    silent = {
-        n: [t for _, t, auto in edges(model, node) if auto] for n, node in nodes.items()
-    }
+    silent = {n: [t for _, t, auto in edges(model, node) if auto] for n, node in nodes.items()}
     cycle = _find_cycle(silent)
     if cycle is not None:
-        bad(cycle[0], "loop that takes no input: " + " -> ".join(cycle),
+        bad(
+            cycle[0],
+            "loop that takes no input: " + " -> ".join(cycle),
             "break the loop: put a menu or collect node in it, or send on_failure to a "
-            "node that ends the call (hangup, queue, voicemail)")
+            "node that ends the call (hangup, queue, voicemail)",
+        )
     return expressions, patterns, inputs
 
 
 # --- the catalogue -------------------------------------------------------------------------
 
 
-def build_catalog(
-    sources: Mapping[str, str], known_queues: Iterable[str] | None = None
-) -> Catalog:
+def build_catalog(sources: Mapping[str, str], known_queues: Iterable[str] | None = None) -> Catalog:
     """Parse and check every tree in ``sources`` (file name -> YAML text).
 
     ``known_queues`` are the queue ids of the routing configuration; None skips that check.
@@ -376,8 +417,14 @@ def build_catalog(
             continue
         tree_id = model.id or Path(source).stem
         if tree_id in models:
-            problems.append(Problem(source, None, f"tree id {tree_id!r} is also used by "
-                                    f"{models[tree_id][0]}", "give each tree its own 'id:'"))
+            problems.append(
+                Problem(
+                    source,
+                    None,
+                    f"tree id {tree_id!r} is also used by {models[tree_id][0]}",
+                    "give each tree its own 'id:'",
+                )
+            )
             continue
         models[tree_id] = (source, model)
 
@@ -390,15 +437,27 @@ def build_catalog(
                 continue
             callee = models.get(node.tree)
             if callee is None:
-                found.append(Problem(source, node_id, f"sub-tree {node.tree!r} does not exist",
-                                     f"use a tree id{_suggest(node.tree, models)} or add "
-                                     f"config/ivr/{node.tree}.yaml"))
+                found.append(
+                    Problem(
+                        source,
+                        node_id,
+                        f"sub-tree {node.tree!r} does not exist",
+                        f"use a tree id{_suggest(node.tree, models)} or add "
+                        f"config/ivr/{node.tree}.yaml",
+                    )
+                )
                 continue
             missing = set(model.channels) - set(callee[1].channels)
             if missing:
-                found.append(Problem(source, node_id, f"sub-tree {node.tree!r} does not serve "
-                                     f"channel {', '.join(sorted(missing))}",
-                                     f"add it to 'channels:' in {callee[0]}"))
+                found.append(
+                    Problem(
+                        source,
+                        node_id,
+                        f"sub-tree {node.tree!r} does not serve "
+                        f"channel {', '.join(sorted(missing))}",
+                        f"add it to 'channels:' in {callee[0]}",
+                    )
+                )
         problems.extend(found)
         trees[tree_id] = Tree(
             id=tree_id,
@@ -416,9 +475,14 @@ def build_catalog(
     }
     cycle = _find_cycle(calls)
     if cycle is not None:
-        problems.append(Problem(models[cycle[0]][0], None,
-                                "sub-trees call each other in a loop: " + " -> ".join(cycle),
-                                "use a return node to go back instead of calling the caller"))
+        problems.append(
+            Problem(
+                models[cycle[0]][0],
+                None,
+                "sub-trees call each other in a loop: " + " -> ".join(cycle),
+                "use a return node to go back instead of calling the caller",
+            )
+        )
 
     entries: dict[Channel, str] = {}
     for tree_id, (source, model) in models.items():
@@ -426,8 +490,14 @@ def build_catalog(
             continue
         for ch in model.channels:
             if ch in entries:
-                problems.append(Problem(source, None, f"is the {ch} entry, and so is tree "
-                                        f"{entries[ch]!r}", "set 'entry: true' on one only"))
+                problems.append(
+                    Problem(
+                        source,
+                        None,
+                        f"is the {ch} entry, and so is tree {entries[ch]!r}",
+                        "set 'entry: true' on one only",
+                    )
+                )
             entries[ch] = tree_id
 
     if problems:

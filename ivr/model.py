@@ -208,8 +208,10 @@ class MenuNode(_Input):
             for w in (o.label, *o.keywords):
                 w = " ".join(w.casefold().split())
                 if words.get(w, o.key) != o.key:
-                    raise ValueError(f"chat keyword {w!r} picks both option {words[w]} "
-                                     f"and option {o.key}; give each option its own words")
+                    raise ValueError(
+                        f"chat keyword {w!r} picks both option {words[w]} "
+                        f"and option {o.key}; give each option its own words"
+                    )
                 words[w] = o.key
         return self
 
@@ -254,9 +256,7 @@ class CollectNode(_Input):
     @model_validator(mode="after")
     def _lengths(self) -> CollectNode:
         if self.min_length > self.max_length:
-            raise ValueError(
-                f"min_length {self.min_length} is above max_length {self.max_length}"
-            )
+            raise ValueError(f"min_length {self.min_length} is above max_length {self.max_length}")
         return self
 
 

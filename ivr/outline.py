@@ -79,8 +79,7 @@ def outline(tree: Tree) -> str:
     flags = ", ".join([*model.channels, *(["entry"] if model.entry else [])])
     lines = [f"{tree.id} ({tree.source}): {flags}"]
     for name, schedule in model.schedules.items():
-        lines.append(f"  schedule {name}: {schedule.timezone}, "
-                     f"{len(schedule.holidays)} holiday(s)")
+        lines.append(f"  schedule {name}: {schedule.timezone}, {len(schedule.holidays)} holiday(s)")
     order = [model.start]
     seen = {model.start}
     for node_id in order:
@@ -94,8 +93,10 @@ def outline(tree: Tree) -> str:
         line = f"  {node_id:<{width}}  {node.type:<9} {_describe(node)}"
         settings = tree.inputs.get(node_id)
         if settings is not None:
-            line += (f" [timeout {settings.timeout_s:g} s, retries {settings.retries}, "
-                     f"on failure -> {settings.on_failure}]")
+            line += (
+                f" [timeout {settings.timeout_s:g} s, retries {settings.retries}, "
+                f"on failure -> {settings.on_failure}]"
+            )
         lines.append(line)
     return "\n".join(lines)
 

@@ -186,8 +186,13 @@ class Session:
         if customer is not None:
             self.customer = dict(customer)
         cid = None if customer is None else customer.get("id")
-        self._emit(ev.LookupAnswered, now, found=found,
-                   customer_id=None if cid is None else str(cid), timed_out=timed_out)
+        self._emit(
+            ev.LookupAnswered,
+            now,
+            found=found,
+            customer_id=None if cid is None else str(cid),
+            timed_out=timed_out,
+        )
         return self._run(now, node.found if found else node.not_found, [])
 
     # --- stepping ------------------------------------------------------------------------
@@ -207,8 +212,9 @@ class Session:
     def _settings(self) -> InputSettings:
         return self.tree.inputs[self._node_id]
 
-    def _emit(self, cls: type[ev.IvrEvent], now: float, node: str | None = None,
-              **fields: Any) -> None:
+    def _emit(
+        self, cls: type[ev.IvrEvent], now: float, node: str | None = None, **fields: Any
+    ) -> None:
         where = self.node_id if node is None else node
         self._events.append(cls(ts=now, contact_id=self.contact_id, node=where, **fields))
 
@@ -264,8 +270,9 @@ class Session:
                 if frame.resume is None:
                     # a return in the entry tree: there is nowhere to go back to
                     self._frames.append(frame)
-                    return self._finish(now, Hangup, prompts, "hangup", None,
-                                        reason="returned_from_entry")
+                    return self._finish(
+                        now, Hangup, prompts, "hangup", None, reason="returned_from_entry"
+                    )
                 target = frame.resume
             elif isinstance(node, MenuNode | CollectNode | SurveyNode):
                 self._attempt = 1
@@ -290,14 +297,23 @@ class Session:
         }
         if isinstance(node, MenuNode):
             self._say(prompts, node.prompt, node.chat_prompt)
-            action = Gather(prompts=tuple(prompts), kind="menu",
-                            choices=tuple(Choice(o.key, o.label) for o in node.options),
-                            **common)
+            action = Gather(
+                prompts=tuple(prompts),
+                kind="menu",
+                choices=tuple(Choice(o.key, o.label) for o in node.options),
+                **common,
+            )
         elif isinstance(node, CollectNode):
             self._say(prompts, node.prompt, node.chat_prompt)
-            action = Gather(prompts=tuple(prompts), kind="digits",
-                            min_digits=node.min_length, max_digits=node.max_length,
-                            terminator=node.terminator, sensitive=node.sensitive, **common)
+            action = Gather(
+                prompts=tuple(prompts),
+                kind="digits",
+                min_digits=node.min_length,
+                max_digits=node.max_length,
+                terminator=node.terminator,
+                sensitive=node.sensitive,
+                **common,
+            )
         else:
             assert isinstance(node, SurveyNode)
             if self._survey_step == 0:
@@ -318,8 +334,7 @@ class Session:
             node = self._current()
             if isinstance(node, SurveyNode):
                 self._survey_done(node, now)
-            self._emit(ev.RetriesExhausted, now, attempts=self._attempt,
-                       next=settings.on_failure)
+            self._emit(ev.RetriesExhausted, now, attempts=self._attempt, next=settings.on_failure)
             return self._run(now, settings.on_failure, [])
         self._attempt += 1
         prompts: list[Prompt] = []
@@ -327,8 +342,9 @@ class Session:
         return self._gather(now, prompts)
 
     def _invalid(self, now: float, value: str, reason: str) -> Action:
-        self._emit(ev.InputInvalid, now, value=value[:_LOGGED_CHARS], reason=reason,
-                   attempt=self._attempt)
+        self._emit(
+            ev.InputInvalid, now, value=value[:_LOGGED_CHARS], reason=reason, attempt=self._attempt
+        )
         return self._failed(now, self._settings().invalid_prompt)
 
     def _store(self, now: float, name: str, value: Scalar, sensitive: bool = False) -> None:
@@ -337,8 +353,13 @@ class Session:
             self.sensitive.add(name)
         else:
             self.sensitive.discard(name)
-        self._emit(ev.Collected, now, variable=name,
-                   value=ev.MASK if sensitive else value, sensitive=sensitive)
+        self._emit(
+            ev.Collected,
+            now,
+            variable=name,
+            value=ev.MASK if sensitive else value,
+            sensitive=sensitive,
+        )
 
     # --- input nodes ---------------------------------------------------------------------
 
@@ -413,8 +434,12 @@ class Session:
         return self._run(now, node.next, [])
 
     def _survey_done(self, node: SurveyNode, now: float) -> None:
-        self._emit(ev.SurveyAnswered, now, csat=self._survey.get("csat"),
-                   resolved=self._survey.get("resolved"))
+        self._emit(
+            ev.SurveyAnswered,
+            now,
+            csat=self._survey.get("csat"),
+            resolved=self._survey.get("resolved"),
+        )
 
     # --- other nodes ---------------------------------------------------------------------
 
@@ -423,8 +448,12 @@ class Session:
         return Scope(
             vars=self.variables,
             customer=self.customer or {},
-            contact={"ani": self.ani, "dnis": self.dnis, "channel": self.channel,
-                     "id": self.contact_id},
+            contact={
+                "ani": self.ani,
+                "dnis": self.dnis,
+                "channel": self.channel,
+                "id": self.contact_id,
+            },
             hours={name: h.is_open(now) for name, h in hours.items()},
             holiday={name: h.is_holiday(now) for name, h in hours.items()},
         )
@@ -439,11 +468,11 @@ class Session:
                 errors.append(f"{case.when}: {type(exc).__name__}: {exc}")
                 continue
             if held:
-                self._emit(ev.BranchTaken, now, condition=case.when, next=case.next,
-                           errors=tuple(errors))
+                self._emit(
+                    ev.BranchTaken, now, condition=case.when, next=case.next, errors=tuple(errors)
+                )
                 return case.next
-        self._emit(ev.BranchTaken, now, condition=None, next=node.default,
-                   errors=tuple(errors))
+        self._emit(ev.BranchTaken, now, condition=None, next=node.default, errors=tuple(errors))
         return node.default
 
     def _set(self, node: SetNode, now: float) -> None:
@@ -473,9 +502,15 @@ class Session:
             sensitive = node.variable in self.sensitive
         self._emit(ev.LookupRequested, now, by=by, key=ev.MASK if sensitive else key)
         self._prompt_id += 1
-        action = Lookup(prompts=tuple(prompts), node=self.node_id, by=by, key=key,
-                        timeout_s=node.timeout_s, sensitive=sensitive,
-                        prompt_id=self._prompt_id)
+        action = Lookup(
+            prompts=tuple(prompts),
+            node=self.node_id,
+            by=by,
+            key=key,
+            timeout_s=node.timeout_s,
+            sensitive=sensitive,
+            prompt_id=self._prompt_id,
+        )
         self.state = "lookup"
         self._waiting = action
         return action
@@ -487,12 +522,20 @@ class Session:
             priority = node.tier_priority.get(str(tier), node.priority) if tier else node.priority
             names = node.attach if node.attach is not None else tuple(self.variables)
             data = {n: self.variables[n] for n in names if n in self.variables}
-            return self._finish(now, Queue, prompts, "queue", node.queue, queue_id=node.queue,
-                                priority=priority, skills=dict(node.skills), data=data)
+            return self._finish(
+                now,
+                Queue,
+                prompts,
+                "queue",
+                node.queue,
+                queue_id=node.queue,
+                priority=priority,
+                skills=dict(node.skills),
+                data=data,
+            )
         if isinstance(node, TransferNode):
             self._say(prompts, node.prompt, node.chat_prompt)
-            return self._finish(now, Transfer, prompts, "transfer", node.number,
-                                number=node.number)
+            return self._finish(now, Transfer, prompts, "transfer", node.number, number=node.number)
         if isinstance(node, CallbackNode):
             self._say(prompts, node.prompt, node.chat_prompt)
             if node.number_variable:
@@ -500,12 +543,20 @@ class Session:
                 number = None if raw is None else str(raw)
             else:
                 number = self.ani
-            return self._finish(now, Callback, prompts, "callback", node.queue,
-                                number=number, queue_id=node.queue)
+            return self._finish(
+                now, Callback, prompts, "callback", node.queue, number=number, queue_id=node.queue
+            )
         if isinstance(node, VoicemailNode):
             self._say(prompts, node.prompt, node.chat_prompt)
-            return self._finish(now, Voicemail, prompts, "voicemail", node.mailbox,
-                                mailbox=node.mailbox, max_s=node.max_s)
+            return self._finish(
+                now,
+                Voicemail,
+                prompts,
+                "voicemail",
+                node.mailbox,
+                mailbox=node.mailbox,
+                max_s=node.max_s,
+            )
         assert isinstance(node, HangupNode), node
         self._say(prompts, node.prompt, node.chat_prompt)
         return self._finish(now, Hangup, prompts, "hangup", None, reason=node.reason)
@@ -514,8 +565,15 @@ class Session:
         """The variables with sensitive values masked, for logs."""
         return {k: ev.MASK if k in self.sensitive else v for k, v in self.variables.items()}
 
-    def _finish(self, now: float, cls: type[Terminal], prompts: list[Prompt], outcome: str,
-                target: str | None, **fields: Any) -> Terminal:
+    def _finish(
+        self,
+        now: float,
+        cls: type[Terminal],
+        prompts: list[Prompt],
+        outcome: str,
+        target: str | None,
+        **fields: Any,
+    ) -> Terminal:
         self.state = "ended"
         self._waiting = None
         action = cls(
@@ -529,6 +587,12 @@ class Session:
             **fields,
         )
         self.result = action
-        self._emit(ev.Exited, now, outcome=outcome, target=target, path=tuple(self.path),
-                   variables=self.masked_variables())
+        self._emit(
+            ev.Exited,
+            now,
+            outcome=outcome,
+            target=target,
+            path=tuple(self.path),
+            variables=self.masked_variables(),
+        )
         return action

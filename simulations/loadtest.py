@@ -134,8 +134,9 @@ class LoadTest:
         queues = {q.name: q for q in scenario.queues}
         self._queues = queues
         self._handle = {n: self._stream(q.handle_time, n, STREAM_HANDLE) for n, q in queues.items()}
-        self._patience = {n: self._stream(q.patience, n, STREAM_PATIENCE)
-                          for n, q in queues.items()}
+        self._patience = {
+            n: self._stream(q.patience, n, STREAM_PATIENCE) for n, q in queues.items()
+        }
         self._wrap = {n: self._stream(q.wrap_up, n, STREAM_WRAPUP) for n, q in queues.items()}
         self._answer = self._stream(scenario.answer_delay, "(agents)", STREAM_ANSWER)
 
@@ -150,8 +151,10 @@ class LoadTest:
             if not segs:
                 continue
             times = arrival_times(
-                [s.start for s in segs], [min(s.end, self.horizon) for s in segs],
-                [s.rate for s in segs], rng_for(self.seed, 0, name, STREAM_ARRIVALS),
+                [s.start for s in segs],
+                [min(s.end, self.horizon) for s in segs],
+                [s.rate for s in segs],
+                rng_for(self.seed, 0, name, STREAM_ARRIVALS),
                 self._queues[name].rate_profile,
             )
             out.extend((float(t), name) for t in times if t < self.horizon)
@@ -171,8 +174,9 @@ class LoadTest:
     async def _login(self, username: str, password: str, role: str) -> str:
         assert self._http is not None
         try:
-            async with self._http.post(self._url("/api/login"),
-                                       json={"username": username, "password": password}) as r:
+            async with self._http.post(
+                self._url("/api/login"), json={"username": username, "password": password}
+            ) as r:
                 body = await r.json(content_type=None)
                 status = r.status
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -185,8 +189,9 @@ class LoadTest:
 
     async def _queue_stats(self) -> dict[str, dict[str, Any]]:
         assert self._http is not None
-        async with self._http.get(self._url("/api/queues"),
-                                  headers={"Authorization": f"Bearer {self._token}"}) as r:
+        async with self._http.get(
+            self._url("/api/queues"), headers={"Authorization": f"Bearer {self._token}"}
+        ) as r:
             body = await r.json(content_type=None)
             if r.status != 200:
                 raise LoadTestError(f"GET /api/queues: {r.status}: {body}")
@@ -202,10 +207,17 @@ class LoadTest:
             self._token = await self._login(cfg.username, cfg.password, "admin")
             before = await self._queue_stats()
             agents = await self._start_agents()
-            carrier = Carrier(CarrierConfig(
-                url=cfg.url, token=self._token, queue=next(iter(self._queues)), anis=(),
-                seed=self.seed, call_prefix=self.prefix, request_timeout=cfg.request_timeout,
-            ))
+            carrier = Carrier(
+                CarrierConfig(
+                    url=cfg.url,
+                    token=self._token,
+                    queue=next(iter(self._queues)),
+                    anis=(),
+                    seed=self.seed,
+                    call_prefix=self.prefix,
+                    request_timeout=cfg.request_timeout,
+                )
+            )
             started = time.monotonic()
             try:
                 async with carrier.serving():
@@ -219,9 +231,14 @@ class LoadTest:
             elapsed = time.monotonic() - started
             after = await self._queue_stats()
         r = carrier.result
-        self.callers = CallerCounts(placed=r.placed, bridged=r.bridged, abandoned=r.abandoned,
-                                    transferred=r.transferred, errors=r.errors,
-                                    cut_off=r.cut_off)
+        self.callers = CallerCounts(
+            placed=r.placed,
+            bridged=r.bridged,
+            abandoned=r.abandoned,
+            transferred=r.transferred,
+            errors=r.errors,
+            cut_off=r.cut_off,
+        )
         return self._report(before, after, elapsed)
 
     async def _place_calls(self, carrier: Carrier, started: float) -> None:
@@ -237,8 +254,11 @@ class LoadTest:
                 await asyncio.sleep(delay)
             draws = self._patience[queue]
             patience = next(draws) if draws is not None else math.inf
-            calls.append(asyncio.create_task(
-                carrier.call(queue=queue, patience=patience / cfg.speed, talk=math.inf)))
+            calls.append(
+                asyncio.create_task(
+                    carrier.call(queue=queue, patience=patience / cfg.speed, talk=math.inf)
+                )
+            )
         await asyncio.sleep(max(0.0, end_wall - time.monotonic()))
         if calls:
             _, pending = await asyncio.wait(calls, timeout=max(0.0, hard_end - time.monotonic()))
@@ -256,8 +276,9 @@ class LoadTest:
             for username, password in self.config.agents[: max(wanted, 1)]:
                 token = await self._login(username, password, "agent")
                 try:
-                    ws = await websockets.connect(self._ws_url("/ws/agent", token),
-                                                  open_timeout=self.config.request_timeout)
+                    ws = await websockets.connect(
+                        self._ws_url("/ws/agent", token), open_timeout=self.config.request_timeout
+                    )
                 except (OSError, websockets.exceptions.WebSocketException) as exc:
                     raise LoadTestError(f"agent {username!r}: websocket refused: {exc}") from exc
                 ready = asyncio.get_running_loop().create_future()
@@ -275,8 +296,7 @@ class LoadTest:
     async def _stop_agents(self, agents: list[tuple[Any, asyncio.Task[None]]]) -> None:
         for ws, task in agents:
             with contextlib.suppress(Exception):
-                await ws.send(json.dumps({"type": "set_status", "id": "bye",
-                                          "status": "offline"}))
+                await ws.send(json.dumps({"type": "set_status", "id": "bye", "status": "offline"}))
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
@@ -319,7 +339,8 @@ class LoadTest:
                     self.agent_counts.errors += 1
                     code = f"{sent.get(str(data.get('id')), '?')}:{data.get('code')}"
                     self.agent_counts.error_codes[code] = (
-                        self.agent_counts.error_codes.get(code, 0) + 1)
+                        self.agent_counts.error_codes.get(code, 0) + 1
+                    )
                     if data.get("id") == "ready" and not ready.done():
                         ready.set_exception(LoadTestError(f"set_status refused: {data}"))
                 elif kind == "offer":
@@ -360,8 +381,9 @@ class LoadTest:
 
     # --- the report ------------------------------------------------------------------------
 
-    def _report(self, before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]],
-                elapsed: float) -> dict[str, Any]:
+    def _report(
+        self, before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]], elapsed: float
+    ) -> dict[str, Any]:
         expected, expected_error = self.expected()
         analytic = analytic_for(self.scenario)
         queues: dict[str, Any] = {}
@@ -370,18 +392,23 @@ class LoadTest:
             server: dict[str, Any] = {k: (now.get(k) or 0) - (was.get(k) or 0) for k in COUNT_KEYS}
             server.update({k: now.get(k) for k in RATE_KEYS})
             # the server measures wall seconds: in scenario seconds they are times speed
-            server.update({k: None if now.get(k) is None else now[k] * self.config.speed
-                           for k in TIME_KEYS})
+            server.update(
+                {k: None if now.get(k) is None else now[k] * self.config.speed for k in TIME_KEYS}
+            )
             server["cumulative_rates"] = bool(was.get("offered"))
             queues[name] = {"server": server, "expected": expected.get(name)}
         wanted = sum(g.agents for g in self.scenario.groups)
         notes = []
         if self.agent_counts.logged_in != wanted:
-            notes.append(f"the scenario has {wanted} agents, {self.agent_counts.logged_in} "
-                         "logged in (the expectation assumes the scenario's)")
+            notes.append(
+                f"the scenario has {wanted} agents, {self.agent_counts.logged_in} "
+                "logged in (the expectation assumes the scenario's)"
+            )
         if self.config.speed != 1:
-            notes.append("the server's service-level threshold, short-abandon limit and offer "
-                         "timeout are wall seconds, not scaled by --speed")
+            notes.append(
+                "the server's service-level threshold, short-abandon limit and offer "
+                "timeout are wall seconds, not scaled by --speed"
+            )
         if expected_error:
             notes.append(f"no harness expectation: {expected_error}")
         return {
@@ -434,20 +461,40 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--url", required=True, help="the server's base URL")
     parser.add_argument("--username", required=True, help="an admin (gateway) account")
     parser.add_argument("--password", help="its password (or CC_LOADTEST_PASSWORD)")
-    parser.add_argument("--speed", type=_positive_float, default=1.0,
-                        help="divide every scenario time by this (default 1)")
-    parser.add_argument("--max-duration", type=_positive_float, metavar="S",
-                        help="run at most S scenario seconds (default: the scenario's)")
-    parser.add_argument("--max-calls", type=int, default=2000,
-                        help="place at most this many calls (default 2000)")
-    parser.add_argument("--drain", type=float, default=30.0,
-                        help="wall seconds for calls in progress after the last (default 30)")
-    parser.add_argument("--agent", action="append", default=[], metavar="USERNAME",
-                        help="an agent account (repeatable), with --agent-password")
-    parser.add_argument("--agent-password", help="the --agent accounts' password "
-                        "(or CC_LOADTEST_AGENT_PASSWORD)")
-    parser.add_argument("--agents-file", metavar="FILE",
-                        help="agent accounts, one `username password` a line")
+    parser.add_argument(
+        "--speed",
+        type=_positive_float,
+        default=1.0,
+        help="divide every scenario time by this (default 1)",
+    )
+    parser.add_argument(
+        "--max-duration",
+        type=_positive_float,
+        metavar="S",
+        help="run at most S scenario seconds (default: the scenario's)",
+    )
+    parser.add_argument(
+        "--max-calls", type=int, default=2000, help="place at most this many calls (default 2000)"
+    )
+    parser.add_argument(
+        "--drain",
+        type=float,
+        default=30.0,
+        help="wall seconds for calls in progress after the last (default 30)",
+    )
+    parser.add_argument(
+        "--agent",
+        action="append",
+        default=[],
+        metavar="USERNAME",
+        help="an agent account (repeatable), with --agent-password",
+    )
+    parser.add_argument(
+        "--agent-password", help="the --agent accounts' password (or CC_LOADTEST_AGENT_PASSWORD)"
+    )
+    parser.add_argument(
+        "--agents-file", metavar="FILE", help="agent accounts, one `username password` a line"
+    )
     parser.add_argument("--seed", type=int, help="random seed (default: the scenario's)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
@@ -491,12 +538,21 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_BAD_INPUT
         agents += [(name, agent_password) for name in args.agent]
     if not password or not agents:
-        print("error: give --password and agent accounts (--agent or --agents-file)",
-              file=sys.stderr)
+        print(
+            "error: give --password and agent accounts (--agent or --agents-file)", file=sys.stderr
+        )
         return EXIT_BAD_INPUT
-    config = LoadTestConfig(url=args.url, username=args.username, password=password,
-                            agents=agents, speed=args.speed, max_duration=args.max_duration,
-                            max_calls=args.max_calls, drain=args.drain, seed=args.seed)
+    config = LoadTestConfig(
+        url=args.url,
+        username=args.username,
+        password=password,
+        agents=agents,
+        speed=args.speed,
+        max_duration=args.max_duration,
+        max_calls=args.max_calls,
+        drain=args.drain,
+        seed=args.seed,
+    )
     try:
         report = asyncio.run(LoadTest(scenario, config).run())
     except (LoadTestError, ValueError) as exc:
@@ -522,8 +578,9 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"queue {name}:{'':14}{'server':>12}{'expected':>12}")
         expected = row["expected"] or {}
         for key in (*COUNT_KEYS, *RATE_KEYS, *TIME_KEYS):
-            lines.append(f"  {key:<26}{_fmt(row['server'].get(key)):>12}"
-                         f"{_fmt(expected.get(key)):>12}")
+            lines.append(
+                f"  {key:<26}{_fmt(row['server'].get(key)):>12}{_fmt(expected.get(key)):>12}"
+            )
     if report["analytic"]:
         a = report["analytic"]
         figures = ", ".join(f"{k} {_fmt(a.get(k))}" for k in (*RATE_KEYS, "asa_s") if k in a)

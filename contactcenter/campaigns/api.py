@@ -160,12 +160,16 @@ class DncOut(BaseModel):
 
 def _fail(status: int, code: str, message: str, field: str | None = None) -> NoReturn:
     kinds: dict[int, type[web.HTTPException]] = {
-        400: web.HTTPBadRequest, 404: web.HTTPNotFound, 409: web.HTTPConflict,
-        413: web.HTTPRequestEntityTooLarge}
+        400: web.HTTPBadRequest,
+        404: web.HTTPNotFound,
+        409: web.HTTPConflict,
+        413: web.HTTPRequestEntityTooLarge,
+    }
     body = json_error(status, code, message, **({"field": field} if field else {})).text
     if status == 413:
-        raise web.HTTPRequestEntityTooLarge(MAX_CSV_BYTES, 0, text=body,
-                                            content_type="application/json")
+        raise web.HTTPRequestEntityTooLarge(
+            MAX_CSV_BYTES, 0, text=body, content_type="application/json"
+        )
     raise kinds[status](text=body, content_type="application/json")
 
 
@@ -173,20 +177,30 @@ def _invalid(exc: ValidationError, code: str) -> NoReturn:
     err = exc.errors()[0]
     field = ".".join(str(x) for x in err["loc"]) or "body"
     message = "; ".join(
-        f"{'.'.join(str(x) for x in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())
+        f"{'.'.join(str(x) for x in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
+    )
     _fail(400, code, message, field)
 
 
 def campaign_out(c: store.Campaign) -> dict[str, Any]:
     return CampaignOut(
-        id=c.id, name=c.name, queue=c.queue_id, skills=c.skills, mode=c.mode, ratio=c.ratio,
-        max_lines=c.max_lines, abandon_target=c.abandon_target,
+        id=c.id,
+        name=c.name,
+        queue=c.queue_id,
+        skills=c.skills,
+        mode=c.mode,
+        ratio=c.ratio,
+        max_lines=c.max_lines,
+        abandon_target=c.abandon_target,
         regulatory_mode=c.regulatory_mode,
         calling_window={"start": c.window_start, "end": c.window_end},
-        retry=RetryRules.model_validate(c.retry).model_dump(), ring_timeout_s=c.ring_timeout_s,
+        retry=RetryRules.model_validate(c.retry).model_dump(),
+        ring_timeout_s=c.ring_timeout_s,
         identification_message=c.identification_message,
-        amd_false_positive_rate=c.amd_false_positive_rate, state=c.state,
-        started_at=c.started_at).model_dump(mode="json")
+        amd_false_positive_rate=c.amd_false_positive_rate,
+        state=c.state,
+        started_at=c.started_at,
+    ).model_dump(mode="json")
 
 
 async def _campaign(request: web.Request) -> store.Campaign:
@@ -211,13 +225,22 @@ async def create(request: web.Request) -> web.Response:
     except UnknownQueue:
         _fail(400, "unknown_queue", f"queue {body.queue!r} is not in routing.yaml", "queue")
     campaign = store.Campaign(
-        id=body.id, name=body.name, queue_id=body.queue, skills=body.skills,
-        mode=body.mode.value, ratio=body.ratio, max_lines=body.max_lines,
-        abandon_target=body.abandon_target, regulatory_mode=body.regulatory_mode.value,
-        window_start=body.calling_window.start, window_end=body.calling_window.end,
-        retry=body.retry.model_dump(), ring_timeout_s=body.ring_timeout_s,
+        id=body.id,
+        name=body.name,
+        queue_id=body.queue,
+        skills=body.skills,
+        mode=body.mode.value,
+        ratio=body.ratio,
+        max_lines=body.max_lines,
+        abandon_target=body.abandon_target,
+        regulatory_mode=body.regulatory_mode.value,
+        window_start=body.calling_window.start,
+        window_end=body.calling_window.end,
+        retry=body.retry.model_dump(),
+        ring_timeout_s=body.ring_timeout_s,
         identification_message=body.identification_message,
-        amd_false_positive_rate=body.amd_false_positive_rate)
+        amd_false_positive_rate=body.amd_false_positive_rate,
+    )
     created = await store.create_campaign(request.app[POOL], campaign)
     if created is None:
         _fail(409, "duplicate_campaign", f"campaign {body.id!r} exists already", "id")
@@ -254,22 +277,34 @@ async def upload(request: web.Request) -> web.Response:
     except CsvError as exc:
         _fail(400, "invalid_csv", str(exc), exc.field)
     duplicates = await store.add_contacts(request.app[POOL], campaign.id, parsed.rows)
-    rejected = [*parsed.rejected, *({"line": line, "reason": f"number: {number} is already "
-                                     "on this campaign's list"} for line, number in duplicates)]
+    rejected = [
+        *parsed.rejected,
+        *(
+            {"line": line, "reason": f"number: {number} is already on this campaign's list"}
+            for line, number in duplicates
+        ),
+    ]
     rejected.sort(key=lambda r: r["line"])
-    return web.json_response(UploadOut(
-        campaign_id=campaign.id, accepted=len(parsed.rows) - len(duplicates),
-        rejected=[RejectedRow.model_validate(r) for r in rejected]).model_dump())
+    return web.json_response(
+        UploadOut(
+            campaign_id=campaign.id,
+            accepted=len(parsed.rows) - len(duplicates),
+            rejected=[RejectedRow.model_validate(r) for r in rejected],
+        ).model_dump()
+    )
 
 
-_TRANSITIONS = {"start": ({"draft", "paused", "running"}, "running"),
-                "pause": ({"running", "paused"}, "paused"),
-                "stop": ({"draft", "running", "paused", "stopped"}, "stopped")}
+_TRANSITIONS = {
+    "start": ({"draft", "paused", "running"}, "running"),
+    "pause": ({"running", "paused"}, "paused"),
+    "stop": ({"draft", "running", "paused", "stopped"}, "stopped"),
+}
 
 
 def _transition(action: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
         return await transition(request, action)
+
     return handler
 
 
@@ -280,8 +315,9 @@ async def transition(request: web.Request, action: str) -> web.Response:
     if campaign.state not in allowed:
         _fail(409, "illegal_transition", f"a {campaign.state} campaign cannot {action}")
     service = request.app[SERVICE]
-    updated = await store.set_state(request.app[POOL], campaign.id, target,
-                                    request.app[ACD].clock())
+    updated = await store.set_state(
+        request.app[POOL], campaign.id, target, request.app[ACD].clock()
+    )
     assert updated is not None
     if target == "running":
         await service.start(updated)
@@ -299,16 +335,32 @@ async def stats(request: web.Request) -> web.Response:
 async def campaign_stats(app: web.Application, c: store.Campaign) -> dict[str, Any]:
     pool = app[POOL]
     counts = await store.attempt_counts(pool, c.id)
-    ledger = AbandonLedger(RegulatoryMode(c.regulatory_mode), start=c.started_at or 0.0,
-                           fp_rate=c.amd_false_positive_rate)
+    ledger = AbandonLedger(
+        RegulatoryMode(c.regulatory_mode),
+        start=c.started_at or 0.0,
+        fp_rate=c.amd_false_positive_rate,
+    )
     inputs = await store.ledger_inputs(pool, c.id)
     for kind, at in inputs:
-        {"live": ledger.record_live, "abandon": ledger.record_abandon,
-         "machine": ledger.record_machine}[kind](at)
+        {
+            "live": ledger.record_live,
+            "abandon": ledger.record_abandon,
+            "machine": ledger.record_machine,
+        }[kind](at)
     now = app[ACD].clock()
-    windows = [WindowOut(start=w.start, end=w.end, lives=w.lives, abandons=w.abandons,
-                         machines=w.machines, rate=w.rate, in_breach=w.in_breach,
-                         headroom=w.headroom) for w in ledger.windows()]
+    windows = [
+        WindowOut(
+            start=w.start,
+            end=w.end,
+            lives=w.lives,
+            abandons=w.abandons,
+            machines=w.machines,
+            rate=w.rate,
+            in_breach=w.in_breach,
+            headroom=w.headroom,
+        )
+        for w in ledger.windows()
+    ]
     runner = app[SERVICE].runners.get(c.id)
     talk_min = wait = None
     level = None
@@ -322,22 +374,37 @@ async def campaign_stats(app: web.Application, c: store.Campaign) -> dict[str, A
         est = runner.pacer.estimates(now)
         lines = len(runner.lines)
         level = DialLevelOut(
-            basis=runner.pacer.last.basis, dials_last_tick=runner.pacer.last.dials,
-            lines_in_progress=lines, answered_waiting=len(runner.live),
-            ready_agents=ready, busy_agents=busy,
+            basis=runner.pacer.last.basis,
+            dials_last_tick=runner.pacer.last.dials,
+            lines_in_progress=lines,
+            answered_waiting=len(runner.live),
+            ready_agents=ready,
+            busy_agents=busy,
             lines_per_ready_agent=(lines + len(runner.live)) / ready if ready else None,
-            p_live=est["p_live"], tau=est["tau"])
+            p_live=est["p_live"],
+            tau=est["tau"],
+        )
     live = sum(1 for kind, _ in inputs if kind == "live")
     out = StatsOut(
-        campaign_id=c.id, state=c.state, mode=c.mode,
+        campaign_id=c.id,
+        state=c.state,
+        mode=c.mode,
         contacts=await store.list_counts(pool, c.id),
-        dials=sum(counts.values()), live_answers=live,
-        connected=counts.get("connected", 0), abandons=counts.get("abandoned", 0),
-        machines=counts.get("machine", 0), busy=counts.get("busy", 0),
+        dials=sum(counts.values()),
+        live_answers=live,
+        connected=counts.get("connected", 0),
+        abandons=counts.get("abandoned", 0),
+        machines=counts.get("machine", 0),
+        busy=counts.get("busy", 0),
         no_answer=counts.get("no_answer", 0),
         failed=counts.get("failed", 0) + counts.get("invalid_number", 0),
-        lost=counts.get("lost", 0), abandon_rate=ledger.current(now).rate, windows=windows,
-        talk_minutes_per_agent_hour=talk_min, agent_wait_s=wait, dial_level=level)
+        lost=counts.get("lost", 0),
+        abandon_rate=ledger.current(now).rate,
+        windows=windows,
+        talk_minutes_per_agent_hour=talk_min,
+        agent_wait_s=wait,
+        dial_level=level,
+    )
     return out.model_dump(mode="json")
 
 

@@ -23,11 +23,16 @@ class ApiError(RuntimeError):
     pass
 
 
-def _request(url: str, method: str, path: str, token: str | None = None,
-             body: Any = None, raw: bytes | None = None,
-             content_type: str = "application/json") -> Any:
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None
-                                        else None)
+def _request(
+    url: str,
+    method: str,
+    path: str,
+    token: str | None = None,
+    body: Any = None,
+    raw: bytes | None = None,
+    content_type: str = "application/json",
+) -> Any:
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     req = urllib.request.Request(url.rstrip("/") + path, data=data, method=method)
     if data is not None:
         req.add_header("Content-Type", content_type)
@@ -55,16 +60,22 @@ def _token(args: argparse.Namespace) -> str:
     password = args.password or os.environ.get("CC_PASSWORD")
     if not args.username or not password:
         raise ApiError("give --token (or CC_TOKEN), or --username and --password")
-    reply = _request(args.url, "POST", "/api/login",
-                     body={"username": args.username, "password": password})
+    reply = _request(
+        args.url, "POST", "/api/login", body={"username": args.username, "password": password}
+    )
     return str(reply["token"])
 
 
 def _create_body(args: argparse.Namespace) -> dict[str, Any]:
-    body: dict[str, Any] = {"id": args.id, "name": args.name or args.id, "queue": args.queue,
-                            "mode": args.mode, "ratio": args.ratio,
-                            "regulatory_mode": args.regulatory_mode,
-                            "abandon_target": args.abandon_target}
+    body: dict[str, Any] = {
+        "id": args.id,
+        "name": args.name or args.id,
+        "queue": args.queue,
+        "mode": args.mode,
+        "ratio": args.ratio,
+        "regulatory_mode": args.regulatory_mode,
+        "abandon_target": args.abandon_target,
+    }
     if args.window:
         start, _, end = args.window.partition("-")
         body["calling_window"] = {"start": start, "end": end}
@@ -80,8 +91,14 @@ def run(args: argparse.Namespace) -> int:
         if action == "create":
             out = _request(args.url, "POST", "/api/campaigns", token, _create_body(args))
         elif action == "upload":
-            out = _request(args.url, "POST", f"/api/campaigns/{args.id}/contacts", token,
-                           raw=Path(args.file).read_bytes(), content_type="text/csv")
+            out = _request(
+                args.url,
+                "POST",
+                f"/api/campaigns/{args.id}/contacts",
+                token,
+                raw=Path(args.file).read_bytes(),
+                content_type="text/csv",
+            )
         elif action == "stats":
             out = _request(args.url, "GET", f"/api/campaigns/{args.id}/stats", token)
         else:
@@ -98,8 +115,10 @@ def run(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
-        "campaign", help="outbound campaigns: create, upload a list, start/pause/stop, stats",
-        description="Talks to the server's HTTP API (docs/dialer.md, 'Server runner').")
+        "campaign",
+        help="outbound campaigns: create, upload a list, start/pause/stop, stats",
+        description="Talks to the server's HTTP API (docs/dialer.md, 'Server runner').",
+    )
     parser.add_argument("--url", default=os.environ.get("CC_URL", "http://127.0.0.1:8080"))
     parser.add_argument("--token", default=os.environ.get("CC_TOKEN"))
     parser.add_argument("--username", default=os.environ.get("CC_USERNAME"))
@@ -109,8 +128,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     create.add_argument("id")
     create.add_argument("--name")
     create.add_argument("--queue", required=True, help="the ACD queue of answered calls")
-    create.add_argument("--mode", default="progressive",
-                        choices=("preview", "progressive", "power", "predictive"))
+    create.add_argument(
+        "--mode", default="progressive", choices=("preview", "progressive", "power", "predictive")
+    )
     create.add_argument("--ratio", type=float, default=1.0, help="power mode: lines per agent")
     create.add_argument("--regulatory-mode", default="us", choices=("us", "uk"))
     create.add_argument("--abandon-target", type=float, default=0.02)
@@ -119,9 +139,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     upload = sub.add_parser("upload", help="upload a CSV contact list (admin)")
     upload.add_argument("id")
     upload.add_argument("file")
-    for name, text in (("start", "start or resume dialing (admin)"),
-                       ("pause", "stop dialing for now (admin)"),
-                       ("stop", "end the campaign (admin)"),
-                       ("stats", "live statistics (supervisor, admin)")):
+    for name, text in (
+        ("start", "start or resume dialing (admin)"),
+        ("pause", "stop dialing for now (admin)"),
+        ("stop", "end the campaign (admin)"),
+        ("stats", "live statistics (supervisor, admin)"),
+    ):
         sub.add_parser(name, help=text).add_argument("id")
     parser.set_defaults(func=run)

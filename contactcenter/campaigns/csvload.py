@@ -39,8 +39,10 @@ def parse_contacts(text: str) -> Parsed:
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
-        raise CsvError("header", "the file is empty; the first line names the columns, "
-                       "e.g. number,name,timezone") from None
+        raise CsvError(
+            "header",
+            "the file is empty; the first line names the columns, e.g. number,name,timezone",
+        ) from None
     except csv.Error as exc:
         raise CsvError("header", f"line 1: {exc}") from None
     if "number" not in header:
@@ -65,8 +67,9 @@ def parse_contacts(text: str) -> Parsed:
             out.rejected.append({"line": line, "reason": f"over {MAX_ROWS} rows; rest ignored"})
             break
         if len(values) != len(header):
-            out.rejected.append({"line": line, "reason": f"{len(values)} fields, the header "
-                                 f"has {len(header)}"})
+            out.rejected.append(
+                {"line": line, "reason": f"{len(values)} fields, the header has {len(header)}"}
+            )
             continue
         row, reason = _row(dict(zip(header, (v.strip() for v in values), strict=True)))
         if reason is None and row["number"] in seen:
@@ -98,5 +101,11 @@ def _row(cells: dict[str, str]) -> tuple[dict[str, Any], str | None]:
     if name is not None and len(name) > 200:
         return {}, "name: longer than 200 characters"
     attributes = {k: v for k, v in cells.items() if k not in COLUMNS and v}
-    return {"number": number, "name": name, "timezone": tz, "country": country,
-            "customer_id": customer, "attributes": attributes}, None
+    return {
+        "number": number,
+        "name": name,
+        "timezone": tz,
+        "country": country,
+        "customer_id": customer,
+        "attributes": attributes,
+    }, None

@@ -51,11 +51,21 @@ CALL_PREFIX = "cmp-"
 HELD = 1e12
 """next_attempt_at of a row whose live call awaits its disposition (not due)."""
 # Refusals that no later check can lift: the row is closed.
-_FINAL_REFUSALS = frozenset({RefusalReason.DNC, RefusalReason.FINAL,
-                             RefusalReason.ATTEMPT_LIMIT, RefusalReason.INVALID_NUMBER,
-                             RefusalReason.UNKNOWN_TIMEZONE})
-_RESULTS = {"busy": DialOutcome.BUSY, "no_answer": DialOutcome.NO_ANSWER,
-            "failed": DialOutcome.FAILED, "invalid_number": DialOutcome.FAILED}
+_FINAL_REFUSALS = frozenset(
+    {
+        RefusalReason.DNC,
+        RefusalReason.FINAL,
+        RefusalReason.ATTEMPT_LIMIT,
+        RefusalReason.INVALID_NUMBER,
+        RefusalReason.UNKNOWN_TIMEZONE,
+    }
+)
+_RESULTS = {
+    "busy": DialOutcome.BUSY,
+    "no_answer": DialOutcome.NO_ANSWER,
+    "failed": DialOutcome.FAILED,
+    "invalid_number": DialOutcome.FAILED,
+}
 
 
 @dataclass
@@ -76,25 +86,35 @@ def call_id_for(campaign_id: str, row_id: int, attempt: int) -> str:
 def campaign_of(call_id: str) -> str | None:
     if not call_id.startswith(CALL_PREFIX):
         return None
-    parts = call_id[len(CALL_PREFIX):].rsplit("-", 2)
+    parts = call_id[len(CALL_PREFIX) :].rsplit("-", 2)
     return parts[0] if len(parts) == 3 else None
 
 
 def compliance_for(c: store.Campaign, dnc: set[str]) -> Compliance:
     retry = RetryRules.model_validate(c.retry) if c.retry else RetryRules()
-    return Compliance(ComplianceConfig(
-        mode=RegulatoryMode(c.regulatory_mode),
-        window=CallingWindow(start=c.window_start, end=c.window_end), retry=retry,
-        amd_false_positive_rate=c.amd_false_positive_rate,
-        identification_message=c.identification_message,
-        campaign_start=c.started_at or 0.0), dnc=dnc)
+    return Compliance(
+        ComplianceConfig(
+            mode=RegulatoryMode(c.regulatory_mode),
+            window=CallingWindow(start=c.window_start, end=c.window_end),
+            retry=retry,
+            amd_false_positive_rate=c.amd_false_positive_rate,
+            identification_message=c.identification_message,
+            campaign_start=c.started_at or 0.0,
+        ),
+        dnc=dnc,
+    )
 
 
 def pacer_for(c: store.Campaign, compliance: Compliance) -> Pacer:
-    return Pacer(PacingConfig(
-        mode=PacingMode(c.mode), ratio=c.ratio, max_lines=c.max_lines,
-        predictive=PredictiveParams(target_abandon_rate=c.abandon_target)),
-        ledger=compliance.ledger)
+    return Pacer(
+        PacingConfig(
+            mode=PacingMode(c.mode),
+            ratio=c.ratio,
+            max_lines=c.max_lines,
+            predictive=PredictiveParams(target_abandon_rate=c.abandon_target),
+        ),
+        ledger=compliance.ledger,
+    )
 
 
 @dataclass
@@ -184,19 +204,26 @@ class CampaignRunner:
             else:
                 comp.dial_outcome(a.number, _RESULTS.get(a.state, DialOutcome.FAILED), at)
         for row_id in {int(c.rsplit("-", 2)[-2]) for c in lost}:
-            await store.reschedule(self.pool, row_id, outcome="lost",
-                                   next_attempt_at=now + comp.config.retry.failed_s)
+            await store.reschedule(
+                self.pool, row_id, outcome="lost", next_attempt_at=now + comp.config.retry.failed_s
+            )
         rows = await self.pool.fetch(
             "SELECT number, last_outcome, final, next_attempt_at FROM campaign_contacts "
-            "WHERE campaign_id = $1 AND (final OR last_outcome = 'callback')", self.id)
+            "WHERE campaign_id = $1 AND (final OR last_outcome = 'callback')",
+            self.id,
+        )
         for r in rows:
             if r["final"]:
                 comp.disposition(r["number"], Disposition.DONE, now)
             else:
                 comp.disposition(r["number"], Disposition.CALLBACK, now, r["next_attempt_at"])
         if lost:
-            log.warning("campaign %s: %d attempts had no outcome when the server stopped; "
-                        "marked lost, not dialed again", self.id, len(lost))
+            log.warning(
+                "campaign %s: %d attempts had no outcome when the server stopped; "
+                "marked lost, not dialed again",
+                self.id,
+                len(lost),
+            )
         await self._drop_requeued(lost, now)
 
     async def _drop_requeued(self, lost: set[str], now: float) -> None:
@@ -211,9 +238,13 @@ class CampaignRunner:
                 continue
             if not waiting:
                 continue
-            record = EventRecord(type="dial.lost", ts=now, contact_id=call_id,
-                                 queue_id=self.campaign.queue_id,
-                                 data={"campaign_id": self.id, "reason": "server restart"})
+            record = EventRecord(
+                type="dial.lost",
+                ts=now,
+                contact_id=call_id,
+                queue_id=self.campaign.queue_id,
+                data={"campaign_id": self.id, "reason": "server restart"},
+            )
             try:
                 await self._hang_up(call_id, record)
             except (RoutingError, AcdUnavailable) as exc:
@@ -312,8 +343,9 @@ class CampaignRunner:
         self._account(now, ready, busy)
         if self.campaign.mode == PacingMode.PREVIEW.value:
             return await self._preview_tick(now)
-        wanted = min(self.pacer.dials_wanted(now, ready, busy, len(self.lines)),
-                     self.timing.max_batch)
+        wanted = min(
+            self.pacer.dials_wanted(now, ready, busy, len(self.lines)), self.timing.max_batch
+        )
         if wanted <= 0 or not self.dialing:
             return 0
         rows = await store.due_contacts(self.pool, self.id, now, wanted * 3, self._busy_rows())
@@ -322,7 +354,8 @@ class CampaignRunner:
             if sent >= wanted or not self.dialing:
                 break
             verdict = self.compliance.check_dial(
-                ContactRecord(row.number, row.timezone), now, self.campaign.ring_timeout_s)
+                ContactRecord(row.number, row.timezone), now, self.campaign.ring_timeout_s
+            )
             if not isinstance(verdict, Allowed):
                 await self._refused(row, verdict.reason, verdict.detail, verdict.retry_at, now)
                 continue
@@ -331,9 +364,11 @@ class CampaignRunner:
         return sent
 
     def _busy_rows(self) -> set[int]:
-        return ({line.row_id for line in self.lines.values()}
-                | {call.row_id for call in self.live.values()}
-                | {p.row_id for p in self.previews.values()})
+        return (
+            {line.row_id for line in self.lines.values()}
+            | {call.row_id for call in self.live.values()}
+            | {p.row_id for p in self.previews.values()}
+        )
 
     # --- preview mode ------------------------------------------------------------------------
 
@@ -345,8 +380,9 @@ class CampaignRunner:
             if now >= p.expires_at:
                 del self.previews[agent_id]
                 await store.finish_attempt(self.pool, p.call_ref, "lost", now)
-                await store.reschedule(self.pool, p.row_id, outcome="preview_expired",
-                                       next_attempt_at=now)
+                await store.reschedule(
+                    self.pool, p.row_id, outcome="preview_expired", next_attempt_at=now
+                )
                 self.compliance.dial_outcome(p.number, DialOutcome.FAILED, now)
         ready, _ = self._eligible()
         shown = 0
@@ -355,18 +391,17 @@ class CampaignRunner:
                 continue
             for row in await store.due_contacts(self.pool, self.id, now, 3, self._busy_rows()):
                 verdict = self.compliance.check_dial(
-                    ContactRecord(row.number, row.timezone), now, self.campaign.ring_timeout_s)
+                    ContactRecord(row.number, row.timezone), now, self.campaign.ring_timeout_s
+                )
                 if not isinstance(verdict, Allowed):
-                    await self._refused(row, verdict.reason, verdict.detail, verdict.retry_at,
-                                        now)
+                    await self._refused(row, verdict.reason, verdict.detail, verdict.retry_at, now)
                     continue
                 if await self._show(agent_id, row, verdict.number, now):
                     shown += 1
                 break
         return shown
 
-    async def _show(self, agent_id: str, row: store.ContactRow, number: str,
-                    now: float) -> bool:
+    async def _show(self, agent_id: str, row: store.ContactRow, number: str, now: float) -> bool:
         attempt = row.attempts + 1
         ref = call_id_for(self.id, row.id, attempt)
         if not await store.record_attempt(self.pool, row, attempt, ref, number, now):
@@ -374,21 +409,44 @@ class CampaignRunner:
         self.compliance.dial_placed(number, now)
         preview = _Preview(ref, row.id, number, now + self.timing.preview_s)
         self.previews[agent_id] = preview
-        await self._log([EventRecord(type="dial.previewed", ts=now, contact_id=ref,
-                                     agent_id=agent_id, queue_id=self.campaign.queue_id,
-                                     data={"campaign_id": self.id, "row_id": row.id,
-                                           "attempt": attempt, "number": number})])
-        customer = (await get_customer(self.pool, row.customer_id)
-                    if row.customer_id else None)
+        await self._log(
+            [
+                EventRecord(
+                    type="dial.previewed",
+                    ts=now,
+                    contact_id=ref,
+                    agent_id=agent_id,
+                    queue_id=self.campaign.queue_id,
+                    data={
+                        "campaign_id": self.id,
+                        "row_id": row.id,
+                        "attempt": attempt,
+                        "number": number,
+                    },
+                )
+            ]
+        )
+        customer = await get_customer(self.pool, row.customer_id) if row.customer_id else None
         pop = None
         if customer is not None:
-            pop = ScreenPop(known=True, ani=number, matches=1, message=customer.name,
-                            customer=customer.model_dump(
-                                mode="json", exclude={"created_at", "updated_at"}))
+            pop = ScreenPop(
+                known=True,
+                ani=number,
+                matches=1,
+                message=customer.name,
+                customer=customer.model_dump(mode="json", exclude={"created_at", "updated_at"}),
+            )
         data = CampaignPreviewData(
-            campaign_id=self.id, call_ref=ref, number=number, queue=self.campaign.queue_id,
-            name=row.name, customer_id=row.customer_id, attributes=row.attributes,
-            screen_pop=pop, expires_at=preview.expires_at)
+            campaign_id=self.id,
+            call_ref=ref,
+            number=number,
+            queue=self.campaign.queue_id,
+            name=row.name,
+            customer_id=row.customer_id,
+            attributes=row.attributes,
+            screen_pop=pop,
+            expires_at=preview.expires_at,
+        )
         self.acd.agent_sink(agent_id, "campaign_preview", data.model_dump(mode="json"))
         return True
 
@@ -403,57 +461,122 @@ class CampaignRunner:
             return
         del self.previews[event.agent_id or ""]
         now = event.ts
-        await self._log([EventRecord(type="dial.preview_done", ts=now, contact_id=p.call_ref,
-                                     agent_id=event.agent_id, data={
-                                         "campaign_id": self.id, "call_id": row.contact_id,
-                                         "outcome": row.outcome})])
+        await self._log(
+            [
+                EventRecord(
+                    type="dial.preview_done",
+                    ts=now,
+                    contact_id=p.call_ref,
+                    agent_id=event.agent_id,
+                    data={
+                        "campaign_id": self.id,
+                        "call_id": row.contact_id,
+                        "outcome": row.outcome,
+                    },
+                )
+            ]
+        )
         if row.outcome == "handled":
             answered = row.answered_at.timestamp() if row.answered_at else now
             self.compliance.dial_outcome(p.number, DialOutcome.LIVE, answered)
             self.compliance.live_answered(p.call_ref, p.number, answered)
             self.compliance.connected(p.call_ref, answered)
-            await store.finish_attempt(self.pool, p.call_ref, "connected", now,
-                                       answered_at=answered, agent_id=event.agent_id)
+            await store.finish_attempt(
+                self.pool,
+                p.call_ref,
+                "connected",
+                now,
+                answered_at=answered,
+                agent_id=event.agent_id,
+            )
             await self._disposition(p.call_ref, event.disposition, now)
         else:
             kind = row.outcome if row.outcome in _RESULTS else "failed"
             self.lines[p.call_ref] = _Line(p.row_id, p.number, now)
             await self._outcome(p.call_ref, kind, now, logged=False)
 
-    async def _refused(self, row: store.ContactRow, reason: RefusalReason, detail: str,
-                       retry_at: float | None, now: float) -> None:
+    async def _refused(
+        self,
+        row: store.ContactRow,
+        reason: RefusalReason,
+        detail: str,
+        retry_at: float | None,
+        now: float,
+    ) -> None:
         final = reason in _FINAL_REFUSALS
         next_at = retry_at if retry_at is not None else (None if final else now + 60.0)
-        await store.reschedule(self.pool, row.id, outcome=f"refused:{reason.value}",
-                               next_attempt_at=next_at, final=final)
-        await self._log([EventRecord(type="dial.refused", ts=now, data={
-            "campaign_id": self.id, "row_id": row.id, "number": row.number,
-            "reason": reason.value, "detail": detail, "retry_at": retry_at})])
+        await store.reschedule(
+            self.pool,
+            row.id,
+            outcome=f"refused:{reason.value}",
+            next_attempt_at=next_at,
+            final=final,
+        )
+        await self._log(
+            [
+                EventRecord(
+                    type="dial.refused",
+                    ts=now,
+                    data={
+                        "campaign_id": self.id,
+                        "row_id": row.id,
+                        "number": row.number,
+                        "reason": reason.value,
+                        "detail": detail,
+                        "retry_at": retry_at,
+                    },
+                )
+            ]
+        )
 
     async def _dial(self, row: store.ContactRow, allowed: Allowed, now: float) -> bool:
         attempt = row.attempts + 1
         call_id = call_id_for(self.id, row.id, attempt)
         # The key is committed before anything leaves: a restart finds it and never
         # sends this attempt again.
-        if not await store.record_attempt(self.pool, row, attempt, call_id, allowed.number,
-                                          now):
+        if not await store.record_attempt(self.pool, row, attempt, call_id, allowed.number, now):
             log.warning("campaign %s: attempt %s exists already; not dialed", self.id, call_id)
             return False
         self.compliance.dial_placed(allowed.number, now)
         self.pacer.dial_placed(call_id, now)
         self.lines[call_id] = _Line(row.id, allowed.number, now)
-        attached = {"campaign_id": self.id, "row_id": row.id, "attempt": attempt,
-                    "name": row.name, **{f"attr_{k}": v for k, v in row.attributes.items()}}
+        attached = {
+            "campaign_id": self.id,
+            "row_id": row.id,
+            "attempt": attempt,
+            "name": row.name,
+            **{f"attr_{k}": v for k, v in row.attributes.items()},
+        }
         queue = self.campaign.queue_id
         records = [
-            EventRecord(type="contact.arrived", ts=now, contact_id=call_id, queue_id=queue,
-                        data={"channel": "voice", "direction": "outbound", "ani": None,
-                              "dnis": allowed.number, "customer_id": row.customer_id,
-                              "attached": attached}),
-            EventRecord(type="dial.placed", ts=now, contact_id=call_id, queue_id=queue,
-                        data={"campaign_id": self.id, "row_id": row.id, "attempt": attempt,
-                              "number": allowed.number, "zone": allowed.zone,
-                              "ring_timeout_s": allowed.ring_timeout_s}),
+            EventRecord(
+                type="contact.arrived",
+                ts=now,
+                contact_id=call_id,
+                queue_id=queue,
+                data={
+                    "channel": "voice",
+                    "direction": "outbound",
+                    "ani": None,
+                    "dnis": allowed.number,
+                    "customer_id": row.customer_id,
+                    "attached": attached,
+                },
+            ),
+            EventRecord(
+                type="dial.placed",
+                ts=now,
+                contact_id=call_id,
+                queue_id=queue,
+                data={
+                    "campaign_id": self.id,
+                    "row_id": row.id,
+                    "attempt": attempt,
+                    "number": allowed.number,
+                    "zone": allowed.zone,
+                    "ring_timeout_s": allowed.ring_timeout_s,
+                },
+            ),
         ]
         try:
             await self._log(records, strict=True)
@@ -462,9 +585,18 @@ class CampaignRunner:
             self.lines.pop(call_id, None)
             await self._outcome(call_id, "failed", now, logged=False)
             return False
-        self.gateway.send("originate", {
-            "call_id": call_id, "number": allowed.number, "agent_id": None, "extension": None,
-            "campaign_id": self.id, "ring_timeout_s": allowed.ring_timeout_s, "amd": True})
+        self.gateway.send(
+            "originate",
+            {
+                "call_id": call_id,
+                "number": allowed.number,
+                "agent_id": None,
+                "extension": None,
+                "campaign_id": self.id,
+                "ring_timeout_s": allowed.ring_timeout_s,
+                "amd": True,
+            },
+        )
         return True
 
     async def _log(self, records: list[EventRecord], *, strict: bool = False) -> None:
@@ -473,8 +605,7 @@ class CampaignRunner:
         except AcdUnavailable:
             if strict:
                 raise
-            log.error("campaign %s: events not logged: %s", self.id,
-                      [r.type for r in records])
+            log.error("campaign %s: events not logged: %s", self.id, [r.type for r in records])
 
     # --- results -----------------------------------------------------------------------------
 
@@ -482,8 +613,12 @@ class CampaignRunner:
         now = self.acd.clock()
         line = self.lines.get(body.call_id)
         if line is None:
-            log.info("campaign %s: result %s for %s, which is not ringing; ignored",
-                     self.id, body.result, body.call_id)
+            log.info(
+                "campaign %s: result %s for %s, which is not ringing; ignored",
+                self.id,
+                body.result,
+                body.call_id,
+            )
             return
         if body.result == "answered" and body.amd != "machine":
             await self._answered(body, line, now)
@@ -505,13 +640,22 @@ class CampaignRunner:
         cfg = self.compliance.config
         row = await store.get_contact(self.pool, attempt.contact_row_id)
         delay = cfg.retry.delay(outcome)
-        locked = (now + cfg.uk_machine_lockout_s
-                  if outcome is DialOutcome.MACHINE and self.compliance.uk else None)
+        locked = (
+            now + cfg.uk_machine_lockout_s
+            if outcome is DialOutcome.MACHINE and self.compliance.uk
+            else None
+        )
         final = kind == "invalid_number" or (
-            row is not None and row.attempts >= cfg.retry.max_attempts)
-        await store.reschedule(self.pool, attempt.contact_row_id, outcome=kind,
-                               next_attempt_at=None if delay is None else now + delay,
-                               locked_until=locked, final=final)
+            row is not None and row.attempts >= cfg.retry.max_attempts
+        )
+        await store.reschedule(
+            self.pool,
+            attempt.contact_row_id,
+            outcome=kind,
+            next_attempt_at=None if delay is None else now + delay,
+            locked_until=locked,
+            final=final,
+        )
         if machine := kind == "machine":
             # a machine answered: the gateway drops it (no message is left)
             self.gateway.send("hangup", {"call_id": call_id, "reason": "machine"})
@@ -519,10 +663,21 @@ class CampaignRunner:
             # the call log's outcome is one of its own (machine: no_answer); the dialer's
             # own word is in attached.dial_outcome and in dial_attempts
             shown = "no_answer" if machine else kind
-            await self._log([EventRecord(
-                type="dial.result", ts=now, contact_id=call_id, queue_id=None,
-                data={"result": shown, "campaign_id": self.id,
-                      "attached": {"dial_outcome": kind}})])
+            await self._log(
+                [
+                    EventRecord(
+                        type="dial.result",
+                        ts=now,
+                        contact_id=call_id,
+                        queue_id=None,
+                        data={
+                            "result": shown,
+                            "campaign_id": self.id,
+                            "attached": {"dial_outcome": kind},
+                        },
+                    )
+                ]
+            )
 
     async def _answered(self, body: OriginateResultIn, line: _Line, now: float) -> None:
         call_id = body.call_id
@@ -537,30 +692,52 @@ class CampaignRunner:
         call = self.live[call_id] = _LiveCall(line.row_id, line.number, deadline.at)
         delay = max(0.0, deadline.at - self.acd.clock())
         call.timer = asyncio.get_running_loop().call_later(
-            delay, lambda: asyncio.ensure_future(self._deadline(call_id)))
+            delay, lambda: asyncio.ensure_future(self._deadline(call_id))
+        )
         row = await store.get_contact(self.pool, line.row_id)
-        customer = (await get_customer(self.pool, row.customer_id)
-                    if row is not None and row.customer_id else None)
-        data: dict[str, Any] = {"dnis": line.number, "campaign_id": self.id,
-                                "row_id": line.row_id}
+        customer = (
+            await get_customer(self.pool, row.customer_id)
+            if row is not None and row.customer_id
+            else None
+        )
+        data: dict[str, Any] = {"dnis": line.number, "campaign_id": self.id, "row_id": line.row_id}
         if customer is not None:
             data["customer_id"] = customer.id
         if row is not None:
             data["contact_name"] = row.name
-            data.update({f"attr_{k}": v for k, v in row.attributes.items()
-                         if isinstance(v, str | int | float | bool)})
+            data.update(
+                {
+                    f"attr_{k}": v
+                    for k, v in row.attributes.items()
+                    if isinstance(v, str | int | float | bool)
+                }
+            )
         self.acd.remember_caller(call_id, customer, 1 if customer else 0)
-        spec = ContactSpec(id=call_id, queue_id=self.campaign.queue_id, channel=Channel.VOICE,
-                           direction=Direction.OUTBOUND, skills=dict(self.campaign.skills),
-                           data=data)
-        record = EventRecord(type="dial.result", ts=now, contact_id=call_id,
-                             queue_id=self.campaign.queue_id,
-                             data={"result": "answered", "campaign_id": self.id,
-                                   "amd": body.amd, "answered_at": answered_at,
-                                   "attached": {"dial_outcome": "live"}})
+        spec = ContactSpec(
+            id=call_id,
+            queue_id=self.campaign.queue_id,
+            channel=Channel.VOICE,
+            direction=Direction.OUTBOUND,
+            skills=dict(self.campaign.skills),
+            data=data,
+        )
+        record = EventRecord(
+            type="dial.result",
+            ts=now,
+            contact_id=call_id,
+            queue_id=self.campaign.queue_id,
+            data={
+                "result": "answered",
+                "campaign_id": self.id,
+                "amd": body.amd,
+                "answered_at": answered_at,
+                "attached": {"dial_outcome": "live"},
+            },
+        )
         try:
-            await self.acd.execute(lambda t: self.acd.engine.arrive(spec, t),
-                                   before=lambda t: [record])
+            await self.acd.execute(
+                lambda t: self.acd.engine.arrive(spec, t), before=lambda t: [record]
+            )
         except (RoutingError, AcdUnavailable) as exc:
             log.error("campaign %s: answered call %s not queued: %s", self.id, call_id, exc)
 
@@ -584,21 +761,32 @@ class CampaignRunner:
         cfg = self.compliance.config
         await store.finish_attempt(self.pool, call_id, "abandoned", now)
         await store.reschedule(
-            self.pool, call.row_id, outcome="abandoned",
+            self.pool,
+            call.row_id,
+            outcome="abandoned",
             next_attempt_at=now + cfg.retry.abandoned_s,
-            locked_until=now + cfg.uk_abandon_lockout_s if self.compliance.uk else None)
-        record = EventRecord(type="dial.abandoned", ts=now, contact_id=call_id,
-                             queue_id=self.campaign.queue_id,
-                             data={"campaign_id": self.id, "message": commands[0].message,
-                                   "uk_lockout": self.compliance.uk})
+            locked_until=now + cfg.uk_abandon_lockout_s if self.compliance.uk else None,
+        )
+        record = EventRecord(
+            type="dial.abandoned",
+            ts=now,
+            contact_id=call_id,
+            queue_id=self.campaign.queue_id,
+            data={
+                "campaign_id": self.id,
+                "message": commands[0].message,
+                "uk_lockout": self.compliance.uk,
+            },
+        )
         try:
             await self._hang_up(call_id, record)
         except (RoutingError, AcdUnavailable) as exc:
             log.error("campaign %s: abandon of %s not recorded: %s", self.id, call_id, exc)
         for cmd in commands:
             # the recorded identification message, then the gateway hangs up
-            self.gateway.send("play", {"call_id": cmd.call_id, "prompt": cmd.message,
-                                       "then": "hangup"})
+            self.gateway.send(
+                "play", {"call_id": cmd.call_id, "prompt": cmd.message, "then": "hangup"}
+            )
 
     # --- the ACD's committed events ----------------------------------------------------------
 
@@ -613,8 +801,9 @@ class CampaignRunner:
             self.compliance.connected(cid, min(now, call.deadline))
             self.pacer.connected(cid, event.agent_id or "", now)
             self.agent_time.connects += 1
-            self.spawn(store.finish_attempt(self.pool, cid, "connected", now,
-                                             agent_id=event.agent_id))
+            self.spawn(
+                store.finish_attempt(self.pool, cid, "connected", now, agent_id=event.agent_id)
+            )
             self.spawn(store.reschedule(self.pool, call.row_id, outcome="connected"))
         elif isinstance(event, ContactEnded) and event.agent_id:
             self.pacer.agent_wrapup(event.agent_id, now)
@@ -633,12 +822,12 @@ class CampaignRunner:
         elif disposition == "callback":
             at = now + 3600.0
             self.compliance.disposition(attempt.number, Disposition.CALLBACK, now, at)
-            await store.reschedule(self.pool, attempt.contact_row_id, outcome="callback",
-                                   next_attempt_at=at)
+            await store.reschedule(
+                self.pool, attempt.contact_row_id, outcome="callback", next_attempt_at=at
+            )
         else:
             self.compliance.disposition(attempt.number, Disposition.DONE, now)
-            await store.reschedule(self.pool, attempt.contact_row_id, outcome="done",
-                                   final=True)
+            await store.reschedule(self.pool, attempt.contact_row_id, outcome="done", final=True)
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

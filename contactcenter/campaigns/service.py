@@ -40,8 +40,7 @@ class CampaignService:
         """The campaign's runner, built (and its cores rebuilt from the store) once."""
         r = self.runners.get(campaign.id)
         if r is None:
-            r = CampaignRunner(campaign, self.acd, self.gateway, self.pool, self.timing,
-                               self.dnc)
+            r = CampaignRunner(campaign, self.acd, self.gateway, self.pool, self.timing, self.dnc)
             await r.rebuild()
             self.runners[campaign.id] = r
         else:
@@ -74,8 +73,9 @@ class CampaignService:
             return False
         r = self.runners.get(campaign_id)
         if r is None:
-            log.info("result %s for %s: campaign not running here; ignored",
-                     body.result, body.call_id)
+            log.info(
+                "result %s for %s: campaign not running here; ignored", body.result, body.call_id
+            )
         else:
             await r.result(body)
         return True

@@ -59,12 +59,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _window_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--since", required=True, type=time_argument, metavar="T",
-                        help=f"start of the window, inclusive: {ACCEPTED}")
-    parser.add_argument("--until", type=time_argument, metavar="T",
-                        help="end of the window, exclusive (default: everything up to now)")
-    parser.add_argument("--output", "-o", type=Path, metavar="FILE",
-                        help="write to FILE instead of standard output")
+    parser.add_argument(
+        "--since",
+        required=True,
+        type=time_argument,
+        metavar="T",
+        help=f"start of the window, inclusive: {ACCEPTED}",
+    )
+    parser.add_argument(
+        "--until",
+        type=time_argument,
+        metavar="T",
+        help="end of the window, exclusive (default: everything up to now)",
+    )
+    parser.add_argument(
+        "--output", "-o", type=Path, metavar="FILE", help="write to FILE instead of standard output"
+    )
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -118,9 +128,12 @@ def _run(args: argparse.Namespace, export: Export) -> int:
         print(f"{name}: {exc}", file=sys.stderr)
         return 1
     except asyncpg.UndefinedTableError as exc:
-        print(f"{name}: the database has no contact-centre schema ({exc}). "
-              "Fix: run `contactcenter migrate`, or point DATABASE_URL at the server's "
-              "database.", file=sys.stderr)
+        print(
+            f"{name}: the database has no contact-centre schema ({exc}). "
+            "Fix: run `contactcenter migrate`, or point DATABASE_URL at the server's "
+            "database.",
+            file=sys.stderr,
+        )
         return 1
     except asyncpg.PostgresError as exc:
         print(f"{name}: the database refused the export: {exc}", file=sys.stderr)
@@ -130,16 +143,19 @@ def _run(args: argparse.Namespace, export: Export) -> int:
         print(f"{name}: {exc.strerror or exc}{where}", file=sys.stderr)
         return 1
     where = args.output if args.output is not None else "standard output"
-    print(f"{name}: wrote {count} {'lines' if export is write_queue_log else 'rows'} "
-          f"to {where}", file=sys.stderr)
+    print(
+        f"{name}: wrote {count} {'lines' if export is write_queue_log else 'rows'} to {where}",
+        file=sys.stderr,
+    )
     return 0
 
 
-async def _export(settings: Settings, window: Window, output: Path | None,
-                  export: Export) -> int:
-    async with await open_database(settings, min_size=1, max_size=1) as database, \
-            database.pool.acquire() as conn, \
-            conn.transaction(isolation="repeatable_read", readonly=True):
+async def _export(settings: Settings, window: Window, output: Path | None, export: Export) -> int:
+    async with (
+        await open_database(settings, min_size=1, max_size=1) as database,
+        database.pool.acquire() as conn,
+        conn.transaction(isolation="repeatable_read", readonly=True),
+    ):
         with _destination(output) as out:
             return await export(conn, window, out)
 

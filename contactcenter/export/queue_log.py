@@ -138,8 +138,14 @@ class QueueLogFold:
 
     # --- helpers ---------------------------------------------------------------------------
 
-    def _line(self, e: StoredEvent, name: str, *data: object, queue: str | None = None,
-              agent: str | None = None) -> QueueLogLine:
+    def _line(
+        self,
+        e: StoredEvent,
+        name: str,
+        *data: object,
+        queue: str | None = None,
+        agent: str | None = None,
+    ) -> QueueLogLine:
         return QueueLogLine(
             epoch=_epoch(e.ts),
             callid=e.contact_id or NONE,
@@ -221,8 +227,17 @@ class QueueLogFold:
             return []
         extension, context = (to_queue, "queue") if to_queue else (to_agent, "agent")
         calltime = _span(connected_at, e.ts, _talk_and_hold(e.data))
-        return [self._line(e, "BLINDTRANSFER", extension, context, call.connect_holdtime,
-                           calltime, call.origposition)]
+        return [
+            self._line(
+                e,
+                "BLINDTRANSFER",
+                extension,
+                context,
+                call.connect_holdtime,
+                calltime,
+                call.origposition,
+            )
+        ]
 
     def _left_unanswered(self, call: _Call, e: StoredEvent, name: str) -> list[QueueLogLine]:
         unseen = call.entered_at is None  # the log we were given starts after its entry
@@ -254,7 +269,8 @@ class QueueLogFold:
         # What the log said last wins over the event's own prev_* fields, so that a state
         # rebuilt after a restart can never log an agent in twice without a logoff.
         prev_status, prev_activity = self.agent_states.get(
-            agent, (_text(d.get("prev_status")) or OFFLINE, _text(d.get("prev_activity"))))
+            agent, (_text(d.get("prev_status")) or OFFLINE, _text(d.get("prev_activity")))
+        )
         self.agent_states[agent] = (status, activity)
         was_in, is_in = prev_status != OFFLINE, status != OFFLINE
         was_paused = _pause_reason(prev_status, prev_activity)
@@ -317,8 +333,11 @@ def _span(start: float | None, end: float, fallback: object) -> int:
     measure (``fallback``) when the start is not in the log we were given."""
     if start is not None:
         return max(0, _epoch(end) - _epoch(start))
-    if isinstance(fallback, int | float) and not isinstance(fallback, bool) \
-            and math.isfinite(fallback):
+    if (
+        isinstance(fallback, int | float)
+        and not isinstance(fallback, bool)
+        and math.isfinite(fallback)
+    ):
         return max(0, round(fallback))
     return 0
 

@@ -79,9 +79,14 @@ async def events_with_context(
 
 def _event(row: Any) -> StoredEvent:
     return StoredEvent(
-        seq=row["seq"], ts=row["ts"].timestamp(), type=row["type"],
-        contact_id=row["contact_id"], agent_id=row["agent_id"], queue_id=row["queue_id"],
-        data=row["data"], node=row["node"],
+        seq=row["seq"],
+        ts=row["ts"].timestamp(),
+        type=row["type"],
+        contact_id=row["contact_id"],
+        agent_id=row["agent_id"],
+        queue_id=row["queue_id"],
+        data=row["data"],
+        node=row["node"],
     )
 
 

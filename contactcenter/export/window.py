@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-ACCEPTED = ("ISO 8601 (e.g. 2026-11-25T19:30:00Z, 2026-11-25T20:30:00+01:00 or 2026-11-25; "
-            "without an offset it is UTC) or epoch seconds (e.g. 1764099000 or 1764099000.5)")
+ACCEPTED = (
+    "ISO 8601 (e.g. 2026-11-25T19:30:00Z, 2026-11-25T20:30:00+01:00 or 2026-11-25; "
+    "without an offset it is UTC) or epoch seconds (e.g. 1764099000 or 1764099000.5)"
+)
 
 
 class InvalidTime(ValueError):

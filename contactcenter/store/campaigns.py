@@ -16,8 +16,18 @@ from pydantic import BaseModel
 from contactcenter.store.db import Queryable, transaction
 
 CAMPAIGN_STATES = ("draft", "running", "paused", "stopped")
-ATTEMPT_STATES = ("placed", "answered", "connected", "abandoned", "busy", "no_answer",
-                  "machine", "failed", "invalid_number", "lost")
+ATTEMPT_STATES = (
+    "placed",
+    "answered",
+    "connected",
+    "abandoned",
+    "busy",
+    "no_answer",
+    "machine",
+    "failed",
+    "invalid_number",
+    "lost",
+)
 
 
 class Campaign(BaseModel):
@@ -84,20 +94,25 @@ async def create_campaign(db: Queryable, campaign: Campaign) -> Campaign | None:
     values = [getattr(campaign, c) for c in _CAMPAIGN_COLUMNS]
     row = await db.fetchrow(
         f"INSERT INTO campaigns ({cols}) VALUES ({marks}) ON CONFLICT (id) DO NOTHING "
-        f"RETURNING {cols}", *values)
+        f"RETURNING {cols}",
+        *values,
+    )
     return Campaign.model_validate(dict(row)) if row else None
 
 
 async def get_campaign(db: Queryable, campaign_id: str) -> Campaign | None:
     row = await db.fetchrow(
-        f"SELECT {', '.join(_CAMPAIGN_COLUMNS)} FROM campaigns WHERE id = $1", campaign_id)
+        f"SELECT {', '.join(_CAMPAIGN_COLUMNS)} FROM campaigns WHERE id = $1", campaign_id
+    )
     return Campaign.model_validate(dict(row)) if row else None
 
 
 async def list_campaigns(db: Queryable, state: str | None = None) -> list[Campaign]:
     rows = await db.fetch(
         f"SELECT {', '.join(_CAMPAIGN_COLUMNS)} FROM campaigns "
-        "WHERE $1::text IS NULL OR state = $1 ORDER BY created_at, id", state)
+        "WHERE $1::text IS NULL OR state = $1 ORDER BY created_at, id",
+        state,
+    )
     return [Campaign.model_validate(dict(r)) for r in rows]
 
 
@@ -107,16 +122,20 @@ async def set_state(db: Queryable, campaign_id: str, state: str, now: float) -> 
         f"""UPDATE campaigns SET state = $2, updated_at = now(),
                    started_at = CASE WHEN $2 = 'running' THEN COALESCE(started_at, $3)
                                      ELSE started_at END
-             WHERE id = $1 RETURNING {', '.join(_CAMPAIGN_COLUMNS)}""",
-        campaign_id, state, now)
+             WHERE id = $1 RETURNING {", ".join(_CAMPAIGN_COLUMNS)}""",
+        campaign_id,
+        state,
+        now,
+    )
     return Campaign.model_validate(dict(row)) if row else None
 
 
 # --- contact lists -----------------------------------------------------------------------
 
 
-async def add_contacts(db: Queryable, campaign_id: str,
-                       rows: list[dict[str, Any]]) -> list[tuple[int, str]]:
+async def add_contacts(
+    db: Queryable, campaign_id: str, rows: list[dict[str, Any]]
+) -> list[tuple[int, str]]:
     """Insert validated rows (``line_no``, ``number``, ``name``, ``timezone``, ``country``,
     ``customer_id``, ``attributes``); the (line, number) of rows refused because the number
     is already on this campaign's list."""
@@ -129,15 +148,23 @@ async def add_contacts(db: Queryable, campaign_id: str,
                         attributes)
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                    ON CONFLICT (campaign_id, number) DO NOTHING RETURNING id""",
-                campaign_id, r["line_no"], r["number"], r.get("name"), r.get("timezone"),
-                r.get("country"), r.get("customer_id"), r.get("attributes") or {})
+                campaign_id,
+                r["line_no"],
+                r["number"],
+                r.get("name"),
+                r.get("timezone"),
+                r.get("country"),
+                r.get("customer_id"),
+                r.get("attributes") or {},
+            )
             if inserted is None:
                 duplicates.append((r["line_no"], r["number"]))
     return duplicates
 
 
-async def due_contacts(db: Queryable, campaign_id: str, now: float, limit: int,
-                       skip: set[int] | None = None) -> list[ContactRow]:
+async def due_contacts(
+    db: Queryable, campaign_id: str, now: float, limit: int, skip: set[int] | None = None
+) -> list[ContactRow]:
     """Rows that may be due: not final, retry time and lockout passed (compliance has the
     last word at dispatch), oldest due first."""
     rows = await db.fetch(
@@ -147,7 +174,11 @@ async def due_contacts(db: Queryable, campaign_id: str, now: float, limit: int,
               AND (locked_until IS NULL OR locked_until <= $2)
               AND NOT (id = ANY($4::bigint[]))
             ORDER BY next_attempt_at NULLS FIRST, id LIMIT $3""",
-        campaign_id, now, limit, list(skip or ()))
+        campaign_id,
+        now,
+        limit,
+        list(skip or ()),
+    )
     return [ContactRow.model_validate(dict(r)) for r in rows]
 
 
@@ -156,22 +187,34 @@ async def get_contact(db: Queryable, row_id: int) -> ContactRow | None:
     return ContactRow.model_validate(dict(row)) if row else None
 
 
-async def reschedule(db: Queryable, row_id: int, *, outcome: str,
-                     next_attempt_at: float | None = None, locked_until: float | None = None,
-                     final: bool = False) -> None:
+async def reschedule(
+    db: Queryable,
+    row_id: int,
+    *,
+    outcome: str,
+    next_attempt_at: float | None = None,
+    locked_until: float | None = None,
+    final: bool = False,
+) -> None:
     await db.execute(
         """UPDATE campaign_contacts
               SET last_outcome = $2, next_attempt_at = COALESCE($3, next_attempt_at),
                   locked_until = GREATEST(locked_until, $4), final = final OR $5
             WHERE id = $1""",
-        row_id, outcome, next_attempt_at, locked_until, final)
+        row_id,
+        outcome,
+        next_attempt_at,
+        locked_until,
+        final,
+    )
 
 
 # --- attempts ----------------------------------------------------------------------------
 
 
-async def record_attempt(db: Queryable, row: ContactRow, attempt: int, call_id: str,
-                         number: str, now: float) -> bool:
+async def record_attempt(
+    db: Queryable, row: ContactRow, attempt: int, call_id: str, number: str, now: float
+) -> bool:
     """The idempotency key, committed: True when this call inserted it (dial it now),
     False when the attempt already exists (it was dialed before: never again)."""
     async with transaction(db) as conn:
@@ -180,17 +223,33 @@ async def record_attempt(db: Queryable, row: ContactRow, attempt: int, call_id: 
                    (call_id, campaign_id, contact_row_id, attempt, number, placed_at)
                VALUES ($1, $2, $3, $4, $5, $6)
                ON CONFLICT DO NOTHING RETURNING call_id""",
-            call_id, row.campaign_id, row.id, attempt, number, now)
+            call_id,
+            row.campaign_id,
+            row.id,
+            attempt,
+            number,
+            now,
+        )
         if inserted is None:
             return False
         await conn.execute(
             """UPDATE campaign_contacts SET attempts = GREATEST(attempts, $2),
-                      last_outcome = 'placed' WHERE id = $1""", row.id, attempt)
+                      last_outcome = 'placed' WHERE id = $1""",
+            row.id,
+            attempt,
+        )
     return True
 
 
-async def finish_attempt(db: Queryable, call_id: str, state: str, now: float, *,
-                         answered_at: float | None = None, agent_id: str | None = None) -> None:
+async def finish_attempt(
+    db: Queryable,
+    call_id: str,
+    state: str,
+    now: float,
+    *,
+    answered_at: float | None = None,
+    agent_id: str | None = None,
+) -> None:
     """Move an attempt on: answered / connected / abandoned / a failed outcome."""
     await db.execute(
         """UPDATE dial_attempts
@@ -200,7 +259,12 @@ async def finish_attempt(db: Queryable, call_id: str, state: str, now: float, *,
                   connected_at = CASE WHEN $2 = 'connected' THEN $3 ELSE connected_at END,
                   agent_id = COALESCE($5, agent_id)
             WHERE call_id = $1""",
-        call_id, state, now, answered_at, agent_id)
+        call_id,
+        state,
+        now,
+        answered_at,
+        agent_id,
+    )
 
 
 async def get_attempt(db: Queryable, call_id: str) -> Attempt | None:
@@ -211,7 +275,8 @@ async def get_attempt(db: Queryable, call_id: str) -> Attempt | None:
 async def attempts_of(db: Queryable, campaign_id: str) -> list[Attempt]:
     rows = await db.fetch(
         "SELECT * FROM dial_attempts WHERE campaign_id = $1 ORDER BY placed_at, call_id",
-        campaign_id)
+        campaign_id,
+    )
     return [Attempt.model_validate(dict(r)) for r in rows]
 
 
@@ -221,21 +286,24 @@ async def mark_lost(db: Queryable, campaign_id: str, now: float) -> list[Attempt
     rows = await db.fetch(
         """UPDATE dial_attempts SET state = 'lost', outcome_at = $2
             WHERE campaign_id = $1 AND state IN ('placed', 'answered') RETURNING *""",
-        campaign_id, now)
+        campaign_id,
+        now,
+    )
     return [Attempt.model_validate(dict(r)) for r in rows]
 
 
 async def ledger_inputs(db: Queryable, campaign_id: str) -> list[tuple[str, float]]:
     rows = await db.fetch(
-        "SELECT kind, at FROM campaign_ledger WHERE campaign_id = $1 ORDER BY at",
-        campaign_id)
+        "SELECT kind, at FROM campaign_ledger WHERE campaign_id = $1 ORDER BY at", campaign_id
+    )
     return [(r["kind"], r["at"]) for r in rows]
 
 
 async def attempt_counts(db: Queryable, campaign_id: str) -> dict[str, int]:
     rows = await db.fetch(
         "SELECT state, count(*) AS n FROM dial_attempts WHERE campaign_id = $1 GROUP BY state",
-        campaign_id)
+        campaign_id,
+    )
     return {r["state"]: r["n"] for r in rows}
 
 
@@ -243,7 +311,9 @@ async def list_counts(db: Queryable, campaign_id: str) -> dict[str, int]:
     row = await db.fetchrow(
         """SELECT count(*) AS total, count(*) FILTER (WHERE final) AS final,
                   count(*) FILTER (WHERE attempts = 0) AS untouched
-             FROM campaign_contacts WHERE campaign_id = $1""", campaign_id)
+             FROM campaign_contacts WHERE campaign_id = $1""",
+        campaign_id,
+    )
     return dict(row) if row else {"total": 0, "final": 0, "untouched": 0}
 
 
@@ -252,7 +322,9 @@ async def talk_seconds(db: Queryable, campaign_id: str) -> float:
     value = await db.fetchval(
         """SELECT COALESCE(sum(i.talk_s), 0) FROM interactions i
              JOIN dial_attempts a ON a.call_id = i.contact_id
-            WHERE a.campaign_id = $1""", campaign_id)
+            WHERE a.campaign_id = $1""",
+        campaign_id,
+    )
     return float(value or 0.0)
 
 
@@ -264,7 +336,10 @@ async def add_dnc(db: Queryable, numbers: list[str], source: str = "api") -> int
         return 0
     rows = await db.fetch(
         """INSERT INTO dnc_numbers (number, source) SELECT unnest($1::text[]), $2
-           ON CONFLICT DO NOTHING RETURNING number""", numbers, source)
+           ON CONFLICT DO NOTHING RETURNING number""",
+        numbers,
+        source,
+    )
     return len(rows)
 
 

@@ -36,7 +36,7 @@ def normalize_phone(raw: str | None) -> str | None:
     text = raw.strip().lower()
     for scheme in ("tel:", "sips:", "sip:"):
         if text.startswith(scheme):
-            text = text[len(scheme):]
+            text = text[len(scheme) :]
             break
     text = text.split("@", 1)[0]
     text = _EXTENSION.sub("", _SEPARATORS.sub("", text))
@@ -84,8 +84,10 @@ class CustomerIn(BaseModel):
         for raw in phones:
             phone = normalize_phone(raw)
             if phone is None:
-                raise ValueError(f"{raw!r} is not a phone number; use digits with an "
-                                 "optional leading + and country code, e.g. +14155550100")
+                raise ValueError(
+                    f"{raw!r} is not a phone number; use digits with an "
+                    "optional leading + and country code, e.g. +14155550100"
+                )
             if phone not in result:
                 result.append(phone)
         return result
@@ -122,8 +124,13 @@ def new_customer_id() -> str:
 
 async def upsert_customer(db: Queryable, customer: CustomerIn) -> Customer:
     """Create or replace a customer (phones are replaced as a set); the stored record."""
-    values = (customer.account_number, customer.name, customer.tier, customer.value_segment,
-              customer.attributes)
+    values = (
+        customer.account_number,
+        customer.name,
+        customer.tier,
+        customer.value_segment,
+        customer.attributes,
+    )
     update = """name = EXCLUDED.name, tier = EXCLUDED.tier,
                 value_segment = EXCLUDED.value_segment, attributes = EXCLUDED.attributes,
                 updated_at = now()"""
@@ -137,7 +144,8 @@ async def upsert_customer(db: Queryable, customer: CustomerIn) -> Customer:
                         VALUES ($1, $2, $3, $4, $5, $6)
                         ON CONFLICT (account_number) DO UPDATE SET {update}
                         RETURNING id""",
-                    new_customer_id(), *values,
+                    new_customer_id(),
+                    *values,
                 )
             else:
                 customer_id = await conn.fetchval(
@@ -147,7 +155,8 @@ async def upsert_customer(db: Queryable, customer: CustomerIn) -> Customer:
                         ON CONFLICT (id) DO UPDATE
                         SET account_number = EXCLUDED.account_number, {update}
                         RETURNING id""",
-                    customer.id or new_customer_id(), *values,
+                    customer.id or new_customer_id(),
+                    *values,
                 )
         except asyncpg.UniqueViolationError:
             raise DuplicateAccountNumber(
@@ -159,7 +168,8 @@ async def upsert_customer(db: Queryable, customer: CustomerIn) -> Customer:
                 """INSERT INTO customer_phones (phone, customer_id, position)
                    SELECT phone, $2, position - 1
                    FROM unnest($1::text[]) WITH ORDINALITY AS u(phone, position)""",
-                customer.phones, customer_id,
+                customer.phones,
+                customer_id,
             )
         row = await conn.fetchrow(f"{_SELECT} WHERE c.id = $1", customer_id)
     return _customer(row)
@@ -193,7 +203,8 @@ async def find_by_ani(db: Queryable, ani: str | None) -> list[Customer]:
             WHERE c.id IN (SELECT customer_id FROM customer_phones
                            WHERE phone = $1 OR phone_tail = $2::text)
             ORDER BY c.updated_at DESC, c.id""",
-        phone, tail,
+        phone,
+        tail,
     )
     found = [_customer(r) for r in rows]
     exact = [c for c in found if phone in c.phones]
@@ -234,11 +245,17 @@ async def find_caller(
                                WHERE phone = $3::text OR phone_tail = $4::text)
                 ORDER BY c.updated_at DESC, c.id
             ) m ON true""",
-        contact_id, account, phone, tail,
+        contact_id,
+        account,
+        phone,
+        tail,
     )
     duplicate = bool(rows[0]["duplicate"])
-    found = [_customer({k: v for k, v in r.items() if k != "duplicate"})
-             for r in rows if r["id"] is not None]
+    found = [
+        _customer({k: v for k, v in r.items() if k != "duplicate"})
+        for r in rows
+        if r["id"] is not None
+    ]
     if account is not None:
         by_account = [c for c in found if c.account_number == account]
         if by_account:
@@ -247,8 +264,9 @@ async def find_caller(
         return CallerMatch(duplicate=duplicate)
     exact = [c for c in found if phone in c.phones]
     matched = exact or [c for c in found if any(phones_match(x, phone) for x in c.phones)]
-    return CallerMatch(duplicate=duplicate, customer=matched[0] if matched else None,
-                       matches=len(matched))
+    return CallerMatch(
+        duplicate=duplicate, customer=matched[0] if matched else None, matches=len(matched)
+    )
 
 
 async def recent_interactions(

@@ -81,8 +81,11 @@ async def init_connection(conn: asyncpg.Connection) -> None:
     """Every store connection takes and returns jsonb/json as Python values."""
     for type_name in ("jsonb", "json"):
         await conn.set_type_codec(
-            type_name, schema="pg_catalog", format="text",
-            encoder=_json_dumps, decoder=json.loads,
+            type_name,
+            schema="pg_catalog",
+            format="text",
+            encoder=_json_dumps,
+            decoder=json.loads,
         )
 
 
@@ -109,8 +112,12 @@ async def create_pool(
     while True:
         try:
             pool = await asyncpg.create_pool(
-                url, min_size=min_size, max_size=max_size, init=init_connection,
-                reset=keep_session, timeout=CONNECT_TIMEOUT_S,
+                url,
+                min_size=min_size,
+                max_size=max_size,
+                init=init_connection,
+                reset=keep_session,
+                timeout=CONNECT_TIMEOUT_S,
                 server_settings={"application_name": application_name},
             )
             assert pool is not None
@@ -122,24 +129,30 @@ async def create_pool(
                     f"{STARTUP_RETRY_S:.0f} s. Fix: wait for it, or check its log."
                 ) from None
             await asyncio.sleep(0.25)
-        except (OSError, TimeoutError, asyncpg.PostgresError,
-                asyncpg.InterfaceError) as exc:
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise DatabaseUnavailable(_connect_failure_message(url, exc)) from exc
 
 
 def _connect_failure_message(url: str, exc: BaseException) -> str:
     where = redact_url(url)
     if isinstance(exc, asyncpg.InvalidCatalogNameError):
-        hint = (f"create the database (e.g. `createdb {urlsplit(url).path.lstrip('/')}`), "
-                "fix DATABASE_URL, or unset DATABASE_URL to use the embedded PostgreSQL")
-    elif isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError |
-                    asyncpg.InvalidPasswordError):
-        hint = ("fix the user name or password in DATABASE_URL, or unset DATABASE_URL to "
-                "use the embedded PostgreSQL")
+        hint = (
+            f"create the database (e.g. `createdb {urlsplit(url).path.lstrip('/')}`), "
+            "fix DATABASE_URL, or unset DATABASE_URL to use the embedded PostgreSQL"
+        )
+    elif isinstance(
+        exc, asyncpg.InvalidAuthorizationSpecificationError | asyncpg.InvalidPasswordError
+    ):
+        hint = (
+            "fix the user name or password in DATABASE_URL, or unset DATABASE_URL to "
+            "use the embedded PostgreSQL"
+        )
     else:
-        hint = ("start PostgreSQL (e.g. `pg_ctlcluster <version> main start` or "
-                "`service postgresql start`), check the host and port in DATABASE_URL, or "
-                "unset DATABASE_URL to use the embedded PostgreSQL")
+        hint = (
+            "start PostgreSQL (e.g. `pg_ctlcluster <version> main start` or "
+            "`service postgresql start`), check the host and port in DATABASE_URL, or "
+            "unset DATABASE_URL to use the embedded PostgreSQL"
+        )
     return f"cannot connect to PostgreSQL at {where}: {exc}. Fix: {hint}."
 
 

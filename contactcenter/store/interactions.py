@@ -23,9 +23,19 @@ from pydantic import BaseModel
 from contactcenter.store.db import Queryable
 from contactcenter.store.records import StoredEvent
 
-Outcome = Literal["handled", "abandoned", "flowed_out", "unanswered", "ended_in_ivr",
-                  "busy", "no_answer", "invalid_number", "failed", "cancelled",
-                  "transferred"]
+Outcome = Literal[
+    "handled",
+    "abandoned",
+    "flowed_out",
+    "unanswered",
+    "ended_in_ivr",
+    "busy",
+    "no_answer",
+    "invalid_number",
+    "failed",
+    "cancelled",
+    "transferred",
+]
 """``busy`` to ``cancelled`` are outbound calls the callee never answered (``dial.result``),
 or that the agent hung up while they rang (``cancelled``); ``transferred``: the agent sent
 the call out to an external number (``outcome_reason``)."""
@@ -123,14 +133,18 @@ def fold_events(
 
 
 def _applies(row: Interaction | None, event: StoredEvent) -> bool:
-    return (event.type in _HANDLERS and event.contact_id is not None
-            and (row is None or event.seq > row.last_seq))
+    return (
+        event.type in _HANDLERS
+        and event.contact_id is not None
+        and (row is None or event.seq > row.last_seq)
+    )
 
 
 def _start_row(event: StoredEvent) -> Interaction:
     assert event.contact_id is not None
-    return Interaction(contact_id=event.contact_id,
-                       started_at=datetime.fromtimestamp(event.ts, UTC))
+    return Interaction(
+        contact_id=event.contact_id, started_at=datetime.fromtimestamp(event.ts, UTC)
+    )
 
 
 def _copy(row: Interaction) -> Interaction:
@@ -272,8 +286,7 @@ def _resumed(r: Interaction, e: StoredEvent, at: datetime, d: Mapping[str, Any])
     r.held_since = None
 
 
-def _conference_left(r: Interaction, e: StoredEvent, at: datetime,
-                     d: Mapping[str, Any]) -> None:
+def _conference_left(r: Interaction, e: StoredEvent, at: datetime, d: Mapping[str, Any]) -> None:
     r.agent_id = _text(d.get("remaining")) or r.agent_id
 
 
@@ -346,9 +359,7 @@ def _ended(r: Interaction, e: StoredEvent, at: datetime, d: Mapping[str, Any]) -
             r.outcome = "ended_in_ivr"
 
 
-def _wrapup_completed(
-    r: Interaction, e: StoredEvent, at: datetime, d: Mapping[str, Any]
-) -> None:
+def _wrapup_completed(r: Interaction, e: StoredEvent, at: datetime, d: Mapping[str, Any]) -> None:
     r.wrapup_ended_at = at
     spent = _seconds(d.get("wrapup_s"))
     if spent is None and r.ended_at is not None:
@@ -487,9 +498,7 @@ class InteractionProjection:
         changed = fold_events(relevant, rows)
         writes = [row for cid, row in changed.items() if rows.get(cid) is not row]
         if writes:
-            await conn.executemany(
-                _UPSERT, [[getattr(row, c) for c in _STORED] for row in writes]
-            )
+            await conn.executemany(_UPSERT, [[getattr(row, c) for c in _STORED] for row in writes])
 
     async def reset(self, conn: Any) -> None:
         await conn.execute("TRUNCATE interactions")
@@ -509,7 +518,8 @@ async def customer_interactions(
     """A customer's most recent contacts first (the screen pop's history)."""
     rows = await db.fetch(
         f"{_SELECT} WHERE customer_id = $1 ORDER BY started_at DESC, contact_id LIMIT $2",
-        customer_id, limit,
+        customer_id,
+        limit,
     )
     return [_from_row(r) for r in rows]
 
@@ -531,6 +541,10 @@ async def list_interactions(
           AND ($3::text IS NULL OR queue_id = $3)
           AND ($4::text IS NULL OR agent_id = $4)
         ORDER BY started_at, contact_id LIMIT $5""",
-        since, until, queue_id, agent_id, limit,
+        since,
+        until,
+        queue_id,
+        agent_id,
+        limit,
     )
     return [_from_row(r) for r in rows]

@@ -127,7 +127,9 @@ async def _migrate_locked(conn: Queryable, migrations: list[Migration]) -> list[
                 await conn.execute(migration.sql)
                 await conn.execute(
                     "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                    migration.version, migration.name, migration.checksum,
+                    migration.version,
+                    migration.name,
+                    migration.checksum,
                 )
         except Exception as exc:
             raise MigrationError(
@@ -151,7 +153,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "migrate",
         help="apply the database migrations",
         description="Apply pending schema migrations to DATABASE_URL (or to the embedded "
-                    "PostgreSQL in CC_DATA_DIR when DATABASE_URL is unset).",
+        "PostgreSQL in CC_DATA_DIR when DATABASE_URL is unset).",
     )
     parser.add_argument("--list", action="store_true", help="only list pending migrations")
     parser.set_defaults(func=_run_cli)
@@ -169,8 +171,10 @@ def _run_cli(args: argparse.Namespace) -> int:
                     print(m.file_name)
                 return 0
             versions = await migrate(database.pool)
-            print(f"applied {len(versions)} migration(s)" +
-                  (f": {', '.join(f'{v:04d}' for v in versions)}" if versions else ""))
+            print(
+                f"applied {len(versions)} migration(s)"
+                + (f": {', '.join(f'{v:04d}' for v in versions)}" if versions else "")
+            )
             return 0
 
     try:

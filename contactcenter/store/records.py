@@ -48,10 +48,15 @@ class EventRecord:
         # Reject bad records at the caller: a record that fails inside a group-commit batch
         # would fail every other caller of that batch.
         if not isinstance(self.type, str) or not self.type or len(self.type) > MAX_TYPE_LENGTH:
-            raise ValueError(f"event type must be a non-empty string of at most "
-                             f"{MAX_TYPE_LENGTH} characters, got {self.type!r}")
-        if isinstance(self.ts, bool) or not isinstance(self.ts, int | float) \
-                or not math.isfinite(self.ts):
+            raise ValueError(
+                f"event type must be a non-empty string of at most "
+                f"{MAX_TYPE_LENGTH} characters, got {self.type!r}"
+            )
+        if (
+            isinstance(self.ts, bool)
+            or not isinstance(self.ts, int | float)
+            or not math.isfinite(self.ts)
+        ):
             raise ValueError(f"event ts must be finite epoch seconds, got {self.ts!r}")
         if not isinstance(self.data, dict):
             raise ValueError(f"event data must be a dict, got {type(self.data).__name__}")

@@ -28,15 +28,26 @@ class TranscriptLine(BaseModel):
 
 
 async def append_line(
-    db: Queryable, contact_id: str, seq: int, sender: Sender, text: str, *,
-    ts: float, agent_id: str | None = None,
+    db: Queryable,
+    contact_id: str,
+    seq: int,
+    sender: Sender,
+    text: str,
+    *,
+    ts: float,
+    agent_id: str | None = None,
 ) -> TranscriptLine:
     """Store line ``seq`` of a chat (the chat numbers its lines, one writer per chat)."""
     row = await db.fetchrow(
         """INSERT INTO chat_transcripts (contact_id, seq, ts, sender, agent_id, text)
            VALUES ($1, $2, $3, $4, $5, $6)
            RETURNING contact_id, seq, ts, sender, agent_id, text""",
-        contact_id, seq, datetime.fromtimestamp(ts, UTC), sender, agent_id, text,
+        contact_id,
+        seq,
+        datetime.fromtimestamp(ts, UTC),
+        sender,
+        agent_id,
+        text,
     )
     return TranscriptLine.model_validate(dict(row or {}))
 
@@ -78,7 +89,8 @@ async def survey_summary(db: Queryable, since: datetime | None = None) -> dict[s
     by queue, of the surveyed contacts started since ``since`` (None: all stored)."""
     total = await db.fetchrow(_SUMMARY.format(key="", group=""), since)
     by_queue = await db.fetch(
-        _SUMMARY.format(key="queue_id,", group="GROUP BY queue_id ORDER BY queue_id"), since)
+        _SUMMARY.format(key="queue_id,", group="GROUP BY queue_id ORDER BY queue_id"), since
+    )
     return {
         **_rates(total),
         "queues": {r["queue_id"] or "": _rates(r) for r in by_queue},

@@ -21,7 +21,6 @@ USER_ID_PATTERN = r"^[A-Za-z0-9_.:@-]{1,64}$"
 MAX_CAPACITY = 100
 
 
-
 @functools.cache
 def _dummy_hash() -> str:
     """Verified against when the username does not exist, so a failed login takes as long
@@ -52,8 +51,9 @@ def _check_skills(skills: Mapping[str, int]) -> dict[str, int]:
         if not name:
             raise ValueError("skill names must be non-empty")
         if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 10:
-            raise ValueError(f"proficiency of skill {name!r} is {level!r}; use a whole number "
-                             "from 1 to 10")
+            raise ValueError(
+                f"proficiency of skill {name!r} is {level!r}; use a whole number from 1 to 10"
+            )
     return dict(skills)
 
 
@@ -61,10 +61,11 @@ def _check_capacity(capacity: Mapping[str, int]) -> dict[str, int]:
     for channel, count in capacity.items():
         if not channel:
             raise ValueError("channel names must be non-empty")
-        if isinstance(count, bool) or not isinstance(count, int) \
-                or not 0 <= count <= MAX_CAPACITY:
-            raise ValueError(f"capacity for {channel!r} is {count!r}; use a whole number "
-                             f"from 0 to {MAX_CAPACITY}")
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_CAPACITY:
+            raise ValueError(
+                f"capacity for {channel!r} is {count!r}; use a whole number "
+                f"from 0 to {MAX_CAPACITY}"
+            )
     return dict(capacity)
 
 
@@ -152,7 +153,9 @@ async def create_user(
 ) -> User:
     """A new user; the id defaults to the lower-cased username (it appears in events)."""
     new = _NewUser(
-        username=username, role=role, display_name=display_name or username,
+        username=username,
+        role=role,
+        display_name=display_name or username,
         user_id=user_id or username.lower(),
     )
     # scrypt takes ~0.1 s of CPU: keep the event loop responsive
@@ -161,11 +164,16 @@ async def create_user(
         row = await db.fetchrow(
             f"""INSERT INTO users (id, username, display_name, password_hash, role)
                 VALUES ($1, $2, $3, $4, $5) RETURNING {_USER_COLUMNS}""",
-            new.user_id, new.username, new.display_name, password_hash, new.role,
+            new.user_id,
+            new.username,
+            new.display_name,
+            password_hash,
+            new.role,
         )
     except asyncpg.UniqueViolationError:
-        raise UserExists(f"a user named {username!r} (or with id {new.user_id!r}) "
-                         "already exists") from None
+        raise UserExists(
+            f"a user named {username!r} (or with id {new.user_id!r}) already exists"
+        ) from None
     return _user(row)
 
 
@@ -212,7 +220,8 @@ async def set_password(db: Queryable, user_id: str, password: str) -> None:
     password_hash = await asyncio.to_thread(hash_password, password)
     status = await db.execute(
         "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1",
-        user_id, password_hash,
+        user_id,
+        password_hash,
     )
     if status != "UPDATE 1":
         raise UnknownUser(f"no user with id {user_id!r}")
@@ -226,9 +235,7 @@ async def set_disabled(db: Queryable, user_id: str, disabled: bool) -> None:
         raise UnknownUser(f"no user with id {user_id!r}")
 
 
-async def save_agent_profile(
-    db: Queryable, agent_id: str, profile: AgentProfileIn
-) -> AgentProfile:
+async def save_agent_profile(db: Queryable, agent_id: str, profile: AgentProfileIn) -> AgentProfile:
     """Create or replace the agent profile of an existing user."""
     async with transaction(db) as conn:
         try:
@@ -239,14 +246,17 @@ async def save_agent_profile(
                    SET team = EXCLUDED.team, skills = EXCLUDED.skills,
                        capacity = EXCLUDED.capacity, extension = EXCLUDED.extension,
                        languages = EXCLUDED.languages, updated_at = now()""",
-                agent_id, profile.team, profile.skills, profile.capacity, profile.extension,
+                agent_id,
+                profile.team,
+                profile.skills,
+                profile.capacity,
+                profile.extension,
                 profile.languages,
             )
         except asyncpg.ForeignKeyViolationError:
             raise UnknownUser(f"no user with id {agent_id!r}; create the user first") from None
         except asyncpg.UniqueViolationError:
-            raise ValueError(f"extension {profile.extension!r} belongs to another agent") \
-                from None
+            raise ValueError(f"extension {profile.extension!r} belongs to another agent") from None
         row = await conn.fetchrow(f"{_AGENT_SELECT} WHERE a.agent_id = $1", agent_id)
     return _agent(row)
 
@@ -263,7 +273,8 @@ async def list_agents(
         f"""{_AGENT_SELECT}
             WHERE ($1::text IS NULL OR a.team = $1) AND ($2 OR NOT u.disabled)
             ORDER BY a.agent_id""",
-        team, include_disabled,
+        team,
+        include_disabled,
     )
     return [_agent(r) for r in rows]
 
@@ -291,7 +302,8 @@ async def update_skills(
                 merged[name] = level
         await conn.execute(
             "UPDATE agents SET skills = $2, updated_at = now() WHERE agent_id = $1",
-            agent_id, _check_skills(merged),
+            agent_id,
+            _check_skills(merged),
         )
         row = await conn.fetchrow(f"{_AGENT_SELECT} WHERE a.agent_id = $1", agent_id)
     return _agent(row)

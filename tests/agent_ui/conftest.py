@@ -14,8 +14,9 @@ from tests.agent_ui.support import CHROMIUM_ARGS, chromium_path
 async def browser() -> AsyncIterator[Browser]:
     executable = chromium_path()  # fails, saying how to install it, when it is missing
     async with async_playwright() as pw:
-        launched = await pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS,
-                                            timeout=60_000)
+        launched = await pw.chromium.launch(
+            executable_path=executable, args=CHROMIUM_ARGS, timeout=60_000
+        )
         try:
             yield launched
         finally:

@@ -14,8 +14,14 @@ from tests.contactcenter.server_support import CONFIG_DIR
 
 CHROMIUM = Path(os.environ.get("CC_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 VIEWPORT = {"width": 1366, "height": 768}
 
@@ -37,10 +43,14 @@ def patient_config() -> RoutingConfig:
     the test decides when things happen, not a timer racing a busy CI machine."""
     config = load_routing_config(CONFIG_DIR)
     queues = tuple(
-        q.model_copy(update={
-            "wrap_up": q.wrap_up.model_copy(update={"mode": "mandatory"}),
-            "offer_timeout_s": 120.0,
-        }) if q.id == "sales" else q
+        q.model_copy(
+            update={
+                "wrap_up": q.wrap_up.model_copy(update={"mode": "mandatory"}),
+                "offer_timeout_s": 120.0,
+            }
+        )
+        if q.id == "sales"
+        else q
         for q in config.queues
     )
     return config.model_copy(update={"queues": queues})

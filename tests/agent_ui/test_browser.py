@@ -42,8 +42,14 @@ class PageWatch:
         self.problems: list[str] = []
         page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
         page.on("dialog", self._dialog)
-        page.on("console", lambda msg: self.problems.append(f"console {msg.type}: {msg.text}")
-                if msg.type == "error" else None)
+        page.on(
+            "console",
+            lambda msg: (
+                self.problems.append(f"console {msg.type}: {msg.text}")
+                if msg.type == "error"
+                else None
+            ),
+        )
 
     async def _dialog(self, dialog: Any) -> None:
         self.problems.append(f"dialog: {dialog.message}")
@@ -54,30 +60,57 @@ async def seed(db: asyncpg.Pool) -> str:
     """Users, alice's agent profile, and a customer with markup everywhere; his earlier
     call (to support, wrapped up by alice) appears in the screen pop."""
     await create_user(db, username="gateway", password=PASSWORD, role="admin")
-    await create_user(db, username="sam", password=PASSWORD, role="supervisor",
-                      display_name="Sam Supervisor")
+    await create_user(
+        db, username="sam", password=PASSWORD, role="supervisor", display_name="Sam Supervisor"
+    )
     await add_agent(db, "alice", {"sales": 8})
-    customer = await upsert_customer(db, CustomerIn(
-        name=EVIL_NAME, account_number="ACC-<b>9</b>", phones=[CALLER], tier="gold",
-        attributes={"plan": EVIL_PLAN, "since": 2019}))
+    customer = await upsert_customer(
+        db,
+        CustomerIn(
+            name=EVIL_NAME,
+            account_number="ACC-<b>9</b>",
+            phones=[CALLER],
+            tier="gold",
+            attributes={"plan": EVIL_PLAN, "since": 2019},
+        ),
+    )
     t = 1_700_000_000.0
     story = [
-        ("contact.arrived", t, None, {"channel": "voice", "ani": CALLER,
-                                      "customer_id": customer.id}),
-        ("contact.queued", t + 1, None, {"channel": "voice", "priority": 0,
-                                         "enqueued_at": t + 1, "step": "anyone"}),
+        (
+            "contact.arrived",
+            t,
+            None,
+            {"channel": "voice", "ani": CALLER, "customer_id": customer.id},
+        ),
+        (
+            "contact.queued",
+            t + 1,
+            None,
+            {"channel": "voice", "priority": 0, "enqueued_at": t + 1, "step": "anyone"},
+        ),
         ("contact.answered", t + 5, "alice", {"wait_s": 4.0}),
-        ("contact.ended", t + 65, "alice", {"talk_s": 60.0, "hold_s": 0.0,
-                                            "ended_by": "agent"}),
-        ("wrapup.completed", t + 80, "alice", {"wrapup_s": 15.0, "disposition": "resolved",
-                                               "notes": EVIL_NOTES, "timed_out": False}),
+        ("contact.ended", t + 65, "alice", {"talk_s": 60.0, "hold_s": 0.0, "ended_by": "agent"}),
+        (
+            "wrapup.completed",
+            t + 80,
+            "alice",
+            {"wrapup_s": 15.0, "disposition": "resolved", "notes": EVIL_NOTES, "timed_out": False},
+        ),
     ]
     async with EventLog(db) as log:
-        await log.append([
-            EventRecord(type=kind, ts=ts, contact_id="old-1", agent_id=agent,
-                        queue_id="support", data=data)
-            for kind, ts, agent, data in story
-        ])
+        await log.append(
+            [
+                EventRecord(
+                    type=kind,
+                    ts=ts,
+                    contact_id="old-1",
+                    agent_id=agent,
+                    queue_id="support",
+                    data=data,
+                )
+                for kind, ts, agent, data in story
+            ]
+        )
     return customer.id
 
 
@@ -118,10 +151,16 @@ async def test_agent_takes_a_carrier_call_while_the_supervisor_watches(
             await expect(agent.locator("#user-name")).to_contain_text("alice")
             status = agent.get_by_label("Status")
             # the reason codes of routing.yaml are offered
-            options = await status.locator("option").evaluate_all(
-                "els => els.map(e => e.value)")
-            assert options == ["available", "break", "lunch", "training", "meeting",
-                               "coaching", "offline"]
+            options = await status.locator("option").evaluate_all("els => els.map(e => e.value)")
+            assert options == [
+                "available",
+                "break",
+                "lunch",
+                "training",
+                "meeting",
+                "coaching",
+                "offline",
+            ]
             await status.select_option("break")
             await expect(agent.locator("#activity")).to_have_text("idle")
 
@@ -137,21 +176,35 @@ async def test_agent_takes_a_carrier_call_while_the_supervisor_watches(
             await expect(sales.locator(".answered .value")).to_have_text("0")
             await expect(sales.locator(".formula")).to_have_text(
                 "SL = answered within 20 s / (answered + abandoned); "
-                "abandons under 5 s are not counted")
+                "abandons under 5 s are not counted"
+            )
             await expect(boss.locator("#live")).to_have_text("live")
             alice_row = boss.locator('#agents tr[data-agent="alice"]')
             await expect(alice_row.locator(".state")).to_have_text("not ready")
             await expect(alice_row.locator(".status")).to_have_text("break")
-            await expect(sales.locator('.agent-counts [data-state="not_ready"] .count')
-                         ).to_have_text("1")
+            await expect(
+                sales.locator('.agent-counts [data-state="not_ready"] .count')
+            ).to_have_text("1")
 
             # the simulated carrier places one call from the customer's number; alice is on
             # break, so it waits
-            carrier = Carrier(CarrierConfig(
-                url=base, username="gateway", password=PASSWORD, rate=20.0, duration=1.0,
-                max_calls=1, patience_mean=600.0, talk_mean=600.0, dnis="+18005550100",
-                anis=(CALLER,), fixed_times=True, call_prefix="ui", drain=120.0,
-            ))
+            carrier = Carrier(
+                CarrierConfig(
+                    url=base,
+                    username="gateway",
+                    password=PASSWORD,
+                    rate=20.0,
+                    duration=1.0,
+                    max_calls=1,
+                    patience_mean=600.0,
+                    talk_mean=600.0,
+                    dnis="+18005550100",
+                    anis=(CALLER,),
+                    fixed_times=True,
+                    call_prefix="ui",
+                    drain=120.0,
+                )
+            )
             carrier_task = asyncio.create_task(carrier.run())
             await expect(sales.locator(".waiting .value")).to_have_text("1")
             await expect(sales.locator(".offered .value")).to_have_text("1")
@@ -176,7 +229,8 @@ async def test_agent_takes_a_carrier_call_while_the_supervisor_watches(
                 await expect(card.locator(tag)).to_have_count(0)
             # the CRM link of config/ui.yaml, built with the customer's id
             await expect(card.locator("a.crm-link")).to_have_attribute(
-                "href", f"https://crm.example.com/customers/{customer_id}")
+                "href", f"https://crm.example.com/customers/{customer_id}"
+            )
             await not_pwned(agent)
             await expect(card.get_by_role("button", name="Accept")).to_be_focused()
             await agent.screenshot(path=str(tmp_path / "agent-offer.png"))
@@ -225,7 +279,11 @@ async def test_agent_takes_a_carrier_call_while_the_supervisor_watches(
     row = await get_interaction(db, "ui-1")
     assert row is not None
     assert (row.queue_id, row.agent_id, row.customer_id, row.outcome) == (
-        "sales", "alice", customer_id, "handled")
+        "sales",
+        "alice",
+        customer_id,
+        "handled",
+    )
     assert (row.disposition, row.notes) == ("sold", "upgraded <i>plan</i>")
     assert row.ani == CALLER
 
@@ -249,13 +307,15 @@ async def test_unknown_caller_survives_a_reload_and_a_dropped_socket(
             await agent.get_by_label("Status").select_option("available")
             await expect(agent.locator("#activity")).to_have_text("idle")
 
-            resp = await client.post("/gateway/calls", headers=bearer(cc_settings), json={
-                "call_id": "anon-1", "ani": "+15550001111", "queue": "sales"})
+            resp = await client.post(
+                "/gateway/calls",
+                headers=bearer(cc_settings),
+                json={"call_id": "anon-1", "ani": "+15550001111", "queue": "sales"},
+            )
             assert resp.status == 201, await resp.text()
             card = agent.locator('.contact[data-contact-id="anon-1"]')
             await expect(card.locator(".customer-name")).to_have_text("Unknown caller")
-            await expect(card.locator(".pop-message")).to_contain_text(
-                "no customer record matches")
+            await expect(card.locator(".pop-message")).to_contain_text("no customer record matches")
             await expect(card.locator(".pop-message")).to_contain_text("+15550001111")
             await card.get_by_role("button", name="Accept").click()
             await expect(card).to_have_attribute("data-state", "connected")
@@ -271,8 +331,9 @@ async def test_unknown_caller_survives_a_reload_and_a_dropped_socket(
             channel = client.app[HUB].channels["alice"]
             assert channel.ws is not None
             await channel.ws.close()
-            hung_up = await client.post("/gateway/calls/anon-1/hangup",
-                                        headers=bearer(cc_settings), json={})
+            hung_up = await client.post(
+                "/gateway/calls/anon-1/hangup", headers=bearer(cc_settings), json={}
+            )
             assert hung_up.status == 200, await hung_up.text()
             await expect(agent.locator("#connection")).to_have_text("connected")
             await expect(card).to_have_attribute("data-state", "wrap_up")
@@ -299,4 +360,8 @@ async def test_unknown_caller_survives_a_reload_and_a_dropped_socket(
     row = await get_interaction(db, "anon-1")
     assert row is not None
     assert (row.agent_id, row.customer_id, row.outcome, row.disposition) == (
-        "alice", None, "handled", "callback")
+        "alice",
+        None,
+        "handled",
+        "callback",
+    )

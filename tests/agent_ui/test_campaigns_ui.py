@@ -31,15 +31,16 @@ OUT = Path(__file__).resolve().parents[2] / "test-output"
 TIMEOUT_MS = 20_000
 EVIL_CAMPAIGN = 'Spring <img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
 EVIL_PLAN = '<b>gold</b><img src=x onerror="window.__pwned=3">'
-EVIL_PERSON = 'Ada <script>window.__pwned=4</script>'
+EVIL_PERSON = "Ada <script>window.__pwned=4</script>"
 PLAN_CSV = '"' + EVIL_PLAN.replace('"', '""') + '"'
 
 
 def contact_list(rows: int) -> str:
     """New York numbers (callable at the pinned 17:00 UTC), the plan column is markup."""
     lines = ["number,name,timezone,plan"]
-    lines += [f"+1212555{1000 + i},{EVIL_PERSON} {i},America/New_York,{PLAN_CSV}"
-              for i in range(rows)]
+    lines += [
+        f"+1212555{1000 + i},{EVIL_PERSON} {i},America/New_York,{PLAN_CSV}" for i in range(rows)
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -66,8 +67,14 @@ async def test_supervisor_watches_a_progressive_campaign_and_an_admin_pauses_it(
     async with campaign_app(cc_settings, db, clock=clock_at(CLOCK_UTC_HOUR)) as client:
         await create_campaign(client, cc_settings, contact_list(8), name=EVIL_CAMPAIGN)
         base = str(client.make_url("")).rstrip("/")
-        carrier = carrier_for(base, campaign_live=1.0, campaign_busy=0.0, campaign_machine=0.0,
-                              live_after=(0.3, 0.5), amd_human_latency=0.1)
+        carrier = carrier_for(
+            base,
+            campaign_live=1.0,
+            campaign_busy=0.0,
+            campaign_machine=0.0,
+            live_after=(0.3, 0.5),
+            amd_human_latency=0.1,
+        )
         sup_context = await browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
         admin_context = await browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
         try:
@@ -84,8 +91,9 @@ async def test_supervisor_watches_a_progressive_campaign_and_an_admin_pauses_it(
                 await expect(card.locator(".figure.dials .value")).to_have_text("0")
                 await expect(card.locator(".figure.contacts .value")).to_have_text("0 / 8")
                 await expect(card.locator("button")).to_have_count(0)
-                await expect(boss.locator("#campaigns img, #campaigns script, #campaigns b")
-                             ).to_have_count(0)
+                await expect(
+                    boss.locator("#campaigns img, #campaigns script, #campaigns b")
+                ).to_have_count(0)
 
                 # the admin starts it from the page (its timers on a clock the test can
                 # pause, below)
@@ -117,9 +125,11 @@ async def test_supervisor_watches_a_progressive_campaign_and_an_admin_pauses_it(
                 lives_before = await figure(card, "live-answers")
 
                 # the read-only wallboard screen shows the running campaign's tile
-                resp = await client.post("/api/supervisor/wallboard-token",
-                                         headers=bearer(cc_settings, "root", "admin"),
-                                         json={"name": "floor", "days": 1})
+                resp = await client.post(
+                    "/api/supervisor/wallboard-token",
+                    headers=bearer(cc_settings, "root", "admin"),
+                    json={"name": "floor", "days": 1},
+                )
                 assert resp.status == 201, await resp.text()
                 wb_token = (await resp.json())["token"]
                 # the token kind reads the list and the statistics, nothing else of the API
@@ -135,15 +145,16 @@ async def test_supervisor_watches_a_progressive_campaign_and_an_admin_pauses_it(
                 await screen.goto(f"{base}/ui/wallboard.html#token={wb_token}")
                 tile = screen.locator('#campaign-tiles [data-campaign="spring"]')
                 await expect(tile.locator("h3")).to_have_text(EVIL_CAMPAIGN)
-                await expect(tile.locator(".figure.dial-level .sub")).to_contain_text(
-                    "progressive")
+                await expect(tile.locator(".figure.dial-level .sub")).to_contain_text("progressive")
                 await expect(tile.locator(".windows li")).to_have_count(1)
                 await expect(tile.locator(".windows li")).to_contain_text("0.0 %")
                 await expect(tile.locator(".figure.talk-per-hour .name")).to_have_text(
-                    "Talk min / agent hour")
+                    "Talk min / agent hour"
+                )
                 await screen.screenshot(path=str(OUT / "campaigns-wallboard.png"))
                 await boss.locator("#campaigns-section").screenshot(
-                    path=str(OUT / "campaigns-supervisor.png"))
+                    path=str(OUT / "campaigns-supervisor.png")
+                )
 
                 # the call ends and is wrapped up; alice is ready: the next dial is answered
                 assert (await alice.command("end", contact_id=cid))["type"] == "reply"
@@ -152,13 +163,16 @@ async def test_supervisor_watches_a_progressive_campaign_and_an_admin_pauses_it(
                 second = (await alice.next("offer", timeout=15))["data"]
                 assert second["contact_id"] != cid
                 await expect(card.locator(".figure.dials .value")).not_to_have_text(
-                    str(dials_before))
+                    str(dials_before)
+                )
                 await expect(card.locator(".figure.live-answers .value")).not_to_have_text(
-                    str(lives_before))
+                    str(lives_before)
+                )
                 assert await figure(card, "dials") > dials_before
                 assert await figure(card, "live-answers") > lives_before
                 await expect(card.locator(".figure.talk-per-hour .value")).not_to_have_text(
-                    "\u2014")
+                    "\u2014"
+                )
 
                 # the admin pauses it: the API says paused, every page follows
                 await admin_card.get_by_role("button", name="Pause").click()
@@ -174,12 +188,14 @@ async def test_supervisor_watches_a_progressive_campaign_and_an_admin_pauses_it(
                 await admin.clock.pause_at(time.time() + 0.2)
                 await admin.wait_for_load_state("networkidle")
                 await expect(admin_card.locator(".state")).to_have_text("paused")
-                resp = await client.post("/api/campaigns/spring/stop",
-                                         headers=bearer(cc_settings, "root", "admin"))
+                resp = await client.post(
+                    "/api/campaigns/spring/stop", headers=bearer(cc_settings, "root", "admin")
+                )
                 assert resp.status == 200, await resp.text()
                 await admin_card.get_by_role("button", name="Start").click()
                 await expect(admin_card.locator(".campaign-error")).to_have_text(
-                    "start failed: a stopped campaign cannot start (illegal_transition)")
+                    "start failed: a stopped campaign cannot start (illegal_transition)"
+                )
                 await admin.clock.resume()
                 await expect(admin_card.locator(".state")).to_have_text("stopped")
                 for name in ("Start", "Pause", "Stop"):
@@ -190,9 +206,11 @@ async def test_supervisor_watches_a_progressive_campaign_and_an_admin_pauses_it(
                 boss_watch, admin_watch, screen_watch = watches
                 assert boss_watch.problems == [] and screen_watch.problems == []
                 # the browser logs the refused start itself; nothing else went wrong
-                assert admin_watch.problems == ["console error: Failed to load resource: the "
-                                                "server responded with a status of 409 "
-                                                "(Conflict)"]
+                assert admin_watch.problems == [
+                    "console error: Failed to load resource: the "
+                    "server responded with a status of 409 "
+                    "(Conflict)"
+                ]
         finally:
             await sup_context.close()
             await admin_context.close()
@@ -206,12 +224,12 @@ async def test_agent_sees_a_preview_record_and_dials_it(
     OUT.mkdir(exist_ok=True)
     expect.set_options(timeout=TIMEOUT_MS)
     async with campaign_app(cc_settings, db, clock=clock_at(CLOCK_UTC_HOUR)) as client:
-        await create_campaign(client, cc_settings, contact_list(1), mode="preview",
-                              name=EVIL_CAMPAIGN)
+        await create_campaign(
+            client, cc_settings, contact_list(1), mode="preview", name=EVIL_CAMPAIGN
+        )
         base = str(client.make_url("")).rstrip("/")
         # the agent's own call: the click-to-dial model answers it
-        carrier = carrier_for(base, answer_probability=1.0, busy_probability=0.0,
-                              answer_delay=0.2)
+        carrier = carrier_for(base, answer_probability=1.0, busy_probability=0.0, answer_delay=0.2)
         context = await browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
         try:
             agent: Page = await context.new_page()
@@ -227,12 +245,14 @@ async def test_agent_sees_a_preview_record_and_dials_it(
                 await expect(record).to_have_count(1)
                 await expect(record.locator(".preview-name")).to_have_text(f"{EVIL_PERSON} 0")
                 await expect(record.locator(".preview-number")).to_have_text("+12125551000")
-                await expect(record.locator('.preview-attribute[data-key="plan"]')
-                             ).to_have_text(EVIL_PLAN)
+                await expect(record.locator('.preview-attribute[data-key="plan"]')).to_have_text(
+                    EVIL_PLAN
+                )
                 await expect(record.locator(".preview-campaign")).to_have_text("spring")
                 await expect(record).to_contain_text("Outbound campaigns")
-                await expect(agent.locator("#previews img, #previews script, #previews b")
-                             ).to_have_count(0)
+                await expect(
+                    agent.locator("#previews img, #previews script, #previews b")
+                ).to_have_count(0)
                 await not_pwned(agent)
                 await agent.screenshot(path=str(OUT / "console-preview.png"))
                 assert carrier.result.outbound == []  # preview: the dialer never dials

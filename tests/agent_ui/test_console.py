@@ -29,8 +29,11 @@ TIMEOUT_MS = 20_000
 
 
 async def post_call(client: Any, settings: Settings, call_id: str, ani: str = CALLER) -> None:
-    resp = await client.post("/gateway/calls", headers=bearer(settings), json={
-        "call_id": call_id, "ani": ani, "queue": "sales"})
+    resp = await client.post(
+        "/gateway/calls",
+        headers=bearer(settings),
+        json={"call_id": call_id, "ani": ani, "queue": "sales"},
+    )
     assert resp.status == 201, await resp.text()
 
 
@@ -46,9 +49,16 @@ async def test_offer_pop_hold_transfer_and_wrapup(
     OUT.mkdir(exist_ok=True)
     await add_agent(db, "alice", {"sales": 8})
     await add_agent(db, "bob", {"sales": 8})
-    customer = await upsert_customer(db, CustomerIn(
-        name=EVIL, account_number="ACC-7 <i>x</i>", phones=[CALLER, "+14155550199"],
-        tier="platinum", attributes={"plan": "<b>family</b>", "language": "en"}))
+    customer = await upsert_customer(
+        db,
+        CustomerIn(
+            name=EVIL,
+            account_number="ACC-7 <i>x</i>",
+            phones=[CALLER, "+14155550199"],
+            tier="platinum",
+            attributes={"plan": "<b>family</b>", "language": "en"},
+        ),
+    )
     expect.set_options(timeout=TIMEOUT_MS)
     async with running_app(cc_settings, db, patient_config()) as client:
         base = str(client.make_url("")).rstrip("/")
@@ -79,7 +89,8 @@ async def test_offer_pop_hold_transfer_and_wrapup(
             await expect(card.locator(".pop")).to_contain_text("<b>family</b>")
             await expect(card.locator(".pop")).to_contain_text("ACC-7 <i>x</i>")
             await expect(card.locator("a.crm-link")).to_have_attribute(
-                "href", f"https://crm.example.com/customers/{customer.id}")
+                "href", f"https://crm.example.com/customers/{customer.id}"
+            )
             for tag in ("img", "script", "b", "i"):
                 await expect(alice.locator(f"#contacts {tag}")).to_have_count(0)
             await alice.screenshot(path=str(OUT / "console-offer.png"))
@@ -221,7 +232,8 @@ async def test_network_drop_mid_offer_and_a_second_tab(
             await second.get_by_role("button", name="Use this tab instead").click()
             await expect(second.locator("#connection")).to_have_text("connected")
             await expect(second.locator('.contact[data-contact-id="net-1"]')).to_have_attribute(
-                "data-state", "connected")
+                "data-state", "connected"
+            )
             await expect(page.locator("#other-tab")).to_be_visible()
             await expect(page.locator("#connection")).to_have_text("disconnected")
             assert client.app[ACD].engine.agent("alice").contacts == {"net-1": "connected"}
@@ -253,12 +265,14 @@ async def test_two_chats_side_by_side_then_a_call(
             await sign_in(page, base + "/ui/agent.html", "cat")
             await available(page)
 
-            a = await ann.to_queue('Ann <img src=x onerror="window.__pwned=9">',
-                                   "Can I upgrade <b>my</b> plan?")
+            a = await ann.to_queue(
+                'Ann <img src=x onerror="window.__pwned=9">', "Can I upgrade <b>my</b> plan?"
+            )
             card_a = page.locator(f'.contact[data-contact-id="{a}"]')
             await expect(card_a).to_have_attribute("data-state", "offered")
             await expect(card_a.locator(".customer-name")).to_have_text(
-                'Ann <img src=x onerror="window.__pwned=9">')
+                'Ann <img src=x onerror="window.__pwned=9">'
+            )
             await card_a.get_by_role("button", name="Accept").click()
             await expect(card_a).to_have_attribute("data-state", "connected")
             transcript = card_a.locator(".transcript")
@@ -281,14 +295,16 @@ async def test_two_chats_side_by_side_then_a_call(
             await box.type(" Thanks!")
             await box.press("Enter")
             sent = await ann.next("message", sender="agent")
-            assert sent["data"]["text"] == ("Could you give me your account number, please? "
-                                            "Thanks!")
+            assert sent["data"]["text"] == (
+                "Could you give me your account number, please? Thanks!"
+            )
             await expect(box).to_have_value("")
             # Ben writes while the agent is in Ann's chat: an unread count on Ben's card
             await ben.send("message", text="<script>window.__pwned=10</script> are you there?")
             await expect(card_b.locator(".unread")).to_have_text("1")
             await expect(card_b.locator(".transcript")).to_contain_text(
-                "<script>window.__pwned=10</script> are you there?")
+                "<script>window.__pwned=10</script> are you there?"
+            )
             # Alt+N goes to the next chat's message box, which clears the count
             await page.keyboard.press("Alt+n")
             await expect(card_b.get_by_label("Message")).to_be_focused()
@@ -333,13 +349,16 @@ async def test_click_to_dial_from_the_dial_pad_and_the_pop(
 
     await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await add_agent(db, "alice", {"sales": 8})
-    await upsert_customer(db, CustomerIn(name="Ada <b>Lovelace</b>",
-                                         phones=["+14155550199", "+14155550100"], tier="gold"))
+    await upsert_customer(
+        db,
+        CustomerIn(
+            name="Ada <b>Lovelace</b>", phones=["+14155550199", "+14155550100"], tier="gold"
+        ),
+    )
     expect.set_options(timeout=TIMEOUT_MS)
     async with running_app(cc_settings, db, patient_config()) as client:
         base = str(client.make_url("")).rstrip("/")
-        carrier = carrier_for(base, answer_probability=1.0, busy_probability=0.0,
-                              answer_delay=2.0)
+        carrier = carrier_for(base, answer_probability=1.0, busy_probability=0.0, answer_delay=2.0)
         context = await browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
         try:
             async with carrier.serving():

@@ -44,8 +44,16 @@ async def test_consult_then_conference_from_two_consoles(
     expect.set_options(timeout=TIMEOUT_MS)
     async with running_app(cc_settings, db, patient_config()) as client:
         base = str(client.make_url("")).rstrip("/")
-        carrier = Carrier(CarrierConfig(url=base, username="gateway", password=PASSWORD,
-                                        queue="sales", max_calls=0, fixed_times=True))
+        carrier = Carrier(
+            CarrierConfig(
+                url=base,
+                username="gateway",
+                password=PASSWORD,
+                queue="sales",
+                max_calls=0,
+                fixed_times=True,
+            )
+        )
         alice_ctx = await browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
         bob_ctx = await browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
         try:
@@ -55,8 +63,7 @@ async def test_consult_then_conference_from_two_consoles(
                 watches = [PageWatch(alice), PageWatch(bob)]
                 await _available(alice, base, "alice")
 
-                call = asyncio.create_task(
-                    carrier.call(queue="sales", patience=60, talk=math.inf))
+                call = asyncio.create_task(carrier.call(queue="sales", patience=60, talk=math.inf))
                 await until(lambda: bool(carrier.result.calls))
                 cid = carrier.result.calls[0].call_id
                 a_card = alice.locator(f'.contact[data-contact-id="{cid}"]')

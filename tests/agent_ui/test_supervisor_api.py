@@ -31,8 +31,11 @@ async def receive(ws: aiohttp.ClientWebSocketResponse, timeout: float = 5.0) -> 
 
 
 async def call(client: Any, settings: Settings, call_id: str, queue: str = "sales") -> None:
-    resp = await client.post("/gateway/calls", headers=bearer(settings), json={
-        "call_id": call_id, "ani": "+15550001111", "queue": queue})
+    resp = await client.post(
+        "/gateway/calls",
+        headers=bearer(settings),
+        json={"call_id": call_id, "ani": "+15550001111", "queue": queue},
+    )
     assert resp.status == 201, await resp.text()
 
 
@@ -99,19 +102,24 @@ async def test_actions_explain_and_errors(db: asyncpg.Pool, cc_settings: Setting
         engine = client.app[ACD].engine
         # an agent may not use the supervisor API; a wallboard token may not act
         for role in ("agent", "wallboard"):
-            resp = await client.post("/api/supervisor/agents/alice/status",
-                                     headers=bearer(cc_settings, "x", role),
-                                     json={"status": "break"})
+            resp = await client.post(
+                "/api/supervisor/agents/alice/status",
+                headers=bearer(cc_settings, "x", role),
+                json={"status": "break"},
+            )
             assert resp.status == 403, role
-        resp = await client.post("/api/supervisor/agents/alice/status", headers=sup,
-                                 json={"status": "break"})
+        resp = await client.post(
+            "/api/supervisor/agents/alice/status", headers=sup, json={"status": "break"}
+        )
         assert resp.status == 409
         assert (await resp.json())["error"]["code"] == "not_logged_in"
-        resp = await client.post("/api/supervisor/agents/nobody/status", headers=sup,
-                                 json={"status": "break"})
+        resp = await client.post(
+            "/api/supervisor/agents/nobody/status", headers=sup, json={"status": "break"}
+        )
         assert resp.status == 404
-        resp = await client.post("/api/supervisor/agents/alice/status", headers=sup,
-                                 json={"status": "break", "x": 1})
+        resp = await client.post(
+            "/api/supervisor/agents/alice/status", headers=sup, json={"status": "break", "x": 1}
+        )
         assert resp.status == 400
 
         async with console(client, cc_settings, "alice") as alice:
@@ -130,32 +138,39 @@ async def test_actions_explain_and_errors(db: asyncpg.Pool, cc_settings: Setting
             assert resp.status == 404
 
             # force available is refused? no: forcing a status is any status
-            resp = await client.post("/api/supervisor/agents/alice/status", headers=sup,
-                                     json={"status": "available"})
+            resp = await client.post(
+                "/api/supervisor/agents/alice/status", headers=sup, json={"status": "available"}
+            )
             assert resp.status == 200, await resp.text()
             await alice.next("offer", contact_id="w-1")
             await alice.command("accept", contact_id="w-1")
             # on a contact, a forced break becomes the next status; the console hears it
-            resp = await client.post("/api/supervisor/agents/alice/status", headers=sup,
-                                     json={"status": "break"})
+            resp = await client.post(
+                "/api/supervisor/agents/alice/status", headers=sup, json={"status": "break"}
+            )
             body = await resp.json()
             assert (body["status"], body["next_status"]) == ("available", "break")
             await alice.next("agent_state", next_status="break")
 
             # skills: take effect at once and are stored
-            resp = await client.put("/api/supervisor/agents/alice/skills", headers=sup,
-                                    json={"skills": {"sales": 4, "billing": 6}})
+            resp = await client.put(
+                "/api/supervisor/agents/alice/skills",
+                headers=sup,
+                json={"skills": {"sales": 4, "billing": 6}},
+            )
             assert resp.status == 200, await resp.text()
             assert engine.agent("alice").skills == {"sales": 4, "billing": 6}
             profile = await get_agent_profile(db, "alice")
             assert profile is not None and profile.skills == {"sales": 4, "billing": 6}
-            resp = await client.put("/api/supervisor/agents/alice/skills", headers=sup,
-                                    json={"skills": {"sales": 11}})
+            resp = await client.put(
+                "/api/supervisor/agents/alice/skills", headers=sup, json={"skills": {"sales": 11}}
+            )
             assert resp.status == 400
 
             # force logout: the call goes back to its queue
-            resp = await client.post("/api/supervisor/agents/alice/logout", headers=sup,
-                                     json={"force": True})
+            resp = await client.post(
+                "/api/supervisor/agents/alice/logout", headers=sup, json={"force": True}
+            )
             assert resp.status == 200, await resp.text()
             assert engine.agent("alice").status == "offline"
             assert engine.waiting("sales") == ["w-1"]
@@ -176,44 +191,60 @@ async def test_interval_report_matches_the_call_log_and_the_wallboard_token(
                 await alice.command("wrapup", contact_id=f"r-{i}", disposition="sold")
             await call(client, cc_settings, "r-gone")
             await alice.next("offer", contact_id="r-gone")
-            resp = await client.post("/gateway/calls/r-gone/hangup", headers=bearer(cc_settings),
-                                     json={})
+            resp = await client.post(
+                "/gateway/calls/r-gone/hangup", headers=bearer(cc_settings), json={}
+            )
             assert resp.status == 200
         sup = bearer(cc_settings, "sam", "supervisor")
         today = datetime.now(UTC).date().isoformat()
-        resp = await client.get(f"/api/supervisor/reports/intervals?date={today}&interval=30"
-                                "&queue=sales", headers=sup)
+        resp = await client.get(
+            f"/api/supervisor/reports/intervals?date={today}&interval=30&queue=sales", headers=sup
+        )
         assert resp.status == 200, await resp.text()
         report = await resp.json()
         rows = report["rows"]
         assert rows and all(r["queue_id"] == "sales" for r in rows)
-        log_rows = await db.fetch("SELECT answered_at, outcome FROM interactions "
-                                  "WHERE queue_id = 'sales'")
+        log_rows = await db.fetch(
+            "SELECT answered_at, outcome FROM interactions WHERE queue_id = 'sales'"
+        )
         assert sum(r["offered"] for r in rows) == len(log_rows) == 4
-        assert sum(r["answered"] for r in rows) == sum(
-            1 for r in log_rows if r["answered_at"] is not None) == 3
+        assert (
+            sum(r["answered"] for r in rows)
+            == sum(1 for r in log_rows if r["answered_at"] is not None)
+            == 3
+        )
         # the CSV has the same figures
-        resp = await client.get(f"/api/supervisor/reports/intervals?date={today}&interval=30"
-                                "&queue=sales&format=csv", headers=sup)
+        resp = await client.get(
+            f"/api/supervisor/reports/intervals?date={today}&interval=30&queue=sales&format=csv",
+            headers=sup,
+        )
         assert resp.status == 200 and resp.content_type == "text/csv"
         assert "attachment" in resp.headers["Content-Disposition"]
         parsed = list(csv.DictReader(io.StringIO(await resp.text())))
         assert [int(r["offered"]) for r in parsed] == [r["offered"] for r in rows]
-        for bad in ("date=2024-13-45", "interval=20", "format=xml", "queue=nope", "date=",
-                    "when=today"):
+        for bad in (
+            "date=2024-13-45",
+            "interval=20",
+            "format=xml",
+            "queue=nope",
+            "date=",
+            "when=today",
+        ):
             resp = await client.get(f"/api/supervisor/reports/intervals?{bad}", headers=sup)
             assert resp.status == 400, bad
-        resp = await client.get("/api/supervisor/reports/intervals?date=2001-01-01",
-                                headers=sup)
+        resp = await client.get("/api/supervisor/reports/intervals?date=2001-01-01", headers=sup)
         assert (await resp.json())["rows"] == []
 
         # the wallboard token: only an admin issues it; it reads the feed, nothing else
-        resp = await client.post("/api/supervisor/wallboard-token", headers=sup,
-                                 json={"name": "floor-1", "days": 30})
+        resp = await client.post(
+            "/api/supervisor/wallboard-token", headers=sup, json={"name": "floor-1", "days": 30}
+        )
         assert resp.status == 403
-        resp = await client.post("/api/supervisor/wallboard-token",
-                                 headers=bearer(cc_settings, "root", "admin"),
-                                 json={"name": "floor-1", "days": 30})
+        resp = await client.post(
+            "/api/supervisor/wallboard-token",
+            headers=bearer(cc_settings, "root", "admin"),
+            json={"name": "floor-1", "days": 30},
+        )
         assert resp.status == 201, await resp.text()
         issued = await resp.json()
         assert issued["expires_at"] > time.time() + 29 * 86400

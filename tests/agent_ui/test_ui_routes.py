@@ -21,8 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_pages_are_found_beside_the_package() -> None:
     # an editable install resolves the package into the repository, where agent_ui/ is
     assert ui.UI_DIR == REPO / "agent_ui"
-    for name in ("agent.html", "supervisor.html", "js/agent.js", "js/supervisor.js",
-                 "css/ui.css"):
+    for name in ("agent.html", "supervisor.html", "js/agent.js", "js/supervisor.js", "css/ui.css"):
         assert (ui.UI_DIR / name).is_file(), name
 
 
@@ -38,9 +37,21 @@ def test_resolve_static_stays_inside_the_directory(tmp_path: Path) -> None:
 
     assert ui.resolve_static(root, "js/a.js") == (root / "js" / "a.js").resolve()
     assert ui.resolve_static(root, "page.html") == (root / "page.html").resolve()
-    for bad in ("../outside.js", "js/../../outside.js", "/etc/passwd", ".secret.js",
-                "js/./a.js", "js//a.js", "notes.txt", "js", "js/missing.js", "js/link.js",
-                "js\\a.js", "", "page.html\x00.js"):
+    for bad in (
+        "../outside.js",
+        "js/../../outside.js",
+        "/etc/passwd",
+        ".secret.js",
+        "js/./a.js",
+        "js//a.js",
+        "notes.txt",
+        "js",
+        "js/missing.js",
+        "js/link.js",
+        "js\\a.js",
+        "",
+        "page.html\x00.js",
+    ):
         assert ui.resolve_static(root, bad) is None, bad
 
 
@@ -70,10 +81,16 @@ async def test_static_files_redirects_and_traversal(
             body = await resp.read()
             assert body == (REPO / "agent_ui" / path.removeprefix("/ui/")).read_bytes()
 
-        for path in ("/ui/../pyproject.toml", "/ui/%2e%2e/pyproject.toml",
-                     "/ui/js/%2e%2e/%2e%2e/contactcenter/ui.py", "/ui/..%2fpyproject.toml",
-                     "/ui/%2e%2e%2f%2e%2e%2fetc%2fpasswd", "/ui/nope.html", "/ui/js/",
-                     "/ui/.gitignore"):
+        for path in (
+            "/ui/../pyproject.toml",
+            "/ui/%2e%2e/pyproject.toml",
+            "/ui/js/%2e%2e/%2e%2e/contactcenter/ui.py",
+            "/ui/..%2fpyproject.toml",
+            "/ui/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+            "/ui/nope.html",
+            "/ui/js/",
+            "/ui/.gitignore",
+        ):
             resp = await client.get(path, allow_redirects=False)
             assert resp.status == 404, (path, resp.status)
             text = await resp.text()
@@ -92,16 +109,20 @@ async def test_ui_config_lists_reason_codes_and_dispositions(
     sales = next(q for q in body["queues"] if q["id"] == "sales")
     assert sales["name"] == "Sales"
     assert sales["service_level_threshold_s"] == 20 and sales["service_level_target"] == 0.8
-    assert sales["wrap_up"] == {"mode": "timed", "seconds": 30, "disposition_required": True,
-                                "dispositions": ["sold", "quote_sent", "not_interested",
-                                                 "callback"]}
+    assert sales["wrap_up"] == {
+        "mode": "timed",
+        "seconds": 30,
+        "disposition_required": True,
+        "dispositions": ["sold", "quote_sent", "not_interested", "callback"],
+    }
 
 
 async def test_agents_list_for_supervisors_only(db: asyncpg.Pool, cc_settings: Settings) -> None:
     await add_agent(db, "alice", {"sales": 8, "support": 3})
     await add_agent(db, "bob", {"billing": 6})
-    await create_user(db, username="sam", password="x" * 12, role="supervisor",
-                      display_name="Sam Supervisor")
+    await create_user(
+        db, username="sam", password="x" * 12, role="supervisor", display_name="Sam Supervisor"
+    )
     async with running_app(cc_settings, db, patient_config()) as client:
         assert (await client.get("/api/agents")).status == 401
         refused = await client.get("/api/agents", headers=bearer(cc_settings, "alice", "agent"))
@@ -112,8 +133,7 @@ async def test_agents_list_for_supervisors_only(db: asyncpg.Pool, cc_settings: S
             await alice.next("agent_state")
             assert (await alice.command("set_status", status="lunch"))["type"] == "reply"
             await alice.next("agent_state", status="lunch")
-            resp = await client.get("/api/agents", headers=bearer(cc_settings, "sam",
-                                                                    "supervisor"))
+            resp = await client.get("/api/agents", headers=bearer(cc_settings, "sam", "supervisor"))
             assert resp.status == 200
             body = await resp.json()
 
@@ -128,19 +148,27 @@ async def test_agents_list_for_supervisors_only(db: asyncpg.Pool, cc_settings: S
             assert (b["status"], b["activity"], b["state"]) == ("offline", "offline", "offline")
             assert b["queues"] == ["billing"]
             # offline agents are not counted; alice counts in each queue she is skilled for
-            assert body["by_queue"] == {"sales": {"not_ready": 1}, "support": {"not_ready": 1},
-                                        "billing": {}, "chat_support": {"not_ready": 1}}
+            assert body["by_queue"] == {
+                "sales": {"not_ready": 1},
+                "support": {"not_ready": 1},
+                "billing": {},
+                "chat_support": {"not_ready": 1},
+            }
 
             # a call waiting for sales while alice is at lunch, then she takes it
-            resp = await client.post("/gateway/calls", headers=bearer(cc_settings), json={
-                "call_id": "c-1", "ani": "+14155550100", "queue": "sales"})
+            resp = await client.post(
+                "/gateway/calls",
+                headers=bearer(cc_settings),
+                json={"call_id": "c-1", "ani": "+14155550100", "queue": "sales"},
+            )
             assert resp.status == 201 and (await resp.json())["state"] == "queued"
             assert (await alice.command("set_status", status="available"))["type"] == "reply"
             offer = await alice.next("offer")
             assert offer["data"]["contact_id"] == "c-1"
             assert offer["data"]["screen_pop"]["known"] is False
-            body = await (await client.get("/api/agents", headers=bearer(
-                cc_settings, "sam", "supervisor"))).json()
+            body = await (
+                await client.get("/api/agents", headers=bearer(cc_settings, "sam", "supervisor"))
+            ).json()
             a = next(x for x in body["agents"] if x["agent_id"] == "alice")
             assert (a["status"], a["activity"], a["state"]) == ("available", "offered", "offered")
             assert a["contacts"] == {"c-1": "offered"}

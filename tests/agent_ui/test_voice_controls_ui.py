@@ -43,8 +43,16 @@ async def test_mute_keypad_and_external_transfer_from_the_console(
     expect.set_options(timeout=TIMEOUT_MS)
     async with running_app(cc_settings, db, patient_config()) as client:
         base = str(client.make_url("")).rstrip("/")
-        carrier = Carrier(CarrierConfig(url=base, username="gateway", password=PASSWORD,
-                                        queue="sales", max_calls=0, fixed_times=True))
+        carrier = Carrier(
+            CarrierConfig(
+                url=base,
+                username="gateway",
+                password=PASSWORD,
+                queue="sales",
+                max_calls=0,
+                fixed_times=True,
+            )
+        )
         context = await browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
         try:
             async with carrier.serving():
@@ -55,8 +63,7 @@ async def test_mute_keypad_and_external_transfer_from_the_console(
                 await page.get_by_label("Status", exact=True).select_option("available")
                 await expect(page.locator("#activity")).to_have_text("idle")
 
-                call = asyncio.create_task(
-                    carrier.call(queue="sales", patience=60, talk=math.inf))
+                call = asyncio.create_task(carrier.call(queue="sales", patience=60, talk=math.inf))
                 await until(lambda: bool(carrier.result.calls))
                 cid = carrier.result.calls[0].call_id
                 card = page.locator(f'.contact[data-contact-id="{cid}"]')
@@ -116,4 +123,7 @@ async def test_mute_keypad_and_external_transfer_from_the_console(
     row = await get_interaction(db, cid)
     assert row is not None
     assert (row.outcome, row.outcome_reason, row.disposition) == (
-        "transferred", "+12125550199", "callback")
+        "transferred",
+        "+12125550199",
+        "callback",
+    )

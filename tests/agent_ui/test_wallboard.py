@@ -29,8 +29,11 @@ TIMEOUT_MS = 20_000
 
 
 async def post_call(client: Any, settings: Settings, call_id: str, ani: str) -> None:
-    resp = await client.post("/gateway/calls", headers=bearer(settings), json={
-        "call_id": call_id, "ani": ani, "queue": "sales"})
+    resp = await client.post(
+        "/gateway/calls",
+        headers=bearer(settings),
+        json={"call_id": call_id, "ani": ani, "queue": "sales"},
+    )
     assert resp.status == 201, await resp.text()
 
 
@@ -38,11 +41,11 @@ async def test_supervisor_watches_acts_and_reports(
     db: asyncpg.Pool, cc_settings: Settings, browser: Browser
 ) -> None:
     OUT.mkdir(exist_ok=True)
-    await create_user(db, username="sam", password=PASSWORD, role="supervisor",
-                      display_name="Sam Supervisor")
+    await create_user(
+        db, username="sam", password=PASSWORD, role="supervisor", display_name="Sam Supervisor"
+    )
     await add_agent(db, "alice", {"sales": 8})
-    await create_user(db, username="bob", password=PASSWORD, role="agent",
-                      display_name=EVIL_AGENT)
+    await create_user(db, username="bob", password=PASSWORD, role="agent", display_name=EVIL_AGENT)
     await save_agent_profile(db, "bob", AgentProfileIn(skills={"sales": 5}, team="blue"))
     for i in range(12):  # a realistic grid for the screenshot
         await add_agent(db, f"agent{i:02d}", {"support": 4})
@@ -54,8 +57,10 @@ async def test_supervisor_watches_acts_and_reports(
         try:
             boss = await context.new_page()
             watch = PageWatch(boss)
-            async with console(client, cc_settings, "alice") as alice, \
-                    console(client, cc_settings, "bob") as bob:
+            async with (
+                console(client, cc_settings, "alice") as alice,
+                console(client, cc_settings, "bob") as bob,
+            ):
                 await alice.command("set_status", status="available")
                 await bob.command("set_status", status="lunch")
                 await sign_in(boss, base + "/ui/supervisor.html", "sam")
@@ -64,10 +69,12 @@ async def test_supervisor_watches_acts_and_reports(
                 sales = boss.locator('#tiles [data-queue="sales"]')
                 await expect(sales.locator(".waiting .value")).to_have_text("0")
                 await expect(sales).to_have_attribute("data-level", "ok")
-                await expect(sales.locator('.agent-counts [data-state="available"] .count')
-                             ).to_have_text("1")
-                await expect(sales.locator('.agent-counts [data-state="not_ready"] .count')
-                             ).to_have_text("1")
+                await expect(
+                    sales.locator('.agent-counts [data-state="available"] .count')
+                ).to_have_text("1")
+                await expect(
+                    sales.locator('.agent-counts [data-state="not_ready"] .count')
+                ).to_have_text("1")
                 # bob's name is markup: it shows as text, nothing ran
                 bob_row = boss.locator('#agents tr[data-agent="bob"]')
                 await expect(bob_row.locator("th")).to_contain_text(EVIL_AGENT)
@@ -104,9 +111,9 @@ async def test_supervisor_watches_acts_and_reports(
                 await expect(sales.locator(".waiting .value")).to_have_text("3")
                 await expect(sales).to_have_attribute("data-level", "amber")
                 await expect(sales.locator(".figure.waiting")).to_have_attribute(
-                    "data-alert", "amber")
-                await expect(sales.locator(".longest-wait-s .value")).not_to_have_text(
-                    "\u2014")
+                    "data-alert", "amber"
+                )
+                await expect(sales.locator(".longest-wait-s .value")).not_to_have_text("\u2014")
 
                 # why does wb-2 wait?
                 await boss.get_by_role("button", name="Refresh").click()
@@ -126,11 +133,15 @@ async def test_supervisor_watches_acts_and_reports(
                 download = await info.value
                 text = Path(await download.path()).read_text()
                 parsed = [r for r in csv.DictReader(io.StringIO(text)) if r["queue_id"] == "sales"]
-                log_rows = await db.fetch("SELECT contact_id, answered_at FROM interactions "
-                                          "WHERE queue_id = 'sales'")
+                log_rows = await db.fetch(
+                    "SELECT contact_id, answered_at FROM interactions WHERE queue_id = 'sales'"
+                )
                 assert sum(int(r["offered"]) for r in parsed) == len(log_rows) == 4
-                assert sum(int(r["answered"]) for r in parsed) == sum(
-                    1 for r in log_rows if r["answered_at"] is not None) == 1
+                assert (
+                    sum(int(r["answered"]) for r in parsed)
+                    == sum(1 for r in log_rows if r["answered_at"] is not None)
+                    == 1
+                )
                 shown = await report_rows.locator('[data-col="Offered"]').all_inner_texts()
                 assert sum(int(x) for x in shown) == 4
 
@@ -146,17 +157,18 @@ async def test_supervisor_watches_acts_and_reports(
                 await boss.screenshot(path=str(OUT / "supervisor.png"))
                 # the feed is coalesced: at most one message per period (config/ui.yaml:
                 # 0.25 s) since the page opened (test_supervisor_api.py checks a burst)
-                messages = int(await boss.locator("#updated").get_attribute("data-messages")
-                               or 0)
+                messages = int(await boss.locator("#updated").get_attribute("data-messages") or 0)
                 elapsed = time.monotonic() - opened
                 assert 1 < messages <= elapsed / 0.25 + 2, (messages, elapsed)
                 await not_pwned(boss)
                 assert watch.problems == []
 
                 # the read-only screen with its own token
-                resp = await client.post("/api/supervisor/wallboard-token",
-                                         headers=bearer(cc_settings, "root", "admin"),
-                                         json={"name": "floor", "days": 30})
+                resp = await client.post(
+                    "/api/supervisor/wallboard-token",
+                    headers=bearer(cc_settings, "root", "admin"),
+                    json={"name": "floor", "days": 30},
+                )
                 assert resp.status == 201
                 wall_token = (await resp.json())["token"]
                 screen = await screen_context.new_page()

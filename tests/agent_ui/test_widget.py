@@ -65,21 +65,24 @@ async def test_visitor_chats_with_an_agent_who_holds_another_chat(
 
             await cat.command("chat_typing", contact_id=chat_id, typing=True)
             await expect(page.get_by_text("The agent is typing…")).to_be_visible()
-            reply = await cat.command("chat_send", contact_id=chat_id,
-                                      text="Yes! <i>Fibre</i> is available.")
+            reply = await cat.command(
+                "chat_send", contact_id=chat_id, text="Yes! <i>Fibre</i> is available."
+            )
             assert reply["type"] == "reply"
             await expect(log).to_contain_text("Yes! <i>Fibre</i> is available.")
             await expect(page.get_by_text("The agent is typing…")).to_be_hidden()
 
             await page.get_by_label("Your message").fill("Great, how fast is it?")
             await page.get_by_label("Your message").press("Enter")
-            heard = await cat.next("chat.message", contact_id=chat_id, sender="visitor",
-                                   history=False)
+            heard = await cat.next(
+                "chat.message", contact_id=chat_id, sender="visitor", history=False
+            )
             assert heard["data"]["text"] == "Great, how fast is it?"
             # the other chat goes on beside it
             await cat.command("chat_send", contact_id=first, text="Still with you, Ann")
-            assert (await other.next("message", sender="agent"))["data"]["text"] \
-                == "Still with you, Ann"
+            assert (await other.next("message", sender="agent"))["data"][
+                "text"
+            ] == "Still with you, Ann"
 
             # a reload resumes the chat: every line once, the chat still connected
             await page.reload()

@@ -28,7 +28,9 @@ async def running_app(
     settings: Settings, pool: Any, routing_config: RoutingConfig | None = None
 ) -> AsyncIterator[TestClient[Any, Any]]:
     app: web.Application = create_app(
-        settings, pool=pool, routing_config=routing_config or load_routing_config(CONFIG_DIR),
+        settings,
+        pool=pool,
+        routing_config=routing_config or load_routing_config(CONFIG_DIR),
         dnis_map={"+18005550100": "sales"},
     )
     async with TestServer(app, host="127.0.0.1") as server, TestClient(server) as client:
@@ -41,8 +43,12 @@ async def add_agent(pool: Any, user_id: str, skills: dict[str, int]) -> None:
 
 
 def token(settings: Settings, user_id: str, role: str) -> str:
-    return issue_token(settings.token_secret_bytes(), user_id=user_id, role=role,  # type: ignore[arg-type]
-                       ttl_s=600)
+    return issue_token(
+        settings.token_secret_bytes(),
+        user_id=user_id,
+        role=role,  # type: ignore[arg-type]
+        ttl_s=600,
+    )
 
 
 def bearer(settings: Settings, user_id: str = "gateway", role: str = "admin") -> dict[str, str]:
@@ -60,6 +66,7 @@ class SocketClient:
 
     async def next(self, kind: str, timeout: float = 5.0, **match: Any) -> dict[str, Any]:
         """The first unconsumed message of this type whose data has these fields."""
+
         def matches(m: dict[str, Any]) -> bool:
             return m["type"] == kind and all(m["data"].get(k) == v for k, v in match.items())
 

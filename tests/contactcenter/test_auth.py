@@ -51,8 +51,15 @@ def test_parameters_travel_with_the_hash() -> None:
 
 @pytest.mark.parametrize(
     "stored",
-    ["", "plain", "scrypt$n=1024,r=8,p=1$$", "bcrypt$x$y$z", "scrypt$n=1000,r=8,p=1$YQ$" + "A" * 43,
-     "scrypt$n=4194304,r=8,p=1$YWJj$" + "A" * 43, "scrypt$n=1024$YWJj$" + "A" * 43],
+    [
+        "",
+        "plain",
+        "scrypt$n=1024,r=8,p=1$$",
+        "bcrypt$x$y$z",
+        "scrypt$n=1000,r=8,p=1$YQ$" + "A" * 43,
+        "scrypt$n=4194304,r=8,p=1$YWJj$" + "A" * 43,
+        "scrypt$n=1024$YWJj$" + "A" * 43,
+    ],
 )
 def test_unreadable_hash_never_matches(stored: str) -> None:
     assert not verify_password("pw", stored)
@@ -69,8 +76,9 @@ def test_password_bounds() -> None:
 def test_token_round_trip() -> None:
     token = issue_token(SECRET, user_id="alice", role="agent", ttl_s=3600, now=NOW)
     claims = verify_token(SECRET, token, now=NOW + 10)
-    assert claims == TokenClaims(user_id="alice", role="agent", issued_at=NOW,
-                                 expires_at=NOW + 3600)
+    assert claims == TokenClaims(
+        user_id="alice", role="agent", issued_at=NOW, expires_at=NOW + 3600
+    )
     assert "=" not in token and "+" not in token and "/" not in token  # url-safe
 
 
@@ -106,9 +114,15 @@ def test_tampered_tokens_are_rejected() -> None:
 
 @pytest.mark.parametrize(
     ("token", "error"),
-    [(None, TokenMissing), ("", TokenMissing), ("abc", TokenMalformed),
-     ("a.b.c", TokenMalformed), ("a.!!", TokenMalformed), ("é.x", TokenMalformed),
-     ("x" * 5000 + ".y", TokenMalformed)],
+    [
+        (None, TokenMissing),
+        ("", TokenMissing),
+        ("abc", TokenMalformed),
+        ("a.b.c", TokenMalformed),
+        ("a.!!", TokenMalformed),
+        ("é.x", TokenMalformed),
+        ("x" * 5000 + ".y", TokenMalformed),
+    ],
 )
 def test_missing_and_malformed(token: str | None, error: type[TokenError]) -> None:
     with pytest.raises(error):
@@ -120,11 +134,18 @@ def test_validly_signed_but_invalid_payload() -> None:
     import hashlib
     import hmac
 
-    body = base64.urlsafe_b64encode(json.dumps(
-        {"v": 1, "sub": "x", "role": "root", "iat": NOW, "exp": NOW + 60}).encode()
-    ).rstrip(b"=").decode()
-    sig = base64.urlsafe_b64encode(
-        hmac.new(SECRET, body.encode(), hashlib.sha256).digest()).rstrip(b"=").decode()
+    body = (
+        base64.urlsafe_b64encode(
+            json.dumps({"v": 1, "sub": "x", "role": "root", "iat": NOW, "exp": NOW + 60}).encode()
+        )
+        .rstrip(b"=")
+        .decode()
+    )
+    sig = (
+        base64.urlsafe_b64encode(hmac.new(SECRET, body.encode(), hashlib.sha256).digest())
+        .rstrip(b"=")
+        .decode()
+    )
     with pytest.raises(TokenMalformed):
         verify_token(SECRET, f"{body}.{sig}", now=NOW)
 
@@ -140,8 +161,8 @@ def test_issue_checks_its_inputs() -> None:
 
 def test_require_role() -> None:
     claims = verify_token(
-        SECRET, issue_token(SECRET, user_id="sam", role="supervisor", ttl_s=60, now=NOW),
-        now=NOW)
+        SECRET, issue_token(SECRET, user_id="sam", role="supervisor", ttl_s=60, now=NOW), now=NOW
+    )
     require_role(claims, {"supervisor", "admin"})
     with pytest.raises(RoleError) as info:
         require_role(claims, {"admin"})

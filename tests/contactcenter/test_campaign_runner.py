@@ -27,12 +27,22 @@ CLOCK_UTC_HOUR = 17.0
 
 
 def carrier_for(url: str, **outcomes: Any) -> Carrier:
-    return Carrier(CarrierConfig(url=url, username="gateway", password=PASSWORD,
-                                 queue="sales", max_calls=0, seed=7, **outcomes))
+    return Carrier(
+        CarrierConfig(
+            url=url,
+            username="gateway",
+            password=PASSWORD,
+            queue="sales",
+            max_calls=0,
+            seed=7,
+            **outcomes,
+        )
+    )
 
 
-async def until(check: Callable[[], Awaitable[bool]] | Callable[[], bool],
-                timeout: float = 8.0) -> None:
+async def until(
+    check: Callable[[], Awaitable[bool]] | Callable[[], bool], timeout: float = 8.0
+) -> None:
     deadline = time.monotonic() + timeout
     while True:
         result = check()
@@ -46,26 +56,33 @@ async def until(check: Callable[[], Awaitable[bool]] | Callable[[], bool],
 
 async def create_campaign(client: Any, settings: Settings, csv: str, **fields: Any) -> None:
     admin = bearer(settings, "root", "admin")
-    body = {"id": "spring", "name": "Spring", "queue": "outbound", "mode": "progressive",
-            "calling_window": {"start": "09:00", "end": "20:00"},
-            "identification_message": "acme_id", **fields}
+    body = {
+        "id": "spring",
+        "name": "Spring",
+        "queue": "outbound",
+        "mode": "progressive",
+        "calling_window": {"start": "09:00", "end": "20:00"},
+        "identification_message": "acme_id",
+        **fields,
+    }
     resp = await client.post("/api/campaigns", json=body, headers=admin)
     assert resp.status == 201, await resp.text()
-    resp = await client.post("/api/campaigns/spring/contacts", data=csv.encode(),
-                             headers=admin)
+    resp = await client.post("/api/campaigns/spring/contacts", data=csv.encode(), headers=admin)
     out = await resp.json()
     assert out["rejected"] == [], out
 
 
 async def start(client: Any, settings: Settings) -> None:
-    resp = await client.post("/api/campaigns/spring/start",
-                             headers=bearer(settings, "root", "admin"))
+    resp = await client.post(
+        "/api/campaigns/spring/start", headers=bearer(settings, "root", "admin")
+    )
     assert resp.status == 200, await resp.text()
 
 
 async def stats(client: Any, settings: Settings) -> dict[str, Any]:
-    resp = await client.get("/api/campaigns/spring/stats",
-                            headers=bearer(settings, "sue", "supervisor"))
+    resp = await client.get(
+        "/api/campaigns/spring/stats", headers=bearer(settings, "sue", "supervisor")
+    )
     assert resp.status == 200
     out: dict[str, Any] = await resp.json()
     return out
@@ -76,15 +93,23 @@ async def test_progressive_live_answer_reaches_the_agent_with_screen_pop(
 ) -> None:
     await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await add_agent(db, "alice", {"sales": 5})
-    ada = await upsert_customer(db, CustomerIn(name="Ada Lovelace", phones=["+12125550101"],
-                                               tier="gold"))
-    csv = ("number,name,timezone,customer_id,plan\n"
-           f"+12125550101,Ada,America/New_York,{ada.id},gold\n")
+    ada = await upsert_customer(
+        db, CustomerIn(name="Ada Lovelace", phones=["+12125550101"], tier="gold")
+    )
+    csv = (
+        f"number,name,timezone,customer_id,plan\n+12125550101,Ada,America/New_York,{ada.id},gold\n"
+    )
     async with campaign_app(cc_settings, db, clock=clock_at(CLOCK_UTC_HOUR)) as client:
         await create_campaign(client, cc_settings, csv)
         url = str(client.make_url("")).rstrip("/")
-        carrier = carrier_for(url, campaign_live=1.0, campaign_busy=0.0, campaign_machine=0.0,
-                              live_after=(0.2, 0.3), amd_human_latency=0.1)
+        carrier = carrier_for(
+            url,
+            campaign_live=1.0,
+            campaign_busy=0.0,
+            campaign_machine=0.0,
+            live_after=(0.2, 0.3),
+            amd_human_latency=0.1,
+        )
         async with carrier.serving(), console(client, cc_settings, "alice") as alice:
             assert (await alice.command("set_status", status="available"))["type"] == "reply"
             await start(client, cc_settings)
@@ -98,27 +123,48 @@ async def test_progressive_live_answer_reaches_the_agent_with_screen_pop(
             await alice.next("contact_state", contact_id=cid, state="connected")
             assert (await alice.command("end", contact_id=cid))["type"] == "reply"
             await alice.next("contact_state", contact_id=cid, state="wrap_up")
-            done = await alice.command("wrapup", contact_id=cid, disposition="done",
-                                       notes="took the offer")
+            done = await alice.command(
+                "wrapup", contact_id=cid, disposition="done", notes="took the offer"
+            )
             assert done["type"] == "reply", done
-            await until(lambda: bool(carrier.result.outbound)
-                        and carrier.result.outbound[0].ended_by is not None)
+            await until(
+                lambda: (
+                    bool(carrier.result.outbound)
+                    and carrier.result.outbound[0].ended_by is not None
+                )
+            )
             await until(lambda: db.fetchval("SELECT final FROM campaign_contacts"))
             await asyncio.sleep(0.3)  # ticks with alice ready again: the list is done
             figures = await stats(client, cc_settings)
 
     (call,) = carrier.result.outbound  # exactly one dial: the row is final after it
     assert (call.call_id, call.number, call.campaign_id, call.amd) == (
-        cid, "+12125550101", "spring", "human")
+        cid,
+        "+12125550101",
+        "spring",
+        "human",
+    )
     assert call.bridged and call.prompts == [] and call.ring_timeout >= 15
     story = [e.type for e in await read_contact(db, cid)]
-    assert story == ["contact.arrived", "dial.placed", "dial.result", "contact.queued",
-                     "contact.offered", "contact.answered", "contact.ended",
-                     "wrapup.completed"]
+    assert story == [
+        "contact.arrived",
+        "dial.placed",
+        "dial.result",
+        "contact.queued",
+        "contact.offered",
+        "contact.answered",
+        "contact.ended",
+        "wrapup.completed",
+    ]
     row = await get_interaction(db, cid)
     assert row is not None
     assert (row.direction, row.dnis, row.customer_id, row.agent_id, row.queue_id) == (
-        "outbound", "+12125550101", ada.id, "alice", "outbound")
+        "outbound",
+        "+12125550101",
+        ada.id,
+        "alice",
+        "outbound",
+    )
     assert (row.outcome, row.disposition) == ("handled", "done")
     assert row.attached["campaign_id"] == "spring" and row.attached["dial_outcome"] == "live"
     attempt = await db.fetchrow("SELECT * FROM dial_attempts WHERE call_id = $1", cid)
@@ -136,15 +182,24 @@ async def test_answer_without_a_free_agent_is_abandoned_with_identification(
 ) -> None:
     await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await add_agent(db, "alice", {"sales": 5})
-    csv = ("number,name,timezone\n+12125550101,Ann,America/New_York\n"
-           "+12125550102,Ben,America/New_York\n")
+    csv = (
+        "number,name,timezone\n+12125550101,Ann,America/New_York\n"
+        "+12125550102,Ben,America/New_York\n"
+    )
     async with campaign_app(cc_settings, db, clock=clock_at(CLOCK_UTC_HOUR)) as client:
         # power mode, two lines for the one agent, UK rules (lockouts)
-        await create_campaign(client, cc_settings, csv, mode="power", ratio=2.0,
-                              regulatory_mode="uk")
+        await create_campaign(
+            client, cc_settings, csv, mode="power", ratio=2.0, regulatory_mode="uk"
+        )
         url = str(client.make_url("")).rstrip("/")
-        carrier = carrier_for(url, campaign_live=1.0, campaign_busy=0.0, campaign_machine=0.0,
-                              live_after=(0.3, 0.4), amd_human_latency=0.2)
+        carrier = carrier_for(
+            url,
+            campaign_live=1.0,
+            campaign_busy=0.0,
+            campaign_machine=0.0,
+            live_after=(0.3, 0.4),
+            amd_human_latency=0.2,
+        )
         async with carrier.serving(), console(client, cc_settings, "alice") as alice:
             assert (await alice.command("set_status", status="available"))["type"] == "reply"
             await start(client, cc_settings)
@@ -171,9 +226,11 @@ async def test_answer_without_a_free_agent_is_abandoned_with_identification(
     assert 1.9 <= abandoned_at - answered_at < 3.0  # the 2 s rule, AMD latency included
     row = await get_interaction(db, dropped.call_id)
     assert row is not None and (row.direction, row.outcome) == ("outbound", "abandoned")
-    contact = await db.fetchrow("SELECT c.* FROM campaign_contacts c JOIN dial_attempts a "
-                                "ON a.contact_row_id = c.id WHERE a.call_id = $1",
-                                dropped.call_id)
+    contact = await db.fetchrow(
+        "SELECT c.* FROM campaign_contacts c JOIN dial_attempts a "
+        "ON a.contact_row_id = c.id WHERE a.call_id = $1",
+        dropped.call_id,
+    )
     assert contact["last_outcome"] == "abandoned" and not contact["final"]
     # UK: locked out for 72 hours after our abandon
     assert contact["locked_until"] - abandoned_at > 71 * 3600
@@ -184,31 +241,42 @@ async def test_no_dial_outside_the_window_or_to_dnc_numbers(
 ) -> None:
     await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await add_agent(db, "alice", {"sales": 5})
-    csv = ("number,name,timezone\n"
-           "+18085550100,Hana,Pacific/Honolulu\n"      # 07:00 local: outside 09-20
-           "+12125550177,Dee,America/New_York\n"       # on the DNC list
-           "+12125550101,Ann,America/New_York\n"       # callable
-           "+12125550109,Bea,America/Chicago\n")       # the record's zone wins: 11:00
+    csv = (
+        "number,name,timezone\n"
+        "+18085550100,Hana,Pacific/Honolulu\n"  # 07:00 local: outside 09-20
+        "+12125550177,Dee,America/New_York\n"  # on the DNC list
+        "+12125550101,Ann,America/New_York\n"  # callable
+        "+12125550109,Bea,America/Chicago\n"
+    )  # the record's zone wins: 11:00
     async with campaign_app(cc_settings, db, clock=clock_at(CLOCK_UTC_HOUR)) as client:
         await create_campaign(client, cc_settings, csv)
-        resp = await client.post("/api/dnc", json={"numbers": ["+1 212 555 0177"]},
-                                 headers=bearer(cc_settings, "root", "admin"))
+        resp = await client.post(
+            "/api/dnc",
+            json={"numbers": ["+1 212 555 0177"]},
+            headers=bearer(cc_settings, "root", "admin"),
+        )
         assert (await resp.json())["added"] == 1
         url = str(client.make_url("")).rstrip("/")
-        carrier = carrier_for(url, campaign_live=0.0, campaign_busy=1.0, campaign_machine=0.0,
-                              busy_after=(0.05, 0.1))
+        carrier = carrier_for(
+            url, campaign_live=0.0, campaign_busy=1.0, campaign_machine=0.0, busy_after=(0.05, 0.1)
+        )
         async with carrier.serving(), console(client, cc_settings, "alice") as alice:
             assert (await alice.command("set_status", status="available"))["type"] == "reply"
             await start(client, cc_settings)
-            await until(lambda: db.fetchval(
-                "SELECT count(*) = 2 FROM dial_attempts WHERE state = 'busy'"))
+            await until(
+                lambda: db.fetchval("SELECT count(*) = 2 FROM dial_attempts WHERE state = 'busy'")
+            )
             await asyncio.sleep(0.3)  # more ticks: nothing else is dialed
 
     dialed = sorted(r.number for r in carrier.result.outbound)
     assert dialed == ["+12125550101", "+12125550109"]
-    refusals = {r["number"]: r["reason"] for r in await db.fetch(
-        "SELECT data->>'number' AS number, data->>'reason' AS reason FROM events "
-        "WHERE type = 'dial.refused'")}
+    refusals = {
+        r["number"]: r["reason"]
+        for r in await db.fetch(
+            "SELECT data->>'number' AS number, data->>'reason' AS reason FROM events "
+            "WHERE type = 'dial.refused'"
+        )
+    }
     assert refusals == {"+18085550100": "outside_window", "+12125550177": "dnc"}
     rows = {r["number"]: r for r in await db.fetch("SELECT * FROM campaign_contacts")}
     assert rows["+12125550177"]["final"] and rows["+12125550177"]["attempts"] == 0
@@ -218,8 +286,7 @@ async def test_no_dial_outside_the_window_or_to_dnc_numbers(
     assert abs(hana["next_attempt_at"] % 86_400 - 19 * 3600) < 1
     for r in carrier.result.outbound:  # busy attempts are in the call log too
         logged = await get_interaction(db, r.call_id)
-        assert logged is not None and (logged.direction, logged.outcome) == (
-            "outbound", "busy")
+        assert logged is not None and (logged.direction, logged.outcome) == ("outbound", "busy")
 
 
 async def test_a_restart_never_dials_a_placed_attempt_again(
@@ -227,8 +294,10 @@ async def test_a_restart_never_dials_a_placed_attempt_again(
 ) -> None:
     await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await add_agent(db, "alice", {"sales": 5})
-    csv = ("number,name,timezone\n+12125550101,Ann,America/New_York\n"
-           "+12125550102,Ben,America/New_York\n")
+    csv = (
+        "number,name,timezone\n+12125550101,Ann,America/New_York\n"
+        "+12125550102,Ben,America/New_York\n"
+    )
     # no carrier connected: the originate waits in the gateway's buffer and is lost
     # with the process, as if the server died right after sending it
     clock = clock_at(CLOCK_UTC_HOUR)  # one clock for both lives of the server
@@ -244,8 +313,9 @@ async def test_a_restart_never_dials_a_placed_attempt_again(
 
     async with campaign_app(cc_settings, db, clock=clock) as client:
         url = str(client.make_url("")).rstrip("/")
-        carrier = carrier_for(url, campaign_live=0.0, campaign_busy=1.0, campaign_machine=0.0,
-                              busy_after=(0.05, 0.1))
+        carrier = carrier_for(
+            url, campaign_live=0.0, campaign_busy=1.0, campaign_machine=0.0, busy_after=(0.05, 0.1)
+        )
         async with carrier.serving(), console(client, cc_settings, "alice") as alice:
             await alice.command("hello")
             # alice was restored logged in and ready: the runner dials the other row
@@ -257,9 +327,12 @@ async def test_a_restart_never_dials_a_placed_attempt_again(
     assert numbers == ["+12125550102"], numbers
     rows = await db.fetch("SELECT call_id, state FROM dial_attempts ORDER BY placed_at")
     assert [(r["call_id"], r["state"]) for r in rows] == [
-        (first["call_id"], "lost"), (carrier.result.outbound[0].call_id, "busy")]
-    lost_row = await db.fetchrow("SELECT * FROM campaign_contacts WHERE id = $1",
-                                 first["contact_row_id"])
+        (first["call_id"], "lost"),
+        (carrier.result.outbound[0].call_id, "busy"),
+    ]
+    lost_row = await db.fetchrow(
+        "SELECT * FROM campaign_contacts WHERE id = $1", first["contact_row_id"]
+    )
     assert lost_row["attempts"] == 1 and lost_row["last_outcome"] == "lost"
     assert lost_row["next_attempt_at"] > clock() + 3000  # failed-retry time (1 h)
 
@@ -270,25 +343,32 @@ async def test_preview_mode_shows_the_record_and_the_agent_dials_it(
     await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await add_agent(db, "alice", {"sales": 5})
     ada = await upsert_customer(db, CustomerIn(name="Ada Lovelace", phones=["+12125550101"]))
-    csv = ("number,name,timezone,customer_id,plan\n"
-           f"+12125550101,Ada,America/New_York,{ada.id},gold\n")
+    csv = (
+        f"number,name,timezone,customer_id,plan\n+12125550101,Ada,America/New_York,{ada.id},gold\n"
+    )
     async with campaign_app(cc_settings, db, clock=clock_at(CLOCK_UTC_HOUR)) as client:
         await create_campaign(client, cc_settings, csv, mode="preview")
         url = str(client.make_url("")).rstrip("/")
         # the agent's own call: the click-to-dial model answers it
-        carrier = carrier_for(url, answer_probability=1.0, busy_probability=0.0,
-                              answer_delay=0.2)
+        carrier = carrier_for(url, answer_probability=1.0, busy_probability=0.0, answer_delay=0.2)
         async with carrier.serving(), console(client, cc_settings, "alice") as alice:
             assert (await alice.command("set_status", status="available"))["type"] == "reply"
             await start(client, cc_settings)
             shown = (await alice.next("campaign_preview", timeout=8))["data"]
             assert (shown["number"], shown["name"], shown["queue"]) == (
-                "+12125550101", "Ada", "outbound")
+                "+12125550101",
+                "Ada",
+                "outbound",
+            )
             assert shown["attributes"] == {"plan": "gold"}
             assert shown["screen_pop"]["customer"]["name"] == "Ada Lovelace"
             assert carrier.result.outbound == []  # preview: the dialer itself never dials
-            reply = await alice.command("dial", number=shown["number"],
-                                        customer_id=shown["customer_id"], queue=shown["queue"])
+            reply = await alice.command(
+                "dial",
+                number=shown["number"],
+                customer_id=shown["customer_id"],
+                queue=shown["queue"],
+            )
             assert reply["type"] == "reply", reply
             cid = reply["data"]["contact_id"]
             await alice.next("dial_result", contact_id=cid, result="answered")
@@ -301,12 +381,18 @@ async def test_preview_mode_shows_the_record_and_the_agent_dials_it(
 
     attempt = await db.fetchrow("SELECT * FROM dial_attempts")
     assert (attempt["call_id"], attempt["state"], attempt["agent_id"]) == (
-        shown["call_ref"], "connected", "alice")
+        shown["call_ref"],
+        "connected",
+        "alice",
+    )
     story = [e.type for e in await read_contact(db, shown["call_ref"])]
     assert story == ["dial.previewed", "dial.preview_done"]
     row = await get_interaction(db, cid)
     assert row is not None and (row.direction, row.outcome, row.queue_id) == (
-        "outbound", "handled", "outbound")
+        "outbound",
+        "handled",
+        "outbound",
+    )
 
 
 async def test_machine_is_hung_up_rescheduled_and_locked_out_in_uk_mode(
@@ -317,17 +403,32 @@ async def test_machine_is_hung_up_rescheduled_and_locked_out_in_uk_mode(
     clock = clock_at(CLOCK_UTC_HOUR)
     csv = "number,name,timezone\n+442071234567,Ian,Europe/London\n"
     async with campaign_app(cc_settings, db, clock=clock) as client:
-        await create_campaign(client, cc_settings, csv, regulatory_mode="uk",
-                              calling_window={"start": "08:00", "end": "21:00"},
-                              amd_false_positive_rate=0.1)
+        await create_campaign(
+            client,
+            cc_settings,
+            csv,
+            regulatory_mode="uk",
+            calling_window={"start": "08:00", "end": "21:00"},
+            amd_false_positive_rate=0.1,
+        )
         url = str(client.make_url("")).rstrip("/")
-        carrier = carrier_for(url, campaign_live=0.0, campaign_busy=0.0, campaign_machine=1.0,
-                              live_after=(0.1, 0.2), amd_machine_latency=0.1)
+        carrier = carrier_for(
+            url,
+            campaign_live=0.0,
+            campaign_busy=0.0,
+            campaign_machine=1.0,
+            live_after=(0.1, 0.2),
+            amd_machine_latency=0.1,
+        )
         async with carrier.serving(), console(client, cc_settings, "alice") as alice:
             assert (await alice.command("set_status", status="available"))["type"] == "reply"
             await start(client, cc_settings)
-            await until(lambda: bool(carrier.result.outbound)
-                        and carrier.result.outbound[0].ended_by is not None)
+            await until(
+                lambda: (
+                    bool(carrier.result.outbound)
+                    and carrier.result.outbound[0].ended_by is not None
+                )
+            )
             await asyncio.sleep(0.3)  # more ticks: locked out, not dialed again
             figures = await stats(client, cc_settings)
             assert not [m for m in alice.inbox if m["type"] == "offer"]
@@ -339,8 +440,8 @@ async def test_machine_is_hung_up_rescheduled_and_locked_out_in_uk_mode(
     contact = await db.fetchrow("SELECT * FROM campaign_contacts")
     at = attempt["outcome_at"]
     assert contact["last_outcome"] == "machine" and not contact["final"]
-    assert abs(contact["next_attempt_at"] - (at + 4 * 3600)) < 1   # retry after a machine
-    assert abs(contact["locked_until"] - (at + 24 * 3600)) < 1     # UK lockout
+    assert abs(contact["next_attempt_at"] - (at + 4 * 3600)) < 1  # retry after a machine
+    assert abs(contact["locked_until"] - (at + 24 * 3600)) < 1  # UK lockout
     assert figures["machines"] == 1 and figures["live_answers"] == 0
     # UK window: the AMD false-positive estimate joins the ledger (0.1 of one machine)
     (window,) = figures["windows"]
@@ -360,25 +461,34 @@ async def test_blended_agent_takes_the_waiting_inbound_call_first(
     async with campaign_app(cc_settings, db, clock=clock_at(CLOCK_UTC_HOUR)) as client:
         await create_campaign(client, cc_settings, csv)
         url = str(client.make_url("")).rstrip("/")
-        carrier = carrier_for(url, campaign_live=1.0, campaign_busy=0.0, campaign_machine=0.0,
-                              # rings long enough for the inbound call below to come first
-                              # even on a loaded machine
-                              live_after=(3.0, 3.0), amd_human_latency=0.1)
+        carrier = carrier_for(
+            url,
+            campaign_live=1.0,
+            campaign_busy=0.0,
+            campaign_machine=0.0,
+            # rings long enough for the inbound call below to come first
+            # even on a loaded machine
+            live_after=(3.0, 3.0),
+            amd_human_latency=0.1,
+        )
         async with carrier.serving(), console(client, cc_settings, "alice") as alice:
             assert (await alice.command("set_status", status="available"))["type"] == "reply"
             await start(client, cc_settings)
             await until(lambda: bool(carrier.result.outbound))
             # while the dial rings an inbound call takes alice
-            resp = await client.post("/gateway/calls", headers=gw,
-                                     json={"call_id": "in-1", "queue": "sales"})
+            resp = await client.post(
+                "/gateway/calls", headers=gw, json={"call_id": "in-1", "queue": "sales"}
+            )
             assert (await resp.json())["state"] == "offered"
             await alice.next("offer", contact_id="in-1")
             assert (await alice.command("accept", contact_id="in-1"))["type"] == "reply"
-            await until(lambda: db.fetchval(
-                "SELECT state = 'answered' FROM dial_attempts"), timeout=10)
+            await until(
+                lambda: db.fetchval("SELECT state = 'answered' FROM dial_attempts"), timeout=10
+            )
             # the answered campaign call waits; a second inbound call comes after it
-            resp = await client.post("/gateway/calls", headers=gw,
-                                     json={"call_id": "in-2", "queue": "sales"})
+            resp = await client.post(
+                "/gateway/calls", headers=gw, json={"call_id": "in-2", "queue": "sales"}
+            )
             assert (await resp.json())["state"] == "queued"
             assert (await alice.command("end", contact_id="in-1"))["type"] == "reply"
             done = await alice.command("wrapup", contact_id="in-1", disposition="sold")
@@ -390,8 +500,9 @@ async def test_blended_agent_takes_the_waiting_inbound_call_first(
     (call,) = carrier.result.outbound
     assert call.prompts == ["acme_id"] and not call.bridged
     assert await db.fetchval("SELECT state FROM dial_attempts") == "abandoned"
-    assert not [m for m in alice.seen
-                if m["type"] == "offer" and m["data"]["contact_id"] == call.call_id]
+    assert not [
+        m for m in alice.seen if m["type"] == "offer" and m["data"]["contact_id"] == call.call_id
+    ]
 
 
 async def test_an_answered_call_waiting_at_a_restart_leaves_the_queue(
@@ -404,8 +515,14 @@ async def test_an_answered_call_waiting_at_a_restart_leaves_the_queue(
     async with campaign_app(cc_settings, db, clock=clock) as client:
         await create_campaign(client, cc_settings, csv)
         url = str(client.make_url("")).rstrip("/")
-        carrier = carrier_for(url, campaign_live=1.0, campaign_busy=0.0, campaign_machine=0.0,
-                              live_after=(0.1, 0.1), amd_human_latency=0.1)
+        carrier = carrier_for(
+            url,
+            campaign_live=1.0,
+            campaign_busy=0.0,
+            campaign_machine=0.0,
+            live_after=(0.1, 0.1),
+            amd_human_latency=0.1,
+        )
         async with carrier.serving(), console(client, cc_settings, "alice") as alice:
             assert (await alice.command("set_status", status="available"))["type"] == "reply"
             await start(client, cc_settings)
@@ -413,8 +530,7 @@ async def test_an_answered_call_waiting_at_a_restart_leaves_the_queue(
         # the server stops while the answered call is offered (within its 2 s)
 
     async with campaign_app(cc_settings, db, clock=clock) as client:
-        await until(lambda: db.fetchval(
-            "SELECT count(*) = 1 FROM events WHERE type = 'dial.lost'"))
+        await until(lambda: db.fetchval("SELECT count(*) = 1 FROM events WHERE type = 'dial.lost'"))
     assert await db.fetchval("SELECT state FROM dial_attempts") == "lost"
     row = await get_interaction(db, cid)
     assert row is not None and row.outcome == "abandoned" and row.agent_id is None

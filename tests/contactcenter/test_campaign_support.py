@@ -22,10 +22,17 @@ from routing.policy import parse_routing_config
 from tests.contactcenter.server_support import CONFIG_DIR
 
 CAMPAIGN_QUEUE = {
-    "id": "outbound", "name": "Outbound campaigns", "channel": "voice",
-    "skills": {"sales": 1}, "priority": -5, "offer_timeout_s": 15,
-    "wrap_up": {"mode": "mandatory", "disposition_required": True,
-                "dispositions": ["done", "callback", "dnc"]},
+    "id": "outbound",
+    "name": "Outbound campaigns",
+    "channel": "voice",
+    "skills": {"sales": 1},
+    "priority": -5,
+    "offer_timeout_s": 15,
+    "wrap_up": {
+        "mode": "mandatory",
+        "disposition_required": True,
+        "dispositions": ["done", "callback", "dnc"],
+    },
 }
 
 
@@ -45,12 +52,19 @@ def clock_at(utc_hour: float) -> Callable[[], float]:
 
 @asynccontextmanager
 async def campaign_app(
-    settings: Settings, pool: Any, *, clock: Callable[[], float] = time.time,
+    settings: Settings,
+    pool: Any,
+    *,
+    clock: Callable[[], float] = time.time,
     tick_s: float = 0.05,
 ) -> AsyncIterator[TestClient[Any, Any]]:
-    app: web.Application = create_app(settings, pool=pool,
-                                      routing_config=routing_with_campaign_queue(),
-                                      dnis_map={"+18005550100": "sales"}, clock=clock)
+    app: web.Application = create_app(
+        settings,
+        pool=pool,
+        routing_config=routing_with_campaign_queue(),
+        dnis_map={"+18005550100": "sales"},
+        clock=clock,
+    )
     app[TIMING] = Timing(tick_s=tick_s)
     async with TestServer(app, host="127.0.0.1") as server, TestClient(server) as client:
         yield client

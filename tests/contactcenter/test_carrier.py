@@ -42,8 +42,10 @@ async def test_carrier_calls_are_bridged_or_abandoned(
 ) -> None:
     await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await add_agent(db, "alice", {"sales": 8})
-    async with running_app(cc_settings, db) as client, \
-            console(client, cc_settings, "alice") as alice:
+    async with (
+        running_app(cc_settings, db) as client,
+        console(client, cc_settings, "alice") as alice,
+    ):
         assert (await alice.command("set_status", status="available"))["type"] == "reply"
         await alice.next("agent_state", activity="idle")
         accepted: list[str] = []
@@ -52,11 +54,23 @@ async def test_carrier_calls_are_bridged_or_abandoned(
         # Fixed times: call 1 arrives at 0.25 s and is offered to alice, who accepts it at
         # once; its caller talks 0.5 s and hangs up, and alice stays in wrap-up. Call 2
         # arrives at 0.5 s, finds no free agent and hangs up after its 1.5 s of patience.
-        carrier = Carrier(CarrierConfig(
-            url=url, username="gateway", password=PASSWORD, rate=4.0, duration=5.0,
-            max_calls=2, patience_mean=1.5, talk_mean=0.5, dnis="+18005550100",
-            fixed_times=True, seed=1, call_prefix="t", drain=10.0,
-        ))
+        carrier = Carrier(
+            CarrierConfig(
+                url=url,
+                username="gateway",
+                password=PASSWORD,
+                rate=4.0,
+                duration=5.0,
+                max_calls=2,
+                patience_mean=1.5,
+                talk_mean=0.5,
+                dnis="+18005550100",
+                fixed_times=True,
+                seed=1,
+                call_prefix="t",
+                drain=10.0,
+            )
+        )
         try:
             result = await asyncio.wait_for(carrier.run(), 20)
         finally:
@@ -64,12 +78,21 @@ async def test_carrier_calls_are_bridged_or_abandoned(
             with contextlib.suppress(asyncio.CancelledError):
                 await agent_task
 
-    assert (result.placed, result.bridged, result.abandoned, result.errors, result.cut_off) \
-        == (2, 1, 1, 0, 0), result
+    assert (result.placed, result.bridged, result.abandoned, result.errors, result.cut_off) == (
+        2,
+        1,
+        1,
+        0,
+        0,
+    ), result
     assert accepted == ["t-1"]
     first, second = result.calls
-    assert (first.call_id, first.outcome, first.agent_id, first.ended_by) \
-        == ("t-1", "bridged", "alice", "caller")
+    assert (first.call_id, first.outcome, first.agent_id, first.ended_by) == (
+        "t-1",
+        "bridged",
+        "alice",
+        "caller",
+    )
     assert first.time_to_bridge is not None and 0 <= first.time_to_bridge < 1.5
     assert result.mean_time_to_bridge == first.time_to_bridge
     assert (second.call_id, second.outcome, second.state) == ("t-2", "abandoned", "queued")
@@ -93,12 +116,25 @@ async def test_carrier_calls_are_bridged_or_abandoned(
 async def test_carrier_refuses_a_non_admin(db: asyncpg.Pool, cc_settings: Settings) -> None:
     await add_agent(db, "bob", {"sales": 5})
     async with running_app(cc_settings, db) as client:
-        carrier = Carrier(CarrierConfig(url=str(client.make_url("")), username="bob",
-                                        password=PASSWORD, queue="sales", max_calls=1))
+        carrier = Carrier(
+            CarrierConfig(
+                url=str(client.make_url("")),
+                username="bob",
+                password=PASSWORD,
+                queue="sales",
+                max_calls=1,
+            )
+        )
         with pytest.raises(CarrierError, match="not an admin"):
             await carrier.run()
-        wrong = Carrier(CarrierConfig(url=str(client.make_url("")), username="bob",
-                                      password="wrong password", queue="sales"))
+        wrong = Carrier(
+            CarrierConfig(
+                url=str(client.make_url("")),
+                username="bob",
+                password="wrong password",
+                queue="sales",
+            )
+        )
         with pytest.raises(CarrierError, match="login refused"):
             await wrong.run()
 
@@ -115,16 +151,40 @@ async def test_carrier_command_prints_one_json_object(
     parser = argparse.ArgumentParser()
     carrier.register(parser.add_subparsers())
     async with running_app(cc_settings, db) as client:
-        args = parser.parse_args([
-            "carrier", "--url", str(client.make_url("")), "--username", "gateway",
-            "--password", PASSWORD, "--rate", "20/s", "--duration", "5", "--max-calls", "3",
-            "--patience-mean", "0.3", "--talk-mean", "1", "--queue", "billing", "--seed", "7",
-            "--json",
-        ])
+        args = parser.parse_args(
+            [
+                "carrier",
+                "--url",
+                str(client.make_url("")),
+                "--username",
+                "gateway",
+                "--password",
+                PASSWORD,
+                "--rate",
+                "20/s",
+                "--duration",
+                "5",
+                "--max-calls",
+                "3",
+                "--patience-mean",
+                "0.3",
+                "--talk-mean",
+                "1",
+                "--queue",
+                "billing",
+                "--seed",
+                "7",
+                "--json",
+            ]
+        )
         # the command runs its own event loop: give it a thread
         code = await asyncio.to_thread(args.func, args)
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
-    assert (summary["placed"], summary["abandoned"], summary["bridged"], summary["errors"]) \
-        == (3, 3, 0, 0), summary
+    assert (summary["placed"], summary["abandoned"], summary["bridged"], summary["errors"]) == (
+        3,
+        3,
+        0,
+        0,
+    ), summary
     assert summary["mean_time_to_bridge"] is None

@@ -60,8 +60,11 @@ class Visitor(SocketClient):
         return chat_id
 
     def lines(self, sender: str) -> list[str]:
-        return [m["data"]["text"] for m in self.seen + self.inbox
-                if m["type"] == "message" and m["data"]["sender"] == sender]
+        return [
+            m["data"]["text"]
+            for m in self.seen + self.inbox
+            if m["type"] == "message" and m["data"]["sender"] == sender
+        ]
 
     async def close(self) -> None:
         await self.ws.close()
@@ -94,17 +97,30 @@ async def test_agent_holds_two_chats_while_a_third_waits(
 
             offer = (await cat.next("offer"))["data"]
             assert (offer["contact_id"], offer["channel"], offer["queue"]) == (
-                a, "chat", "chat_support")
+                a,
+                "chat",
+                "chat_support",
+            )
             assert offer["screen_pop"]["ivr"]["variables"]["topic"] == "sales"
-            assert offer["screen_pop"]["chat"] == {"name": "Ann <b>",
-                                                   "question": "Can I upgrade my plan?"}
+            assert offer["screen_pop"]["chat"] == {
+                "name": "Ann <b>",
+                "question": "Can I upgrade my plan?",
+            }
             assert (await cat.command("accept", contact_id=a))["type"] == "reply"
             assert (await ann.next("state", state="connected"))["data"]["agent"] == "cat"
             # question, greeting, menu, a wrong answer, sorry + menu, "upgrade", queued
             history = [await cat.next("chat.message", contact_id=a) for _ in range(8)]
             assert [m["data"]["line"] for m in history] == [1, 2, 3, 4, 5, 6, 7, 8]
             assert [m["data"]["sender"] for m in history] == [
-                "visitor", "bot", "bot", "visitor", "bot", "bot", "visitor", "bot"]
+                "visitor",
+                "bot",
+                "bot",
+                "visitor",
+                "bot",
+                "bot",
+                "visitor",
+                "bot",
+            ]
             assert all(m["data"]["history"] for m in history)
             assert history[0]["data"]["text"] == "Can I upgrade my plan?"
             assert history[0]["data"]["name"] == "Ann <b>"
@@ -117,10 +133,14 @@ async def test_agent_holds_two_chats_while_a_third_waits(
 
             c = await cid.to_queue("Cid", "Anyone there?")
             await asyncio.sleep(0.3)
-            assert not [m for m in cat.seen + cat.inbox
-                        if m["type"] == "offer" and m["data"]["contact_id"] == c]
-            queues = await (await client.get(
-                "/api/queues", headers=bearer(cc_settings, "cat", "agent"))).json()
+            assert not [
+                m
+                for m in cat.seen + cat.inbox
+                if m["type"] == "offer" and m["data"]["contact_id"] == c
+            ]
+            queues = await (
+                await client.get("/api/queues", headers=bearer(cc_settings, "cat", "agent"))
+            ).json()
             assert queues["waiting_now"]["chat_support"] == 1
 
             # both ways, with the typing indicator
@@ -136,8 +156,9 @@ async def test_agent_holds_two_chats_while_a_third_waits(
             heard = await cat.next("chat.message", contact_id=a, sender="visitor")
             assert heard["data"]["text"] == "Great, thanks!" and heard["data"]["line"] == 10
             await ben.send("message", text="I am Ben")
-            assert (await cat.next("chat.message", contact_id=b, history=False))[
-                "data"]["text"] == "I am Ben"
+            assert (await cat.next("chat.message", contact_id=b, history=False))["data"][
+                "text"
+            ] == "I am Ben"
 
             # errors name the command id
             refused = await cat.send("chat_send", contact_id=c, text="not yours")
@@ -178,7 +199,11 @@ async def test_agent_holds_two_chats_while_a_third_waits(
     row = await get_interaction(db, a)
     assert row is not None
     assert (row.channel, row.queue_id, row.agent_id, row.outcome) == (
-        "chat", "chat_support", "cat", "handled")
+        "chat",
+        "chat_support",
+        "cat",
+        "handled",
+    )
     assert (row.csat, row.resolved) == (5, True)
     assert row.attached["name"] == "Ann <b>" and row.attached["topic"] == "sales"
     assert [s["node"] for s in row.ivr_path][:3] == ["greet", "hours_check", "topic"]
@@ -258,18 +283,27 @@ async def test_transcript_api_for_supervisors_and_the_agent_who_handled_it(
         def url(cid: str) -> str:
             return f"/api/chats/{cid}/transcript"
 
-        for user, role, status in (("sue", "supervisor", 200), ("cat", "agent", 200),
-                                   ("dan", "agent", 403)):
+        for user, role, status in (
+            ("sue", "supervisor", 200),
+            ("cat", "agent", 200),
+            ("dan", "agent", 403),
+        ):
             resp = await client.get(url(i), headers=bearer(cc_settings, user, role))
             assert resp.status == status, (user, await resp.text())
-        body = await (await client.get(url(i), headers=bearer(cc_settings, "sue",
-                                                               "supervisor"))).json()
-        assert body["lines"][0] == {**body["lines"][0], "seq": 1, "sender": "visitor",
-                                    "text": "<script>alert(1)</script>"}
+        body = await (
+            await client.get(url(i), headers=bearer(cc_settings, "sue", "supervisor"))
+        ).json()
+        assert body["lines"][0] == {
+            **body["lines"][0],
+            "seq": 1,
+            "sender": "visitor",
+            "text": "<script>alert(1)</script>",
+        }
         assert body["lines"][-1]["text"] == "Hello Ivy"
         assert body["lines"][-1]["agent_id"] == "cat"
-        missing = await client.get(url("chat-none"), headers=bearer(cc_settings, "sue",
-                                                                    "supervisor"))
+        missing = await client.get(
+            url("chat-none"), headers=bearer(cc_settings, "sue", "supervisor")
+        )
         assert missing.status == 404
         await ivy.close()
 

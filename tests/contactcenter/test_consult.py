@@ -65,13 +65,26 @@ async def test_consult_then_complete_hands_the_caller_to_the_other_agent(
         _ok(await bob.command("wrapup", contact_id=cid, disposition="sold"))
 
     story = await read_contact(db, cid)
-    handling = [(e.type, e.agent_id) for e in story if e.type in (
-        "contact.answered", "consult.started", "consult.accepted", "contact.transferred",
-        "contact.ended")]
+    handling = [
+        (e.type, e.agent_id)
+        for e in story
+        if e.type
+        in (
+            "contact.answered",
+            "consult.started",
+            "consult.accepted",
+            "contact.transferred",
+            "contact.ended",
+        )
+    ]
     assert handling == [
-        ("contact.answered", "alice"), ("consult.started", "alice"),
-        ("consult.accepted", "bob"), ("contact.transferred", "alice"),
-        ("contact.answered", "bob"), ("contact.ended", "bob")]
+        ("contact.answered", "alice"),
+        ("consult.started", "alice"),
+        ("consult.accepted", "bob"),
+        ("contact.transferred", "alice"),
+        ("contact.answered", "bob"),
+        ("contact.ended", "bob"),
+    ]
     row = await get_interaction(db, cid)
     assert row is not None
     assert (row.outcome, row.agent_id, row.transfers) == ("handled", "bob", 1)
@@ -162,8 +175,11 @@ async def test_conference_first_agent_leaves_second_ends_call_log_row(
 
     story = await read_contact(db, cid)
     types = [e.type for e in story]
-    assert types.index("conference.started") < types.index("conference.left") \
+    assert (
+        types.index("conference.started")
+        < types.index("conference.left")
         < types.index("contact.ended")
+    )
     ended = next(e for e in story if e.type == "contact.ended")
     assert ended.agent_id == "bob"
     answered = next(e for e in story if e.type == "contact.answered")

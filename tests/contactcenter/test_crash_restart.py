@@ -53,16 +53,29 @@ class ServerProcess:
         self.url = f"http://127.0.0.1:{port}"
         with self.log_path.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "contactcenter", "serve", "--host", "127.0.0.1",
-                 "--port", str(port)],
-                cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "contactcenter",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + 60
         async with aiohttp.ClientSession() as http:
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
-                    pytest.fail(f"the server exited with {self.proc.returncode}:\n"
-                                f"{self.log_path.read_text()}")
+                    pytest.fail(
+                        f"the server exited with {self.proc.returncode}:\n"
+                        f"{self.log_path.read_text()}"
+                    )
                 try:
                     async with http.get(f"{self.url}/healthz") as resp:
                         if resp.status == 200:
@@ -93,8 +106,11 @@ async def _events_by_contact(db: asyncpg.Pool) -> dict[str, list[str]]:
 
 
 async def _call(http: aiohttp.ClientSession, url: str, gw: dict[str, str], cid: str) -> str:
-    async with http.post(f"{url}/gateway/calls", headers=gw, json={
-            "call_id": cid, "queue": "sales", "ani": "+14155550101"}) as resp:
+    async with http.post(
+        f"{url}/gateway/calls",
+        headers=gw,
+        json={"call_id": cid, "queue": "sales", "ani": "+14155550101"},
+    ) as resp:
         assert resp.status == 201, await resp.text()
         return str((await resp.json())["state"])
 
@@ -115,17 +131,27 @@ async def test_contacts_survive_a_sigkill(
     for agent_id in ("alice", "bob", "carol"):
         await add_agent(db, agent_id, {"sales": 8})
     env = {k: v for k, v in os.environ.items() if not k.startswith("CC_")}
-    env.update({"DATABASE_URL": database_url, "CC_TOKEN_SECRET": secret,
-                "CC_DATA_DIR": str(tmp_path / "var"), "CC_CONFIG_DIR": str(CONFIG_DIR),
-                "CC_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"})
-    tokens = {a: issue_token(secret.encode(), user_id=a, role="agent", ttl_s=600)
-              for a in ("alice", "bob", "carol")}
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "CC_TOKEN_SECRET": secret,
+            "CC_DATA_DIR": str(tmp_path / "var"),
+            "CC_CONFIG_DIR": str(CONFIG_DIR),
+            "CC_LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    tokens = {
+        a: issue_token(secret.encode(), user_id=a, role="agent", ttl_s=600)
+        for a in ("alice", "bob", "carol")
+    }
     server = ServerProcess(env, tmp_path / "server.log")
     try:
         await server.start()
         async with aiohttp.ClientSession() as http:
-            async with http.post(f"{server.url}/api/login", json={
-                    "username": "gateway", "password": PASSWORD}) as resp:
+            async with http.post(
+                f"{server.url}/api/login", json={"username": "gateway", "password": PASSWORD}
+            ) as resp:
                 assert resp.status == 200, await resp.text()
                 gw = {"Authorization": f"Bearer {(await resp.json())['token']}"}
             # bob takes crash-4 and stays on it
@@ -171,15 +197,18 @@ async def test_contacts_survive_a_sigkill(
             async with http.get(f"{server.url}/api/queues", headers=gw) as resp:
                 assert resp.status == 200, await resp.text()
                 assert (await resp.json())["waiting_now"]["sales"] == 2
-            async with http.post(f"{server.url}/gateway/calls", headers=gw, json={
-                    "call_id": "crash-2", "queue": "sales"}) as resp:
+            async with http.post(
+                f"{server.url}/gateway/calls",
+                headers=gw,
+                json={"call_id": "crash-2", "queue": "sales"},
+            ) as resp:
                 assert resp.status == 409  # the id is still known after the crash
             gateway_ws = await http.ws_connect(
-                f"{server.url}/gateway/ws?token={gw['Authorization'][7:]}")
+                f"{server.url}/gateway/ws?token={gw['Authorization'][7:]}"
+            )
 
             # bob's console comes back: he still holds crash-4, connected
-            bob = Console(await http.ws_connect(
-                f"{server.url}/ws/agent?token={tokens['bob']}"))
+            bob = Console(await http.ws_connect(f"{server.url}/ws/agent?token={tokens['bob']}"))
             hello = await bob.command("hello", last_seq=3, session=bob_session)
             assert hello["type"] == "reply", hello
             assert hello["data"]["gap"] is True and hello["data"]["session"] != bob_session
@@ -187,15 +216,13 @@ async def test_contacts_survive_a_sigkill(
             assert hello["data"]["agent_state"]["contacts"] == {"crash-4": "connected"}
 
             # carol's comes back: the wrap-up of crash-5 is still open
-            carol = Console(await http.ws_connect(
-                f"{server.url}/ws/agent?token={tokens['carol']}"))
+            carol = Console(await http.ws_connect(f"{server.url}/ws/agent?token={tokens['carol']}"))
             hello = await carol.command("hello", last_seq=3, session=carol_session)
             assert hello["data"]["agent_state"]["contacts"] == {"crash-5": "wrap_up"}
             assert hello["data"]["agent_state"]["activity"] == "wrap_up"
 
             # alice's console is given the offer made while it was away
-            alice = Console(await http.ws_connect(
-                f"{server.url}/ws/agent?token={tokens['alice']}"))
+            alice = Console(await http.ws_connect(f"{server.url}/ws/agent?token={tokens['alice']}"))
             hello = await alice.command("hello", last_seq=offer["seq"], session=alice_session)
             assert hello["type"] == "reply" and hello["data"]["replayed"] >= 1
             again = await alice.next("offer", contact_id="crash-1", timeout=10)
@@ -207,15 +234,15 @@ async def test_contacts_survive_a_sigkill(
             assert bridge["data"]["call_id"] == "crash-1"
             assert bridge["data"]["agent_id"] == "alice"
             # the caller of crash-3 gives up; crash-2 still waits
-            async with http.post(f"{server.url}/gateway/calls/crash-3/hangup",
-                                 headers=gw) as resp:
+            async with http.post(f"{server.url}/gateway/calls/crash-3/hangup", headers=gw) as resp:
                 assert resp.status == 200, await resp.text()
             async with http.get(f"{server.url}/api/queues", headers=gw) as resp:
                 assert (await resp.json())["waiting_now"]["sales"] == 1
 
             # carol submits the disposition of the call she took before the crash
-            done = await carol.command("wrapup", contact_id="crash-5",
-                                       disposition="quote_sent", notes="sent before crash")
+            done = await carol.command(
+                "wrapup", contact_id="crash-5", disposition="quote_sent", notes="sent before crash"
+            )
             assert done["type"] == "reply", done
             await carol.next("contact_state", contact_id="crash-5", state="done")
             # bob ends his call: the gateway is told to hang up; he wraps up
@@ -223,8 +250,9 @@ async def test_contacts_survive_a_sigkill(
             hangup = await _next_command(gateway_ws, "hangup")
             assert hangup["data"]["call_id"] == "crash-4"
             await bob.next("contact_state", contact_id="crash-4", state="wrap_up")
-            done = await bob.command("wrapup", contact_id="crash-4", disposition="sold",
-                                     notes="kept across the restart")
+            done = await bob.command(
+                "wrapup", contact_id="crash-4", disposition="sold", notes="kept across the restart"
+            )
             assert done["type"] == "reply", done
             for console in (alice, bob, carol):
                 await console.ws.close()
@@ -247,8 +275,8 @@ async def test_contacts_survive_a_sigkill(
     assert "contact.abandoned" not in after["crash-2"]
     assert after["crash-3"][-1] == "contact.abandoned"
     # the connected and the wrapping-up calls went on where they were: nothing replayed
-    assert after["crash-4"][len(before["crash-4"]):] == ["contact.ended", "wrapup.completed"]
-    assert after["crash-5"][len(before["crash-5"]):] == ["wrapup.completed"]
+    assert after["crash-4"][len(before["crash-4"]) :] == ["contact.ended", "wrapup.completed"]
+    assert after["crash-5"][len(before["crash-5"]) :] == ["wrapup.completed"]
 
     rows = await list_interactions(db)
     assert sorted(r.contact_id for r in rows) == CALLS  # one row per call

@@ -18,10 +18,12 @@ async def test_seed_demo_prints_working_passwords(
     await seed(db)
     await seed(db)  # again: passwords are reset, nothing duplicates
     lines = capsys.readouterr().out.splitlines()
-    last_run = lines[len(lines) // 2:]
-    passwords = {parts[0]: parts[2] for line in last_run
-                 if len(parts := line.split()) >= 3 and parts[1] in ("admin", "supervisor",
-                                                                     "agent")}
+    last_run = lines[len(lines) // 2 :]
+    passwords = {
+        parts[0]: parts[2]
+        for line in last_run
+        if len(parts := line.split()) >= 3 and parts[1] in ("admin", "supervisor", "agent")
+    }
     assert set(passwords) == {"admin", "supervisor", "alice", "bob", "carol", "dave"}
     for username, password in passwords.items():
         user = await verify_credentials(db, username, password)

@@ -12,9 +12,25 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_e2e_bench_tiny() -> None:
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "e2e_bench.py"), "--agents", "10",
-         "--rate", "4", "--duration", "2", "--talk", "0.2", "--drain", "10", "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "e2e_bench.py"),
+            "--agents",
+            "10",
+            "--rate",
+            "4",
+            "--duration",
+            "2",
+            "--talk",
+            "0.2",
+            "--drain",
+            "10",
+            "--json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout)

@@ -24,39 +24,66 @@ T = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 NOTES = 'He said "call me, later"\nthen hung up'
 
 
-def contact(kind: str, ts: float, cid: str, agent: str | None = None,
-            **data: Any) -> EventRecord:
-    return EventRecord(type=kind, ts=ts, contact_id=cid, agent_id=agent, queue_id="sales",
-                       data=data)
+def contact(kind: str, ts: float, cid: str, agent: str | None = None, **data: Any) -> EventRecord:
+    return EventRecord(
+        type=kind, ts=ts, contact_id=cid, agent_id=agent, queue_id="sales", data=data
+    )
 
 
 async def seed(pool: asyncpg.Pool) -> None:
     """k1 handled with awkward notes, k2 abandoned, k3 long after the window."""
     async with EventLog(pool) as log:
-        await log.append([
-            contact("contact.arrived", T + 1, "k1", channel="voice", direction="inbound",
-                    ani="+15550001", dnis="+18005550100"),
-            contact("contact.queued", T + 1, "k1", channel="voice", priority=2),
-            contact("contact.arrived", T + 2, "k2", channel="voice", direction="inbound"),
-            contact("contact.queued", T + 2, "k2", channel="voice", priority=0),
-            contact("contact.offered", T + 3, "k1", "dan", wait_s=2.0),
-            contact("contact.answered", T + 5.25, "k1", "dan", wait_s=4.25),
-            contact("contact.held", T + 10, "k1", "dan"),
-            contact("contact.resumed", T + 20, "k1", "dan", hold_s=10.0),
-            contact("contact.abandoned", T + 32, "k2", wait_s=30.0),
-            contact("contact.ended", T + 65, "k1", "dan", talk_s=49.75, hold_s=10.0,
-                    ended_by="customer"),
-            contact("wrapup.completed", T + 80, "k1", "dan", wrapup_s=15.0,
-                    disposition="sold", notes=NOTES),
-            contact("contact.arrived", T + 5000, "k3", channel="voice"),
-        ])
+        await log.append(
+            [
+                contact(
+                    "contact.arrived",
+                    T + 1,
+                    "k1",
+                    channel="voice",
+                    direction="inbound",
+                    ani="+15550001",
+                    dnis="+18005550100",
+                ),
+                contact("contact.queued", T + 1, "k1", channel="voice", priority=2),
+                contact("contact.arrived", T + 2, "k2", channel="voice", direction="inbound"),
+                contact("contact.queued", T + 2, "k2", channel="voice", priority=0),
+                contact("contact.offered", T + 3, "k1", "dan", wait_s=2.0),
+                contact("contact.answered", T + 5.25, "k1", "dan", wait_s=4.25),
+                contact("contact.held", T + 10, "k1", "dan"),
+                contact("contact.resumed", T + 20, "k1", "dan", hold_s=10.0),
+                contact("contact.abandoned", T + 32, "k2", wait_s=30.0),
+                contact(
+                    "contact.ended",
+                    T + 65,
+                    "k1",
+                    "dan",
+                    talk_s=49.75,
+                    hold_s=10.0,
+                    ended_by="customer",
+                ),
+                contact(
+                    "wrapup.completed",
+                    T + 80,
+                    "k1",
+                    "dan",
+                    wrapup_s=15.0,
+                    disposition="sold",
+                    notes=NOTES,
+                ),
+                contact("contact.arrived", T + 5000, "k3", channel="voice"),
+            ]
+        )
 
 
 def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": database_url}
     return subprocess.run(
         [sys.executable, "-m", "contactcenter", "export", "calls", *args],
-        capture_output=True, text=True, env=env, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
         cwd=Path(__file__).resolve().parents[2],
     )
 
@@ -70,11 +97,28 @@ def parse_float(cell: str) -> float | None:
 
 
 def assert_row_matches(cells: dict[str, str], row: Interaction) -> None:
-    for name in ("contact_id", "channel", "direction", "ani", "dnis", "queue_id", "agent_id",
-                 "outcome", "disposition", "notes"):
+    for name in (
+        "contact_id",
+        "channel",
+        "direction",
+        "ani",
+        "dnis",
+        "queue_id",
+        "agent_id",
+        "outcome",
+        "disposition",
+        "notes",
+    ):
         assert cells[name] == (getattr(row, name) or ""), name
-    for name in ("started_at", "arrived_at", "queued_at", "offered_at", "answered_at",
-                 "ended_at", "wrapup_ended_at"):
+    for name in (
+        "started_at",
+        "arrived_at",
+        "queued_at",
+        "offered_at",
+        "answered_at",
+        "ended_at",
+        "wrapup_ended_at",
+    ):
         assert parse_time(cells[name]) == getattr(row, name), name
     for name in ("wait_s", "hold_s", "talk_s", "wrapup_s"):
         got, want = parse_float(cells[name]), getattr(row, name)
@@ -94,8 +138,15 @@ async def test_calls_csv_round_trips_through_the_csv_module(
     await seed(db)
     target = tmp_path / "calls.csv"
     done = await asyncio.to_thread(
-        run_cli, database_url, "--since", "2023-11-14T22:13:20Z", "--until",
-        str(int(T + 1000)), "--output", str(target))
+        run_cli,
+        database_url,
+        "--since",
+        "2023-11-14T22:13:20Z",
+        "--until",
+        str(int(T + 1000)),
+        "--output",
+        str(target),
+    )
     assert done.returncode == 0, done.stderr
     assert "wrote 2 rows" in done.stderr
 
@@ -118,7 +169,11 @@ async def test_calls_csv_round_trips_through_the_csv_module(
     k1, k2 = by_name
     assert k1["notes"] == NOTES
     assert (k1["outcome"], k1["talk_s"], k1["hold_s"], k1["wait_s"]) == (
-        "handled", "49.750", "10.000", "4.250")
+        "handled",
+        "49.750",
+        "10.000",
+        "4.250",
+    )
     assert (k2["outcome"], k2["agent_id"], k2["answered_at"]) == ("abandoned", "", "")
     assert k1["started_at"] == "2023-11-14T22:13:21.000000Z"
 
@@ -134,6 +189,7 @@ async def test_calls_csv_to_standard_output_and_an_empty_window(
     empty = await asyncio.to_thread(run_cli, database_url, "--since", "2030-01-01")
     assert empty.returncode == 0, empty.stderr
     assert list(csv.reader(io.StringIO(empty.stdout, newline=""))) == [records[0]]
-    bad = await asyncio.to_thread(run_cli, database_url, "--since", "1700000000",
-                                  "--until", "next week")
+    bad = await asyncio.to_thread(
+        run_cli, database_url, "--since", "1700000000", "--until", "next week"
+    )
     assert bad.returncode == 2 and "--until" in bad.stderr and "ISO 8601" in bad.stderr

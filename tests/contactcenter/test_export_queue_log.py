@@ -32,7 +32,8 @@ from contactcenter.store.records import StoredEvent
 from routing.policy import parse_routing_config
 from tests.contactcenter.server_support import Console, add_agent, bearer, console, running_app
 
-CONFIG = parse_routing_config("""
+CONFIG = parse_routing_config(
+    """
 reason_codes: [break, lunch]
 queues:
   - id: main
@@ -48,7 +49,9 @@ queues:
     channel: voice
     skills: {short: 1}
     max_wait: {seconds: 0.5, action: flow_out, target: voicemail}
-""", "queue_log test config")
+""",
+    "queue_log test config",
+)
 
 
 @dataclass(frozen=True)
@@ -62,8 +65,14 @@ class Expected:
     data: tuple[object, ...]
 
     def text(self) -> str:
-        fields = [str(math.floor(self.source.ts)), self.callid, self.queue, self.agent,
-                  self.event, *("" if d is None else str(d) for d in self.data)]
+        fields = [
+            str(math.floor(self.source.ts)),
+            self.callid,
+            self.queue,
+            self.agent,
+            self.event,
+            *("" if d is None else str(d) for d in self.data),
+        ]
         return "|".join(fields)
 
 
@@ -79,9 +88,13 @@ class Log:
         return found[nth]
 
     def agent(self, agent_id: str, nth: int = 0, **data: Any) -> StoredEvent:
-        found = [e for e in self.events if e.type == "agent.state_changed"
-                 and e.agent_id == agent_id
-                 and all(e.data.get(k) == v for k, v in data.items())]
+        found = [
+            e
+            for e in self.events
+            if e.type == "agent.state_changed"
+            and e.agent_id == agent_id
+            and all(e.data.get(k) == v for k, v in data.items())
+        ]
         assert len(found) > nth, f"{agent_id}: no state change #{nth} with {data}"
         return found[nth]
 
@@ -97,10 +110,11 @@ def ring_ms(start: StoredEvent, end: StoredEvent) -> int:
 
 async def export(pool: asyncpg.Pool, since: float, until: float | None = None) -> list[str]:
     out = io.StringIO()
-    window = Window(since=datetime.fromtimestamp(since, UTC),
-                    until=None if until is None else datetime.fromtimestamp(until, UTC))
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read",
-                                                        readonly=True):
+    window = Window(
+        since=datetime.fromtimestamp(since, UTC),
+        until=None if until is None else datetime.fromtimestamp(until, UTC),
+    )
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         count = await write_queue_log(conn, window, out)
     lines = out.getvalue().splitlines()
     assert count == len(lines)
@@ -124,8 +138,11 @@ async def run_calls(pool: asyncpg.Pool, settings: Settings) -> None:
     await add_agent(pool, "ann", {"main": 5, "second": 5})
     await add_agent(pool, "ben", {"main": 5})
     gw = bearer(settings)
-    async with running_app(settings, pool, CONFIG) as client, \
-            console(client, settings, "ann") as ann, console(client, settings, "ben") as ben:
+    async with (
+        running_app(settings, pool, CONFIG) as client,
+        console(client, settings, "ann") as ann,
+        console(client, settings, "ben") as ben,
+    ):
 
         async def call(call_id: str, queue: str, ani: str | None = None) -> str:
             body: dict[str, Any] = {"call_id": call_id, "queue": queue}
@@ -202,20 +219,26 @@ def expected_lines(log: Log) -> list[Expected]:
     c, a = log.contact, log.agent
     lines: list[Expected] = []
 
-    def add(source: StoredEvent, callid: str, queue: str, agent: str, event: str,
-            *data: object) -> None:
+    def add(
+        source: StoredEvent, callid: str, queue: str, agent: str, event: str, *data: object
+    ) -> None:
         lines.append(Expected(source, callid, queue, agent, event, data))
 
     # logins: ann straight to available, ben to a break (a login, then a pause)
-    add(a("ann", prev_status="offline", status="available"),
-        "NONE", "NONE", "ann", "AGENTLOGIN", "")
+    add(
+        a("ann", prev_status="offline", status="available"), "NONE", "NONE", "ann", "AGENTLOGIN", ""
+    )
     ben_in = a("ben", prev_status="offline", status="break")
     add(ben_in, "NONE", "NONE", "ben", "AGENTLOGIN", "")
     add(ben_in, "NONE", "NONE", "ben", "PAUSE", "break")
 
     # c1: caller hangs up
-    q, o, ans, end = (c("c1", "contact.queued"), c("c1", "contact.offered"),
-                      c("c1", "contact.answered"), c("c1", "contact.ended"))
+    q, o, ans, end = (
+        c("c1", "contact.queued"),
+        c("c1", "contact.offered"),
+        c("c1", "contact.answered"),
+        c("c1", "contact.ended"),
+    )
     assert end.data["ended_by"] == "customer"
     add(q, "c1", "main", "NONE", "ENTERQUEUE", "", "+14155550101")
     add(ans, "c1", "main", "ann", "CONNECT", secs(q, ans), "", secs(o, ans))
@@ -223,15 +246,18 @@ def expected_lines(log: Log) -> list[Expected]:
     assert secs(q, ans) >= 1 and secs(ans, end) >= 1  # the sleeps are in the numbers
 
     # c2: the agent ends it
-    q, o, ans, end = (c("c2", "contact.queued"), c("c2", "contact.offered"),
-                      c("c2", "contact.answered"), c("c2", "contact.ended"))
+    q, o, ans, end = (
+        c("c2", "contact.queued"),
+        c("c2", "contact.offered"),
+        c("c2", "contact.answered"),
+        c("c2", "contact.ended"),
+    )
     add(q, "c2", "main", "NONE", "ENTERQUEUE", "", "+14155550102")
     add(ans, "c2", "main", "ann", "CONNECT", secs(q, ans), "", secs(o, ans))
     add(end, "c2", "main", "ann", "COMPLETEAGENT", secs(q, ans), secs(ans, end), 1)
 
     # c3, c4: two callers wait during the breaks; c4 abandons from position 2
-    add(a("ann", prev_status="available", status="break"), "NONE", "NONE", "ann", "PAUSE",
-        "break")
+    add(a("ann", prev_status="available", status="break"), "NONE", "NONE", "ann", "PAUSE", "break")
     q3, q4 = c("c3", "contact.queued"), c("c4", "contact.queued")
     add(q3, "c3", "main", "NONE", "ENTERQUEUE", "", "+14155550103")
     add(q4, "c4", "main", "NONE", "ENTERQUEUE", "", "")
@@ -239,45 +265,104 @@ def expected_lines(log: Log) -> list[Expected]:
     add(gone, "c4", "main", "NONE", "ABANDON", 2, 2, secs(q4, gone))
 
     # c3 rings out at ann (ann is paused as not responding), ben rejects it
-    add(a("ann", prev_status="break", status="available"), "NONE", "NONE", "ann", "UNPAUSE",
-        "break")
+    add(
+        a("ann", prev_status="break", status="available"), "NONE", "NONE", "ann", "UNPAUSE", "break"
+    )
     timed_out = c("c3", "offer.timed_out")
-    add(timed_out, "c3", "main", "ann", "RINGNOANSWER",
-        ring_ms(c("c3", "contact.offered", 0), timed_out))
+    add(
+        timed_out,
+        "c3",
+        "main",
+        "ann",
+        "RINGNOANSWER",
+        ring_ms(c("c3", "contact.offered", 0), timed_out),
+    )
     add(a("ann", activity="not_responding"), "NONE", "NONE", "ann", "PAUSE", "not_responding")
-    add(a("ben", prev_status="break", status="available"), "NONE", "NONE", "ben", "UNPAUSE",
-        "break")
+    add(
+        a("ben", prev_status="break", status="available"), "NONE", "NONE", "ben", "UNPAUSE", "break"
+    )
     rejected = c("c3", "offer.rejected")
     assert rejected.agent_id == "ben"
-    add(rejected, "c3", "main", "ben", "RINGNOANSWER",
-        ring_ms(c("c3", "contact.offered", 1), rejected))
+    add(
+        rejected,
+        "c3",
+        "main",
+        "ben",
+        "RINGNOANSWER",
+        ring_ms(c("c3", "contact.offered", 1), rejected),
+    )
     add(a("ben", activity="not_responding"), "NONE", "NONE", "ben", "PAUSE", "not_responding")
-    add(a("ann", prev_activity="not_responding"), "NONE", "NONE", "ann", "UNPAUSE",
-        "not_responding")
+    add(
+        a("ann", prev_activity="not_responding"), "NONE", "NONE", "ann", "UNPAUSE", "not_responding"
+    )
     # ann answers, then transfers it to the second queue, where ann takes it again
     ans, moved = c("c3", "contact.answered", 0), c("c3", "contact.transferred")
-    add(ans, "c3", "main", "ann", "CONNECT", secs(q3, ans), "",
-        secs(c("c3", "contact.offered", 2), ans))
-    add(moved, "c3", "main", "ann", "BLINDTRANSFER", "second", "queue", secs(q3, ans),
-        secs(ans, moved), 1)
+    add(
+        ans,
+        "c3",
+        "main",
+        "ann",
+        "CONNECT",
+        secs(q3, ans),
+        "",
+        secs(c("c3", "contact.offered", 2), ans),
+    )
+    add(
+        moved,
+        "c3",
+        "main",
+        "ann",
+        "BLINDTRANSFER",
+        "second",
+        "queue",
+        secs(q3, ans),
+        secs(ans, moved),
+        1,
+    )
     assert secs(q3, ans) >= 1  # two ring-outs and the breaks came first
-    q3b, ans_b, end = (c("c3", "contact.queued", 1), c("c3", "contact.answered", 1),
-                       c("c3", "contact.ended"))
+    q3b, ans_b, end = (
+        c("c3", "contact.queued", 1),
+        c("c3", "contact.answered", 1),
+        c("c3", "contact.ended"),
+    )
     add(q3b, "c3", "second", "NONE", "ENTERQUEUE", "", "+14155550103")
-    add(ans_b, "c3", "second", "ann", "CONNECT", secs(q3b, ans_b), "",
-        secs(c("c3", "contact.offered", 3), ans_b))
+    add(
+        ans_b,
+        "c3",
+        "second",
+        "ann",
+        "CONNECT",
+        secs(q3b, ans_b),
+        "",
+        secs(c("c3", "contact.offered", 3), ans_b),
+    )
     add(end, "c3", "second", "ann", "COMPLETECALLER", secs(q3b, ans_b), secs(ans_b, end), 1)
 
     # c5: blind transfer to ben; ben's leg is not a queue call and writes nothing
-    q, ans, moved = (c("c5", "contact.queued"), c("c5", "contact.answered"),
-                     c("c5", "contact.transferred"))
+    q, ans, moved = (
+        c("c5", "contact.queued"),
+        c("c5", "contact.answered"),
+        c("c5", "contact.transferred"),
+    )
     add(q, "c5", "main", "NONE", "ENTERQUEUE", "", "")
-    add(ans, "c5", "main", "ann", "CONNECT", secs(q, ans), "",
-        secs(c("c5", "contact.offered"), ans))
-    add(a("ben", prev_activity="not_responding"), "NONE", "NONE", "ben", "UNPAUSE",
-        "not_responding")
-    add(moved, "c5", "main", "ann", "BLINDTRANSFER", "ben", "agent", secs(q, ans),
-        secs(ans, moved), 1)
+    add(
+        ans, "c5", "main", "ann", "CONNECT", secs(q, ans), "", secs(c("c5", "contact.offered"), ans)
+    )
+    add(
+        a("ben", prev_activity="not_responding"), "NONE", "NONE", "ben", "UNPAUSE", "not_responding"
+    )
+    add(
+        moved,
+        "c5",
+        "main",
+        "ann",
+        "BLINDTRANSFER",
+        "ben",
+        "agent",
+        secs(q, ans),
+        secs(ans, moved),
+        1,
+    )
 
     # c6: flows out after the short queue's max wait; the unsafe caller id is made safe
     q, out = c("c6", "contact.queued"), c("c6", "contact.flowed_out")
@@ -331,34 +416,70 @@ T = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 async def seed_story(pool: asyncpg.Pool) -> None:
     """Dan logs in; k1 waits 4 s, talks 50 s and holds 10 s, the caller hangs up; k2 waits
     behind it and abandons after 30 s; Dan goes to lunch, then logs off."""
-    def agent(ts: float, prev: str, status: str, prev_activity: str = "idle") -> EventRecord:
-        return EventRecord(type="agent.state_changed", ts=ts, agent_id="dan", data={
-            "status": status, "activity": "offline" if status == "offline" else "idle",
-            "next_status": None, "prev_status": prev, "prev_activity": prev_activity})
 
-    def contact(kind: str, ts: float, cid: str, agent: str | None = None,
-                **data: Any) -> EventRecord:
-        return EventRecord(type=kind, ts=ts, contact_id=cid, agent_id=agent,
-                           queue_id="sales", data=data)
+    def agent(ts: float, prev: str, status: str, prev_activity: str = "idle") -> EventRecord:
+        return EventRecord(
+            type="agent.state_changed",
+            ts=ts,
+            agent_id="dan",
+            data={
+                "status": status,
+                "activity": "offline" if status == "offline" else "idle",
+                "next_status": None,
+                "prev_status": prev,
+                "prev_activity": prev_activity,
+            },
+        )
+
+    def contact(
+        kind: str, ts: float, cid: str, agent: str | None = None, **data: Any
+    ) -> EventRecord:
+        return EventRecord(
+            type=kind, ts=ts, contact_id=cid, agent_id=agent, queue_id="sales", data=data
+        )
 
     story = [
         agent(T, "offline", "available", "offline"),
         contact("contact.arrived", T + 1, "k1", channel="voice", ani="+15550001"),
-        contact("contact.queued", T + 1, "k1", channel="voice", priority=0,
-                enqueued_at=T + 1, step="default"),
+        contact(
+            "contact.queued",
+            T + 1,
+            "k1",
+            channel="voice",
+            priority=0,
+            enqueued_at=T + 1,
+            step="default",
+        ),
         contact("contact.arrived", T + 2, "k2", channel="voice", ani=None),
-        contact("contact.queued", T + 2, "k2", channel="voice", priority=0,
-                enqueued_at=T + 2, step="default"),
-        contact("contact.offered", T + 3, "k1", "dan", expires_at=T + 18, step="default",
-                wait_s=2.0),
+        contact(
+            "contact.queued",
+            T + 2,
+            "k2",
+            channel="voice",
+            priority=0,
+            enqueued_at=T + 2,
+            step="default",
+        ),
+        contact(
+            "contact.offered", T + 3, "k1", "dan", expires_at=T + 18, step="default", wait_s=2.0
+        ),
         contact("contact.answered", T + 5, "k1", "dan", wait_s=4.0, in_queue=True),
         contact("contact.held", T + 10, "k1", "dan"),
         contact("contact.resumed", T + 20, "k1", "dan", hold_s=10.0),
         contact("contact.abandoned", T + 32, "k2", wait_s=30.0, in_queue=True),
-        contact("contact.ended", T + 65, "k1", "dan", talk_s=50.0, hold_s=10.0,
-                ended_by="customer"),
-        contact("wrapup.completed", T + 80, "k1", "dan", wrapup_s=15.0, disposition="sold",
-                notes='He said "call me, later"\nthen hung up', timed_out=False),
+        contact(
+            "contact.ended", T + 65, "k1", "dan", talk_s=50.0, hold_s=10.0, ended_by="customer"
+        ),
+        contact(
+            "wrapup.completed",
+            T + 80,
+            "k1",
+            "dan",
+            wrapup_s=15.0,
+            disposition="sold",
+            notes='He said "call me, later"\nthen hung up',
+            timed_out=False,
+        ),
         agent(T + 90, "available", "lunch"),
         agent(T + 100, "lunch", "offline"),
     ]
@@ -382,7 +503,11 @@ def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": database_url}
     return subprocess.run(
         [sys.executable, "-m", "contactcenter", "export", *args],
-        capture_output=True, text=True, env=env, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
         cwd=Path(__file__).resolve().parents[2],
     )
 
@@ -393,7 +518,8 @@ async def test_command_writes_the_queue_log_of_a_window(
     await seed_story(db)
     target = tmp_path / "queue_log"
     done = await asyncio.to_thread(
-        run_cli, database_url, "queue-log", "--since", "1700000000", "--output", str(target))
+        run_cli, database_url, "queue-log", "--since", "1700000000", "--output", str(target)
+    )
     assert done.returncode == 0, done.stderr
     assert target.read_text() == "".join(f"{line}\n" for line in STORY_LINES)
     assert "wrote 8 lines" in done.stderr
@@ -403,8 +529,14 @@ async def test_command_writes_the_queue_log_of_a_window(
     # waits: k1's end needs its wait and position and k2's abandon its original position,
     # all from before the window.
     done = await asyncio.to_thread(
-        run_cli, database_url, "queue-log", "--since", "2023-11-14T22:13:50Z",
-        "--until", "2023-11-14T23:14:55+01:00")
+        run_cli,
+        database_url,
+        "queue-log",
+        "--since",
+        "2023-11-14T22:13:50Z",
+        "--until",
+        "2023-11-14T23:14:55+01:00",
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [STORY_LINES[i] for i in (4, 5, 6)]
 
@@ -416,7 +548,8 @@ async def test_command_rejects_bad_times_with_exit_code_2(database_url: str) -> 
     assert "ISO 8601" in bad.stderr and "epoch seconds" in bad.stderr
     assert bad.stdout == ""
     backwards = await asyncio.to_thread(
-        run_cli, database_url, "queue-log", "--since", "1700000100", "--until", "1700000000")
+        run_cli, database_url, "queue-log", "--since", "1700000100", "--until", "1700000000"
+    )
     assert backwards.returncode == 2
     assert "--until" in backwards.stderr and "later than --since" in backwards.stderr
 
@@ -427,15 +560,42 @@ async def test_command_rejects_bad_times_with_exit_code_2(database_url: str) -> 
 def test_fold_maps_overflow_direct_transfers_rescinds_and_reason_changes() -> None:
     seq = iter(range(1, 1000))
 
-    def ev(kind: str, ts: float, cid: str | None = None, agent: str | None = None,
-           queue: str | None = "billing", **data: Any) -> StoredEvent:
-        return StoredEvent(seq=next(seq), type=kind, ts=T + ts, contact_id=cid,
-                           agent_id=agent, queue_id=queue if cid else None, data=data)
+    def ev(
+        kind: str,
+        ts: float,
+        cid: str | None = None,
+        agent: str | None = None,
+        queue: str | None = "billing",
+        **data: Any,
+    ) -> StoredEvent:
+        return StoredEvent(
+            seq=next(seq),
+            type=kind,
+            ts=T + ts,
+            contact_id=cid,
+            agent_id=agent,
+            queue_id=queue if cid else None,
+            data=data,
+        )
 
-    def state(ts: float, agent: str, prev: str, status: str, prev_activity: str = "idle",
-              activity: str = "idle") -> StoredEvent:
-        return ev("agent.state_changed", ts, agent=agent, status=status, activity=activity,
-                  prev_status=prev, prev_activity=prev_activity, next_status=None)
+    def state(
+        ts: float,
+        agent: str,
+        prev: str,
+        status: str,
+        prev_activity: str = "idle",
+        activity: str = "idle",
+    ) -> StoredEvent:
+        return ev(
+            "agent.state_changed",
+            ts,
+            agent=agent,
+            status=status,
+            activity=activity,
+            prev_status=prev,
+            prev_activity=prev_activity,
+            next_status=None,
+        )
 
     events = [
         state(0, "eve", "offline", "lunch", "offline"),
@@ -453,15 +613,31 @@ def test_fold_maps_overflow_direct_transfers_rescinds_and_reason_changes() -> No
         ev("contact.offered", 11, "m1", "fay", queue="support"),
         ev("contact.answered", 12, "m1", "fay", queue="support", wait_s=2.0),
         # fay hands it to gus, who does not take it: it waits in support again
-        ev("contact.transferred", 20, "m1", "fay", queue="support", to_agent="gus",
-           talk_s=8.0, hold_s=0.0),
+        ev(
+            "contact.transferred",
+            20,
+            "m1",
+            "fay",
+            queue="support",
+            to_agent="gus",
+            talk_s=8.0,
+            hold_s=0.0,
+        ),
         ev("contact.offered", 20, "m1", "gus", queue="support"),
         ev("offer.rejected", 21, "m1", "gus", queue="support"),
         ev("contact.queued", 21, "m1", queue="support", priority=0),
         ev("contact.offered", 22, "m1", "fay", queue="support"),
         ev("contact.answered", 24, "m1", "fay", queue="support", wait_s=3.0),
-        ev("contact.ended", 30, "m1", "fay", queue="support", talk_s=6.0, hold_s=0.0,
-           ended_by="agent"),
+        ev(
+            "contact.ended",
+            30,
+            "m1",
+            "fay",
+            queue="support",
+            talk_s=6.0,
+            hold_s=0.0,
+            ended_by="agent",
+        ),
         # an outbound call is not a queue call
         ev("contact.originated", 40, "o1", "fay", channel="voice"),
         ev("contact.ended", 50, "o1", "fay", talk_s=10.0, hold_s=0.0, ended_by="customer"),
@@ -490,12 +666,21 @@ def test_fold_maps_overflow_direct_transfers_rescinds_and_reason_changes() -> No
 def test_agent_lines_follow_the_state_the_log_last_gave() -> None:
     """A state written after a restart says where the agent was; the fold goes by what the
     log said before, so nobody is logged in twice or unpaused from a pause never logged."""
-    def state(seq: int, ts: float, prev: str, status: str,
-              activity: str = "idle") -> StoredEvent:
-        return StoredEvent(seq=seq, type="agent.state_changed", ts=T + ts, agent_id="hal",
-                           data={"status": status, "activity": activity,
-                                 "next_status": None, "prev_status": prev,
-                                 "prev_activity": "offline" if prev == "offline" else "idle"})
+
+    def state(seq: int, ts: float, prev: str, status: str, activity: str = "idle") -> StoredEvent:
+        return StoredEvent(
+            seq=seq,
+            type="agent.state_changed",
+            ts=T + ts,
+            agent_id="hal",
+            data={
+                "status": status,
+                "activity": activity,
+                "next_status": None,
+                "prev_status": prev,
+                "prev_activity": "offline" if prev == "offline" else "idle",
+            },
+        )
 
     events = [
         state(1, 0, "offline", "available"),

@@ -25,7 +25,10 @@ async def test_healthz_and_readyz_answer_without_a_token(
         body = await ready.json()
         assert body["status"] == "ready" and body["not_ready"] == []
         assert {name: c["ok"] for name, c in body["checks"].items()} == {
-            "database": True, "event_log": True, "acd": True}
+            "database": True,
+            "event_log": True,
+            "acd": True,
+        }
 
 
 async def test_readyz_names_the_database_when_it_stops_answering(

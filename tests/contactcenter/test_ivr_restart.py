@@ -147,9 +147,16 @@ async def test_ivr_sessions_survive_a_sigkill(
     await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await add_agent(db, "alice", {"sales": 8})
     env = {k: v for k, v in os.environ.items() if not k.startswith("CC_")}
-    env.update({"DATABASE_URL": database_url, "CC_TOKEN_SECRET": secret,
-                "CC_DATA_DIR": str(tmp_path / "var"), "CC_CONFIG_DIR": str(config),
-                "CC_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"})
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "CC_TOKEN_SECRET": secret,
+            "CC_DATA_DIR": str(tmp_path / "var"),
+            "CC_CONFIG_DIR": str(config),
+            "CC_LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     alice_token = issue_token(secret.encode(), user_id="alice", role="agent", ttl_s=600)
     gw_token = issue_token(secret.encode(), user_id="gateway", role="admin", ttl_s=600)
     gw = {"Authorization": f"Bearer {gw_token}"}
@@ -158,12 +165,14 @@ async def test_ivr_sessions_survive_a_sigkill(
     try:
         await server.start()
         async with aiohttp.ClientSession() as http:
-            gateway = GatewayWs(await http.ws_connect(
-                f"{server.url}/gateway/ws?token={gw_token}"))
+            gateway = GatewayWs(await http.ws_connect(f"{server.url}/gateway/ws?token={gw_token}"))
             first_gather: dict[str, Any] = {}
             for call_id, number in calls.items():
-                async with http.post(f"{server.url}/gateway/calls", headers=gw, json={
-                        "call_id": call_id, "dnis": number, "ani": "+14155550111"}) as resp:
+                async with http.post(
+                    f"{server.url}/gateway/calls",
+                    headers=gw,
+                    json={"call_id": call_id, "dnis": number, "ani": "+14155550111"},
+                ) as resp:
                     assert resp.status == 201, await resp.text()
                     assert (await resp.json())["state"] == "ivr"
                 first_gather[call_id] = await gateway.next("gather", call_id)
@@ -187,8 +196,7 @@ async def test_ivr_sessions_survive_a_sigkill(
         (config / "ivr" / "orphan.yaml").unlink()
         await server.start()
         async with aiohttp.ClientSession() as http:
-            gateway = GatewayWs(await http.ws_connect(
-                f"{server.url}/gateway/ws?token={gw_token}"))
+            gateway = GatewayWs(await http.ws_connect(f"{server.url}/gateway/ws?token={gw_token}"))
             # the kept tree starts again from its start: the same menu is gathered again
             gather = await gateway.next("gather", "ivr-kept")
             assert gather["data"]["node"] == "choose"
@@ -196,29 +204,30 @@ async def test_ivr_sessions_survive_a_sigkill(
             spoken = [p.get("say") for p in gather["data"]["prompts"]]
             assert "Welcome to the kept line." in spoken
             # the doomed tree's caller waits in its number's queue; the orphan is hung up
-            assert (await gateway.next("play", "ivr-doomed"))["data"]["prompt"] == \
-                "queue_hold"
+            assert (await gateway.next("play", "ivr-doomed"))["data"]["prompt"] == "queue_hold"
             hangup = await gateway.next("hangup", "ivr-orphan")
             assert hangup["data"]["reason"] == "server_restart"
             async with http.get(f"{server.url}/api/queues", headers=gw) as resp:
                 assert (await resp.json())["waiting_now"]["sales"] == 1
             # the orphan is over: the server no longer takes its digits
-            async with http.post(f"{server.url}/gateway/calls/ivr-orphan/digits",
-                                 headers=gw, json={"digits": "1"}) as resp:
+            async with http.post(
+                f"{server.url}/gateway/calls/ivr-orphan/digits", headers=gw, json={"digits": "1"}
+            ) as resp:
                 assert resp.status == 404, await resp.text()
             # the doomed tree's caller gives up waiting
-            async with http.post(f"{server.url}/gateway/calls/ivr-doomed/hangup",
-                                 headers=gw) as resp:
+            async with http.post(
+                f"{server.url}/gateway/calls/ivr-doomed/hangup", headers=gw
+            ) as resp:
                 assert resp.status == 200, await resp.text()
 
             # the kept caller answers the menu and is queued to sales
-            async with http.post(f"{server.url}/gateway/calls/ivr-kept/digits",
-                                 headers=gw, json={"digits": "1"}) as resp:
+            async with http.post(
+                f"{server.url}/gateway/calls/ivr-kept/digits", headers=gw, json={"digits": "1"}
+            ) as resp:
                 assert resp.status == 200, await resp.text()
                 assert (await resp.json())["state"] == "done"
             await gateway.next("play", "ivr-kept")  # queue_hold
-            alice = Console(await http.ws_connect(
-                f"{server.url}/ws/agent?token={alice_token}"))
+            alice = Console(await http.ws_connect(f"{server.url}/ws/agent?token={alice_token}"))
             assert (await alice.command("hello"))["type"] == "reply"
             assert (await alice.command("set_status", status="available"))["type"] == "reply"
             offer = await alice.next("offer", contact_id="ivr-kept", timeout=10)
@@ -244,8 +253,7 @@ async def test_ivr_sessions_survive_a_sigkill(
     # the restart is logged before the fresh session's events, and the call queued after
     assert kept.index("ivr.restarted") < len(kept) - 1 - kept[::-1].index("ivr.started")
     assert kept.index("ivr.restarted") < kept.index("contact.arrived")
-    restarted = next(e for e in await read_contact(db, "ivr-kept")
-                     if e.type == "ivr.restarted")
+    restarted = next(e for e in await read_contact(db, "ivr-kept") if e.type == "ivr.restarted")
     assert restarted.data["tree"] == "kept" and restarted.data["node"] == "choose"
 
     row = await get_interaction(db, "ivr-kept")
@@ -274,8 +282,9 @@ async def test_ivr_sessions_survive_a_sigkill(
 def _fold(*events: tuple[str, str, dict[str, Any]]) -> LogReplay:
     replay = LogReplay()
     for seq, (kind, contact_id, data) in enumerate(events, start=1):
-        replay.track(StoredEvent(type=kind, ts=float(seq), contact_id=contact_id,
-                                 data=data, seq=seq))
+        replay.track(
+            StoredEvent(type=kind, ts=float(seq), contact_id=contact_id, data=data, seq=seq)
+        )
     return replay
 
 
@@ -286,8 +295,11 @@ def test_replay_finds_the_sessions_left_open() -> None:
         ("ivr.call_arrived", "a", {"ani": "+1415", "dnis": KEPT}),
         ("ivr.started", "a", started),
         ("ivr.collected", "a", {"node": "lang", "variable": "language", "value": "en"}),
-        ("ivr.collected", "a", {"node": "acct", "variable": "account", "value": "***",
-                                "sensitive": True}),
+        (
+            "ivr.collected",
+            "a",
+            {"node": "acct", "variable": "account", "value": "***", "sensitive": True},
+        ),
         ("ivr.entered_node", "a", {"node": "choose", "node_type": "menu"}),
         # b: queued by its tree; c: hung up in it; d: exited to a transfer
         ("ivr.started", "b", started),

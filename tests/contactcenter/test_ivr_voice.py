@@ -38,8 +38,9 @@ def shifted_clock(at: float) -> Callable[[], float]:
     return lambda: at + (time.time() - t0)
 
 
-def copy_config(target: Path, extra_trees: dict[str, str] | None = None,
-                gateway_yaml: str | None = None) -> Path:
+def copy_config(
+    target: Path, extra_trees: dict[str, str] | None = None, gateway_yaml: str | None = None
+) -> Path:
     """The repository's configuration in a temporary directory, optionally changed."""
     shutil.copytree(CONFIG_DIR, target, dirs_exist_ok=True)
     for name, text in (extra_trees or {}).items():
@@ -50,22 +51,31 @@ def copy_config(target: Path, extra_trees: dict[str, str] | None = None,
 
 
 @asynccontextmanager
-async def ivr_app(settings: Settings, pool: Any, at: float = OPEN_AT,
-                  **changes: Any) -> AsyncIterator[TestClient[Any, Any]]:
+async def ivr_app(
+    settings: Settings, pool: Any, at: float = OPEN_AT, **changes: Any
+) -> AsyncIterator[TestClient[Any, Any]]:
     if changes:
         settings = settings.model_copy(update=changes)
-    app = create_app(settings, pool=pool,
-                     routing_config=load_routing_config(settings.config_dir),
-                     dnis_map={"+18005550100": "sales"}, clock=shifted_clock(at))
+    app = create_app(
+        settings,
+        pool=pool,
+        routing_config=load_routing_config(settings.config_dir),
+        dnis_map={"+18005550100": "sales"},
+        clock=shifted_clock(at),
+    )
     async with TestServer(app, host="127.0.0.1") as server, TestClient(server) as client:
         yield client
 
 
-async def add_agent(pool: Any, user_id: str, skills: dict[str, int],
-                    capacity: dict[str, int] | None = None) -> None:
+async def add_agent(
+    pool: Any, user_id: str, skills: dict[str, int], capacity: dict[str, int] | None = None
+) -> None:
     await create_user(pool, username=user_id, password=PASSWORD, role="agent")
-    await save_agent_profile(pool, user_id, AgentProfileIn(
-        skills=skills, extension=f"x-{user_id}", capacity=capacity or {"voice": 1}))
+    await save_agent_profile(
+        pool,
+        user_id,
+        AgentProfileIn(skills=skills, extension=f"x-{user_id}", capacity=capacity or {"voice": 1}),
+    )
 
 
 class GatewayClient:
@@ -78,6 +88,7 @@ class GatewayClient:
 
     async def next(self, kind: str, call_id: str, timeout: float = 5.0) -> dict[str, Any]:
         """The first unconsumed command of this type for this call (others stay)."""
+
         def matches(m: dict[str, Any]) -> bool:
             return m["type"] == kind and m["data"].get("call_id") == call_id
 
@@ -97,10 +108,12 @@ class GatewayClient:
         return await asyncio.wait_for(wait(), timeout)
 
 
-async def digits(client: TestClient[Any, Any], settings: Settings, call_id: str,
-                 keys: str) -> dict[str, Any]:
-    resp = await client.post(f"/gateway/calls/{call_id}/digits", headers=bearer(settings),
-                             json={"digits": keys})
+async def digits(
+    client: TestClient[Any, Any], settings: Settings, call_id: str, keys: str
+) -> dict[str, Any]:
+    resp = await client.post(
+        f"/gateway/calls/{call_id}/digits", headers=bearer(settings), json={"digits": keys}
+    )
     assert resp.status == 200, await resp.text()
     body: dict[str, Any] = await resp.json()
     return body
@@ -111,23 +124,32 @@ async def test_call_through_the_ivr_reaches_the_agent_with_path_and_account(
 ) -> None:
     await add_agent(db, "bea", {"billing": 5})
     await add_agent(db, "sam", {"sales": 8})
-    grace = await upsert_customer(db, CustomerIn(
-        name="Grace Hopper", account_number="12345678", phones=["+14155550177"],
-        tier="gold"))
+    grace = await upsert_customer(
+        db,
+        CustomerIn(
+            name="Grace Hopper", account_number="12345678", phones=["+14155550177"], tier="gold"
+        ),
+    )
 
     async with ivr_app(cc_settings, db) as client:
-        gw = GatewayClient(await client.ws_connect(
-            f"/gateway/ws?token={token(cc_settings, 'gw', 'admin')}"))
-        async with console(client, cc_settings, "bea") as bea, \
-                console(client, cc_settings, "sam") as sam:
+        gw = GatewayClient(
+            await client.ws_connect(f"/gateway/ws?token={token(cc_settings, 'gw', 'admin')}")
+        )
+        async with (
+            console(client, cc_settings, "bea") as bea,
+            console(client, cc_settings, "sam") as sam,
+        ):
             for c in (bea, sam):
                 await c.next("agent_state")
                 assert (await c.command("set_status", status="available"))["type"] == "reply"
                 await c.next("agent_state", activity="idle")
 
             # an unknown number: the ANI lookup fails, so the tree asks for the account
-            resp = await client.post("/gateway/calls", headers=bearer(cc_settings), json={
-                "call_id": "ivr-1", "ani": "+442079460000", "dnis": IVR_NUMBER})
+            resp = await client.post(
+                "/gateway/calls",
+                headers=bearer(cc_settings),
+                json={"call_id": "ivr-1", "ani": "+442079460000", "dnis": IVR_NUMBER},
+            )
             assert resp.status == 201, await resp.text()
             assert (await resp.json())["state"] == "ivr"
 
@@ -153,8 +175,13 @@ async def test_call_through_the_ivr_reaches_the_agent_with_path_and_account(
             ivr = pop["ivr"]
             assert ivr["tree"] == "main"
             assert ivr["path"][:3] == ["welcome", "language", "hours_check"]
-            assert ivr["path"][-5:] == ["ask_account", "lookup_account", "known_caller",
-                                        "main_menu", "queue_billing"]
+            assert ivr["path"][-5:] == [
+                "ask_account",
+                "lookup_account",
+                "known_caller",
+                "main_menu",
+                "queue_billing",
+            ]
             assert ivr["variables"]["account"] == "***" and ivr["sensitive"] == ["account"]
             assert ivr["variables"]["department"] == "billing"
             assert ivr["variables"]["language"] == "en"
@@ -173,7 +200,11 @@ async def test_call_through_the_ivr_reaches_the_agent_with_path_and_account(
     row = await get_interaction(db, "ivr-1")
     assert row is not None
     assert (row.channel, row.queue_id, row.agent_id, row.customer_id) == (
-        "voice", "billing", "bea", grace.id)
+        "voice",
+        "billing",
+        "bea",
+        grace.id,
+    )
     assert row.priority == 5  # tier_priority gold
     nodes = [step["node"] for step in row.ivr_path]
     assert nodes[:2] == ["welcome", "language"] and nodes[-1] == "queue_billing"
@@ -187,8 +218,9 @@ async def test_call_through_the_ivr_reaches_the_agent_with_path_and_account(
     events = await read_contact(db, "ivr-1")
     types = [e.type for e in events]
     # the IVR steps are logged before the contact arrives in the engine
-    assert types.index("ivr.started") < types.index("contact.arrived") \
-        < types.index("contact.queued")
+    assert (
+        types.index("ivr.started") < types.index("contact.arrived") < types.index("contact.queued")
+    )
     arrived = next(e for e in events if e.type == "contact.arrived")
     assert arrived.data["skills"] == {"billing": 3}
     assert "12345678" not in str([e.data for e in events])
@@ -242,10 +274,14 @@ async def test_ivr_timeouts_retry_then_go_to_the_failure_target(
 ) -> None:
     config = copy_config(tmp_path / "config", {"quick.yaml": TIMEOUT_TREE}, GATEWAY_YAML)
     async with ivr_app(cc_settings, db, config_dir=config) as client:
-        gw = GatewayClient(await client.ws_connect(
-            f"/gateway/ws?token={token(cc_settings, 'gw', 'admin')}"))
-        resp = await client.post("/gateway/calls", headers=bearer(cc_settings), json={
-            "call_id": "quiet-1", "ani": "+14155550100", "dnis": "+18005550999"})
+        gw = GatewayClient(
+            await client.ws_connect(f"/gateway/ws?token={token(cc_settings, 'gw', 'admin')}")
+        )
+        resp = await client.post(
+            "/gateway/calls",
+            headers=bearer(cc_settings),
+            json={"call_id": "quiet-1", "ani": "+14155550100", "dnis": "+18005550999"},
+        )
         assert resp.status == 201, await resp.text()
         first = await gw.next("gather", "quiet-1")
         assert (first["node"], first["attempt"]) == ("menu", 1)
@@ -254,22 +290,27 @@ async def test_ivr_timeouts_retry_then_go_to_the_failure_target(
         assert second["attempt"] == 2 and second["prompt_id"] > first["prompt_id"]
         assert second["prompts"][0]["say"] == "Sorry, I did not hear a choice."
         # a wrong key on the last attempt: retries are used up, on to the operator queue
-        resp = await client.post("/gateway/calls/quiet-1/digits", headers=bearer(cc_settings),
-                                 json={"digits": "7"})
+        resp = await client.post(
+            "/gateway/calls/quiet-1/digits", headers=bearer(cc_settings), json={"digits": "7"}
+        )
         assert resp.status == 200, await resp.text()
         await gw.next("play", "quiet-1")  # queued for support: hold music
         # digits for a call that is no longer in the IVR are only logged
         assert (await digits(client, cc_settings, "quiet-1", "5"))["digits"] == "5"
 
         # a second caller hangs up in the IVR: the interaction ends there
-        resp = await client.post("/gateway/calls", headers=bearer(cc_settings), json={
-            "call_id": "quiet-2", "dnis": "+18005550999"})
+        resp = await client.post(
+            "/gateway/calls",
+            headers=bearer(cc_settings),
+            json={"call_id": "quiet-2", "dnis": "+18005550999"},
+        )
         assert resp.status == 201
         await gw.next("gather", "quiet-2")
         resp = await client.post("/gateway/calls/quiet-2/hangup", headers=bearer(cc_settings))
         assert resp.status == 200 and (await resp.json())["state"] == "ended"
-        late = await client.post("/gateway/calls/quiet-2/digits", headers=bearer(cc_settings),
-                                 json={"digits": "1"})
+        late = await client.post(
+            "/gateway/calls/quiet-2/digits", headers=bearer(cc_settings), json={"digits": "1"}
+        )
         assert late.status == 404
         await gw.ws.close()
 
@@ -292,12 +333,24 @@ async def test_simulated_carrier_answers_the_ivr_from_a_script(
     await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await upsert_customer(db, CustomerIn(name="Lin", account_number="87654321", tier="gold"))
     async with ivr_app(cc_settings, db) as client:
-        carrier = Carrier(CarrierConfig(
-            url=str(client.make_url("")), username="gateway", password=PASSWORD, rate=4.0,
-            duration=1.0, max_calls=1, patience_mean=2.0, talk_mean=1.0, dnis=IVR_NUMBER,
-            anis=("+33100000000",), fixed_times=True, call_prefix="scr", drain=5.0,
-            ivr_digits=("1", "87654321#", "1"),
-        ))
+        carrier = Carrier(
+            CarrierConfig(
+                url=str(client.make_url("")),
+                username="gateway",
+                password=PASSWORD,
+                rate=4.0,
+                duration=1.0,
+                max_calls=1,
+                patience_mean=2.0,
+                talk_mean=1.0,
+                dnis=IVR_NUMBER,
+                anis=("+33100000000",),
+                fixed_times=True,
+                call_prefix="scr",
+                drain=5.0,
+                ivr_digits=("1", "87654321#", "1"),
+            )
+        )
         result = await asyncio.wait_for(carrier.run(), 20)
     assert (result.placed, result.abandoned, result.errors) == (1, 1, 0)
     row = await get_interaction(db, "scr-1")
@@ -315,13 +368,19 @@ async def test_ivr_ends_in_transfer_voicemail_and_callback(
     # 02:00 in London: main.yaml offers a callback or a message
     night = datetime(2026, 11, 25, 2, 0, tzinfo=UTC).timestamp()
     async with ivr_app(cc_settings, db, at=night, config_dir=config) as client:
-        gw = GatewayClient(await client.ws_connect(
-            f"/gateway/ws?token={token(cc_settings, 'gw', 'admin')}"))
-        for call_id, dnis, keys in (("t-1", "+18005550999", ["2"]),
-                                    ("t-2", "+18005550999", ["3"]),
-                                    ("t-3", IVR_NUMBER, ["1", "1"])):
-            resp = await client.post("/gateway/calls", headers=bearer(cc_settings), json={
-                "call_id": call_id, "ani": "+14155550142", "dnis": dnis})
+        gw = GatewayClient(
+            await client.ws_connect(f"/gateway/ws?token={token(cc_settings, 'gw', 'admin')}")
+        )
+        for call_id, dnis, keys in (
+            ("t-1", "+18005550999", ["2"]),
+            ("t-2", "+18005550999", ["3"]),
+            ("t-3", IVR_NUMBER, ["1", "1"]),
+        ):
+            resp = await client.post(
+                "/gateway/calls",
+                headers=bearer(cc_settings),
+                json={"call_id": call_id, "ani": "+14155550142", "dnis": dnis},
+            )
             assert resp.status == 201, await resp.text()
             for key in keys:
                 await gw.next("gather", call_id)
@@ -351,35 +410,43 @@ async def test_a_bad_tree_on_reload_is_refused_and_the_running_one_keeps_serving
     config = copy_config(tmp_path / "config", {"quick.yaml": TIMEOUT_TREE}, GATEWAY_YAML)
     admin = bearer(cc_settings, "root", "admin")
     async with ivr_app(cc_settings, db, config_dir=config) as client:
-        gw = GatewayClient(await client.ws_connect(
-            f"/gateway/ws?token={token(cc_settings, 'gw', 'admin')}"))
-        refused = await client.post("/api/ivr/reload",
-                                    headers=bearer(cc_settings, "bea", "agent"))
+        gw = GatewayClient(
+            await client.ws_connect(f"/gateway/ws?token={token(cc_settings, 'gw', 'admin')}")
+        )
+        refused = await client.post("/api/ivr/reload", headers=bearer(cc_settings, "bea", "agent"))
         assert refused.status == 403
         (config / "ivr" / "quick.yaml").write_text(
-            TIMEOUT_TREE.replace("next: sales}", "next: nowhere}"))
+            TIMEOUT_TREE.replace("next: sales}", "next: nowhere}")
+        )
         bad = await client.post("/api/ivr/reload", headers=admin)
         assert bad.status == 400
         error = (await bad.json())["error"]
         assert error["code"] == "invalid_ivr"
         assert any("quick.yaml" in p and "nowhere" in p for p in error["problems"])
         # the tree in service still answers
-        resp = await client.post("/gateway/calls", headers=bearer(cc_settings), json={
-            "call_id": "rl-1", "dnis": "+18005550999"})
+        resp = await client.post(
+            "/gateway/calls",
+            headers=bearer(cc_settings),
+            json={"call_id": "rl-1", "dnis": "+18005550999"},
+        )
         assert resp.status == 201
         await gw.next("gather", "rl-1")
         await digits(client, cc_settings, "rl-1", "1")
         await gw.next("play", "rl-1")  # queued for sales
 
         (config / "ivr" / "quick.yaml").write_text(
-            TIMEOUT_TREE.replace("For sales press 1.", "Press 1 for sales, reloaded."))
+            TIMEOUT_TREE.replace("For sales press 1.", "Press 1 for sales, reloaded.")
+        )
         good = await client.post("/api/ivr/reload", headers=admin)
         assert good.status == 200, await good.text()
         body = await good.json()
         assert "quick" in body["trees"] and body["entries"] == {"voice": "main", "chat": "chat"}
         assert body["dnis"]["+18005550999"] == "quick"
-        resp = await client.post("/gateway/calls", headers=bearer(cc_settings), json={
-            "call_id": "rl-2", "dnis": "+18005550999"})
+        resp = await client.post(
+            "/gateway/calls",
+            headers=bearer(cc_settings),
+            json={"call_id": "rl-2", "dnis": "+18005550999"},
+        )
         gather = await gw.next("gather", "rl-2")
         assert gather["prompts"][0]["say"] == "Press 1 for sales, reloaded."
         await gw.ws.close()
@@ -393,11 +460,23 @@ async def test_simulated_carrier_counts_calls_the_ivr_ends(
     await create_user(db, username="gateway", password=PASSWORD, role="admin")
     night = datetime(2026, 11, 25, 2, 0, tzinfo=UTC).timestamp()
     async with ivr_app(cc_settings, db, at=night) as client:
-        carrier = Carrier(CarrierConfig(
-            url=str(client.make_url("")), username="gateway", password=PASSWORD, rate=4.0,
-            duration=1.0, max_calls=1, patience_mean=5.0, talk_mean=1.0, dnis=IVR_NUMBER,
-            fixed_times=True, call_prefix="cb", drain=5.0, ivr_digits=("1", "1"),
-        ))
+        carrier = Carrier(
+            CarrierConfig(
+                url=str(client.make_url("")),
+                username="gateway",
+                password=PASSWORD,
+                rate=4.0,
+                duration=1.0,
+                max_calls=1,
+                patience_mean=5.0,
+                talk_mean=1.0,
+                dnis=IVR_NUMBER,
+                fixed_times=True,
+                call_prefix="cb",
+                drain=5.0,
+                ivr_digits=("1", "1"),
+            )
+        )
         result = await asyncio.wait_for(carrier.run(), 20)
     # English, then "call me back" after hours: the IVR hangs up, nobody waited in a queue
     assert (result.placed, result.ended_in_ivr, result.errors) == (1, 1, 0), result
@@ -413,10 +492,14 @@ async def test_what_the_ivr_collected_survives_a_restart_of_the_server(
     # a known number: the ANI look-up finds the customer, no account is asked
     await upsert_customer(db, CustomerIn(name="Uta", phones=["+4930123456"]))
     async with ivr_app(cc_settings, db) as client:
-        gw = GatewayClient(await client.ws_connect(
-            f"/gateway/ws?token={token(cc_settings, 'gw', 'admin')}"))
-        resp = await client.post("/gateway/calls", headers=bearer(cc_settings), json={
-            "call_id": "rs-1", "ani": "+4930123456", "dnis": IVR_NUMBER})
+        gw = GatewayClient(
+            await client.ws_connect(f"/gateway/ws?token={token(cc_settings, 'gw', 'admin')}")
+        )
+        resp = await client.post(
+            "/gateway/calls",
+            headers=bearer(cc_settings),
+            json={"call_id": "rs-1", "ani": "+4930123456", "dnis": IVR_NUMBER},
+        )
         assert resp.status == 201
         for node, keys in (("language", "2"), ("main_menu", "1")):  # French, then sales
             assert (await gw.next("gather", "rs-1"))["node"] == node

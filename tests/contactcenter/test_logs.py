@@ -54,7 +54,7 @@ def test_json_line_has_the_fields_and_the_ids(json_logs: io.StringIO) -> None:
     with logs.context(agent_id="kim"):
         log.warning("offer to %s timed out", "kim", extra={"contact_id": "c-1", "attempt": 2})
         try:
-            raise ValueError("boom \"quoted\"\nsecond line")
+            raise ValueError('boom "quoted"\nsecond line')
         except ValueError:
             log.exception("it failed")
     log.info("outside")
@@ -104,8 +104,11 @@ async def test_server_logs_name_the_call_and_the_agent(
 ) -> None:
     await add_agent(db, "kim", {"billing": 3})
     async with running_app(cc_settings, db) as client:
-        resp = await client.post("/gateway/calls", headers=bearer(cc_settings),
-                                 json={"call_id": "log-1", "queue": "billing"})
+        resp = await client.post(
+            "/gateway/calls",
+            headers=bearer(cc_settings),
+            json={"call_id": "log-1", "queue": "billing"},
+        )
         assert resp.status == 201
         client.app[HUB].drop_grace_s = 0.1
         async with console(client, cc_settings, "kim") as kim:
@@ -123,11 +126,27 @@ async def test_server_logs_name_the_call_and_the_agent(
 
 
 async def test_serve_writes_json_lines(database_url: str, tmp_path: Path) -> None:
-    env = {**os.environ, "DATABASE_URL": database_url, "CC_DATA_DIR": str(tmp_path / "var"),
-           "CC_CONFIG_DIR": str(CONFIG_DIR), "CC_LOG_LEVEL": "INFO"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CC_DATA_DIR": str(tmp_path / "var"),
+        "CC_CONFIG_DIR": str(CONFIG_DIR),
+        "CC_LOG_LEVEL": "INFO",
+    }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "contactcenter", "serve", "--port", "0", "--log-format", "json",
-        cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "contactcenter",
+        "serve",
+        "--port",
+        "0",
+        "--log-format",
+        "json",
+        cwd=REPO,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     try:
         assert proc.stdout is not None
         first = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()

@@ -20,7 +20,8 @@ from contactcenter.settings import Settings
 from routing.policy import parse_routing_config
 from tests.contactcenter.server_support import add_agent, bearer, console, running_app
 
-CONFIG = parse_routing_config("""
+CONFIG = parse_routing_config(
+    """
 queues:
   - id: fast
     channel: voice
@@ -31,7 +32,9 @@ queues:
     channel: voice
     skills: {nobody: 1}
     max_wait: {seconds: 0.3, action: flow_out, target: voicemail}
-""", "metrics test config")
+""",
+    "metrics test config",
+)
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -75,8 +78,11 @@ async def test_counters_match_the_call_log(db: asyncpg.Pool, cc_settings: Settin
     gw = bearer(cc_settings)
 
     async def has_event(contact_id: str, kind: str) -> bool:
-        return bool(await db.fetchval(
-            "SELECT count(*) FROM events WHERE contact_id = $1 AND type = $2", contact_id, kind))
+        return bool(
+            await db.fetchval(
+                "SELECT count(*) FROM events WHERE contact_id = $1 AND type = $2", contact_id, kind
+            )
+        )
 
     async with running_app(cc_settings, db, CONFIG) as client:
         before = await scrape(client)
@@ -85,8 +91,10 @@ async def test_counters_match_the_call_log(db: asyncpg.Pool, cc_settings: Settin
         assert value(before, "contactcenter_abandons_total", queue="brief") == 0
         assert value(before, "contactcenter_websocket_clients", kind="agent") == 0
 
-        async with console(client, cc_settings, "kim") as kim, \
-                console(client, cc_settings, "lee") as lee:
+        async with (
+            console(client, cc_settings, "kim") as kim,
+            console(client, cc_settings, "lee") as lee,
+        ):
             await kim.command("set_status", status="available")
             await lee.command("set_status", status="available")
             live = await scrape(client)
@@ -94,15 +102,17 @@ async def test_counters_match_the_call_log(db: asyncpg.Pool, cc_settings: Settin
             assert value(live, "contactcenter_websocket_clients", kind="gateway") == 0
 
             # f-1: kim lets the offer ring out, lee answers
-            await client.post("/gateway/calls", headers=gw,
-                              json={"call_id": "f-1", "queue": "fast"})
+            await client.post(
+                "/gateway/calls", headers=gw, json={"call_id": "f-1", "queue": "fast"}
+            )
             await kim.next("contact_state", contact_id="f-1", state="offer_timed_out")
             await lee.next("offer", contact_id="f-1")
             assert (await lee.command("accept", contact_id="f-1"))["type"] == "reply"
 
             # f-2: nobody free, it waits, the caller gives up
-            resp = await client.post("/gateway/calls", headers=gw,
-                                     json={"call_id": "f-2", "queue": "fast"})
+            resp = await client.post(
+                "/gateway/calls", headers=gw, json={"call_id": "f-2", "queue": "fast"}
+            )
             assert (await resp.json())["state"] == "queued"
             waiting = await scrape(client)
             assert value(waiting, "contactcenter_contacts_waiting", queue="fast") == 1
@@ -110,15 +120,17 @@ async def test_counters_match_the_call_log(db: asyncpg.Pool, cc_settings: Settin
 
             # f-3: kim is back, rejects it; the caller leaves while it waits again
             assert (await kim.command("set_status", status="available"))["type"] == "reply"
-            await client.post("/gateway/calls", headers=gw,
-                              json={"call_id": "f-3", "queue": "fast"})
+            await client.post(
+                "/gateway/calls", headers=gw, json={"call_id": "f-3", "queue": "fast"}
+            )
             await kim.next("offer", contact_id="f-3")
             assert (await kim.command("reject", contact_id="f-3"))["type"] == "reply"
             await client.post("/gateway/calls/f-3/hangup", headers=gw)
 
             # b-1: no agent has the skill; max wait sends it to voicemail
-            await client.post("/gateway/calls", headers=gw,
-                              json={"call_id": "b-1", "queue": "brief"})
+            await client.post(
+                "/gateway/calls", headers=gw, json={"call_id": "b-1", "queue": "brief"}
+            )
             await eventually(lambda: has_event("b-1", "contact.flowed_out"), "the flow-out")
 
             # f-1 ends; the timed wrap-up finishes on its own
@@ -133,30 +145,52 @@ async def test_counters_match_the_call_log(db: asyncpg.Pool, cc_settings: Settin
     for r in rows:
         logged[(r["type"], r["queue_id"] or "")] += r["n"]
     for queue in ("fast", "brief"):
-        assert total(after, "contactcenter_contacts_arrived_total", queue=queue) \
+        assert (
+            total(after, "contactcenter_contacts_arrived_total", queue=queue)
             == logged[("contact.arrived", queue)]
-        assert total(after, "contactcenter_offers_total", queue=queue) \
+        )
+        assert (
+            total(after, "contactcenter_offers_total", queue=queue)
             == logged[("contact.offered", queue)]
-        assert total(after, "contactcenter_answers_total", queue=queue) \
+        )
+        assert (
+            total(after, "contactcenter_answers_total", queue=queue)
             == logged[("contact.answered", queue)]
-        assert total(after, "contactcenter_abandons_total", queue=queue) \
+        )
+        assert (
+            total(after, "contactcenter_abandons_total", queue=queue)
             == logged[("contact.abandoned", queue)]
-        assert total(after, "contactcenter_flow_outs_total", queue=queue) \
+        )
+        assert (
+            total(after, "contactcenter_flow_outs_total", queue=queue)
             == logged[("contact.flowed_out", queue)]
+        )
         for reason in ("timed_out", "rejected", "rescinded"):
-            assert total(after, "contactcenter_offers_declined_total", queue=queue,
-                         reason=reason) == logged[(f"offer.{reason}", queue)]
+            assert (
+                total(after, "contactcenter_offers_declined_total", queue=queue, reason=reason)
+                == logged[(f"offer.{reason}", queue)]
+            )
 
     # and the interactions call log agrees
-    calls = await db.fetch("SELECT contact_id, queue_id, outcome, offers, answered_at "
-                           "FROM interactions")
+    calls = await db.fetch(
+        "SELECT contact_id, queue_id, outcome, offers, answered_at FROM interactions"
+    )
     assert {c["contact_id"] for c in calls} == {"f-1", "f-2", "f-3", "b-1"}
-    assert total(after, "contactcenter_answers_total") \
-        == sum(c["answered_at"] is not None for c in calls) == 1
-    assert total(after, "contactcenter_abandons_total") \
-        == sum(c["outcome"] == "abandoned" for c in calls) == 2
-    assert total(after, "contactcenter_flow_outs_total", queue="brief") \
-        == sum(c["outcome"] == "flowed_out" for c in calls) == 1
+    assert (
+        total(after, "contactcenter_answers_total")
+        == sum(c["answered_at"] is not None for c in calls)
+        == 1
+    )
+    assert (
+        total(after, "contactcenter_abandons_total")
+        == sum(c["outcome"] == "abandoned" for c in calls)
+        == 2
+    )
+    assert (
+        total(after, "contactcenter_flow_outs_total", queue="brief")
+        == sum(c["outcome"] == "flowed_out" for c in calls)
+        == 1
+    )
     assert total(after, "contactcenter_offers_total") == sum(c["offers"] for c in calls)
     assert total(after, "contactcenter_offers_declined_total", reason="timed_out") >= 1
     assert total(after, "contactcenter_offers_declined_total", reason="rejected") == 1
@@ -183,12 +217,17 @@ async def test_metrics_can_require_a_token(db: asyncpg.Pool, cc_settings: Settin
         assert (await agent.json())["error"]["code"] == "forbidden"
         ok = await client.get("/metrics", headers=bearer(private, "sue", "supervisor"))
         assert ok.status == 200
-        assert ("contactcenter_offers_total", frozenset({("queue", "sales")})) \
-            in parse(await ok.text())
+        assert ("contactcenter_offers_total", frozenset({("queue", "sales")})) in parse(
+            await ok.text()
+        )
         # what Prometheus asks for: OpenMetrics, which has its own (stricter) parser
-        om = await client.get("/metrics", headers={
-            **bearer(private, "sue", "supervisor"),
-            "Accept": "application/openmetrics-text; version=1.0.0"})
+        om = await client.get(
+            "/metrics",
+            headers={
+                **bearer(private, "sue", "supervisor"),
+                "Accept": "application/openmetrics-text; version=1.0.0",
+            },
+        )
         assert om.headers["Content-Type"].startswith("application/openmetrics-text")
         families = {f.name: f for f in openmetrics_families(await om.text())}
         assert families["contactcenter_answers"].type == "counter"

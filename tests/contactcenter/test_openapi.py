@@ -30,11 +30,14 @@ from tests.contactcenter.server_support import PASSWORD, add_agent, running_app,
 # The browser pages and their redirects: static files, not API (ui.py serves them).
 UI_PREFIXES = ("/ui/", "/static/")
 UI_EXACT = {"/", "/ui"}
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 # Per operation and mode; bounded so the whole run stays well under a minute.
-MAX_EXAMPLES = {schemathesis.GenerationMode.POSITIVE: 60,
-                schemathesis.GenerationMode.NEGATIVE: 30}
+MAX_EXAMPLES = {schemathesis.GenerationMode.POSITIVE: 60, schemathesis.GenerationMode.NEGATIVE: 30}
 
 
 def registered_operations(app: web.Application) -> set[tuple[str, str]]:
@@ -55,11 +58,13 @@ def test_every_route_is_described(cc_settings: Settings) -> None:
     missing = sorted(routes - described)
     assert not missing, (
         "routes registered in the aiohttp router but not in contactcenter/openapi.py "
-        f"(add them to _paths()): {', '.join(f'{m} {p}' for m, p in missing)}")
+        f"(add them to _paths()): {', '.join(f'{m} {p}' for m, p in missing)}"
+    )
     stale = sorted(described - routes)
     assert not stale, (
         "operations described in contactcenter/openapi.py that no route serves: "
-        f"{', '.join(f'{m} {p}' for m, p in stale)}")
+        f"{', '.join(f'{m} {p}' for m, p in stale)}"
+    )
     assert ("GET", "/metrics") in routes and ("POST", "/gateway/calls") in routes
 
 
@@ -84,18 +89,26 @@ def test_the_document_is_valid_openapi_3_1() -> None:
     login = spec["paths"]["/api/login"]["post"]
     ref = login["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     assert spec["components"]["schemas"][ref.rsplit("/", 1)[1]]["required"] == [
-        "username", "password"]
+        "username",
+        "password",
+    ]
 
 
-def fuzz_operation(operation: Any, mode: schemathesis.GenerationMode, base_url: str,
-                   headers: dict[str, str]) -> int:
+def fuzz_operation(
+    operation: Any, mode: schemathesis.GenerationMode, base_url: str, headers: dict[str, str]
+) -> int:
     """The number of requests sent; raises on the first failing case (shrunk)."""
     sent = 0
     checks = CHECKS if mode.is_positive else [*CHECKS, negative_data_rejection]
 
-    @hypothesis.settings(max_examples=MAX_EXAMPLES[mode], deadline=None, database=None,
-                         derandomize=True, suppress_health_check=list(HealthCheck),
-                         phases=[hypothesis.Phase.generate, hypothesis.Phase.shrink])
+    @hypothesis.settings(
+        max_examples=MAX_EXAMPLES[mode],
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        phases=[hypothesis.Phase.generate, hypothesis.Phase.shrink],
+    )
     @hypothesis.given(case=operation.as_strategy(generation_mode=mode))
     def run(case: Any) -> None:
         nonlocal sent
@@ -135,8 +148,7 @@ async def test_schemathesis_finds_no_server_error(db: asyncpg.Pool, cc_settings:
     await create_user(db, username="admin", password=PASSWORD, role="admin")
     await add_agent(db, "kim", {"sales": 5})
     async with running_app(cc_settings, db) as client:
-        login = await client.post("/api/login",
-                                  json={"username": "admin", "password": PASSWORD})
+        login = await client.post("/api/login", json={"username": "admin", "password": PASSWORD})
         assert login.status == 200
         token = (await login.json())["token"]
         served = await client.get(OPENAPI_PATH)
@@ -156,15 +168,19 @@ async def test_bodies_postgresql_cannot_store_are_client_errors(
     """What the property run found (a 500 from a NUL in the login name) and its kin: text
     PostgreSQL cannot hold, non-JSON numbers and absurd nesting are 400s, before any engine
     or database work."""
-    gw = {"Authorization": f"Bearer {token(cc_settings, 'gw', 'admin')}",
-          "Content-Type": "application/json"}
+    gw = {
+        "Authorization": f"Bearer {token(cc_settings, 'gw', 'admin')}",
+        "Content-Type": "application/json",
+    }
     cases = [
         ("/api/login", '{"username": "a\\u0000b", "password": "x"}', "bad_text"),
         ("/api/login", '{"username": "\\ud800", "password": "x"}', "bad_text"),
-        ("/gateway/calls", '{"call_id": "n-1", "queue": "sales", "data": {"k": "\\u0000"}}',
-         "bad_text"),
-        ("/gateway/calls", '{"call_id": "n-2", "queue": "sales", "data": {"k": NaN}}',
-         "bad_json"),
+        (
+            "/gateway/calls",
+            '{"call_id": "n-1", "queue": "sales", "data": {"k": "\\u0000"}}',
+            "bad_text",
+        ),
+        ("/gateway/calls", '{"call_id": "n-2", "queue": "sales", "data": {"k": NaN}}', "bad_json"),
         ("/gateway/calls", "[" * 20_000 + "]" * 20_000, "bad_json"),
     ]
     async with running_app(cc_settings, db) as client:

@@ -10,8 +10,11 @@ from contactcenter import protocol as p
 
 
 def test_commands_parse_to_their_types() -> None:
-    c = p.parse_command(json.dumps({"type": "wrapup", "id": 3, "contact_id": "c1",
-                                    "disposition": "sold", "notes": "ok"}))
+    c = p.parse_command(
+        json.dumps(
+            {"type": "wrapup", "id": 3, "contact_id": "c1", "disposition": "sold", "notes": "ok"}
+        )
+    )
     assert isinstance(c, p.Wrapup) and c.id == 3 and c.disposition == "sold"
     c = p.parse_command(b'{"type": "transfer", "id": "t", "contact_id": "c", "to_agent": "a"}')
     assert isinstance(c, p.Transfer) and c.to_agent == "a"
@@ -28,11 +31,13 @@ def test_commands_parse_to_their_types() -> None:
         ('{"type": "accept", "id": "a"}', "invalid_command", "a"),
         ('{"type": "accept", "id": "a", "contact_id": "c", "extra": 1}', "invalid_command", "a"),
         ('{"type": "transfer", "id": "t", "contact_id": "c"}', "invalid_command", "t"),
-        ('{"type": "transfer", "id": "t", "contact_id": "c", "to_queue": "q", "to_agent": "a"}',
-         "invalid_command", "t"),
+        (
+            '{"type": "transfer", "id": "t", "contact_id": "c", "to_queue": "q", "to_agent": "a"}',
+            "invalid_command",
+            "t",
+        ),
         ('{"type": "resume", "id": "r", "last_seq": -1}', "invalid_command", "r"),
-        ('{"type": "hello", "id": "' + "x" * (p.MAX_FRAME_BYTES) + '"}', "frame_too_large",
-         None),
+        ('{"type": "hello", "id": "' + "x" * (p.MAX_FRAME_BYTES) + '"}', "frame_too_large", None),
         (b"\xff\xfe", "bad_json", None),
     ],
 )

@@ -12,8 +12,17 @@ from contactcenter.store.records import StoredEvent
 def _fold(*events: tuple[str, str | None, dict[str, Any]]) -> LogReplay:
     replay = LogReplay()
     for seq, (kind, agent_id, data) in enumerate(events, start=1):
-        replay.track(StoredEvent(type=kind, ts=float(seq), contact_id="call-1",
-                                 agent_id=agent_id, queue_id="sales", data=data, seq=seq))
+        replay.track(
+            StoredEvent(
+                type=kind,
+                ts=float(seq),
+                contact_id="call-1",
+                agent_id=agent_id,
+                queue_id="sales",
+                data=data,
+                seq=seq,
+            )
+        )
     return replay
 
 
@@ -27,8 +36,7 @@ def test_the_agent_who_stays_in_the_conference_keeps_the_caller() -> None:
         ("consult.started", "ann", {"to_agent": "bob", "expires_at": 30.0}),
         ("consult.accepted", "bob", {"from_agent": "ann"}),
         ("conference.started", "ann", {"with_agent": "bob", "hold_s": 4.0}),
-        ("conference.left", "ann", {"remaining": "bob", "reason": "left",
-                                    "in_conference_s": 9.0}),
+        ("conference.left", "ann", {"remaining": "bob", "reason": "left", "in_conference_s": 9.0}),
     )
     contact = replay.contacts["call-1"]
     assert (contact.state, contact.agent_id) == ("connected", "bob")

@@ -30,8 +30,17 @@ from tests.contactcenter.server_support import (
 
 def carrier_for(url: str, **outbound: float) -> Carrier:
     """A carrier that places no calls of its own and answers originates as told."""
-    return Carrier(CarrierConfig(url=url, username="gateway", password=PASSWORD,
-                                 queue="sales", max_calls=0, fixed_times=True, **outbound))
+    return Carrier(
+        CarrierConfig(
+            url=url,
+            username="gateway",
+            password=PASSWORD,
+            queue="sales",
+            max_calls=0,
+            fixed_times=True,
+            **outbound,
+        )
+    )
 
 
 async def until(check: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -46,12 +55,12 @@ async def test_dial_answered_then_ended_and_wrapped_up(
 ) -> None:
     await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await add_agent(db, "alice", {"sales": 8})
-    ada = await upsert_customer(db, CustomerIn(name="Ada Lovelace", phones=["+14155550199"],
-                                               tier="gold"))
+    ada = await upsert_customer(
+        db, CustomerIn(name="Ada Lovelace", phones=["+14155550199"], tier="gold")
+    )
     async with running_app(cc_settings, db) as client:
         url = str(client.make_url("")).rstrip("/")
-        carrier = carrier_for(url, answer_probability=1.0, busy_probability=0.0,
-                              answer_delay=0.3)
+        carrier = carrier_for(url, answer_probability=1.0, busy_probability=0.0, answer_delay=0.3)
         async with carrier.serving(), console(client, cc_settings, "alice") as alice:
             # a not-ready agent may dial (she is not taking inbound calls meanwhile)
             assert (await alice.command("set_status", status="break"))["type"] == "reply"
@@ -63,15 +72,23 @@ async def test_dial_answered_then_ended_and_wrapped_up(
             assert data["customer_id"] == ada.id and data["screen_pop"]["known"] is True
             await alice.next("contact_state", contact_id=cid, state="dialing")
             answered = await alice.next("dial_result", contact_id=cid)
-            assert answered["data"] == {"contact_id": cid, "number": "+14155550199",
-                                        "result": "answered"}
-            await until(lambda: bool(carrier.result.outbound)
-                        and carrier.result.outbound[0].result == "answered")
+            assert answered["data"] == {
+                "contact_id": cid,
+                "number": "+14155550199",
+                "result": "answered",
+            }
+            await until(
+                lambda: (
+                    bool(carrier.result.outbound)
+                    and carrier.result.outbound[0].result == "answered"
+                )
+            )
             await asyncio.sleep(0.2)  # a little talk
             assert (await alice.command("end", contact_id=cid))["type"] == "reply"
             await alice.next("contact_state", contact_id=cid, state="wrap_up")
-            done = await alice.command("wrapup", contact_id=cid, disposition="sold",
-                                       notes="upgraded by phone")
+            done = await alice.command(
+                "wrapup", contact_id=cid, disposition="sold", notes="upgraded by phone"
+            )
             assert done["type"] == "reply", done
             await alice.next("contact_state", contact_id=cid, state="done")
             await until(lambda: carrier.result.outbound[0].ended_by is not None)
@@ -83,14 +100,28 @@ async def test_dial_answered_then_ended_and_wrapped_up(
     assert call.bridged and call.ended_by == "server"
     assert carrier.result.dial_results == {"answered": 1}
     story = [e.type for e in await read_contact(db, cid)]
-    assert story == ["contact.arrived", "contact.originated", "dial.result", "contact.ended",
-                     "wrapup.completed"]
+    assert story == [
+        "contact.arrived",
+        "contact.originated",
+        "dial.result",
+        "contact.ended",
+        "wrapup.completed",
+    ]
     row = await get_interaction(db, cid)
     assert row is not None
     assert (row.direction, row.channel, row.dnis, row.customer_id, row.agent_id) == (
-        "outbound", "voice", "+14155550199", ada.id, "alice")
+        "outbound",
+        "voice",
+        "+14155550199",
+        ada.id,
+        "alice",
+    )
     assert (row.outcome, row.disposition, row.notes, row.queue_id) == (
-        "handled", "sold", "upgraded by phone", "sales")
+        "handled",
+        "sold",
+        "upgraded by phone",
+        "sales",
+    )
     assert row.offers == 0 and row.wait_s is None and row.queued_at is None
     assert row.answered_at is not None and row.ended_at is not None
     assert row.arrived_at is not None and row.answered_at > row.arrived_at  # it rang
@@ -105,8 +136,7 @@ async def test_dial_busy_and_invalid_number_end_the_contact(
     await add_agent(db, "bob", {"sales": 8})
     async with running_app(cc_settings, db) as client:
         url = str(client.make_url("")).rstrip("/")
-        carrier = carrier_for(url, answer_probability=0.0, busy_probability=1.0,
-                              answer_delay=0.2)
+        carrier = carrier_for(url, answer_probability=0.0, busy_probability=1.0, answer_delay=0.2)
         async with carrier.serving(), console(client, cc_settings, "bob") as bob:
             assert (await bob.command("set_status", status="available"))["type"] == "reply"
             ids = []
@@ -128,8 +158,13 @@ async def test_dial_busy_and_invalid_number_end_the_contact(
     assert not any(c.bridged for c in carrier.result.outbound)
     for cid, outcome in zip(ids, ("busy", "invalid_number"), strict=True):
         story = [e.type for e in await read_contact(db, cid)]
-        assert story == ["contact.arrived", "contact.originated", "dial.result",
-                         "contact.ended", "wrapup.completed"]
+        assert story == [
+            "contact.arrived",
+            "contact.originated",
+            "dial.result",
+            "contact.ended",
+            "wrapup.completed",
+        ]
         row = await get_interaction(db, cid)
         assert row is not None and row.direction == "outbound"
         assert (row.outcome, row.outcome_reason) == (outcome, outcome)
@@ -161,8 +196,11 @@ async def test_dial_refusals_name_the_command(db: asyncpg.Pool, cc_settings: Set
             bad = await carol.command("dial", number="12ab")
             assert "E.164" in bad["data"]["message"]
             # on a call: the dial is refused, naming the command id
-            resp = await client.post("/gateway/calls", headers=bearer(cc_settings),
-                                     json={"call_id": "in-1", "queue": "sales"})
+            resp = await client.post(
+                "/gateway/calls",
+                headers=bearer(cc_settings),
+                json={"call_id": "in-1", "queue": "sales"},
+            )
             assert (await resp.json())["state"] == "offered"
             await carol.next("offer", contact_id="in-1")
             assert (await carol.command("accept", contact_id="in-1"))["type"] == "reply"
@@ -173,10 +211,12 @@ async def test_dial_refusals_name_the_command(db: asyncpg.Pool, cc_settings: Set
             state = await carol.command("hello")
             assert state["data"]["agent_state"]["contacts"] == {"in-1": "connected"}
         # a result for a call that was never originated is refused on the gateway socket
-        await gw.send_json({"type": "originate_result",
-                            "data": {"call_id": "in-1", "result": "answered"}})
-        await gw.send_json({"type": "originate_result",
-                            "data": {"call_id": "x-1", "result": "maybe"}})
+        await gw.send_json(
+            {"type": "originate_result", "data": {"call_id": "in-1", "result": "answered"}}
+        )
+        await gw.send_json(
+            {"type": "originate_result", "data": {"call_id": "x-1", "result": "maybe"}}
+        )
         codes = []
         while len(codes) < 2:
             msg = json.loads((await gw.receive(timeout=5)).data)

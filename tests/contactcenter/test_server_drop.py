@@ -26,8 +26,11 @@ async def test_dropped_console_logs_out_after_grace_and_offer_goes_back(
         client.app[HUB].drop_grace_s = 0.3
         async with console(client, cc_settings, "kim") as kim:
             await kim.command("set_status", status="available")
-            resp = await client.post("/gateway/calls", headers=bearer(cc_settings),
-                                     json={"call_id": "d-1", "queue": "fast"})
+            resp = await client.post(
+                "/gateway/calls",
+                headers=bearer(cc_settings),
+                json={"call_id": "d-1", "queue": "fast"},
+            )
             assert (await resp.json())["state"] == "offered"
             await kim.next("offer", contact_id="d-1")
         # kim's socket is closed; within the grace period nothing changes
@@ -50,8 +53,11 @@ async def test_reconnect_within_grace_keeps_the_agent_and_its_offer(
         client.app[HUB].drop_grace_s = 0.5
         async with console(client, cc_settings, "kim") as kim:
             await kim.command("set_status", status="available")
-            await client.post("/gateway/calls", headers=bearer(cc_settings),
-                              json={"call_id": "d-2", "queue": "fast"})
+            await client.post(
+                "/gateway/calls",
+                headers=bearer(cc_settings),
+                json={"call_id": "d-2", "queue": "fast"},
+            )
             await kim.next("offer", contact_id="d-2")
         async with console(client, cc_settings, "kim") as kim:
             await asyncio.sleep(0.9)

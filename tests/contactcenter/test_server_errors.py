@@ -30,8 +30,7 @@ async def test_agent_socket_answers_bad_frames_with_errors(
     db: asyncpg.Pool, cc_settings: Settings
 ) -> None:
     await add_agent(db, "gail", {"sales": 5})
-    async with running_app(cc_settings, db) as client, \
-            console(client, cc_settings, "gail") as gail:
+    async with running_app(cc_settings, db) as client, console(client, cc_settings, "gail") as gail:
         await gail.ws.send_str("{not json")
         assert (await gail.next("error"))["data"]["code"] == "bad_json"
         await gail.ws.send_json({"type": "dance", "id": "x1"})
@@ -72,22 +71,32 @@ async def test_http_auth_errors_are_json(db: asyncpg.Pool, cc_settings: Settings
         assert resp.status == 200
         login = await resp.json()
         assert login["role"] == "agent"
-        resp = await client.get("/api/queues",
-                                headers={"Authorization": f"Bearer {login['token']}"})
+        resp = await client.get(
+            "/api/queues", headers={"Authorization": f"Bearer {login['token']}"}
+        )
         assert resp.status == 200
         assert {q["queue_id"] for q in (await resp.json())["queues"]} >= {"sales", "support"}
 
         # wrong role: an agent is not the telephony gateway
-        resp = await client.post("/gateway/calls", headers=bearer(cc_settings, "hal", "agent"),
-                                 json={"call_id": "c", "queue": "sales"})
+        resp = await client.post(
+            "/gateway/calls",
+            headers=bearer(cc_settings, "hal", "agent"),
+            json={"call_id": "c", "queue": "sales"},
+        )
         assert resp.status == 403
         assert (await error_of(resp))["code"] == "forbidden"
-        resp = await client.post("/gateway/calls", headers=bearer(cc_settings),
-                                 json={"call_id": "bad id!", "queue": "sales"})
+        resp = await client.post(
+            "/gateway/calls",
+            headers=bearer(cc_settings),
+            json={"call_id": "bad id!", "queue": "sales"},
+        )
         assert resp.status == 400
         assert (await error_of(resp))["code"] == "invalid_call"
-        resp = await client.post("/gateway/calls", headers=bearer(cc_settings),
-                                 json={"call_id": "c2", "queue": "nowhere"})
+        resp = await client.post(
+            "/gateway/calls",
+            headers=bearer(cc_settings),
+            json={"call_id": "c2", "queue": "nowhere"},
+        )
         assert (await error_of(resp))["code"] == "unknown_queue"
         resp = await client.post("/gateway/calls/none/hangup", headers=bearer(cc_settings))
         assert resp.status == 404
@@ -119,12 +128,14 @@ async def test_agent_socket_refuses_bad_tokens_and_roles(
 async def test_duplicate_call_and_hangup(db: asyncpg.Pool, cc_settings: Settings) -> None:
     async with running_app(cc_settings, db) as client:
         call = {"call_id": "dup-1", "queue": "support"}
-        assert (await client.post("/gateway/calls", headers=bearer(cc_settings),
-                                  json=call)).status == 201
+        assert (
+            await client.post("/gateway/calls", headers=bearer(cc_settings), json=call)
+        ).status == 201
         resp = await client.post("/gateway/calls", headers=bearer(cc_settings), json=call)
         assert resp.status == 409
-        resp = await client.post("/gateway/calls/dup-1/digits", headers=bearer(cc_settings),
-                                 json={"digits": "12#"})
+        resp = await client.post(
+            "/gateway/calls/dup-1/digits", headers=bearer(cc_settings), json={"digits": "12#"}
+        )
         assert resp.status == 200
         resp = await client.post("/gateway/calls/dup-1/hangup", headers=bearer(cc_settings))
         assert resp.status == 200
@@ -138,8 +149,7 @@ async def test_nothing_is_announced_when_the_log_refuses_the_events(
     from contactcenter.webcommon import EVENT_LOG
 
     await add_agent(db, "ivy", {"sales": 5})
-    async with running_app(cc_settings, db) as client, \
-            console(client, cc_settings, "ivy") as ivy:
+    async with running_app(cc_settings, db) as client, console(client, cc_settings, "ivy") as ivy:
         await ivy.next("agent_state")
         await client.server.app[EVENT_LOG].close()
         refused = await ivy.command("set_status", status="available")

@@ -25,8 +25,9 @@ async def test_held_call_pending_status_and_transfer_wrapup_survive_a_restart(
     async with running_app(cc_settings, db) as client:
         async with console(client, cc_settings, "alice") as alice:
             assert (await alice.command("set_status", status="available"))["type"] == "reply"
-            resp = await client.post("/gateway/calls", headers=gw,
-                                     json={"call_id": "rs-1", "queue": "sales"})
+            resp = await client.post(
+                "/gateway/calls", headers=gw, json={"call_id": "rs-1", "queue": "sales"}
+            )
             assert resp.status == 201
             await alice.next("offer", contact_id="rs-1")
             assert (await alice.command("accept", contact_id="rs-1"))["type"] == "reply"
@@ -36,8 +37,9 @@ async def test_held_call_pending_status_and_transfer_wrapup_survive_a_restart(
             assert state["data"]["status"] == "available"
         async with console(client, cc_settings, "bob") as bob:
             assert (await bob.command("set_status", status="available"))["type"] == "reply"
-            resp = await client.post("/gateway/calls", headers=gw,
-                                     json={"call_id": "rs-2", "queue": "sales"})
+            resp = await client.post(
+                "/gateway/calls", headers=gw, json={"call_id": "rs-2", "queue": "sales"}
+            )
             assert (await resp.json())["state"] == "offered"
             await bob.next("offer", contact_id="rs-2")
             assert (await bob.command("accept", contact_id="rs-2"))["type"] == "reply"
@@ -55,14 +57,23 @@ async def test_held_call_pending_status_and_transfer_wrapup_survive_a_restart(
     async with running_app(cc_settings, db) as client:
         resp = await client.get("/api/queues", headers=gw)
         assert (await resp.json())["waiting_now"] == {
-            "sales": 0, "support": 1, "billing": 0, "chat_support": 0}
-        async with console(client, cc_settings, "alice") as alice, \
-                console(client, cc_settings, "bob") as bob:
+            "sales": 0,
+            "support": 1,
+            "billing": 0,
+            "chat_support": 0,
+        }
+        async with (
+            console(client, cc_settings, "alice") as alice,
+            console(client, cc_settings, "bob") as bob,
+        ):
             hello = await alice.command("hello")
             state = hello["data"]["agent_state"]
             assert state["contacts"] == {"rs-1": "held"}
             assert (state["status"], state["activity"], state["next_status"]) == (
-                "available", "on_hold", "break")
+                "available",
+                "on_hold",
+                "break",
+            )
             hello = await bob.command("hello")
             assert hello["data"]["agent_state"]["contacts"] == {"rs-2": "wrap_up"}
             async with console(client, cc_settings, "dave") as dave:
@@ -70,8 +81,12 @@ async def test_held_call_pending_status_and_transfer_wrapup_survive_a_restart(
                 assert hello["data"]["agent_state"]["contacts"] == {outbound: "connected"}
                 # the callee answers after the restart: dave is told, as before it
                 gateway = await client.ws_connect(f"/gateway/ws?token={gw['Authorization'][7:]}")
-                await gateway.send_json({"type": "originate_result", "data": {
-                    "call_id": outbound, "result": "answered"}})
+                await gateway.send_json(
+                    {
+                        "type": "originate_result",
+                        "data": {"call_id": outbound, "result": "answered"},
+                    }
+                )
                 answered = await dave.next("dial_result", contact_id=outbound)
                 assert answered["data"]["result"] == "answered"
                 await gateway.close()
@@ -90,9 +105,12 @@ async def test_held_call_pending_status_and_transfer_wrapup_survive_a_restart(
             assert bad["type"] == "error" and bad["data"]["id"] == "c5"
 
     after = {cid: [e.type for e in await read_contact(db, cid)] for cid in ("rs-1", "rs-2")}
-    assert after["rs-1"][len(before["rs-1"]):] == [
-        "contact.resumed", "contact.ended", "wrapup.completed"]
-    assert after["rs-2"][len(before["rs-2"]):] == ["wrapup.completed"]
+    assert after["rs-1"][len(before["rs-1"]) :] == [
+        "contact.resumed",
+        "contact.ended",
+        "wrapup.completed",
+    ]
+    assert after["rs-2"][len(before["rs-2"]) :] == ["wrapup.completed"]
     assert Counter(after["rs-2"])["contact.queued"] == 2  # sales, then support: not again
     one = await get_interaction(db, "rs-1")
     assert one is not None and one.outcome == "handled" and one.disposition == "sold"

@@ -10,7 +10,8 @@ from contactcenter.store.interactions import get_interaction
 from routing.policy import parse_routing_config
 from tests.contactcenter.server_support import add_agent, bearer, console, running_app
 
-FAST = parse_routing_config("""
+FAST = parse_routing_config(
+    """
 queues:
   - id: fast
     channel: voice
@@ -20,7 +21,9 @@ queues:
   - id: other
     channel: voice
     skills: {other: 1}
-""", "test config")
+""",
+    "test config",
+)
 
 
 async def test_offer_times_out_and_timed_wrapup_ends(
@@ -28,13 +31,16 @@ async def test_offer_times_out_and_timed_wrapup_ends(
 ) -> None:
     await add_agent(db, "kim", {"fast": 3})
     await add_agent(db, "lee", {"fast": 3})
-    async with running_app(cc_settings, db, FAST) as client, \
-            console(client, cc_settings, "kim") as kim, \
-            console(client, cc_settings, "lee") as lee:
+    async with (
+        running_app(cc_settings, db, FAST) as client,
+        console(client, cc_settings, "kim") as kim,
+        console(client, cc_settings, "lee") as lee,
+    ):
         await kim.command("set_status", status="available")
         await lee.command("set_status", status="available")
-        resp = await client.post("/gateway/calls", headers=bearer(cc_settings),
-                                 json={"call_id": "t-1", "queue": "fast"})
+        resp = await client.post(
+            "/gateway/calls", headers=bearer(cc_settings), json={"call_id": "t-1", "queue": "fast"}
+        )
         assert (await resp.json())["state"] == "offered"
         # kim (longest idle) lets it ring: the offer times out and goes to lee
         await kim.next("offer", contact_id="t-1")
@@ -49,8 +55,16 @@ async def test_offer_times_out_and_timed_wrapup_ends(
         await lee.next("contact_state", contact_id="t-1", state="done")
         await lee.next("agent_state", activity="idle")
     story = [e.type for e in await read_contact(db, "t-1")]
-    assert story == ["contact.arrived", "contact.queued", "contact.offered", "offer.timed_out",
-                     "contact.offered", "contact.answered", "contact.ended", "wrapup.completed"]
+    assert story == [
+        "contact.arrived",
+        "contact.queued",
+        "contact.offered",
+        "offer.timed_out",
+        "contact.offered",
+        "contact.answered",
+        "contact.ended",
+        "wrapup.completed",
+    ]
     row = await get_interaction(db, "t-1")
     assert row is not None and row.agent_id == "lee" and row.offers == 2
 
@@ -60,20 +74,24 @@ async def test_caller_leaving_rescinds_the_offer_and_transfer_requeues(
 ) -> None:
     await add_agent(db, "max", {"fast": 3})
     await add_agent(db, "ned", {"other": 3})
-    async with running_app(cc_settings, db, FAST) as client, \
-            console(client, cc_settings, "max") as mx, \
-            console(client, cc_settings, "ned") as ned:
+    async with (
+        running_app(cc_settings, db, FAST) as client,
+        console(client, cc_settings, "max") as mx,
+        console(client, cc_settings, "ned") as ned,
+    ):
         await mx.command("set_status", status="available")
-        await client.post("/gateway/calls", headers=bearer(cc_settings),
-                          json={"call_id": "r-1", "queue": "fast"})
+        await client.post(
+            "/gateway/calls", headers=bearer(cc_settings), json={"call_id": "r-1", "queue": "fast"}
+        )
         await mx.next("offer", contact_id="r-1")
         await client.post("/gateway/calls/r-1/hangup", headers=bearer(cc_settings))
         rescinded = await mx.next("offer_rescinded", contact_id="r-1")
         assert rescinded["data"]["reason"] == "caller_left"
 
         await mx.next("agent_state", activity="idle")
-        await client.post("/gateway/calls", headers=bearer(cc_settings),
-                          json={"call_id": "r-2", "queue": "fast"})
+        await client.post(
+            "/gateway/calls", headers=bearer(cc_settings), json={"call_id": "r-2", "queue": "fast"}
+        )
         await mx.next("offer", contact_id="r-2")
         await mx.command("accept", contact_id="r-2")
         wrong = await mx.command("transfer", contact_id="r-2", to_queue="nowhere")

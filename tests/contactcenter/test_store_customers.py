@@ -58,9 +58,13 @@ def test_phones_match() -> None:
 
 def alice(**changes: object) -> CustomerIn:
     base: dict[str, object] = {
-        "id": "cus_alice", "account_number": "ACC-1", "name": "Alice Ng",
-        "phones": ["+1 415 555 0100", "(415) 555-0199"], "tier": "gold",
-        "value_segment": "high", "attributes": {"language": "en", "vip": True},
+        "id": "cus_alice",
+        "account_number": "ACC-1",
+        "name": "Alice Ng",
+        "phones": ["+1 415 555 0100", "(415) 555-0199"],
+        "tier": "gold",
+        "value_segment": "high",
+        "attributes": {"language": "en", "vip": True},
     }
     return CustomerIn.model_validate(base | changes)
 
@@ -92,10 +96,9 @@ async def test_upsert_replaces_fields_and_phones(db: asyncpg.Pool) -> None:
 
 async def test_upsert_by_account_number_and_generated_ids(db: asyncpg.Pool) -> None:
     # concurrent seeders of the same account agree on one customer
-    results = await asyncio.gather(*(
-        upsert_customer(db, CustomerIn(account_number="ACC-9", name=f"Bo {i}"))
-        for i in range(5)
-    ))
+    results = await asyncio.gather(
+        *(upsert_customer(db, CustomerIn(account_number="ACC-9", name=f"Bo {i}")) for i in range(5))
+    )
     assert len({c.id for c in results}) == 1
     assert results[0].id.startswith("cus_")
     fresh = await upsert_customer(db, CustomerIn(name="No Account"))
@@ -122,10 +125,10 @@ async def test_shared_line_finds_every_customer(db: asyncpg.Pool) -> None:
 
 async def test_find_caller_matches_like_the_single_lookups(db: asyncpg.Pool) -> None:
     await upsert_customer(db, alice())
-    await upsert_customer(db, CustomerIn(id="cus_bob", name="Bob Ng", phones=["4155550100"],
-                                         account_number="ACC-2"))
-    for ani in ("+14155550100", "4155550100", "14155550100", "+44 415 555 0100", "anonymous",
-                None):
+    await upsert_customer(
+        db, CustomerIn(id="cus_bob", name="Bob Ng", phones=["4155550100"], account_number="ACC-2")
+    )
+    for ani in ("+14155550100", "4155550100", "14155550100", "+44 415 555 0100", "anonymous", None):
         found = await find_by_ani(db, ani)
         caller = await find_caller(db, "call-1", ani=ani)
         assert caller.duplicate is False
@@ -140,8 +143,17 @@ async def test_find_caller_matches_like_the_single_lookups(db: asyncpg.Pool) -> 
     assert (await find_caller(db, "call-1", account="ACC-404")).customer is None
     # an id the call log knows is a duplicate, whoever the caller is
     async with EventLog(db) as log:
-        await log.append([EventRecord(type="contact.arrived", ts=1.0, contact_id="call-1",
-                                      queue_id="sales", data={"channel": "voice"})])
+        await log.append(
+            [
+                EventRecord(
+                    type="contact.arrived",
+                    ts=1.0,
+                    contact_id="call-1",
+                    queue_id="sales",
+                    data={"channel": "voice"},
+                )
+            ]
+        )
     assert (await find_caller(db, "call-1", ani="+14155550100")).duplicate is True
     assert (await find_caller(db, "call-1")).duplicate is True
     assert (await find_caller(db, "call-2")).duplicate is False
@@ -155,7 +167,8 @@ def test_customer_validation() -> None:
     with pytest.raises(ValidationError):
         CustomerIn(id="bad id", name="X")
     assert CustomerIn(name="X", phones=["+1 415 555 0100", "+14155550100"]).phones == [
-        "+14155550100"]
+        "+14155550100"
+    ]
 
 
 async def test_recent_interactions_newest_first(db: asyncpg.Pool) -> None:
@@ -165,17 +178,41 @@ async def test_recent_interactions_newest_first(db: asyncpg.Pool) -> None:
         t = 1_700_000_000.0 + i * 3600
         contact = f"c{i}"
         records += [
-            EventRecord(type="contact.arrived", ts=t, contact_id=contact,
-                        data={"channel": "voice", "direction": "inbound",
-                              "ani": "+14155550100", "customer_id": "cus_alice"}),
-            EventRecord(type="contact.answered", ts=t + 10, contact_id=contact,
-                        agent_id="a1", data={"wait_s": 10.0}),
+            EventRecord(
+                type="contact.arrived",
+                ts=t,
+                contact_id=contact,
+                data={
+                    "channel": "voice",
+                    "direction": "inbound",
+                    "ani": "+14155550100",
+                    "customer_id": "cus_alice",
+                },
+            ),
+            EventRecord(
+                type="contact.answered",
+                ts=t + 10,
+                contact_id=contact,
+                agent_id="a1",
+                data={"wait_s": 10.0},
+            ),
             EventRecord(type="contact.ended", ts=t + 100, contact_id=contact, agent_id="a1"),
-            EventRecord(type="wrapup.completed", ts=t + 120, contact_id=contact,
-                        agent_id="a1", data={"disposition": f"d{i}", "notes": f"n{i}"}),
+            EventRecord(
+                type="wrapup.completed",
+                ts=t + 120,
+                contact_id=contact,
+                agent_id="a1",
+                data={"disposition": f"d{i}", "notes": f"n{i}"},
+            ),
         ]
-    records.append(EventRecord(type="contact.arrived", ts=1_800_000_000.0,
-                               contact_id="other", data={"customer_id": "cus_bob"}))
+    records.append(
+        EventRecord(
+            type="contact.arrived",
+            ts=1_800_000_000.0,
+            contact_id="other",
+            data={"customer_id": "cus_bob"},
+        )
+    )
     async with EventLog(db) as log:
         await log.append(records)
     history = await recent_interactions(db, "cus_alice", limit=5)

@@ -36,8 +36,7 @@ async def check_embedded_database(data_dir: Path) -> None:
         assert database.embedded is not None
         assert (settings.pg_data_dir / "PG_VERSION").exists()
         async with EventLog(database.pool) as log:
-            [seq] = await log.append([EventRecord(type="contact.arrived", ts=1.0,
-                                                  contact_id="c1")])
+            [seq] = await log.append([EventRecord(type="contact.arrived", ts=1.0, contact_id="c1")])
         assert await database.pool.fetchval("SELECT count(*) FROM events") == 1
         versions = await database.pool.fetchval("SELECT count(*) FROM schema_migrations")
         assert versions == len(load_migrations())

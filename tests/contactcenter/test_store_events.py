@@ -23,8 +23,12 @@ from contactcenter.store.records import EventRecord, StoredEvent
 
 def rec(i: int, contact: str | None = None, type_: str = "test.event") -> EventRecord:
     return EventRecord(
-        type=type_, ts=1_700_000_000.0 + i, contact_id=contact or f"c{i}",
-        agent_id=f"a{i % 7}", queue_id="sales", data={"i": i, "nested": {"ok": True}},
+        type=type_,
+        ts=1_700_000_000.0 + i,
+        contact_id=contact or f"c{i}",
+        agent_id=f"a{i % 7}",
+        queue_id="sales",
+        data={"i": i, "nested": {"ok": True}},
     )
 
 
@@ -105,9 +109,10 @@ async def test_batch_size_is_bounded(db: asyncpg.Pool) -> None:
     async with EventLog(db, max_batch=10, projections=()) as log:
         seqs = await log.append([rec(i, "big") for i in range(25)])
     assert len(seqs) == 25
-    assert await db.fetchval(
-        "SELECT count(DISTINCT xmin::text) FROM events WHERE contact_id = 'big'"
-    ) == 1
+    assert (
+        await db.fetchval("SELECT count(DISTINCT xmin::text) FROM events WHERE contact_id = 'big'")
+        == 1
+    )
 
 
 async def test_seqs_follow_append_order(db: asyncpg.Pool) -> None:
@@ -128,8 +133,12 @@ async def test_seqs_follow_append_order(db: asyncpg.Pool) -> None:
 
 async def test_round_trip_and_readers(db: asyncpg.Pool) -> None:
     record = EventRecord(
-        type="contact.arrived", ts=1_700_000_123.456789, contact_id="c1", agent_id=None,
-        queue_id=None, data={"ani": "+14155550100", "list": [1, 2.5, None], "s": "é"},
+        type="contact.arrived",
+        ts=1_700_000_123.456789,
+        contact_id="c1",
+        agent_id=None,
+        queue_id=None,
+        data={"ani": "+14155550100", "list": [1, 2.5, None], "s": "é"},
     )
     async with EventLog(db, node="node-a", projections=()) as log:
         [seq] = await log.append([record])
@@ -166,15 +175,15 @@ async def test_acknowledged_events_survive_a_killed_pool(
 
 
 async def test_failed_commit_fails_every_waiter_of_the_batch(db: asyncpg.Pool) -> None:
-    await db.execute(
-        "ALTER TABLE events ADD CONSTRAINT test_no_boom CHECK (type <> 'test.boom')"
-    )
+    await db.execute("ALTER TABLE events ADD CONSTRAINT test_no_boom CHECK (type <> 'test.boom')")
     try:
         async with EventLog(db, projections=()) as log:
             # appended in one tick, so the idle flusher takes them as one batch
             results = await asyncio.gather(
-                log.append([rec(1)]), log.append([rec(2, type_="test.boom")]),
-                log.append([rec(3)]), return_exceptions=True,
+                log.append([rec(1)]),
+                log.append([rec(2, type_="test.boom")]),
+                log.append([rec(3)]),
+                return_exceptions=True,
             )
             assert log.stats.failed_batches == 1
             assert all(isinstance(r, EventLogWriteError) for r in results), results
@@ -253,5 +262,6 @@ def test_record_of_a_domain_event() -> None:
             return {"priority": 3}
 
     record = EventRecord.of(Queued())
-    assert record == EventRecord(type="contact.queued", ts=5.0, contact_id="c1",
-                                 queue_id="q", data={"priority": 3})
+    assert record == EventRecord(
+        type="contact.queued", ts=5.0, contact_id="c1", queue_id="q", data={"priority": 3}
+    )

@@ -31,17 +31,31 @@ def at(s: float) -> datetime:
 
 
 def ev(
-    type_: str, s: float, contact: str = "c1", *, agent: str | None = None,
-    queue: str | None = None, **data: Any,
+    type_: str,
+    s: float,
+    contact: str = "c1",
+    *,
+    agent: str | None = None,
+    queue: str | None = None,
+    **data: Any,
 ) -> EventRecord:
-    return EventRecord(type=type_, ts=T0 + s, contact_id=contact, agent_id=agent,
-                       queue_id=queue, data=data)
+    return EventRecord(
+        type=type_, ts=T0 + s, contact_id=contact, agent_id=agent, queue_id=queue, data=data
+    )
 
 
 def handled_call(contact: str = "c1") -> list[EventRecord]:
     return [
-        ev("contact.arrived", 0, contact, channel="voice", direction="inbound",
-           ani="+14155550100", dnis="8005550199", customer_id="cus_1"),
+        ev(
+            "contact.arrived",
+            0,
+            contact,
+            channel="voice",
+            direction="inbound",
+            ani="+14155550100",
+            dnis="8005550199",
+            customer_id="cus_1",
+        ),
         ev("ivr.step", 2, contact, node="main", input="2"),
         ev("ivr.step", 4, contact, node="billing"),
         ev("contact.queued", 5, contact, queue="billing", priority=2),
@@ -54,15 +68,28 @@ def handled_call(contact: str = "c1") -> list[EventRecord]:
         ev("contact.held", 100, contact, agent="a2"),
         ev("contact.resumed", 110, contact, agent="a2"),
         ev("contact.ended", 200, contact, agent="a2"),
-        ev("wrapup.completed", 230, contact, agent="a2", disposition="resolved",
-           notes="refund issued"),
+        ev(
+            "wrapup.completed",
+            230,
+            contact,
+            agent="a2",
+            disposition="resolved",
+            notes="refund issued",
+        ),
     ]
 
 
 def stored(records: list[EventRecord], first_seq: int = 1) -> list[StoredEvent]:
     return [
-        StoredEvent(seq=first_seq + i, type=r.type, ts=r.ts, contact_id=r.contact_id,
-                    agent_id=r.agent_id, queue_id=r.queue_id, data=r.data)
+        StoredEvent(
+            seq=first_seq + i,
+            type=r.type,
+            ts=r.ts,
+            contact_id=r.contact_id,
+            agent_id=r.agent_id,
+            queue_id=r.queue_id,
+            data=r.data,
+        )
         for i, r in enumerate(records)
     ]
 
@@ -70,7 +97,11 @@ def stored(records: list[EventRecord], first_seq: int = 1) -> list[StoredEvent]:
 def check_handled_call(row: Interaction | None) -> None:
     assert row is not None
     assert (row.channel, row.direction, row.ani, row.dnis) == (
-        "voice", "inbound", "+14155550100", "8005550199")
+        "voice",
+        "inbound",
+        "+14155550100",
+        "8005550199",
+    )
     assert row.customer_id == "cus_1"
     assert row.queue_id == "billing"
     assert row.agent_id == "a2"
@@ -136,8 +167,7 @@ def test_transfer_adds_up_the_agent_segments() -> None:
         ev("contact.offered", 75, agent="a3", queue="tier2"),
         ev("contact.answered", 80, agent="a3", queue="tier2", wait_s=9.0),
         ev("contact.ended", 140, agent="a3", talk_s=60.0, hold_s=0.0),
-        ev("wrapup.completed", 150, agent="a3", wrapup_s=10.0, disposition="fixed",
-           notes="done"),
+        ev("wrapup.completed", 150, agent="a3", wrapup_s=10.0, disposition="fixed", notes="done"),
     ]
     row = fold_events(stored(records))["c1"]
     assert row.transfers == 1
@@ -155,8 +185,11 @@ def test_transfer_adds_up_the_agent_segments() -> None:
 
 
 def test_ended_while_on_hold_counts_the_open_hold() -> None:
-    records = [ev("contact.answered", 0, agent="a1"), ev("contact.held", 100),
-               ev("contact.ended", 130)]
+    records = [
+        ev("contact.answered", 0, agent="a1"),
+        ev("contact.held", 100),
+        ev("contact.ended", 130),
+    ]
     row = fold_events(stored(records))["c1"]
     assert row.hold_s == pytest.approx(30.0)
     assert row.talk_s == pytest.approx(100.0)
@@ -165,16 +198,44 @@ def test_ended_while_on_hold_counts_the_open_hold() -> None:
 @pytest.mark.parametrize(
     ("records", "outcome", "wait_s"),
     [
-        ([ev("contact.arrived", 0), ev("contact.queued", 3, queue="q"),
-          ev("contact.abandoned", 40, queue="q"), ev("contact.ended", 40)], "abandoned", 37.0),
-        ([ev("contact.arrived", 0), ev("contact.queued", 3, queue="q"),
-          ev("contact.abandoned", 40, queue="q", wait_s=36.5)], "abandoned", 36.5),
-        ([ev("contact.arrived", 0), ev("contact.queued", 3, queue="q"),
-          ev("contact.flowed_out", 300, queue="q", reason="max_wait")], "flowed_out", 297.0),
-        ([ev("contact.arrived", 0), ev("ivr.step", 1, node="menu"),
-          ev("contact.ended", 20)], "ended_in_ivr", None),
-        ([ev("contact.arrived", 0), ev("contact.queued", 3, queue="q"),
-          ev("contact.ended", 20)], "unanswered", None),
+        (
+            [
+                ev("contact.arrived", 0),
+                ev("contact.queued", 3, queue="q"),
+                ev("contact.abandoned", 40, queue="q"),
+                ev("contact.ended", 40),
+            ],
+            "abandoned",
+            37.0,
+        ),
+        (
+            [
+                ev("contact.arrived", 0),
+                ev("contact.queued", 3, queue="q"),
+                ev("contact.abandoned", 40, queue="q", wait_s=36.5),
+            ],
+            "abandoned",
+            36.5,
+        ),
+        (
+            [
+                ev("contact.arrived", 0),
+                ev("contact.queued", 3, queue="q"),
+                ev("contact.flowed_out", 300, queue="q", reason="max_wait"),
+            ],
+            "flowed_out",
+            297.0,
+        ),
+        (
+            [ev("contact.arrived", 0), ev("ivr.step", 1, node="menu"), ev("contact.ended", 20)],
+            "ended_in_ivr",
+            None,
+        ),
+        (
+            [ev("contact.arrived", 0), ev("contact.queued", 3, queue="q"), ev("contact.ended", 20)],
+            "unanswered",
+            None,
+        ),
     ],
 )
 def test_outcomes(records: list[EventRecord], outcome: str, wait_s: float | None) -> None:
@@ -251,8 +312,7 @@ async def test_reapplying_and_rebuilding_give_the_same_rows(db: asyncpg.Pool) ->
     for contact, row in before.items():
         after = await get_interaction(db, contact)
         assert row is not None and after is not None
-        assert after.model_dump(exclude={"updated_at"}) == row.model_dump(
-            exclude={"updated_at"})
+        assert after.model_dump(exclude={"updated_at"}) == row.model_dump(exclude={"updated_at"})
 
 
 async def test_call_log_and_event_log_commit_together(db: asyncpg.Pool) -> None:
@@ -272,8 +332,9 @@ async def test_call_log_and_event_log_commit_together(db: asyncpg.Pool) -> None:
     assert await db.fetchval("SELECT count(*) FROM events") == 4
 
 
-@settings(max_examples=15, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     holds=st.lists(st.tuples(st.integers(1, 30), st.integers(0, 40)), max_size=4),
     cuts=st.sets(st.integers(1, 12), max_size=5),
@@ -282,17 +343,21 @@ async def test_any_batching_gives_the_in_memory_fold(
     db: asyncpg.Pool, holds: list[tuple[int, int]], cuts: set[int]
 ) -> None:
     contact = f"h-{uuid.uuid4().hex[:12]}"
-    records = [ev("contact.arrived", 0, contact, channel="chat", direction="inbound"),
-               ev("contact.queued", 1.5, contact, queue="q"),
-               ev("contact.answered", 4.25, contact, agent="a1")]
+    records = [
+        ev("contact.arrived", 0, contact, channel="chat", direction="inbound"),
+        ev("contact.queued", 1.5, contact, queue="q"),
+        ev("contact.answered", 4.25, contact, agent="a1"),
+    ]
     t = 4.25
     for gap, length in holds:
         t += gap
         records.append(ev("contact.held", t, contact))
         t += length
         records.append(ev("contact.resumed", t, contact))
-    records += [ev("contact.ended", t + 7, contact),
-                ev("wrapup.completed", t + 9.5, contact, disposition="ok")]
+    records += [
+        ev("contact.ended", t + 7, contact),
+        ev("wrapup.completed", t + 9.5, contact, disposition="ok"),
+    ]
     bounds = [0, *sorted(c for c in cuts if c < len(records)), len(records)]
     async with EventLog(db) as log:
         for lo, hi in itertools.pairwise(bounds):
@@ -301,7 +366,6 @@ async def test_any_batching_gives_the_in_memory_fold(
     expected = fold_events(events)[contact]
     row = await get_interaction(db, contact)
     assert row is not None
-    assert row.model_dump(exclude={"updated_at"}) == expected.model_dump(
-        exclude={"updated_at"})
+    assert row.model_dump(exclude={"updated_at"}) == expected.model_dump(exclude={"updated_at"})
     assert row.hold_s == pytest.approx(sum(length for _, length in holds))
     assert row.talk_s == pytest.approx(t + 7 - 4.25 - row.hold_s)

@@ -48,10 +48,21 @@ async def test_migrate_applies_everything_once(empty_pool: asyncpg.Pool) -> None
     assert await migrate(empty_pool) == []
     assert sorted(await applied_versions(empty_pool)) == expected
     assert await pending_migrations(empty_pool) == []
-    tables = {r["tablename"] for r in await empty_pool.fetch(
-        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}
-    assert {"users", "agents", "customers", "customer_phones", "interactions", "events",
-            "schema_migrations"} <= tables
+    tables = {
+        r["tablename"]
+        for r in await empty_pool.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+        )
+    }
+    assert {
+        "users",
+        "agents",
+        "customers",
+        "customer_phones",
+        "interactions",
+        "events",
+        "schema_migrations",
+    } <= tables
 
 
 async def test_concurrent_migrators_take_turns(empty_pool: asyncpg.Pool) -> None:
@@ -113,7 +124,9 @@ async def test_migrations_run_on_a_copy_of_the_package_directory(
 async def insert_user(conn: asyncpg.Pool, uid: str, username: str, role: str = "agent") -> None:
     await conn.execute(
         "INSERT INTO users (id, username, password_hash, role) VALUES ($1, $2, 'x', $3)",
-        uid, username, role,
+        uid,
+        username,
+        role,
     )
 
 
@@ -123,18 +136,23 @@ async def test_schema_constraints(db: asyncpg.Pool) -> None:
         await insert_user(db, "alice2", "alice")  # case-insensitive
     with pytest.raises(asyncpg.CheckViolationError):
         await insert_user(db, "bob", "bob", role="root")
-    for skills in ({"billing": 11}, {"billing": 0}, {"billing": 2.5}, {"": 3},
-                   {"billing": "5"}, ["billing"]):
+    for skills in (
+        {"billing": 11},
+        {"billing": 0},
+        {"billing": 2.5},
+        {"": 3},
+        {"billing": "5"},
+        ["billing"],
+    ):
         with pytest.raises(asyncpg.CheckViolationError):
-            await db.execute(
-                "INSERT INTO agents (agent_id, skills) VALUES ('alice', $1)", skills
-            )
+            await db.execute("INSERT INTO agents (agent_id, skills) VALUES ('alice', $1)", skills)
     with pytest.raises(asyncpg.CheckViolationError):
         await db.execute(
             "INSERT INTO agents (agent_id, capacity) VALUES ('alice', $1)", {"chat": -1}
         )
-    await db.execute("INSERT INTO agents (agent_id, skills) VALUES ('alice', $1)",
-                     {"billing": 10, "sales": 1})
+    await db.execute(
+        "INSERT INTO agents (agent_id, skills) VALUES ('alice', $1)", {"billing": 10, "sales": 1}
+    )
     with pytest.raises(asyncpg.ForeignKeyViolationError):
         await db.execute("INSERT INTO agents (agent_id) VALUES ('ghost')")
     await db.execute("DELETE FROM users WHERE id = 'alice'")
@@ -143,9 +161,7 @@ async def test_schema_constraints(db: asyncpg.Pool) -> None:
     with pytest.raises(asyncpg.CheckViolationError):
         await db.execute("INSERT INTO customer_phones (phone, customer_id) VALUES ('12a', 'x')")
     with pytest.raises(asyncpg.CheckViolationError):
-        await db.execute(
-            "INSERT INTO events (ts, type, data) VALUES (now(), 'x', $1)", [1, 2]
-        )
+        await db.execute("INSERT INTO events (ts, type, data) VALUES (now(), 'x', $1)", [1, 2])
     with pytest.raises(asyncpg.CheckViolationError):
         await db.execute(
             """INSERT INTO interactions (contact_id, started_at, last_seq, outcome)
@@ -157,11 +173,19 @@ async def test_customer_history_uses_its_index(db: asyncpg.Pool) -> None:
     async with db.acquire() as conn:
         await conn.execute("SET enable_seqscan = off")
         try:
-            plan = "\n".join(r[0] for r in await conn.fetch(
-                """EXPLAIN SELECT * FROM interactions WHERE customer_id = 'x'
-                   ORDER BY started_at DESC LIMIT 5"""))
-            phone_plan = "\n".join(r[0] for r in await conn.fetch(
-                "EXPLAIN SELECT * FROM customer_phones WHERE phone = '+1415'"))
+            plan = "\n".join(
+                r[0]
+                for r in await conn.fetch(
+                    """EXPLAIN SELECT * FROM interactions WHERE customer_id = 'x'
+                   ORDER BY started_at DESC LIMIT 5"""
+                )
+            )
+            phone_plan = "\n".join(
+                r[0]
+                for r in await conn.fetch(
+                    "EXPLAIN SELECT * FROM customer_phones WHERE phone = '+1415'"
+                )
+            )
         finally:
             await conn.execute("RESET enable_seqscan")
     assert "interactions_customer_idx" in plan
@@ -179,7 +203,9 @@ def run_cli(*argv: str) -> int:
 
 
 def test_cli_migrate(
-    empty_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    empty_database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", empty_database_url)

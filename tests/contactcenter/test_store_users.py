@@ -27,10 +27,10 @@ from contactcenter.store.users import (
 
 
 async def test_create_and_get_users(db: asyncpg.Pool) -> None:
-    user = await create_user(db, username="Alice", password="pw-alice", role="agent",
-                             display_name="Alice Ng")
-    assert (user.id, user.username, user.role, user.disabled) == ("alice", "Alice", "agent",
-                                                                   False)
+    user = await create_user(
+        db, username="Alice", password="pw-alice", role="agent", display_name="Alice Ng"
+    )
+    assert (user.id, user.username, user.role, user.disabled) == ("alice", "Alice", "agent", False)
     assert await get_user(db, "alice") == user
     assert await get_user_by_username(db, "ALICE") == user
     assert await get_user_by_username(db, "nobody") is None
@@ -74,9 +74,16 @@ async def test_old_hash_is_upgraded_on_login(db: asyncpg.Pool) -> None:
 async def test_agent_profiles(db: asyncpg.Pool) -> None:
     for name in ("ann", "ben", "cat"):
         await create_user(db, username=name, password="pw", role="agent")
-    ann = await save_agent_profile(db, "ann", AgentProfileIn(
-        team="blue", skills={"billing": 7, "spanish": 4}, capacity={"voice": 1, "chat": 3},
-        extension="1001"))
+    ann = await save_agent_profile(
+        db,
+        "ann",
+        AgentProfileIn(
+            team="blue",
+            skills={"billing": 7, "spanish": 4},
+            capacity={"voice": 1, "chat": 3},
+            extension="1001",
+        ),
+    )
     assert ann.skills == {"billing": 7, "spanish": 4}
     assert ann.capacity == {"voice": 1, "chat": 3}
     await save_agent_profile(db, "ben", AgentProfileIn(team="red"))
@@ -114,8 +121,9 @@ def test_profile_validation() -> None:
 
 async def test_agent_languages_reach_the_routing_profile(db: asyncpg.Pool) -> None:
     await create_user(db, username="lea", password="pw", role="agent")
-    saved = await save_agent_profile(db, "lea", AgentProfileIn(
-        skills={"support": 5}, languages=["fr", "en", "fr"]))
+    saved = await save_agent_profile(
+        db, "lea", AgentProfileIn(skills={"support": 5}, languages=["fr", "en", "fr"])
+    )
     assert saved.languages == ["fr", "en"]  # duplicates dropped, order kept
     stored = await get_agent_profile(db, "lea")
     assert stored is not None

@@ -32,16 +32,27 @@ async def seed_earlier_survey(pool: asyncpg.Pool) -> None:
         ("ivr.survey", t + 70, None, {"node": "survey", "csat": 2, "resolved": True}),
     ]
     async with EventLog(pool) as log:
-        await log.append([EventRecord(type=kind, ts=ts, contact_id="old-7", agent_id=agent,
-                                      queue_id="billing", data=data)
-                          for kind, ts, agent, data in story])
+        await log.append(
+            [
+                EventRecord(
+                    type=kind,
+                    ts=ts,
+                    contact_id="old-7",
+                    agent_id=agent,
+                    queue_id="billing",
+                    data=data,
+                )
+                for kind, ts, agent, data in story
+            ]
+        )
 
 
-async def to_billing(client: object, gw: GatewayClient, settings: Settings,
-                     call_id: str) -> None:
-    resp = await client.post("/gateway/calls", headers=bearer(settings),  # type: ignore[attr-defined]
-                             json={"call_id": call_id, "ani": "+14155550188",
-                                   "dnis": IVR_NUMBER})
+async def to_billing(client: object, gw: GatewayClient, settings: Settings, call_id: str) -> None:
+    resp = await client.post(
+        "/gateway/calls",
+        headers=bearer(settings),  # type: ignore[attr-defined]
+        json={"call_id": call_id, "ani": "+14155550188", "dnis": IVR_NUMBER},
+    )
     assert resp.status == 201, await resp.text()
     # billing: the support queue's steps want an agent who speaks the IVR's language,
     # which stored agent profiles cannot say yet
@@ -58,8 +69,9 @@ async def test_survey_after_the_agent_ends_the_call_is_stored_and_reported(
     await upsert_customer(db, CustomerIn(name="Kim", phones=["+14155550188"], tier="silver"))
     await seed_earlier_survey(db)
     async with ivr_app(cc_settings, db) as client:
-        gw = GatewayClient(await client.ws_connect(
-            f"/gateway/ws?token={token(cc_settings, 'gw', 'admin')}"))
+        gw = GatewayClient(
+            await client.ws_connect(f"/gateway/ws?token={token(cc_settings, 'gw', 'admin')}")
+        )
         async with console(client, cc_settings, "ola") as ola:
             await ola.next("agent_state")
             await ola.command("set_status", status="available")
@@ -80,8 +92,11 @@ async def test_survey_after_the_agent_ends_the_call_is_stored_and_reported(
             bye = await gw.next("hangup", "sv-1")
             assert bye["reason"] == "survey_done"
             # the agent's hangup never reached the gateway before the survey
-            kinds = [(m["type"], m["data"].get("reason")) for m in gw.seen
-                     if m["data"].get("call_id") == "sv-1"]
+            kinds = [
+                (m["type"], m["data"].get("reason"))
+                for m in gw.seen
+                if m["data"].get("call_id") == "sv-1"
+            ]
             assert kinds.count(("hangup", "survey_done")) == 1
             assert ("hangup", "agent") not in kinds
             done = await ola.command("wrapup", contact_id="sv-1", disposition="paid")
@@ -95,8 +110,9 @@ async def test_survey_after_the_agent_ends_the_call_is_stored_and_reported(
             assert resp.status == 200
             await ola.next("contact_state", contact_id="sv-2", state="wrap_up")
 
-            stats = await (await client.get(
-                "/api/queues", headers=bearer(cc_settings, "sup", "supervisor"))).json()
+            stats = await (
+                await client.get("/api/queues", headers=bearer(cc_settings, "sup", "supervisor"))
+            ).json()
         await gw.ws.close()
 
     row = await get_interaction(db, "sv-1")
@@ -105,8 +121,13 @@ async def test_survey_after_the_agent_ends_the_call_is_stored_and_reported(
     assert [s["node"] for s in row.ivr_path][-2:] == ["survey", "thanks"]
     unsurveyed = await get_interaction(db, "sv-2")
     assert unsurveyed is not None and (unsurveyed.csat, unsurveyed.resolved) == (None, None)
-    assert not [m for m in gw.seen if m["type"] == "gather"
-                and m["data"]["call_id"] == "sv-2" and m["data"]["kind"] == "survey"]
+    assert not [
+        m
+        for m in gw.seen
+        if m["type"] == "gather"
+        and m["data"]["call_id"] == "sv-2"
+        and m["data"]["kind"] == "survey"
+    ]
 
     surveys = stats["surveys"]
     assert surveys["surveys"] == 2 and surveys["csat_responses"] == 2

@@ -46,11 +46,20 @@ async def connected_call(
         await add_agent(db, agent, {"sales": 8})
     async with running_app(cc_settings, db) as client:
         url = str(client.make_url("")).rstrip("/")
-        carrier = Carrier(CarrierConfig(url=url, username="gateway", password=PASSWORD,
-                                        queue="sales", max_calls=0, fixed_times=True))
+        carrier = Carrier(
+            CarrierConfig(
+                url=url,
+                username="gateway",
+                password=PASSWORD,
+                queue="sales",
+                max_calls=0,
+                fixed_times=True,
+            )
+        )
         async with carrier.serving(), AsyncExitStack() as stack:
-            consoles = {a: await stack.enter_async_context(console(client, cc_settings, a))
-                        for a in agents}
+            consoles = {
+                a: await stack.enter_async_context(console(client, cc_settings, a)) for a in agents
+            }
             first = consoles[agents[0]]
             assert (await first.command("set_status", status="available"))["type"] == "reply"
             call = asyncio.create_task(carrier.call(queue="sales", patience=30, talk=math.inf))
@@ -81,7 +90,11 @@ async def test_mute_and_dtmf_reach_the_carrier_and_the_log_keeps_no_digits(
         alice = consoles["alice"]
         alice.inbox.clear()  # earlier agent_state messages: each check below sees the next
         assert _ok(await alice.command("mute", contact_id=cid, muted=True)) == {
-            "id": "c3", "ok": True, "contact_id": cid, "muted": True}
+            "id": "c3",
+            "ok": True,
+            "contact_id": cid,
+            "muted": True,
+        }
         assert (await alice.next("agent_state"))["data"]["muted"] == [cid]
         await until(lambda: carrier.mutes.get(cid) == [True])
 
@@ -89,8 +102,7 @@ async def test_mute_and_dtmf_reach_the_carrier_and_the_log_keeps_no_digits(
         assert (await alice.next("agent_state"))["data"]["muted"] == []
         await until(lambda: carrier.mutes.get(cid) == [True, False])
 
-        assert _ok(await alice.command("dtmf", contact_id=cid, digits=CARD))["count"] \
-            == len(CARD)
+        assert _ok(await alice.command("dtmf", contact_id=cid, digits=CARD))["count"] == len(CARD)
         _ok(await alice.command("dtmf", contact_id=cid, digits="*9"))
         await until(lambda: carrier.dtmf.get(cid) == CARD + "*9")
 
@@ -99,8 +111,7 @@ async def test_mute_and_dtmf_reach_the_carrier_and_the_log_keeps_no_digits(
         sent = await alice.send("dtmf", contact_id=cid, digits="1")
         _refused(await alice.next("error", id=sent), sent, "not_connected")
         _ok(await alice.command("mute", contact_id=cid, muted=True))
-        assert (await alice.next("agent_state", muted=[cid]))["data"]["activity"] \
-            == "on_hold"
+        assert (await alice.next("agent_state", muted=[cid]))["data"]["activity"] == "on_hold"
         _ok(await alice.command("resume_contact", contact_id=cid))
 
         # the end of the call clears the mute
@@ -112,11 +123,22 @@ async def test_mute_and_dtmf_reach_the_carrier_and_the_log_keeps_no_digits(
         assert carrier.dtmf[cid] == CARD + "*9"  # nothing more reached the line
 
     story = await read_contact(db, cid)
-    assert [e.type for e in story if e.type.startswith("contact.")
-            and e.type not in ("contact.arrived", "contact.queued", "contact.offered")] == [
-        "contact.answered", "contact.muted", "contact.unmuted", "contact.dtmf_sent",
-        "contact.dtmf_sent", "contact.held", "contact.muted", "contact.resumed",
-        "contact.ended"]
+    assert [
+        e.type
+        for e in story
+        if e.type.startswith("contact.")
+        and e.type not in ("contact.arrived", "contact.queued", "contact.offered")
+    ] == [
+        "contact.answered",
+        "contact.muted",
+        "contact.unmuted",
+        "contact.dtmf_sent",
+        "contact.dtmf_sent",
+        "contact.held",
+        "contact.muted",
+        "contact.resumed",
+        "contact.ended",
+    ]
     sent_events = [e for e in story if e.type == "contact.dtmf_sent"]
     assert [e.data for e in sent_events] == [{"count": len(CARD)}, {"count": 2}]
     assert {e.agent_id for e in sent_events} == {"alice"}
@@ -131,8 +153,7 @@ async def test_external_transfer_sends_the_call_out_and_logs_the_target(
     async with connected_call(db, cc_settings, "alice") as (carrier, consoles, cid, call):
         alice = consoles["alice"]
         _ok(await alice.command("mute", contact_id=cid, muted=True))
-        reply = _ok(await alice.command("transfer", contact_id=cid,
-                                        number="+1 (212) 555-0199"))
+        reply = _ok(await alice.command("transfer", contact_id=cid, number="+1 (212) 555-0199"))
         assert reply["number"] == "+12125550199" and reply["contact_id"] == cid
         await alice.next("contact_state", contact_id=cid, state="wrap_up")
         state = await alice.next("agent_state", activity="wrap_up")
@@ -141,8 +162,11 @@ async def test_external_transfer_sends_the_call_out_and_logs_the_target(
         assert record.ended_by == "server"
         assert carrier.transfers == {cid: "+12125550199"}
         # the agent wraps up as for any end (sales: timed, disposition required)
-        _ok(await alice.command("wrapup", contact_id=cid, disposition="callback",
-                                notes="sent to the partner desk"))
+        _ok(
+            await alice.command(
+                "wrapup", contact_id=cid, disposition="callback", notes="sent to the partner desk"
+            )
+        )
         await alice.next("agent_state", activity="idle")
 
     story = [e.type for e in await read_contact(db, cid)]
@@ -151,7 +175,11 @@ async def test_external_transfer_sends_the_call_out_and_logs_the_target(
     row = await get_interaction(db, cid)
     assert row is not None
     assert (row.outcome, row.outcome_reason, row.agent_id, row.disposition) == (
-        "transferred", "+12125550199", "alice", "callback")
+        "transferred",
+        "+12125550199",
+        "alice",
+        "callback",
+    )
     assert row.ended_at is not None and row.talk_s is not None
     assert row.wrapup_ended_at is not None
 
@@ -168,16 +196,22 @@ async def test_bad_voice_commands_get_errors_naming_the_command(
             ("mute", {"contact_id": cid}, "invalid_command"),
             ("transfer", {"contact_id": cid, "number": "call me"}, "invalid_command"),
             ("transfer", {"contact_id": cid, "number": "+0123"}, "invalid_command"),
-            ("transfer", {"contact_id": cid, "number": "+12125550199", "to_queue": "sales"},
-             "invalid_command"),
+            (
+                "transfer",
+                {"contact_id": cid, "number": "+12125550199", "to_queue": "sales"},
+                "invalid_command",
+            ),
             ("mute", {"contact_id": "no-such-call", "muted": True}, "unknown_contact"),
             ("dtmf", {"contact_id": "no-such-call", "digits": "1"}, "unknown_contact"),
         ]
         for kind, fields, code in bad:
             sent = await alice.send(kind, **fields)
             _refused(await alice.next("error", id=sent), sent, code)
-        for kind, fields in [("mute", {"muted": True}), ("dtmf", {"digits": "5"}),
-                             ("transfer", {"number": "+12125550199"})]:
+        for kind, fields in [
+            ("mute", {"muted": True}),
+            ("dtmf", {"digits": "5"}),
+            ("transfer", {"number": "+12125550199"}),
+        ]:
             sent = await bob.send(kind, contact_id=cid, **fields)
             _refused(await bob.next("error", id=sent), sent, "not_your_contact")
         # nothing of it reached the line or the log

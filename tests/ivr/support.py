@@ -36,12 +36,7 @@ def tree_text(nodes: str, *, start: str = "a", extra: str = "", fail: bool = Tru
     body = textwrap.indent(textwrap.dedent(nodes).strip("\n"), "  ")
     fail_node = '  fail: {type: hangup, prompt: "Failed.", reason: failed}\n' if fail else ""
     return (
-        _HEADER.format(start=start)
-        + textwrap.dedent(extra)
-        + "nodes:\n"
-        + fail_node
-        + body
-        + "\n"
+        _HEADER.format(start=start) + textwrap.dedent(extra) + "nodes:\n" + fail_node + body + "\n"
     )
 
 

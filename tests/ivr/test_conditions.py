@@ -10,8 +10,7 @@ from ivr.conditions import ConditionError, Scope, compile_expression
 
 
 def _scope(**kw: Any) -> Scope:
-    base: dict[str, Any] = {"vars": {}, "customer": {}, "contact": {}, "hours": {},
-                            "holiday": {}}
+    base: dict[str, Any] = {"vars": {}, "customer": {}, "contact": {}, "hours": {}, "holiday": {}}
     base.update(kw)
     return Scope(**base)
 
@@ -24,8 +23,11 @@ def _scope(**kw: Any) -> Scope:
         ("vars.missing == None", {}, True),
         ("customer.tier in ('gold', 'platinum')", {"customer": {"tier": "gold"}}, True),
         ("customer.tier in ('gold', 'platinum')", {}, False),
-        ("hours.office and not holiday.office", {"hours": {"office": True},
-                                                  "holiday": {"office": False}}, True),
+        (
+            "hours.office and not holiday.office",
+            {"hours": {"office": True}, "holiday": {"office": False}},
+            True,
+        ),
         ("contact.channel == 'chat'", {"contact": {"channel": "chat"}}, True),
         ("vars.count >= 3", {"vars": {"count": 3}}, True),
         ("vars.count >= -1", {"vars": {"count": -2}}, False),

@@ -36,12 +36,24 @@ def test_voice_call_identified_by_account_is_queued_with_tier_priority() -> None
     assert isinstance(menu, Gather) and menu.node == "main_menu"
     queued = s.input("3", WEDNESDAY_LONDON)
     assert isinstance(queued, Queue)
-    assert (queued.queue_id, queued.priority, dict(queued.skills)) == ("billing", 10,
-                                                                         {"billing": 3})
+    assert (queued.queue_id, queued.priority, dict(queued.skills)) == (
+        "billing",
+        10,
+        {"billing": 3},
+    )
     assert queued.data["account"] == "41234567" and queued.data["language"] == "en"
     assert queued.data["customer_id"] == "cus-7" and queued.data["department"] == "billing"
-    assert queued.path == ("welcome", "language", "hours_check", "identify", "ask_account",
-                           "lookup_account", "known_caller", "main_menu", "queue_billing")
+    assert queued.path == (
+        "welcome",
+        "language",
+        "hours_check",
+        "identify",
+        "ask_account",
+        "lookup_account",
+        "known_caller",
+        "main_menu",
+        "queue_billing",
+    )
     assert "41234567" not in repr([e.payload() for e in s.take_events()])
 
 
@@ -161,8 +173,14 @@ def _answer(data: st.DataObject, action: Gather, channel: str) -> str | None:
 
 @pytest.mark.parametrize(
     ("tree_id", "channel"),
-    [("main", "voice"), ("chat", "chat"), ("support", "voice"), ("support", "chat"),
-     ("survey", "voice"), ("survey", "chat")],
+    [
+        ("main", "voice"),
+        ("chat", "chat"),
+        ("support", "voice"),
+        ("support", "chat"),
+        ("survey", "voice"),
+        ("survey", "chat"),
+    ],
 )
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), now=INSTANTS)

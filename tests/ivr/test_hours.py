@@ -12,8 +12,7 @@ from tests.ivr.support import at
 def _hours(timezone: str, **extra: object) -> Hours:
     weekly = {d: ("08:00-18:00",) for d in ("mon", "tue", "wed", "thu", "fri")}
     weekly["sun"] = ("08:00-18:00",)  # both DST changes below fall on a Sunday
-    return Hours.compile(Schedule.model_validate({"timezone": timezone, "weekly": weekly,
-                                                  **extra}))
+    return Hours.compile(Schedule.model_validate({"timezone": timezone, "weekly": weekly, **extra}))
 
 
 LONDON = _hours("Europe/London")
@@ -90,17 +89,19 @@ def test_holiday_is_closed_all_day_in_local_time() -> None:
 
 
 def test_holiday_with_special_hours() -> None:
-    hours = _hours("Europe/London",
-                   holidays=[{"date": "2026-12-24", "name": "Christmas Eve",
-                              "hours": ["08:00-12:00"]}])
+    hours = _hours(
+        "Europe/London",
+        holidays=[{"date": "2026-12-24", "name": "Christmas Eve", "hours": ["08:00-12:00"]}],
+    )
     assert hours.is_holiday(at("2026-12-24T09:00:00Z"))
     assert hours.is_open(at("2026-12-24T11:59:59Z"))
     assert not hours.is_open(at("2026-12-24T12:00:00Z"))
 
 
 def test_a_range_to_midnight_includes_the_last_second() -> None:
-    hours = Hours.compile(Schedule.model_validate(
-        {"timezone": "UTC", "weekly": {"wed": ["00:00-24:00"]}}))
+    hours = Hours.compile(
+        Schedule.model_validate({"timezone": "UTC", "weekly": {"wed": ["00:00-24:00"]}})
+    )
     assert hours.is_open(at("2026-11-25T00:00:00Z"))
     assert hours.is_open(at("2026-11-25T23:59:59.5Z"))
     assert not hours.is_open(at("2026-11-26T00:00:00Z"))

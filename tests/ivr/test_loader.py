@@ -13,8 +13,9 @@ from ivr.session import Session
 from tests.ivr.support import IVR_DIR, NOON, QUEUES, at, routing_queue_ids, tree, tree_text
 
 
-def _problems(text: str, source: str = "config/ivr/t.yaml",
-              queues: frozenset[str] | None = QUEUES) -> list[Problem]:
+def _problems(
+    text: str, source: str = "config/ivr/t.yaml", queues: frozenset[str] | None = QUEUES
+) -> list[Problem]:
     with pytest.raises(IvrConfigError) as info:
         load_tree(text, source, queues)
     assert str(info.value) == "\n".join(str(p) for p in info.value.problems)
@@ -33,10 +34,15 @@ def test_problem_text_has_file_node_and_fix() -> None:
 
 
 def test_unknown_target_suggests_the_close_name() -> None:
-    p = _one(tree_text("""
+    p = _one(
+        tree_text(
+            """
         a: {type: say, prompt: Hi, next: goodbye}
         good_bye: {type: hangup}
-    """, fail=False))
+    """,
+            fail=False,
+        )
+    )
     assert (p.source, p.node) == ("config/ivr/t.yaml", "a")
     assert "next goes to 'goodbye', which is not a node of this tree" in p.message
     assert "did you mean 'good_bye'?" in p.fix
@@ -44,36 +50,47 @@ def test_unknown_target_suggests_the_close_name() -> None:
 
 
 def test_unknown_target_from_defaults_on_failure() -> None:
-    text = tree_text("""
+    text = tree_text(
+        """
         a:
           type: menu
           prompt: Pick
           options: [{key: "1", label: One, next: end}]
         end: {type: hangup}
-    """, fail=False)
+    """,
+        fail=False,
+    )
     p = _one(text)
     assert p.node == "a"
     assert "on_failure (from defaults.on_failure) goes to 'fail'" in p.message
 
 
 def test_unknown_start() -> None:
-    p = _one(tree_text("b: {type: hangup}", start="bb", fail=False).replace("start: bb",
-                                                                            "start: c"))
+    p = _one(
+        tree_text("b: {type: hangup}", start="bb", fail=False).replace("start: bb", "start: c")
+    )
     assert p.node is None and "start 'c' is not a node" in p.message
 
 
 def test_unreachable_node() -> None:
-    p = _one(tree_text("""
+    p = _one(
+        tree_text(
+            """
         a: {type: hangup}
         orphan: {type: say, prompt: Nobody hears this, next: a}
-    """, fail=False))
+    """,
+            fail=False,
+        )
+    )
     assert p.node == "orphan"
     assert "cannot be reached from the start node" in p.message
     assert "delete it" in p.fix
 
 
 def test_loop_of_nodes_that_take_no_input() -> None:
-    p = _one(tree_text("""
+    p = _one(
+        tree_text(
+            """
         a: {type: say, prompt: One, next: b}
         b:
           type: branch
@@ -81,20 +98,28 @@ def test_loop_of_nodes_that_take_no_input() -> None:
           default: c
         c: {type: set, values: {y: 1}, next: a}
         end: {type: hangup}
-    """, fail=False))
+    """,
+            fail=False,
+        )
+    )
     assert "loop that takes no input: a -> b -> c -> a" in p.message
     assert "put a menu or collect node in it" in p.fix
 
 
 def test_retries_exhausted_back_to_the_same_menu_is_a_loop() -> None:
-    p = _one(tree_text("""
+    p = _one(
+        tree_text(
+            """
         a:
           type: menu
           prompt: Pick
           on_failure: a
           options: [{key: "1", label: One, next: end}]
         end: {type: hangup}
-    """, fail=False))
+    """,
+            fail=False,
+        )
+    )
     assert "loop that takes no input: a -> a" in p.message
     assert "send on_failure to a node that ends the call" in p.fix
 
@@ -126,7 +151,8 @@ def test_callback_queue_is_checked_too() -> None:
 
 
 def test_missing_prompts() -> None:
-    problems = _problems(textwrap.dedent("""\
+    problems = _problems(
+        textwrap.dedent("""\
         channels: [voice, chat]
         start: a
         defaults: {on_failure: end}
@@ -138,7 +164,8 @@ def test_missing_prompts() -> None:
             options: [{key: "1", label: One, next: d}]
           d: {type: survey, prompt: "Score?", next: end}
           end: {type: hangup}
-    """))
+    """)
+    )
     found = {(p.node, p.message) for p in problems}
     assert ("a", "a say node has no prompt") in found
     assert ("b", "a play node on a chat tree has no text for chat visitors") in found
@@ -151,23 +178,30 @@ def test_missing_prompts() -> None:
 
 
 def test_missing_on_failure() -> None:
-    text = tree_text("""
+    text = tree_text(
+        """
         a:
           type: collect
           prompt: Digits?
           variable: d
           next: end
         end: {type: hangup}
-    """, fail=False).replace("  on_failure: fail\n", "")
+    """,
+        fail=False,
+    ).replace("  on_failure: fail\n", "")
     p = _one(text)
     assert p.node == "a" and "does not say where to go when retries run out" in p.message
 
 
 def test_bad_timezone_names_file_and_key() -> None:
-    text = tree_text("a: {type: hangup}", fail=False, extra="""\
+    text = tree_text(
+        "a: {type: hangup}",
+        fail=False,
+        extra="""\
         schedules:
           office: {timezone: Europe/Lundon}
-    """)
+    """,
+    )
     p = _one(text)
     assert p.node is None
     assert "schedules.office.timezone: unknown timezone 'Europe/Lundon'" in p.message
@@ -175,20 +209,24 @@ def test_bad_timezone_names_file_and_key() -> None:
 
 
 def test_bad_pattern() -> None:
-    p = _one(tree_text("""
+    p = _one(
+        tree_text("""
         a:
           type: collect
           prompt: Digits?
           variable: d
           pattern: "[0-9"
           next: fail
-    """))
+    """)
+    )
     assert p.node == "a"
     assert p.message.startswith("pattern: pattern '[0-9' is not a valid regular expression")
 
 
 def test_bad_condition_and_unknown_schedule() -> None:
-    problems = _problems(tree_text("""
+    problems = _problems(
+        tree_text(
+            """
         a:
           type: branch
           cases:
@@ -196,10 +234,14 @@ def test_bad_condition_and_unknown_schedule() -> None:
             - {when: "hours.ofice", next: end}
           default: end
         end: {type: hangup}
-    """, fail=False, extra="""\
+    """,
+            fail=False,
+            extra="""\
         schedules:
           office: {timezone: UTC}
-    """))
+    """,
+        )
+    )
     assert [p.node for p in problems] == ["a", "a"]
     assert "cases[0].when: expression 'vars.x(' is not valid" in problems[0].message
     assert "cases[1].when reads schedule 'ofice'" in problems[1].message
@@ -207,20 +249,30 @@ def test_bad_condition_and_unknown_schedule() -> None:
 
 
 def test_lookup_by_a_variable_nobody_sets() -> None:
-    p = _one(tree_text("""
+    p = _one(
+        tree_text(
+            """
         a: {type: lookup, by: variable, variable: acct, found: end, not_found: end}
         end: {type: hangup}
-    """, fail=False))
+    """,
+            fail=False,
+        )
+    )
     assert p.node == "a" and "variable 'acct', which no node sets" in p.message
 
 
 def test_shape_errors_are_located() -> None:
-    problems = _problems(tree_text("""
+    problems = _problems(
+        tree_text(
+            """
         a: {type: sya, prompt: Hi, next: end}
         b: {type: say, prompt: Hi}
         c: {type: say, prompt: Hi, next: end, colour: red}
         end: {type: hangup}
-    """, fail=False))
+    """,
+            fail=False,
+        )
+    )
     by_node = {p.node: p for p in problems}
     assert "one of say, play, menu" in by_node["a"].fix
     assert by_node["b"].message == "next is missing"
@@ -229,12 +281,14 @@ def test_shape_errors_are_located() -> None:
 
 
 def test_option_errors_name_the_option() -> None:
-    p = _one(tree_text("""
+    p = _one(
+        tree_text("""
         a:
           type: menu
           prompt: Pick
           options: [{key: "1", label: One}]
-    """))
+    """)
+    )
     assert p.node == "a" and p.message == "options[0].next is missing"
 
 
@@ -257,7 +311,10 @@ SUB = """\
 
 
 def test_subtree_checks(tmp_path: Path) -> None:
-    _write(tmp_path, "main.yaml", """\
+    _write(
+        tmp_path,
+        "main.yaml",
+        """\
         channels: [voice, chat]
         entry: true
         start: a
@@ -265,39 +322,51 @@ def test_subtree_checks(tmp_path: Path) -> None:
           a: {type: subtree, tree: sub, next: b}
           b: {type: subtree, tree: subb, next: end}
           end: {type: hangup}
-    """)
+    """,
+    )
     _write(tmp_path, "sub.yaml", SUB)
     with pytest.raises(IvrConfigError) as info:
         build_catalog(read_sources(tmp_path))
     messages = {(p.node, p.message, p.fix) for p in info.value.problems}
     main = str(tmp_path / "main.yaml")
     assert any(n == "a" and "does not serve channel chat" in m for n, m, _ in messages)
-    assert any(n == "b" and "sub-tree 'subb' does not exist" in m and "did you mean 'sub'" in f
-               for n, m, f in messages)
+    assert any(
+        n == "b" and "sub-tree 'subb' does not exist" in m and "did you mean 'sub'" in f
+        for n, m, f in messages
+    )
     assert all(p.source == main for p in info.value.problems)
 
 
 def test_subtrees_calling_each_other(tmp_path: Path) -> None:
     for name, other in (("one", "two"), ("two", "one")):
-        _write(tmp_path, f"{name}.yaml", f"""\
+        _write(
+            tmp_path,
+            f"{name}.yaml",
+            f"""\
             start: a
             nodes:
               a: {{type: subtree, tree: {other}, next: b}}
               b: {{type: return}}
-        """)
-    with pytest.raises(IvrConfigError, match="sub-trees call each other in a loop: "
-                       "one -> two -> one"):
+        """,
+        )
+    with pytest.raises(
+        IvrConfigError, match="sub-trees call each other in a loop: one -> two -> one"
+    ):
         build_catalog(read_sources(tmp_path))
 
 
 def test_two_entries_for_one_channel_and_duplicate_ids(tmp_path: Path) -> None:
     for name in ("a", "b"):
-        _write(tmp_path, f"{name}.yaml", """\
+        _write(
+            tmp_path,
+            f"{name}.yaml",
+            """\
             id: same
             entry: true
             start: x
             nodes: {x: {type: hangup}}
-        """)
+        """,
+        )
     _write(tmp_path, "c.yaml", "entry: true\nstart: x\nnodes: {x: {type: hangup}}\n")
     with pytest.raises(IvrConfigError) as info:
         build_catalog(read_sources(tmp_path))
@@ -307,10 +376,15 @@ def test_two_entries_for_one_channel_and_duplicate_ids(tmp_path: Path) -> None:
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    problems = _problems(tree_text("""
+    problems = _problems(
+        tree_text(
+            """
         a: {type: say, prompt: Hi, next: nowhere}
         b: {type: queue, queue: nope}
-    """, fail=False))
+    """,
+            fail=False,
+        )
+    )
     assert len(problems) == 2
 
 
@@ -348,8 +422,11 @@ def test_reload_rejects_a_bad_tree_and_keeps_the_running_one(tmp_path: Path) -> 
 
 
 def test_registry_entry_and_read_sources(tmp_path: Path) -> None:
-    _write(tmp_path, "front.yml", "entry: true\nchannels: [chat]\nstart: x\n"
-                                  "nodes: {x: {type: hangup}}\n")
+    _write(
+        tmp_path,
+        "front.yml",
+        "entry: true\nchannels: [chat]\nstart: x\nnodes: {x: {type: hangup}}\n",
+    )
     (tmp_path / "notes.txt").write_text("not a tree", encoding="utf-8")
     sources = read_sources(tmp_path)
     assert list(sources) == [str(tmp_path / "front.yml")]

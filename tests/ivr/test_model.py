@@ -51,24 +51,38 @@ def test_holidays_accept_bare_dates() -> None:
 
 
 def _menu(**kw: Any) -> dict[str, Any]:
-    return {"type": "menu", "prompt": "p",
-            "options": [{"key": "1", "label": "One", "next": "x"}], **kw}
+    return {
+        "type": "menu",
+        "prompt": "p",
+        "options": [{"key": "1", "label": "One", "next": "x"}],
+        **kw,
+    }
 
 
 def test_menu_keys_must_be_dtmf_and_unique() -> None:
     with pytest.raises(ValidationError, match="one DTMF key"):
         MenuNode.model_validate(_menu(options=[{"key": "12", "label": "x", "next": "x"}]))
     with pytest.raises(ValidationError, match="repeated: \\['1'\\]"):
-        MenuNode.model_validate(_menu(options=[{"key": "1", "label": "a", "next": "x"},
-                                               {"key": "1", "label": "b", "next": "x"}]))
+        MenuNode.model_validate(
+            _menu(
+                options=[
+                    {"key": "1", "label": "a", "next": "x"},
+                    {"key": "1", "label": "b", "next": "x"},
+                ]
+            )
+        )
 
 
 def test_menu_chat_keywords_must_pick_one_option() -> None:
     with pytest.raises(ValidationError, match="picks both option 1 and option 2"):
-        MenuNode.model_validate(_menu(options=[
-            {"key": "1", "label": "Billing", "next": "x"},
-            {"key": "2", "label": "Payments", "keywords": ["billing"], "next": "x"},
-        ]))
+        MenuNode.model_validate(
+            _menu(
+                options=[
+                    {"key": "1", "label": "Billing", "next": "x"},
+                    {"key": "2", "label": "Payments", "keywords": ["billing"], "next": "x"},
+                ]
+            )
+        )
 
 
 def test_collect_checks() -> None:
@@ -110,4 +124,5 @@ def test_yaml_booleans_in_labels_get_a_quoting_hint() -> None:
         MenuNode.model_validate(_menu(options=[{"key": "1", "label": True, "next": "x"}]))
     with pytest.raises(ValidationError, match="YAML read a word as false"):
         MenuNode.model_validate(
-            _menu(options=[{"key": "1", "label": "x", "keywords": [False], "next": "x"}]))
+            _menu(options=[{"key": "1", "label": "x", "keywords": [False], "next": "x"}])
+        )

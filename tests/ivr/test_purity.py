@@ -56,7 +56,12 @@ def test_no_async_code_or_clock_reads(path: Path) -> None:
         if isinstance(node, ast.Name) and node.id in ("__import__", "importlib"):
             problems.append(f"line {node.lineno}: {node.id}")
         if isinstance(node, ast.Attribute) and node.attr in (
-            "now", "utcnow", "today", "monotonic", "perf_counter", "time"
+            "now",
+            "utcnow",
+            "today",
+            "monotonic",
+            "perf_counter",
+            "time",
         ):
             problems.append(f"line {node.lineno}: .{node.attr} reads the clock")
     assert not problems, f"{path.relative_to(ROOT)}: " + "; ".join(problems)
@@ -69,7 +74,13 @@ def test_importing_ivr_loads_no_io_or_app_module() -> None:
         f"names = {list(IO_MODULES[:5] + APP_MODULES)!r}\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in names)))\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
-                            text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []

@@ -84,11 +84,19 @@ def test_menu_by_key_stores_value_and_sets_variables() -> None:
     action = s.input("1", NOON + 3)
     assert isinstance(action, Queue)
     assert (action.queue_id, action.node, action.data) == (
-        "sales", "q_sales", {"dept": "sales", "source": "menu"})
+        "sales",
+        "q_sales",
+        {"dept": "sales", "source": "menu"},
+    )
     assert _texts(action) == ["Connecting to sales."]
     events = s.take_events()
     assert [e.type for e in events][-5:] == [
-        "ivr.input", "ivr.collected", "ivr.collected", "ivr.entered_node", "ivr.exited"]
+        "ivr.input",
+        "ivr.collected",
+        "ivr.collected",
+        "ivr.entered_node",
+        "ivr.exited",
+    ]
     assert all(e.ts == NOON + 3 for e in events[-5:])
 
 
@@ -100,8 +108,14 @@ def test_menu_value_defaults_to_the_key() -> None:
 
 @pytest.mark.parametrize(
     ("text", "queue"),
-    [("1", "sales"), ("Sales", "sales"), ("  SALES! ", "sales"), ("I want a new plan", "sales"),
-     ("help me please", "support"), ("2", "support")],
+    [
+        ("1", "sales"),
+        ("Sales", "sales"),
+        ("  SALES! ", "sales"),
+        ("I want a new plan", "sales"),
+        ("help me please", "support"),
+        ("2", "support"),
+    ],
 )
 def test_chat_menu_takes_number_label_or_keyword(text: str, queue: str) -> None:
     s, first = _start(tree(MENU), channel="chat")
@@ -113,8 +127,12 @@ def test_chat_menu_takes_number_label_or_keyword(text: str, queue: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "reason"),
-    [("buy help", "ambiguous"), ("weather", "no option matches"), ("???", "empty message"),
-     ("helpful", "no option matches")],
+    [
+        ("buy help", "ambiguous"),
+        ("weather", "no option matches"),
+        ("???", "empty message"),
+        ("helpful", "no option matches"),
+    ],
 )
 def test_chat_menu_refuses_unclear_text(text: str, reason: str) -> None:
     s, _ = _start(tree(MENU), channel="chat")
@@ -129,7 +147,9 @@ def test_voice_menu_takes_keys_only() -> None:
     s, _ = _start(tree(MENU))
     action = s.input("Sales", NOON)
     assert isinstance(action, Gather) and _texts(action) == [
-        "Invalid.", "Press 1 for sales, 2 for support."]
+        "Invalid.",
+        "Press 1 for sales, 2 for support.",
+    ]
 
 
 # --- retries, timeouts, failure -------------------------------------------------------------
@@ -149,13 +169,19 @@ def test_no_input_reprompts_then_retries_run_out() -> None:
     s.take_events()
     again = s.timeout(NOON + 5)
     assert isinstance(again, Gather) and _texts(again) == [
-        "No input.", "Press 1 for sales, 2 for support."]
+        "No input.",
+        "Press 1 for sales, 2 for support.",
+    ]
     end = s.timeout(NOON + 10)
     assert isinstance(end, Hangup) and end.reason == "failed" and _texts(end) == ["Failed."]
     events = s.take_events()
     assert [e.type for e in events] == [
-        "ivr.no_input", "ivr.no_input", "ivr.retries_exhausted", "ivr.entered_node",
-        "ivr.exited"]
+        "ivr.no_input",
+        "ivr.no_input",
+        "ivr.retries_exhausted",
+        "ivr.entered_node",
+        "ivr.exited",
+    ]
     assert [e.attempt for e in events[:2]] == [1, 2]  # type: ignore[attr-defined]
     assert events[2].payload() == {"node": "a", "attempts": 2, "next": "fail"}
 
@@ -217,15 +243,25 @@ q: {type: queue, queue: billing}
 def test_collect_gathers_with_lengths_and_terminator() -> None:
     _, action = _start(tree(COLLECT))
     assert isinstance(action, Gather)
-    assert (action.kind, action.min_digits, action.max_digits, action.terminator,
-            action.sensitive) == ("digits", 6, 8, "#", True)
+    assert (
+        action.kind,
+        action.min_digits,
+        action.max_digits,
+        action.terminator,
+        action.sensitive,
+    ) == ("digits", 6, 8, "#", True)
 
 
 @pytest.mark.parametrize(
     ("digits", "reason"),
-    [("12345", "length 5, not 6-8"), ("123456789#", "length 9, not 6-8"),
-     ("0123456", "does not match the pattern"), ("12a456", "not digits"), ("", "not digits"),
-     ("١٢٣٤٥٦٧", "not digits")],
+    [
+        ("12345", "length 5, not 6-8"),
+        ("123456789#", "length 9, not 6-8"),
+        ("0123456", "does not match the pattern"),
+        ("12a456", "not digits"),
+        ("", "not digits"),
+        ("١٢٣٤٥٦٧", "not digits"),
+    ],
 )
 def test_collect_refuses(digits: str, reason: str) -> None:
     s, _ = _start(tree(COLLECT))
@@ -250,8 +286,7 @@ def test_sensitive_value_is_masked_in_every_event_but_reaches_the_queue() -> Non
     assert secret not in repr([e.payload() for e in events])
     assert secret[1:] not in repr([e.payload() for e in events])
     collected = [e for e in events if isinstance(e, ev.Collected)]
-    assert [(c.variable, c.value, c.sensitive) for c in collected] == [
-        ("account", ev.MASK, True)]
+    assert [(c.variable, c.value, c.sensitive) for c in collected] == [("account", ev.MASK, True)]
     assert s.masked_variables() == {"account": ev.MASK}
 
 
@@ -318,7 +353,8 @@ def test_business_hours_branch_at_the_edges(tz: str, instant: str, outcome: str)
 
 
 def test_branch_events_and_failing_conditions() -> None:
-    t = tree("""
+    t = tree(
+        """
         a:
           type: branch
           cases:
@@ -328,7 +364,9 @@ def test_branch_events_and_failing_conditions() -> None:
         big: {type: hangup, reason: big}
         gold: {type: hangup, reason: gold}
         other: {type: hangup, reason: other}
-    """, fail=False)
+    """,
+        fail=False,
+    )
     s = Session(t, customer={"tier": "gold"})
     end = s.start(NOON)
     assert isinstance(end, Hangup) and end.reason == "gold"
@@ -342,7 +380,8 @@ def test_branch_events_and_failing_conditions() -> None:
 
 
 def test_set_values_and_expressions() -> None:
-    t = tree("""
+    t = tree(
+        """
         a:
           type: set
           values: {segment: retail, vip: false}
@@ -350,7 +389,9 @@ def test_set_values_and_expressions() -> None:
                         ani: contact.ani}
           next: q
         q: {type: queue, queue: sales, attach: [segment, tier, is_chat, missing]}
-    """, fail=False)
+    """,
+        fail=False,
+    )
     s = Session(t, channel="chat", ani="+15550100", customer={"tier": "silver"})
     q = s.start(NOON)
     assert isinstance(q, Queue)
@@ -384,7 +425,10 @@ def test_lookup_found_gives_priority_from_tier() -> None:
     q = s.lookup_result({"id": "cus-1", "tier": "gold", "name": "Ada"}, NOON)
     assert isinstance(q, Queue)
     assert (q.priority, dict(q.skills), q.customer) == (
-        7, {"sales": 4}, {"id": "cus-1", "tier": "gold", "name": "Ada"})
+        7,
+        {"sales": 4},
+        {"id": "cus-1", "tier": "gold", "name": "Ada"},
+    )
     answered = [e for e in s.take_events() if isinstance(e, ev.LookupAnswered)]
     assert [(a.found, a.customer_id, a.timed_out) for a in answered] == [(True, "cus-1", False)]
 
@@ -449,8 +493,13 @@ def test_hangup_and_the_exit_event() -> None:
     assert action.path == ("a",) and action.variables == {"lang": "fr"}
     exited = s.take_events()[-1]
     assert isinstance(exited, ev.Exited)
-    assert exited.payload() == {"node": "a", "outcome": "hangup", "target": None,
-                                "path": ("a",), "variables": {"lang": "fr"}}
+    assert exited.payload() == {
+        "node": "a",
+        "outcome": "hangup",
+        "target": None,
+        "path": ("a",),
+        "variables": {"lang": "fr"},
+    }
     assert s.result is action
 
 
@@ -470,8 +519,9 @@ def test_session_refuses_a_channel_the_tree_does_not_serve() -> None:
     t = tree("a: {type: hangup}", fail=False).model.model_copy(update={"channels": ("voice",)})
     from ivr.loader import Tree as _Tree
 
-    voice_only = _Tree(id="v", source="v.yaml", model=t, hours={}, expressions={},
-                       patterns={}, inputs={})
+    voice_only = _Tree(
+        id="v", source="v.yaml", model=t, hours={}, expressions={}, patterns={}, inputs={}
+    )
     with pytest.raises(ValueError, match="does not serve channel 'chat'"):
         Session(voice_only, channel="chat")
 
@@ -492,8 +542,12 @@ thanks: {type: hangup, reason: survey_done}
 
 @pytest.mark.parametrize(
     ("channel", "answers", "csat", "resolved"),
-    [("voice", ["5", "1"], 5, True), ("voice", ["1", "2"], 1, False),
-     ("chat", ["4", "Yes"], 4, True), ("chat", [" 3 ", "no"], 3, False)],
+    [
+        ("voice", ["5", "1"], 5, True),
+        ("voice", ["1", "2"], 1, False),
+        ("chat", ["4", "Yes"], 4, True),
+        ("chat", [" 3 ", "no"], 3, False),
+    ],
 )
 def test_survey(channel: str, answers: list[str], csat: int, resolved: bool) -> None:
     s, first = _start(tree(SURVEY), channel=channel)
@@ -560,12 +614,15 @@ def test_subtree_and_return() -> None:
 
 
 def test_input_limit_lets_the_caller_go() -> None:
-    t = tree("""
+    t = tree(
+        """
         a:
           type: menu
           prompt: Again?
           options: [{key: "1", label: Again, next: a}]
-    """, extra="max_inputs: 3\nlimit_prompt: Too many tries.\n")
+    """,
+        extra="max_inputs: 3\nlimit_prompt: Too many tries.\n",
+    )
     s, _ = _start(t)
     assert isinstance(s.input("1", NOON), Gather)
     assert isinstance(s.input("1", NOON), Gather)
@@ -585,9 +642,20 @@ def test_terminal_actions_are_frozen() -> None:
 
 def test_event_types_are_registered() -> None:
     assert set(ev.EVENT_TYPES) >= {
-        "ivr.started", "ivr.entered_node", "ivr.input", "ivr.invalid", "ivr.no_input",
-        "ivr.collected", "ivr.exited", "ivr.retries_exhausted", "ivr.lookup",
-        "ivr.lookup_result", "ivr.branch", "ivr.survey", "ivr.limit"}
+        "ivr.started",
+        "ivr.entered_node",
+        "ivr.input",
+        "ivr.invalid",
+        "ivr.no_input",
+        "ivr.collected",
+        "ivr.exited",
+        "ivr.retries_exhausted",
+        "ivr.lookup",
+        "ivr.lookup_result",
+        "ivr.branch",
+        "ivr.survey",
+        "ivr.limit",
+    }
     assert all(cls.type == name for name, cls in ev.EVENT_TYPES.items())
 
 
@@ -621,8 +689,9 @@ def test_the_input_that_passes_the_limit_is_still_logged() -> None:
 
 
 def test_silence_counts_towards_the_input_limit() -> None:
-    t = tree(MENU.replace("  variable: dept", "  variable: dept\n  retries: 5"),
-             extra="max_inputs: 2\n")
+    t = tree(
+        MENU.replace("  variable: dept", "  variable: dept\n  retries: 5"), extra="max_inputs: 2\n"
+    )
     s, _ = _start(t)
     assert isinstance(s.timeout(NOON), Gather)
     assert isinstance(s.timeout(NOON), Gather)
@@ -642,13 +711,16 @@ def test_survey_resolved_must_be_yes_or_no() -> None:
 
 
 def test_set_expression_that_fails_or_is_not_a_scalar() -> None:
-    t = tree("""
+    t = tree(
+        """
         a:
           type: set
           expressions: {bad: "vars.n > 1", listed: "[vars.a, 2]"}
           next: q
         q: {type: queue, queue: sales}
-    """, fail=False)
+    """,
+        fail=False,
+    )
     s = Session(t, variables={"a": 1})
     q = s.start(NOON)
     assert isinstance(q, Queue)

@@ -13,11 +13,17 @@ from routing.events import Offer
 
 def engine(*agents: str) -> Engine:
     queues = (
-        QueueConfig(id="low", skills={"s0": 1}, offer_timeout_s=30,
-                    missed_offer_not_responding=False),
+        QueueConfig(
+            id="low", skills={"s0": 1}, offer_timeout_s=30, missed_offer_not_responding=False
+        ),
         # another skill, so another routing group: the two contacts wait in different heaps
-        QueueConfig(id="high", skills={"s1": 1}, priority=2, offer_timeout_s=30,
-                    missed_offer_not_responding=False),
+        QueueConfig(
+            id="high",
+            skills={"s1": 1},
+            priority=2,
+            offer_timeout_s=30,
+            missed_offer_not_responding=False,
+        ),
     )
     e = Engine(RoutingConfig(queues=queues))
     for a in agents:
@@ -27,8 +33,11 @@ def engine(*agents: str) -> Engine:
 
 
 def offers(out: object) -> list[tuple[str, str]]:
-    return [(c.contact_id, c.agent_id) for c in out.commands  # type: ignore[attr-defined]
-            if isinstance(c, Offer)]
+    return [
+        (c.contact_id, c.agent_id)
+        for c in out.commands  # type: ignore[attr-defined]
+        if isinstance(c, Offer)
+    ]
 
 
 def test_after_a_reject_the_agent_takes_the_higher_priority_contact() -> None:

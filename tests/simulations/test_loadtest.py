@@ -39,8 +39,14 @@ def test_arrivals_are_bounded(tmp_path: Path) -> None:
     path = tmp_path / "tiny.yaml"
     path.write_text(SCENARIO)
     scenario = load_scenario(path)
-    config = loadtest.LoadTestConfig(url="http://127.0.0.1:1", username="a", password="b",
-                                     agents=[("x", "y")], max_duration=60, max_calls=5)
+    config = loadtest.LoadTestConfig(
+        url="http://127.0.0.1:1",
+        username="a",
+        password="b",
+        agents=[("x", "y")],
+        max_duration=60,
+        max_calls=5,
+    )
     calls = loadtest.LoadTest(scenario, config).arrivals()
     assert 0 < len(calls) <= 5
     assert all(0 <= t < 60 and q == "sales" for t, q in calls)
@@ -57,7 +63,9 @@ def test_agents_file(tmp_path: Path) -> None:
 
 
 async def test_loadtest_reports_server_beside_expected(
-    db: asyncpg.Pool, cc_settings: Settings, tmp_path: Path,
+    db: asyncpg.Pool,
+    cc_settings: Settings,
+    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     path = tmp_path / "tiny.yaml"
@@ -69,11 +77,29 @@ async def test_loadtest_reports_server_beside_expected(
     parser = argparse.ArgumentParser()
     loadtest.register(parser.add_subparsers())
     async with running_app(cc_settings, db, routing_config=scenario.routing_config()) as client:
-        args = parser.parse_args([
-            "loadtest", str(path), "--url", str(client.make_url("")), "--username", "gateway",
-            "--password", PASSWORD, "--agent", "alice", "--agent", "bob",
-            "--agent-password", PASSWORD, "--speed", "20", "--drain", "3", "--json",
-        ])
+        args = parser.parse_args(
+            [
+                "loadtest",
+                str(path),
+                "--url",
+                str(client.make_url("")),
+                "--username",
+                "gateway",
+                "--password",
+                PASSWORD,
+                "--agent",
+                "alice",
+                "--agent",
+                "bob",
+                "--agent-password",
+                PASSWORD,
+                "--speed",
+                "20",
+                "--drain",
+                "3",
+                "--json",
+            ]
+        )
         # the command runs its own event loop: give it a thread
         code = await asyncio.wait_for(asyncio.to_thread(args.func, args), 60)
     assert code == 0
@@ -94,8 +120,13 @@ async def test_loadtest_reports_server_beside_expected(
     agents = report["agents"]
     assert agents["wrapped_up"] == agents["accepted"] > 0, agents
     # the only refusals: an accept or an end that crossed the caller's hang-up
-    races = {"accept:offer_expired", "accept:unknown_contact", "accept:illegal_transition",
-             "end:unknown_contact", "end:illegal_transition"}
+    races = {
+        "accept:offer_expired",
+        "accept:unknown_contact",
+        "accept:illegal_transition",
+        "end:unknown_contact",
+        "end:illegal_transition",
+    }
     assert set(agents["error_codes"]) <= races, agents["error_codes"]
     assert agents["errors"] <= 3, agents["error_codes"]
 
@@ -107,8 +138,16 @@ def test_command_refuses_bad_input_and_an_unreachable_server(
     path.write_text(SCENARIO)
     parser = argparse.ArgumentParser()
     loadtest.register(parser.add_subparsers())
-    base = ["loadtest", str(path), "--url", "http://127.0.0.1:9", "--username", "gateway",
-            "--password", "pw"]
+    base = [
+        "loadtest",
+        str(path),
+        "--url",
+        "http://127.0.0.1:9",
+        "--username",
+        "gateway",
+        "--password",
+        "pw",
+    ]
     args = parser.parse_args(base)
     assert args.func(args) == loadtest.EXIT_BAD_INPUT  # no agent accounts
     assert "agent accounts" in capsys.readouterr().err
