@@ -15,11 +15,11 @@ import os
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Final, Literal, get_args
 
 Role = Literal["agent", "supervisor", "admin"]
 ROLES: frozenset[str] = frozenset(get_args(Role))
-WALLBOARD = "wallboard"
+WALLBOARD: Final = "wallboard"
 """A token kind, not a user role: a long-lived read-only token for a wallboard screen,
 issued by an admin (contactcenter/supervisor.py); no user has this role."""
 TokenRole = Literal["agent", "supervisor", "admin", "wallboard"]

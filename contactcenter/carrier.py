@@ -303,7 +303,7 @@ class Carrier:
         cfg = self.config
         start = time.monotonic()
         async with self.serving():
-            calls: list[asyncio.Task[None]] = []
+            calls: list[asyncio.Task[CallRecord]] = []
             try:
                 await self._place_calls(calls, start)
                 if calls:
@@ -320,7 +320,7 @@ class Carrier:
         self.result.mean_time_to_bridge = sum(waits) / len(waits) if waits else None
         return self.result
 
-    async def _place_calls(self, calls: list[asyncio.Task[None]], start: float) -> None:
+    async def _place_calls(self, calls: list[asyncio.Task[CallRecord]], start: float) -> None:
         cfg = self.config
         deadline = start + cfg.duration
         next_at = start + self._draw(1.0 / cfg.rate)

@@ -135,7 +135,7 @@ class ClickToDial:
         found = await find_by_ani(self.pool, command.number)
         return found[0] if found else None
 
-    async def result(self, call_id: str, result: str) -> None:
+    async def result(self, call_id: str, result: p.DialResult) -> None:
         """The gateway says what became of an ``originate``. Raises ``UnknownContact`` for
         a call that is not ringing (never originated, or reported twice)."""
         agent_id = self.acd.dialing.pop(call_id, None)
@@ -176,5 +176,5 @@ class ClickToDial:
             )
         else:
             await self.acd.execute(lambda now: engine.hangup(call_id, now), before=record)
-        data = p.DialResultData(contact_id=call_id, number=number, result=result)  # type: ignore[arg-type]
+        data = p.DialResultData(contact_id=call_id, number=number, result=result)
         self.acd.agent_sink(agent_id, "dial_result", data.model_dump(mode="json"))

@@ -43,7 +43,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     check.add_argument("--outline", action="store_true", help="print each tree's outline")
     check.set_defaults(func=run_check)
-    parser.set_defaults(func=lambda _args: (parser.print_help(), EXIT_INVALID)[1])
+
+    def show_help(_args: argparse.Namespace) -> int:
+        # ``contactcenter ivr`` without a subcommand: say what there is, and fail.
+        parser.print_help()
+        return EXIT_INVALID
+
+    parser.set_defaults(func=show_help)
 
 
 def run_check(args: argparse.Namespace) -> int:

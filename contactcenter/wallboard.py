@@ -223,19 +223,19 @@ class Wallboard:
             self._refreshing = True
             self._refresh = self._loop.create_task(self._refresh_profiles())
         tiles: dict[str, dict[str, Any]] = {}
-        for q in engine.config.queues:
-            snap_q = stats.queue_snapshot(q.id, now)
-            waiting = stats.waiting.get(q.id) or {}
+        for queue in engine.config.queues:
+            snap_q = stats.queue_snapshot(queue.id, now)
+            waiting = stats.waiting.get(queue.id) or {}
             oldest = next(iter(waiting.values())) if waiting else None
             handling = available = 0.0
-            for aid in members[q.id]:
+            for aid in members[queue.id]:
                 t = stats.agent_time.get(aid)
                 if t is not None:
                     handling += t.handling_s
                     available += t.available_s
             tile: dict[str, Any] = {
-                "queue_id": q.id,
-                "name": q.name or q.id,
+                "queue_id": queue.id,
+                "name": queue.name or queue.id,
                 "waiting": snap_q["waiting"],
                 "oldest_at": oldest,
                 # whole seconds: the page ticks it between messages from oldest_at
@@ -246,19 +246,19 @@ class Wallboard:
                 "short_abandoned": snap_q["short_abandoned"],
                 "service_level": _round(snap_q["service_level"]),
                 "service_level_formula": snap_q["service_level_formula"],
-                "service_level_target": q.service_level.target,
+                "service_level_target": queue.service_level.target,
                 "asa_s": _round(snap_q["asa_s"], 1),
                 "abandon_rate": _round(snap_q["abandon_rate"]),
                 "aht_s": _round(snap_q["aht_s"], 1),
                 "occupancy": _round(handling / (handling + available), 3)
                 if handling + available > 0
                 else None,
-                "agents": p.WallboardAgents(**by_queue[q.id]).model_dump(),
+                "agents": p.WallboardAgents(**by_queue[queue.id]).model_dump(),
             }
-            alerts = alerts_for(tile, self.settings.thresholds_for(q.id))
+            alerts = alerts_for(tile, self.settings.thresholds_for(queue.id))
             tile["alerts"] = alerts
             tile["level"] = "red" if "red" in alerts.values() else "amber" if alerts else "ok"
-            tiles[q.id] = tile
+            tiles[queue.id] = tile
         self._built = (self._generation, tiles, agents)
         return tiles, agents
 
