@@ -20,6 +20,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
+
 from contactcenter.acd import Acd, AcdUnavailable
 from contactcenter.gateway import Gateway, OriginateResultIn
 from contactcenter.protocol import CampaignPreviewData, ScreenPop
@@ -155,7 +157,7 @@ class CampaignRunner:
     campaign: store.Campaign
     acd: Acd
     gateway: Gateway
-    pool: Any
+    pool: asyncpg.Pool
     timing: Timing
     dnc: set[str] = field(default_factory=set)
     """The do-not-call numbers, shared by every campaign of the process (service.py)."""

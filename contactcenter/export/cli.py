@@ -16,7 +16,7 @@ import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import asyncpg
 from pydantic import ValidationError
@@ -26,9 +26,9 @@ from contactcenter.export.queue_log import QueueLogFold, in_window
 from contactcenter.export.reading import calls_in_window, events_with_context
 from contactcenter.export.window import ACCEPTED, Window, time_argument
 from contactcenter.settings import Settings, SettingsError
-from contactcenter.store.db import DatabaseUnavailable, open_database
+from contactcenter.store.db import DatabaseUnavailable, Queryable, open_database
 
-Export = Callable[[Any, Window, TextIO], Awaitable[int]]
+Export = Callable[[Queryable, Window, TextIO], Awaitable[int]]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -85,7 +85,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 # --- the exports -------------------------------------------------------------------------
 
 
-async def write_queue_log(db: Any, window: Window, out: TextIO) -> int:
+async def write_queue_log(db: Queryable, window: Window, out: TextIO) -> int:
     """Write the window's queue_log lines; how many."""
     fold = QueueLogFold()
     since, until = window.since_ts, window.until_ts
@@ -99,7 +99,7 @@ async def write_queue_log(db: Any, window: Window, out: TextIO) -> int:
     return count
 
 
-async def write_calls(db: Any, window: Window, out: TextIO) -> int:
+async def write_calls(db: Queryable, window: Window, out: TextIO) -> int:
     """Write the header and the window's call log rows; how many rows."""
     writer = csv.writer(out)
     writer.writerow(COLUMNS)

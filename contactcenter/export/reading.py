@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any
+
+from asyncpg import Record
 
 from contactcenter.store.db import Queryable
 from contactcenter.store.interactions import Interaction
@@ -77,7 +78,7 @@ async def events_with_context(
         yield event
 
 
-def _event(row: Any) -> StoredEvent:
+def _event(row: Record) -> StoredEvent:
     return StoredEvent(
         seq=row["seq"],
         ts=row["ts"].timestamp(),

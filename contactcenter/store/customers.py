@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -114,7 +115,7 @@ _SELECT = """
 """
 
 
-def _customer(row: Any) -> Customer:
+def _customer(row: asyncpg.Record | Mapping[str, Any]) -> Customer:
     return Customer.model_validate(dict(row))
 
 
@@ -172,6 +173,7 @@ async def upsert_customer(db: Queryable, customer: CustomerIn) -> Customer:
                 customer_id,
             )
         row = await conn.fetchrow(f"{_SELECT} WHERE c.id = $1", customer_id)
+    assert row is not None  # written above, in the same transaction
     return _customer(row)
 
 

@@ -12,14 +12,15 @@ import json
 import logging
 import time
 import warnings
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 if TYPE_CHECKING:
     from contactcenter.settings import Settings
@@ -32,20 +33,11 @@ STARTUP_RETRY_S = 15.0
 EMBEDDED_START_ATTEMPTS = 2
 
 
-class Queryable(Protocol):
-    """What the store functions need: an asyncpg Pool, Connection or pooled connection."""
-
-    async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str: ...
-    async def executemany(
-        self, command: str, args: Iterable[Any], *, timeout: float | None = None
-    ) -> None: ...
-    async def fetch(self, query: str, *args: Any, timeout: float | None = None) -> list[Any]: ...
-    async def fetchrow(
-        self, query: str, *args: Any, timeout: float | None = None
-    ) -> Any | None: ...
-    async def fetchval(
-        self, query: str, *args: Any, column: int = 0, timeout: float | None = None
-    ) -> Any: ...
+Connection = asyncpg.Connection | PoolConnectionProxy
+"""One connection: a direct one, or one acquired from the pool."""
+Queryable = asyncpg.Pool | Connection
+"""What the store functions need: a pool or one connection (inside a transaction, say).
+Rows come back as ``asyncpg.Record``; the stubs' record parameter defaults to it."""
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -53,7 +45,7 @@ class DatabaseUnavailable(RuntimeError):
 
 
 @asynccontextmanager
-async def connection(db: Queryable) -> AsyncIterator[Any]:
+async def connection(db: Queryable) -> AsyncIterator[Connection]:
     """One connection: acquired from ``db`` when it is a pool, ``db`` itself otherwise."""
     if isinstance(db, asyncpg.Pool):
         async with db.acquire() as conn:
@@ -63,7 +55,7 @@ async def connection(db: Queryable) -> AsyncIterator[Any]:
 
 
 @asynccontextmanager
-async def transaction(db: Queryable) -> AsyncIterator[Any]:
+async def transaction(db: Queryable) -> AsyncIterator[Connection]:
     """A connection inside a transaction (nested as a savepoint if one is already open)."""
     async with connection(db) as conn, conn.transaction():
         yield conn

@@ -25,11 +25,11 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Protocol
 
 import asyncpg
 
-from contactcenter.store.db import Queryable
+from contactcenter.store.db import Connection, Queryable
 from contactcenter.store.interactions import InteractionProjection
 from contactcenter.store.records import EventRecord, StoredEvent
 
@@ -50,9 +50,9 @@ _BEGIN_LOCKED = f"BEGIN; SELECT pg_advisory_xact_lock({EVENTS_LOCK_KEY})"
 class Projection(Protocol):
     """Derived state updated inside the transaction that appends a batch of events."""
 
-    async def apply(self, conn: Any, events: Sequence[StoredEvent]) -> None: ...
+    async def apply(self, conn: Connection, events: Sequence[StoredEvent]) -> None: ...
 
-    async def reset(self, conn: Any) -> None:
+    async def reset(self, conn: Connection) -> None:
         """Forget all derived state (before a rebuild from the whole log)."""
 
 
@@ -346,7 +346,7 @@ class EventLog:
 _COLUMNS = "seq, ts, type, contact_id, agent_id, queue_id, data, node"
 
 
-def _stored(row: Any) -> StoredEvent:
+def _stored(row: asyncpg.Record) -> StoredEvent:
     return StoredEvent(
         seq=row["seq"],
         ts=row["ts"].timestamp(),

@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from asyncpg import Record
 from pydantic import BaseModel
 
-from contactcenter.store.db import Queryable
+from contactcenter.store.db import Connection, Queryable
 from contactcenter.store.records import StoredEvent
 
 Outcome = Literal[
@@ -473,7 +474,7 @@ _UPSERT = (
 )
 
 
-def _from_row(row: Any) -> Interaction:
+def _from_row(row: Record) -> Interaction:
     # Rows of our own table, written from validated models: no need to validate again
     # (this runs for every contact of every committed batch).
     return Interaction.model_construct(**dict(row))
@@ -482,7 +483,7 @@ def _from_row(row: Any) -> Interaction:
 class InteractionProjection:
     """Keeps ``interactions`` in step with the events of each committed batch."""
 
-    async def apply(self, conn: Any, events: Sequence[StoredEvent]) -> None:
+    async def apply(self, conn: Connection, events: Sequence[StoredEvent]) -> None:
         relevant = [e for e in events if e.contact_id is not None and e.type in EVENT_TYPES]
         if not relevant:
             return
@@ -500,7 +501,7 @@ class InteractionProjection:
         if writes:
             await conn.executemany(_UPSERT, [[getattr(row, c) for c in _STORED] for row in writes])
 
-    async def reset(self, conn: Any) -> None:
+    async def reset(self, conn: Connection) -> None:
         await conn.execute("TRUNCATE interactions")
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from contactcenter.store.db import Queryable, connection
+from contactcenter.store.db import Connection, Queryable, connection
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ async def migrate(db: Queryable, *, directory: Path | None = None) -> list[int]:
             await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
 
 
-async def _migrate_locked(conn: Queryable, migrations: list[Migration]) -> list[int]:
+async def _migrate_locked(conn: Connection, migrations: list[Migration]) -> list[int]:
     await conn.execute(
         """
         CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -123,7 +123,7 @@ async def _migrate_locked(conn: Queryable, migrations: list[Migration]) -> list[
                 )
             continue
         try:
-            async with conn.transaction():  # type: ignore[attr-defined]
+            async with conn.transaction():
                 await conn.execute(migration.sql)
                 await conn.execute(
                     "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from asyncpg import Record
 from pydantic import BaseModel
 
 from contactcenter.store.db import Queryable
@@ -61,7 +62,7 @@ async def transcript(db: Queryable, contact_id: str) -> list[TranscriptLine]:
     return [TranscriptLine.model_validate(dict(r)) for r in rows]
 
 
-def _rates(row: Any) -> dict[str, Any]:
+def _rates(row: Record) -> dict[str, Any]:
     csat_n, resolved_n = row["csat_n"], row["resolved_n"]
     return {
         "surveys": row["surveys"],
@@ -88,6 +89,7 @@ async def survey_summary(db: Queryable, since: datetime | None = None) -> dict[s
     """CSAT average and first-contact-resolution rate (resolved / answered), overall and
     by queue, of the surveyed contacts started since ``since`` (None: all stored)."""
     total = await db.fetchrow(_SUMMARY.format(key="", group=""), since)
+    assert total is not None  # an aggregate without GROUP BY always yields one row
     by_queue = await db.fetch(
         _SUMMARY.format(key="queue_id,", group="GROUP BY queue_id ORDER BY queue_id"), since
     )

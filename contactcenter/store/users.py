@@ -127,11 +127,11 @@ _AGENT_SELECT = """
 """
 
 
-def _user(row: Any) -> User:
+def _user(row: asyncpg.Record | Mapping[str, Any]) -> User:
     return User.model_validate(dict(row))
 
 
-def _agent(row: Any) -> AgentProfile:
+def _agent(row: asyncpg.Record | Mapping[str, Any]) -> AgentProfile:
     return AgentProfile.model_validate(dict(row))
 
 
@@ -174,6 +174,7 @@ async def create_user(
         raise UserExists(
             f"a user named {username!r} (or with id {new.user_id!r}) already exists"
         ) from None
+    assert row is not None  # INSERT ... RETURNING returns the row it inserted
     return _user(row)
 
 
@@ -258,6 +259,7 @@ async def save_agent_profile(db: Queryable, agent_id: str, profile: AgentProfile
         except asyncpg.UniqueViolationError:
             raise ValueError(f"extension {profile.extension!r} belongs to another agent") from None
         row = await conn.fetchrow(f"{_AGENT_SELECT} WHERE a.agent_id = $1", agent_id)
+    assert row is not None  # written (or found) above, in the same transaction
     return _agent(row)
 
 
@@ -306,4 +308,5 @@ async def update_skills(
             _check_skills(merged),
         )
         row = await conn.fetchrow(f"{_AGENT_SELECT} WHERE a.agent_id = $1", agent_id)
+    assert row is not None  # written (or found) above, in the same transaction
     return _agent(row)
