@@ -447,7 +447,7 @@ class ChatService:
             if chat.leave_timer is not None:
                 chat.leave_timer.cancel()
             if chat.ws is not None:
-                await chat.ws.close(code=1001, message=b"server shutting down")
+                await chat.ws.close(code=p.CLOSE_GOING_AWAY, message=b"server shutting down")
         for task in list(self._tasks):
             task.cancel()
 
@@ -524,7 +524,9 @@ class VisitorSocket:
             chat.leave_timer = None
         if chat.ws is not None and chat.ws is not self.ws:
             old = chat.ws
-            self.service.spawn(old.close(code=4000, message=b"replaced by a newer connection"))
+            self.service.spawn(
+                old.close(code=p.CLOSE_REPLACED, message=b"replaced by a newer connection")
+            )
         chat.ws, chat.outbox = self.ws, self.outbox
         self.chat = chat
 

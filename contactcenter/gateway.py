@@ -103,7 +103,7 @@ class Gateway:
 
     async def close(self) -> None:
         if self.ws is not None and not self.ws.closed:
-            await self.ws.close(code=1001, message=b"server shutting down")
+            await self.ws.close(code=p.CLOSE_GOING_AWAY, message=b"server shutting down")
 
     # --- commands to the gateway -----------------------------------------------------------
 
@@ -123,7 +123,9 @@ class Gateway:
             old = self.ws
             if self.out is not None:
                 self.out.close()
-            await old.close(code=4000, message=b"replaced by a newer gateway connection")
+            await old.close(
+                code=p.CLOSE_REPLACED, message=b"replaced by a newer gateway connection"
+            )
         transport = request.transport
         if transport is None:  # gone already
             return ws
@@ -147,7 +149,7 @@ class Gateway:
         log.error("the gateway does not read its commands; closing its connection")
         if self.ws is ws:
             self.ws, self.out = None, None
-        asyncio.get_running_loop().create_task(ws.close(code=1008, message=b"too slow"))
+        asyncio.get_running_loop().create_task(ws.close(code=p.CLOSE_TOO_SLOW, message=b"too slow"))
 
     async def _from_gateway(self, ws: web.WebSocketResponse, raw: str) -> None:
         # The gateway acknowledges commands and reports originate results; anything else

@@ -43,7 +43,6 @@ seq on reconnect)."""
 # aiohttp closes the socket (1009) above this; between MAX_FRAME_BYTES and this the
 # console gets an error reply instead, so ordinary mistakes never cost the connection.
 WS_MAX_MSG = 4 * p.MAX_FRAME_BYTES
-REPLACED = 4000
 
 
 class AgentChannel:
@@ -89,7 +88,7 @@ class AgentChannel:
         if self.ws is not ws:
             return
         log.warning("agent %s is not reading; closing its connection", self.agent_id)
-        asyncio.get_running_loop().create_task(ws.close(code=1008, message=b"too slow"))
+        asyncio.get_running_loop().create_task(ws.close(code=p.CLOSE_TOO_SLOW, message=b"too slow"))
 
     def replay(self, last_seq: int, session: str | None = None) -> tuple[int, bool]:
         """Resend what came after ``last_seq``; (count, whether some was lost).
@@ -146,7 +145,7 @@ class Hub:
             if ch.ws is not None:
                 ws = ch.ws
                 ch.detach()  # what is queued goes out before the close frame
-                await ws.close(code=1001, message=b"server shutting down")
+                await ws.close(code=p.CLOSE_GOING_AWAY, message=b"server shutting down")
 
     # --- one connection --------------------------------------------------------------------
 
@@ -181,7 +180,7 @@ class Hub:
         if ch.ws is not None:
             old = ch.ws
             ch.detach()
-            await old.close(code=REPLACED, message=b"replaced by a newer connection")
+            await old.close(code=p.CLOSE_REPLACED, message=b"replaced by a newer connection")
         transport = request.transport
         if transport is None:  # gone already
             return ws

@@ -544,11 +544,17 @@ def envelope(kind: str, seq: int, data: dict[str, Any], ts: float | None = None)
     )
 
 
-# --- one console per agent -----------------------------------------------------------------
+# --- websocket close codes: every code a server socket closes with -------------------------
 
+CLOSE_GOING_AWAY = 1001
+"""RFC 6455 "going away": the server is shutting down (every socket kind)."""
+CLOSE_TOO_SLOW = 1008
+"""RFC 6455 "policy violation": the peer did not read its messages fast enough (its
+unsent backlog passed the limit); a console reconnects and resumes from its last seq."""
 CLOSE_REPLACED = 4000
-"""Close code: this connection was replaced by a newer one of the same console (a reload,
-or another tab that chose "use here")."""
+"""This connection was replaced by a newer one for the same thing: the same console (a
+reload, or another tab that chose "use here"), the same chat visitor (``resume``), or the
+telephony gateway (it reconnected)."""
 CLOSE_OTHER_TAB = 4001
 """Close code: the agent already has a console open elsewhere; this one is refused. A
 console names itself with ``/ws/agent?client=<id>`` (stable across its reconnections and

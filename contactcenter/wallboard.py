@@ -124,7 +124,7 @@ class Wallboard:
         for sub in list(self.subscribers):
             if sub.timer is not None:
                 sub.timer.cancel()
-            await sub.ws.close(code=1001, message=b"server shutting down")
+            await sub.ws.close(code=p.CLOSE_GOING_AWAY, message=b"server shutting down")
         self.subscribers.clear()
 
     async def _load_profiles(self) -> None:
