@@ -21,16 +21,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 import secrets
 import time
 from collections import deque
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from aiohttp import WSMsgType, web
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel
 
 import ivr
 from contactcenter import protocol as p
@@ -51,11 +50,9 @@ from routing.events import (
 
 log = logging.getLogger(__name__)
 
-MAX_FRAME = 8 * 1024
-"""Larger visitor frames get an error (aiohttp closes the socket above WS_MAX_MSG)."""
 WS_MAX_MSG = 64 * 1024
-MAX_NAME = 80
-MAX_TEXT = p.MAX_CHAT_TEXT
+"""aiohttp closes the socket above this; smaller frames too large for the protocol
+(``protocol.MAX_VISITOR_FRAME_BYTES``) get an error instead."""
 MAX_LINES = 500
 """Lines of one chat; beyond, messages are refused (a runaway script, not a customer)."""
 MAX_CHATS = 2000
@@ -69,44 +66,6 @@ RATE_PER_S = 2.0
 ChatState = Literal["ivr", "queued", "connected", "survey", "ended"]
 
 
-# --- visitor frames ----------------------------------------------------------------------------
-
-
-class _Frame(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Start(_Frame):
-    type: Literal["start"]
-    name: str = Field(min_length=1, max_length=MAX_NAME)
-    question: str = Field(min_length=1, max_length=MAX_TEXT)
-
-
-class ResumeChat(_Frame):
-    type: Literal["resume"]
-    token: str = Field(min_length=16, max_length=64)
-    last_seq: int = Field(0, ge=0)
-
-
-class Message(_Frame):
-    type: Literal["message"]
-    text: str = Field(min_length=1, max_length=MAX_TEXT)
-
-
-class Typing(_Frame):
-    type: Literal["typing"]
-    typing: bool
-
-
-class Leave(_Frame):
-    type: Literal["leave"]
-
-
-VisitorFrame = Annotated[Start | ResumeChat | Message | Typing | Leave, Field(discriminator="type")]
-_FRAMES: TypeAdapter[VisitorFrame] = TypeAdapter(VisitorFrame)
-FRAME_TYPES = ("start", "resume", "message", "typing", "leave")
-
-
 class ChatRefused(RoutingError):
     """A chat command that cannot be carried out; its ``code`` goes to the sender."""
 
@@ -117,33 +76,6 @@ class ChatRefused(RoutingError):
 
 def _hangup(engine: Any, contact_id: str, now: float) -> Any:
     return engine.hangup(contact_id, now)
-
-
-def parse_frame(raw: str | bytes) -> VisitorFrame:
-    if len(raw) > MAX_FRAME:
-        raise ChatRefused("frame_too_large", f"a frame may have at most {MAX_FRAME} bytes")
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ChatRefused("bad_json", f"not valid JSON: {exc}") from None
-    if not isinstance(data, dict) or data.get("type") not in FRAME_TYPES:
-        raise ChatRefused(
-            "unknown_type", f"send a JSON object whose type is one of {list(FRAME_TYPES)}"
-        )
-    try:
-        frame = _FRAMES.validate_python(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(x) for x in e['loc'][1:]) or '(frame)'}: {e['msg']}"
-            for e in exc.errors()
-        )
-        raise ChatRefused("invalid_frame", f"{data['type']}: {problems}") from None
-    text = getattr(frame, "text", None) or getattr(frame, "question", None)
-    if text is not None and (not text.strip() or "\x00" in text):
-        raise ChatRefused("invalid_frame", "the message is empty or holds a NUL character")
-    if isinstance(frame, Start) and (not frame.name.strip() or "\x00" in frame.name):
-        raise ChatRefused("invalid_frame", "the name is empty or holds a NUL character")
-    return frame
 
 
 # --- one chat --------------------------------------------------------------------------------
@@ -299,7 +231,7 @@ class ChatService:
 
     # --- visitor ---------------------------------------------------------------------------
 
-    async def start(self, frame: Start) -> Chat:
+    async def start(self, frame: p.VisitorStart) -> Chat:
         if len(self.chats) >= MAX_CHATS:
             raise ChatRefused("busy", "too many chats in progress; try again in a minute")
         tree = self.ivr.entry_tree("chat")
@@ -311,7 +243,7 @@ class ChatService:
         self.tokens[chat.token] = chat
         return chat
 
-    async def run_entry(self, chat: Chat, frame: Start) -> None:
+    async def run_entry(self, chat: Chat, frame: p.VisitorStart) -> None:
         tree = self.ivr.entry_tree("chat")
         assert tree is not None
         session = ivr.Session(tree, contact_id=chat.id, channel="chat")
@@ -505,7 +437,9 @@ class VisitorSocket:
                     self.error("rate_limited", "too many messages; slow down")
                     continue
                 try:
-                    await self.handle(parse_frame(msg.data))
+                    await self.handle(p.parse_visitor_frame(msg.data))
+                except p.ProtocolError as exc:
+                    self.error(exc.code, exc.message)
                 except ChatRefused as exc:
                     self.error(exc.code, str(exc))
                 except (RoutingError, AcdUnavailable) as exc:
@@ -547,12 +481,12 @@ class VisitorSocket:
         if chat.ws is None and chat.state != "ended":
             self.service.spawn(self.service.leave(chat, "visitor_gone"))
 
-    async def handle(self, frame: VisitorFrame) -> None:
+    async def handle(self, frame: p.VisitorFrame) -> None:
         service = self.service
-        if isinstance(frame, Start | ResumeChat):
+        if isinstance(frame, p.VisitorStart | p.VisitorResume):
             if self.chat is not None:
                 raise ChatRefused("already_started", "this connection has a chat already")
-            if isinstance(frame, Start):
+            if isinstance(frame, p.VisitorStart):
                 chat = await service.start(frame)
                 self.attach(chat)
                 chat.send_once("started", {"chat_id": chat.id, "token": chat.token})
@@ -587,9 +521,9 @@ class VisitorSocket:
         if current is None:
             raise ChatRefused("no_chat", "send start (or resume) first")
         chat = current
-        if isinstance(frame, Message):
+        if isinstance(frame, p.VisitorMessage):
             await service.message(chat, frame.text)
-        elif isinstance(frame, Typing):
+        elif isinstance(frame, p.VisitorTyping):
             service.typing(chat, frame.typing)
         else:
             await service.leave(chat, "visitor_left")

@@ -638,3 +638,84 @@ class WallboardUpdateData(BaseModel):
     queues: list[WallboardTile] = []
     agents: list[WallboardAgent] = []
     removed_agents: list[str] = []
+
+
+# --- web chat visitor: /ws/chat (client to server) -------------------------------------------
+#
+# A visitor needs no login: ``start`` makes a chat (the server answers ``started`` with the
+# chat's token), ``resume`` reattaches a dropped connection with that token and the last
+# seq seen. The server's messages use the same envelope as the console's.
+
+MAX_VISITOR_FRAME_BYTES = 8 * 1024
+"""Larger visitor frames get an error (the chat socket itself closes above 64 KiB)."""
+MAX_VISITOR_NAME = 80
+
+
+class _VisitorFrame(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class VisitorStart(_VisitorFrame):
+    type: Literal["start"]
+    name: str = Field(min_length=1, max_length=MAX_VISITOR_NAME)
+    question: str = Field(min_length=1, max_length=MAX_CHAT_TEXT)
+
+
+class VisitorResume(_VisitorFrame):
+    type: Literal["resume"]
+    token: str = Field(min_length=16, max_length=64)
+    last_seq: int = Field(0, ge=0)
+
+
+class VisitorMessage(_VisitorFrame):
+    type: Literal["message"]
+    text: str = Field(min_length=1, max_length=MAX_CHAT_TEXT)
+
+
+class VisitorTyping(_VisitorFrame):
+    type: Literal["typing"]
+    typing: bool
+
+
+class VisitorLeave(_VisitorFrame):
+    type: Literal["leave"]
+
+
+VisitorFrame = Annotated[
+    VisitorStart | VisitorResume | VisitorMessage | VisitorTyping | VisitorLeave,
+    Field(discriminator="type"),
+]
+VISITOR_FRAME_TYPES: tuple[str, ...] = ("start", "resume", "message", "typing", "leave")
+_VISITOR_FRAMES: TypeAdapter[VisitorFrame] = TypeAdapter(VisitorFrame)
+
+
+def parse_visitor_frame(raw: str | bytes) -> VisitorFrame:
+    """One visitor frame as a validated frame, or ``ProtocolError`` naming the problem."""
+    if len(raw) > MAX_VISITOR_FRAME_BYTES:
+        raise ProtocolError(
+            "frame_too_large", f"a frame may have at most {MAX_VISITOR_FRAME_BYTES} bytes"
+        )
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError("bad_json", f"not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("type") not in VISITOR_FRAME_TYPES:
+        raise ProtocolError(
+            "unknown_type",
+            f"send a JSON object whose type is one of {list(VISITOR_FRAME_TYPES)}",
+        )
+    try:
+        frame = _VISITOR_FRAMES.validate_python(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(x) for x in e['loc'][1:]) or '(frame)'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ProtocolError("invalid_frame", f"{data['type']}: {problems}") from None
+    # Whitespace passes the length check; PostgreSQL text cannot hold a NUL.
+    text = getattr(frame, "text", None) or getattr(frame, "question", None)
+    if text is not None and (not text.strip() or "\x00" in text):
+        raise ProtocolError("invalid_frame", "the message is empty or holds a NUL character")
+    if isinstance(frame, VisitorStart) and (not frame.name.strip() or "\x00" in frame.name):
+        raise ProtocolError("invalid_frame", "the name is empty or holds a NUL character")
+    return frame
