@@ -138,6 +138,13 @@ class QueueCounts:
         return (self.talk_s + self.hold_s + self.wrapup_s) / self.handled
 
 
+def occupancy(handling_s: float, available_s: float) -> float | None:
+    """Handling time (talk, hold, wrap-up) over staffed time an agent could take contacts
+    (handling + available); None before any such time."""
+    total = handling_s + available_s
+    return handling_s / total if total > 0 else None
+
+
 @dataclass(slots=True)
 class AgentTime:
     handling_s: float = 0.0
@@ -145,8 +152,46 @@ class AgentTime:
 
     @property
     def occupancy(self) -> float | None:
-        total = self.handling_s + self.available_s
-        return self.handling_s / total if total > 0 else None
+        return occupancy(self.handling_s, self.available_s)
+
+
+def pooled_time(times: Iterable[AgentTime]) -> AgentTime:
+    """Several agents' time together (a team's or a queue's occupancy)."""
+    total = AgentTime()
+    for t in times:
+        total.handling_s += t.handling_s
+        total.available_s += t.available_s
+    return total
+
+
+def agent_state(status: str, activity: str) -> str:
+    """The state an agent is counted in: its activity, except that an agent idle in a
+    status other than ``available`` (a break, lunch) is ``not_ready``."""
+    return "not_ready" if status != "available" and activity == "idle" else activity
+
+
+BOARD_COUNTS: dict[str, str] = {
+    "idle": "available",
+    "offered": "available",
+    "on_contact": "on_contact",
+    "on_hold": "on_contact",
+    "wrap_up": "wrap_up",
+    "not_ready": "not_ready",
+    "not_responding": "not_responding",
+}
+"""The columns a queue's logged-in agents are counted in (``agent_state`` to column):
+being offered a contact still counts as available, on hold as on a contact. States not
+here (offline) are not counted."""
+
+
+def board_counts(states: Iterable[str]) -> dict[str, int]:
+    """Agents counted by ``BOARD_COUNTS`` column, from their ``agent_state`` values."""
+    counts: dict[str, int] = {}
+    for state in states:
+        column = BOARD_COUNTS.get(state)
+        if column is not None:
+            counts[column] = counts.get(column, 0) + 1
+    return counts
 
 
 _INLINE = frozenset({ContactAnswered, ContactQueued, ContactEnded, WrapUpCompleted})
@@ -570,31 +615,35 @@ class StatsFold:
 
     # ------------------------------------------------------------------ reading
 
-    def longest_wait(self, queue_id: str, now: float) -> float:
+    def oldest_waiting(self, queue_id: str) -> float | None:
+        """When the longest-waiting contact of the queue entered it; None: nobody waits."""
         waiting = self.waiting.get(queue_id)
         if not waiting:
-            return 0.0
+            return None
         # Dicts keep insertion order and contacts enter in time order, so the first live
         # entry is the oldest: no scan.
-        return max(0.0, now - next(iter(waiting.values())))
+        return next(iter(waiting.values()))
+
+    def longest_wait(self, queue_id: str, now: float) -> float:
+        oldest = self.oldest_waiting(queue_id)
+        return 0.0 if oldest is None else max(0.0, now - oldest)
 
     def agents_by_state(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for state in self.agents.values():
             if state.activity == "offline":
                 continue
-            if state.status != "available" and state.activity == "idle":
-                label = "not_ready"
-            else:
-                label = state.activity
+            label = agent_state(state.status, state.activity)
             counts[label] = counts.get(label, 0) + 1
         return counts
 
-    def occupancy(self) -> float | None:
-        handling = sum(t.handling_s for t in self.agent_time.values())
-        available = sum(t.available_s for t in self.agent_time.values())
-        total = handling + available
-        return handling / total if total > 0 else None
+    def occupancy(self, agent_ids: Iterable[str] | None = None) -> float | None:
+        """Occupancy of every agent seen, or of ``agent_ids`` (a queue's members); call
+        ``flush_agents`` first for figures up to now."""
+        if agent_ids is None:
+            return pooled_time(self.agent_time.values()).occupancy
+        times = self.agent_time
+        return pooled_time(t for a in agent_ids if (t := times.get(a)) is not None).occupancy
 
     def queue_snapshot(self, queue_id: str, now: float) -> dict[str, Any]:
         counts = self.totals.get(queue_id) or QueueCounts()
@@ -651,3 +700,58 @@ class StatsFold:
                 }
             )
         return rows
+
+
+# ------------------------------------------------------------------ outbound campaigns
+
+
+def talk_minutes_per_agent_hour(talk_s: float, staffed_s: float) -> float | None:
+    """Talk minutes per staffed agent hour: the dialer's productivity figure; None before
+    any staffed time."""
+    return talk_s / 60.0 / (staffed_s / 3600.0) if staffed_s > 0 else None
+
+
+def wait_between_calls_s(ready_s: float, connects: int) -> float | None:
+    """Mean time an agent waits ready for its next connected call: ready agent-seconds per
+    connect; None before the first connect."""
+    return ready_s / connects if connects else None
+
+
+def lines_per_ready_agent(lines: int, ready: int) -> float | None:
+    """The dial level: lines in progress (ringing, or answered and waiting) per ready
+    agent; None when no agent is ready."""
+    return lines / ready if ready else None
+
+
+@dataclass(slots=True)
+class DialerAgentTime:
+    """Agent time of one campaign, integrated over the dialer's looks.
+
+    Each look reports how many eligible agents are ready (idle) and busy; the span since
+    the previous look is counted with the previous look's numbers (they held until now).
+    A span longer than ``max_span_s`` (a stalled loop) counts as ``max_span_s``."""
+
+    ready_s: float = 0.0
+    staffed_s: float = 0.0
+    connects: int = 0
+    last_at: float | None = None
+    ready: int = 0
+    busy: int = 0
+
+    def look(self, now: float, ready: int, busy: int, max_span_s: float) -> None:
+        if self.last_at is not None:
+            span = max(0.0, min(now - self.last_at, max_span_s))
+            self.ready_s += span * self.ready
+            self.staffed_s += span * (self.ready + self.busy)
+        self.last_at = now
+        self.ready, self.busy = ready, busy
+
+    def connected(self) -> None:
+        self.connects += 1
+
+    @property
+    def wait_between_calls_s(self) -> float | None:
+        return wait_between_calls_s(self.ready_s, self.connects)
+
+    def talk_minutes_per_agent_hour(self, talk_s: float) -> float | None:
+        return talk_minutes_per_agent_hour(talk_s, self.staffed_s)

@@ -20,7 +20,22 @@ from routing.events import (
     event_from_record,
 )
 from routing.model import ServiceLevelTarget
-from routing.stats import SL_FORMULAS, SLVariant, StatsFold, describe_service_level, service_level
+from routing.stats import (
+    SL_FORMULAS,
+    AgentTime,
+    DialerAgentTime,
+    SLVariant,
+    StatsFold,
+    agent_state,
+    board_counts,
+    describe_service_level,
+    lines_per_ready_agent,
+    occupancy,
+    pooled_time,
+    service_level,
+    talk_minutes_per_agent_hour,
+    wait_between_calls_s,
+)
 
 from .support import Driver, engine_with
 
@@ -323,6 +338,94 @@ def test_agents_by_state() -> None:
         "not_responding": 1,
         "wrap_up": 1,
     }
+
+
+def test_occupancy_is_handling_over_handling_plus_available() -> None:
+    assert occupancy(30, 90) == pytest.approx(0.25)
+    assert occupancy(45, 0) == 1.0
+    assert occupancy(0, 0) is None
+    both = pooled_time([AgentTime(80, 120), AgentTime(50, 50)])
+    assert (both.handling_s, both.available_s) == (130, 170)
+    assert both.occupancy == pytest.approx(130 / 300)
+    assert pooled_time([]).occupancy is None
+
+
+def test_occupancy_of_some_agents() -> None:
+    fold = StatsFold()
+    for ev in (
+        _agent_event(0, "A", "available", "idle"),  # A: available 0-100
+        _agent_event(100, "A", "available", "on_contact"),  # A: handling 100-150
+        _agent_event(0, "B", "available", "on_contact"),  # B: handling 0-150
+        _agent_event(0, "C", "lunch", "idle"),  # C: neither
+    ):
+        fold.apply(ev)
+    fold.flush_agents(150)
+    assert fold.occupancy(["A"]) == pytest.approx(50 / 150)
+    assert fold.occupancy(["B"]) == 1.0
+    # A and B: handling 50 + 150 = 200 of 200 + 100 available
+    assert fold.occupancy(["A", "B"]) == pytest.approx(200 / 300)
+    assert fold.occupancy(["A", "B", "C", "nobody"]) == pytest.approx(200 / 300)
+    assert fold.occupancy(["C"]) is None
+    assert fold.occupancy([]) is None
+    assert fold.occupancy() == pytest.approx(200 / 300)
+
+
+def test_agent_state_and_board_columns() -> None:
+    assert agent_state("available", "idle") == "idle"
+    assert agent_state("lunch", "idle") == "not_ready"
+    assert agent_state("break", "wrap_up") == "wrap_up"
+    assert agent_state("available", "on_hold") == "on_hold"
+    assert agent_state("offline", "offline") == "offline"
+    states = ["idle", "offered", "on_contact", "on_hold", "on_hold", "wrap_up", "not_ready"]
+    assert board_counts([*states, "not_responding", "offline"]) == {
+        "available": 2,
+        "on_contact": 3,
+        "wrap_up": 1,
+        "not_ready": 1,
+        "not_responding": 1,
+    }
+    assert board_counts([]) == {}
+
+
+def test_oldest_waiting_is_when_the_longest_wait_began() -> None:
+    fold = StatsFold([QueueConfig(id="q")])
+    assert fold.oldest_waiting("q") is None
+    fold.apply_all([_queued("a", 5), _queued("b", 12)])
+    assert fold.oldest_waiting("q") == 5
+    fold.apply(ContactAbandoned(ts=20, contact_id="a", queue_id="q", wait_s=15))
+    assert fold.oldest_waiting("q") == 12
+    assert fold.longest_wait("q", 30) == 18
+
+
+# ------------------------------------------------------------------------ outbound campaigns
+
+
+def test_dialer_agent_time_counts_each_span_with_the_previous_look() -> None:
+    t = DialerAgentTime()
+    t.look(0, ready=2, busy=1, max_span_s=11)  # first look: nothing before it
+    assert (t.ready_s, t.staffed_s) == (0, 0)
+    t.look(10, ready=3, busy=0, max_span_s=11)  # 10 s with 2 ready, 1 busy
+    assert (t.ready_s, t.staffed_s) == (20, 30)
+    t.look(40, ready=0, busy=4, max_span_s=11)  # 30 s stalled: counts 11 s of 3 ready
+    assert (t.ready_s, t.staffed_s) == (53, 63)
+    t.look(39, ready=1, busy=0, max_span_s=11)  # a clock step back counts nothing
+    assert (t.ready_s, t.staffed_s) == (53, 63)
+    assert (t.ready, t.busy) == (1, 0)
+    assert t.wait_between_calls_s is None
+    t.connected()
+    t.connected()
+    assert t.wait_between_calls_s == pytest.approx(26.5)  # 53 ready seconds, 2 connects
+    # 126 s of talk = 2.1 min, over 63 staffed seconds = 0.0175 h
+    assert t.talk_minutes_per_agent_hour(126) == pytest.approx(120)
+
+
+def test_dialer_figures_without_a_denominator_are_none() -> None:
+    assert talk_minutes_per_agent_hour(30, 0) is None
+    assert talk_minutes_per_agent_hour(1800, 7200) == pytest.approx(15)  # 30 min / 2 h
+    assert wait_between_calls_s(40, 0) is None
+    assert wait_between_calls_s(40, 4) == 10
+    assert lines_per_ready_agent(3, 0) is None
+    assert lines_per_ready_agent(5, 2) == 2.5
 
 
 # ------------------------------------------------------------------------ intervals
