@@ -602,10 +602,11 @@ class WallboardTile(BaseModel):
     aht_s: float | None
     occupancy: float | None
     agents: WallboardAgents
-    level: Literal["ok", "amber", "red"]
-    alerts: dict[str, Literal["amber", "red"]]
+    alerts: dict[str, Literal["amber", "red"]] = {}
     """Which figures crossed their thresholds (waiting, longest_wait_s, service_level,
     abandon_rate)."""
+    level: Literal["ok", "amber", "red"] = "ok"
+    """The worst of ``alerts``."""
 
 
 class WallboardAgent(BaseModel):

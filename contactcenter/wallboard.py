@@ -21,8 +21,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Literal
 
+import asyncpg
 from aiohttp import WSMsgType, web
 
 from contactcenter import protocol as p
@@ -32,23 +33,17 @@ from contactcenter.store import StoredEvent
 from contactcenter.store.users import list_agents
 from contactcenter.ui import UI_SETTINGS, QueueThresholds, Threshold, UiSettings, skilled_for
 from contactcenter.webcommon import ACD, EVENT_LOG, POOL, authenticate, fail
+from routing.stats import agent_state, board_counts
 
 log = logging.getLogger(__name__)
+
+Level = Literal["amber", "red"]
 
 FEED_ROLES = frozenset({"supervisor", "admin", WALLBOARD})
 DEBOUNCE_S = 0.02
 """After a quiet spell the first change goes out this soon (a burst of one input's events
 lands in one message) rather than waiting a whole period."""
 TICK_S = 1.0
-HANDLING = {
-    "on_contact": "on_contact",
-    "on_hold": "on_contact",
-    "wrap_up": "wrap_up",
-    "not_ready": "not_ready",
-    "not_responding": "not_responding",
-    "idle": "available",
-    "offered": "available",
-}
 
 
 def _round(value: float | None, digits: int = 4) -> float | None:
@@ -56,7 +51,7 @@ def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def _level(value: float | None, t: Threshold, lower_is_worse: bool = False) -> str | None:
+def _level(value: float | None, t: Threshold, lower_is_worse: bool = False) -> Level | None:
     if value is None:
         return None
     if lower_is_worse:
@@ -72,12 +67,12 @@ def _level(value: float | None, t: Threshold, lower_is_worse: bool = False) -> s
     return None
 
 
-def alerts_for(tile: dict[str, Any], t: QueueThresholds) -> dict[str, str]:
+def alerts_for(tile: p.WallboardTile, t: QueueThresholds) -> dict[str, Level]:
     found = {
-        "waiting": _level(tile["waiting"], t.waiting),
-        "longest_wait_s": _level(tile["longest_wait_s"], t.longest_wait_s),
-        "service_level": _level(tile["service_level"], t.service_level, lower_is_worse=True),
-        "abandon_rate": _level(tile["abandon_rate"], t.abandon_rate),
+        "waiting": _level(tile.waiting, t.waiting),
+        "longest_wait_s": _level(tile.longest_wait_s, t.longest_wait_s),
+        "service_level": _level(tile.service_level, t.service_level, lower_is_worse=True),
+        "abandon_rate": _level(tile.abandon_rate, t.abandon_rate),
     }
     return {k: v for k, v in found.items() if v is not None}
 
@@ -87,8 +82,8 @@ class Subscriber:
         self.ws = ws
         self.period_s = period_s
         self.seq = 0
-        self.queues: dict[str, dict[str, Any]] = {}
-        self.agents: dict[str, dict[str, Any]] = {}
+        self.queues: dict[str, p.WallboardTile] = {}
+        self.agents: dict[str, p.WallboardAgent] = {}
         self.last_sent = 0.0
         self.timer: asyncio.TimerHandle | None = None
         self.sending: asyncio.Task[None] | None = None
@@ -96,14 +91,14 @@ class Subscriber:
 
 
 class Wallboard:
-    def __init__(self, acd: Acd, pool: Any, settings: UiSettings) -> None:
+    def __init__(self, acd: Acd, pool: asyncpg.Pool, settings: UiSettings) -> None:
         self.acd = acd
         self.pool = pool
         self.settings = settings
         self.subscribers: set[Subscriber] = set()
         self.profiles: dict[str, tuple[str, str]] = {}
         self._contact_since: dict[tuple[str, str], float] = {}
-        self._built: tuple[int, dict[str, dict[str, Any]], dict[str, dict[str, Any]]] | None
+        self._built: tuple[int, dict[str, p.WallboardTile], dict[str, p.WallboardAgent]] | None
         self._built = None
         self._generation = 0
         self._refreshing = False
@@ -163,7 +158,7 @@ class Wallboard:
                 at = max(now + DEBOUNCE_S, sub.last_sent + sub.period_s)
                 sub.timer = self._loop.call_at(at, self._flush, sub)
 
-    def build(self) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    def build(self) -> tuple[dict[str, p.WallboardTile], dict[str, p.WallboardAgent]]:
         """Every tile and agent row, as of now (shared by the subscribers of one moment)."""
         if self._built is not None and self._built[0] == self._generation:
             return self._built[1], self._built[2]
@@ -173,24 +168,19 @@ class Wallboard:
         now = acd.clock()
         stats.flush_agents(now)
         required = {q.id: dict(q.skills) for q in engine.config.queues}
-        agents: dict[str, dict[str, Any]] = {}
-        by_queue: dict[str, dict[str, int]] = {q: {} for q in required}
+        agents: dict[str, p.WallboardAgent] = {}
+        # per queue: the logged-in agents skilled for it, and their states
         members: dict[str, list[str]] = {q: [] for q in required}
+        member_states: dict[str, list[str]] = {q: [] for q in required}
         live: set[tuple[str, str]] = set()
         unknown = False
         for snap in engine.agents():
-            label = (
-                "not_ready"
-                if snap.status != "available" and snap.activity == "idle"
-                else snap.activity
-            )
+            label = agent_state(snap.status, snap.activity)
             queues = [q for q, skills in required.items() if skilled_for(snap.skills, skills)]
             if snap.activity != "offline":
-                bucket = HANDLING.get(label)
                 for q in queues:
                     members[q].append(snap.id)
-                    if bucket:
-                        by_queue[q][bucket] = by_queue[q].get(bucket, 0) + 1
+                    member_states[q].append(label)
             started: float | None = None
             for cid, state in snap.contacts.items():
                 if state in ("connected", "held"):
@@ -215,59 +205,51 @@ class Wallboard:
                 contact_since=started,
                 queues=queues,
                 skills=dict(snap.skills),
-            ).model_dump(mode="json")
+            )
         for key in [k for k in self._contact_since if k not in live]:
             del self._contact_since[key]
         if unknown and not self._refreshing and self._loop is not None:
             # A profile added while running: names come from the store, off this call.
             self._refreshing = True
             self._refresh = self._loop.create_task(self._refresh_profiles())
-        tiles: dict[str, dict[str, Any]] = {}
+        tiles: dict[str, p.WallboardTile] = {}
         for queue in engine.config.queues:
             snap_q = stats.queue_snapshot(queue.id, now)
-            waiting = stats.waiting.get(queue.id) or {}
-            oldest = next(iter(waiting.values())) if waiting else None
-            handling = available = 0.0
-            for aid in members[queue.id]:
-                t = stats.agent_time.get(aid)
-                if t is not None:
-                    handling += t.handling_s
-                    available += t.available_s
-            tile: dict[str, Any] = {
-                "queue_id": queue.id,
-                "name": queue.name or queue.id,
-                "waiting": snap_q["waiting"],
-                "oldest_at": oldest,
+            tile = p.WallboardTile(
+                queue_id=queue.id,
+                name=queue.name or queue.id,
+                waiting=snap_q["waiting"],
+                oldest_at=stats.oldest_waiting(queue.id),
                 # whole seconds: the page ticks it between messages from oldest_at
-                "longest_wait_s": float(int(snap_q["longest_wait_s"])),
-                "offered": snap_q["offered"],
-                "answered": snap_q["answered"],
-                "abandoned": snap_q["abandoned"],
-                "short_abandoned": snap_q["short_abandoned"],
-                "service_level": _round(snap_q["service_level"]),
-                "service_level_formula": snap_q["service_level_formula"],
-                "service_level_target": queue.service_level.target,
-                "asa_s": _round(snap_q["asa_s"], 1),
-                "abandon_rate": _round(snap_q["abandon_rate"]),
-                "aht_s": _round(snap_q["aht_s"], 1),
-                "occupancy": _round(handling / (handling + available), 3)
-                if handling + available > 0
-                else None,
-                "agents": p.WallboardAgents(**by_queue[queue.id]).model_dump(),
-            }
+                longest_wait_s=float(int(snap_q["longest_wait_s"])),
+                offered=snap_q["offered"],
+                answered=snap_q["answered"],
+                abandoned=snap_q["abandoned"],
+                short_abandoned=snap_q["short_abandoned"],
+                service_level=_round(snap_q["service_level"]),
+                service_level_formula=snap_q["service_level_formula"],
+                service_level_target=queue.service_level.target,
+                asa_s=_round(snap_q["asa_s"], 1),
+                abandon_rate=_round(snap_q["abandon_rate"]),
+                aht_s=_round(snap_q["aht_s"], 1),
+                occupancy=_round(stats.occupancy(members[queue.id]), 3),
+                agents=p.WallboardAgents(**board_counts(member_states[queue.id])),
+            )
             alerts = alerts_for(tile, self.settings.thresholds_for(queue.id))
-            tile["alerts"] = alerts
-            tile["level"] = "red" if "red" in alerts.values() else "amber" if alerts else "ok"
+            tile.alerts = alerts
+            tile.level = "red" if "red" in alerts.values() else "amber" if alerts else "ok"
             tiles[queue.id] = tile
         self._built = (self._generation, tiles, agents)
         return tiles, agents
 
     # --- sending ---------------------------------------------------------------------------
 
-    def _send(self, sub: Subscriber, kind: str, data: dict[str, Any]) -> None:
+    def _send(
+        self, sub: Subscriber, kind: str, data: p.WallboardSnapshotData | p.WallboardUpdateData
+    ) -> None:
         sub.seq += 1
         sub.messages += 1
-        text = p.envelope(kind, sub.seq, data)
+        text = p.envelope(kind, sub.seq, data.model_dump(mode="json"))
         sub.sending = asyncio.get_running_loop().create_task(self._write(sub, text))
 
     async def _write(self, sub: Subscriber, text: str) -> None:
@@ -293,12 +275,9 @@ class Wallboard:
         self._send(
             sub,
             p.WALLBOARD_UPDATE,
-            {
-                "now": self.acd.clock(),
-                "queues": changed_q,
-                "agents": changed_a,
-                "removed_agents": removed,
-            },
+            p.WallboardUpdateData(
+                now=self.acd.clock(), queues=changed_q, agents=changed_a, removed_agents=removed
+            ),
         )
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -324,14 +303,14 @@ class Wallboard:
         self._send(
             sub,
             p.WALLBOARD_SNAPSHOT,
-            {
-                "now": self.acd.clock(),
-                "period_s": period,
-                "read_only": claims.role == WALLBOARD,
-                "long_contact_s": self.settings.wallboard.long_contact_s,
-                "queues": list(tiles.values()),
-                "agents": list(agents.values()),
-            },
+            p.WallboardSnapshotData(
+                now=self.acd.clock(),
+                period_s=period,
+                read_only=claims.role == WALLBOARD,
+                long_contact_s=self.settings.wallboard.long_contact_s,
+                queues=list(tiles.values()),
+                agents=list(agents.values()),
+            ),
         )
         try:
             async for msg in ws:
