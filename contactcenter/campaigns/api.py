@@ -27,6 +27,7 @@ from routing.compliance import (
 )
 from routing.errors import UnknownQueue
 from routing.pacing import PacingMode
+from routing.stats import lines_per_ready_agent
 
 ADMIN = frozenset({"admin"})
 READERS = frozenset({"supervisor", "admin"})
@@ -366,11 +367,9 @@ async def campaign_stats(app: web.Application, c: store.Campaign) -> dict[str, A
     level = None
     if runner is not None:
         t = runner.agent_time
-        if t.staffed_s > 0:
-            talk_min = (await store.talk_seconds(pool, c.id)) / 60.0 / (t.staffed_s / 3600.0)
-        if t.connects:
-            wait = t.ready_s / t.connects
-        ready, busy = runner.last_counts
+        talk_min = t.talk_minutes_per_agent_hour(await store.talk_seconds(pool, c.id))
+        wait = t.wait_between_calls_s
+        ready, busy = t.ready, t.busy
         est = runner.pacer.estimates(now)
         lines = len(runner.lines)
         level = DialLevelOut(
@@ -380,7 +379,7 @@ async def campaign_stats(app: web.Application, c: store.Campaign) -> dict[str, A
             answered_waiting=len(runner.live),
             ready_agents=ready,
             busy_agents=busy,
-            lines_per_ready_agent=(lines + len(runner.live)) / ready if ready else None,
+            lines_per_ready_agent=lines_per_ready_agent(lines + len(runner.live), ready),
             p_live=est["p_live"],
             tau=est["tau"],
         )

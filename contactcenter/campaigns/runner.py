@@ -46,6 +46,7 @@ from routing.errors import RoutingError
 from routing.events import ContactAnswered, ContactEnded, Event, WrapUpCompleted
 from routing.model import Direction
 from routing.pacing import Pacer, PacingConfig, PacingMode, PredictiveParams
+from routing.stats import DialerAgentTime
 
 log = logging.getLogger(__name__)
 
@@ -143,16 +144,6 @@ class _Preview:
 
 
 @dataclass
-class AgentTime:
-    """Integrated over the runner's ticks (since this process started the runner)."""
-
-    ready_s: float = 0.0
-    staffed_s: float = 0.0
-    connects: int = 0
-    last_at: float | None = None
-
-
-@dataclass
 class CampaignRunner:
     campaign: store.Campaign
     acd: Acd
@@ -167,8 +158,8 @@ class CampaignRunner:
     live: dict[str, _LiveCall] = field(default_factory=dict)
     previews: dict[str, _Preview] = field(default_factory=dict)
     """Preview mode: agent id -> the record it was shown (one at a time)."""
-    agent_time: AgentTime = field(default_factory=AgentTime)
-    last_counts: tuple[int, int] = (0, 0)
+    agent_time: DialerAgentTime = field(default_factory=DialerAgentTime)
+    """Integrated over the runner's ticks (since this process started the runner)."""
     dialing: bool = False
     task: asyncio.Task[None] | None = None
     _tick: asyncio.Future[int] | None = field(default=None, init=False)
@@ -326,23 +317,14 @@ class CampaignRunner:
                 busy += 1
         return ready, busy
 
-    def _account(self, now: float, ready: int, busy: int) -> None:
-        t = self.agent_time
-        if t.last_at is not None:
-            dt = max(0.0, min(now - t.last_at, 10 * self.timing.tick_s + 1))
-            r0, b0 = self.last_counts
-            t.ready_s += dt * r0
-            t.staffed_s += dt * (r0 + b0)
-        t.last_at = now
-        self.last_counts = (ready, busy)
-
     # --- dispatch ----------------------------------------------------------------------------
 
     async def tick(self) -> int:
         """One look: dial what the pacer wants; the number of originates sent."""
         now = self.acd.clock()
         ready, busy = self.agent_counts()
-        self._account(now, ready, busy)
+        # A gap much longer than a tick is the loop stalling, not agents waiting.
+        self.agent_time.look(now, ready, busy, max_span_s=10 * self.timing.tick_s + 1)
         if self.campaign.mode == PacingMode.PREVIEW.value:
             return await self._preview_tick(now)
         wanted = min(
@@ -802,7 +784,7 @@ class CampaignRunner:
             # The engine accepted before the deadline timer ran (it checks the engine).
             self.compliance.connected(cid, min(now, call.deadline))
             self.pacer.connected(cid, event.agent_id or "", now)
-            self.agent_time.connects += 1
+            self.agent_time.connected()
             self.spawn(
                 store.finish_attempt(self.pool, cid, "connected", now, agent_id=event.agent_id)
             )
