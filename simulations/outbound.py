@@ -35,6 +35,7 @@ from routing.compliance import (
     days_from_civil,
 )
 from routing.pacing import Pacer, PacingConfig, PacingMode
+from routing.stats import talk_minutes_per_agent_hour, wait_between_calls_s
 from simulations.distributions import BATCH
 
 NORMAL = 1
@@ -108,7 +109,8 @@ class DayResult:
 
     @property
     def talk_min_per_agent_hour(self) -> float:
-        return self.talk_s / 60.0 / (self.agents * self.hours)
+        figure = talk_minutes_per_agent_hour(self.talk_s, self.agents * self.hours * 3600.0)
+        return float("nan") if figure is None else figure
 
     @property
     def abandon_rate(self) -> float:
@@ -116,7 +118,8 @@ class DayResult:
 
     @property
     def wait_between_calls_s(self) -> float:
-        return self.ready_s / self.connects if self.connects else float("nan")
+        figure = wait_between_calls_s(self.ready_s, self.connects)
+        return float("nan") if figure is None else figure
 
 
 @dataclass(slots=True)
@@ -395,8 +398,9 @@ class OutboundDay:
             self._add_talk(start, self.end)
         r.ready_s += sum(self.end - since for _, since in self.ready)
         r.windows = [w.rate for w in self.compliance.ledger.windows() if w.lives or w.abandons]
-        agent_h = self.sc.agents * 0.25
-        r.talk_by_interval = [t / 60.0 / agent_h for t in self._talk_int]
+        staffed_s = self.sc.agents * 900.0  # each agent, a whole 15-minute interval
+        figures = (talk_minutes_per_agent_hour(t, staffed_s) for t in self._talk_int)
+        r.talk_by_interval = [float("nan") if x is None else x for x in figures]
         return r
 
 
