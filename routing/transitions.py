@@ -1,4 +1,5 @@
-"""State transitions as data: what each input does to a contact and to an agent's hold on it.
+"""State transitions as data: what each input does to a contact, to an agent's hold on it and
+to the agent's status; and what each kind of timer is for.
 
 The engine looks every input up here before it changes anything, so an input that is not in
 a table is refused with a typed error and leaves state untouched. Tests walk these tables.
@@ -9,6 +10,26 @@ from __future__ import annotations
 from enum import StrEnum
 
 from routing.model import ContactState
+
+
+class TimerKind(StrEnum):
+    """What a timer the engine starts is for: the first element of its ``TimerId``.
+
+    Each kind has exactly one handler, named in ``routing.timers.TIMER_HANDLERS``."""
+
+    OFFER = "offer"
+    """The offer was not answered in the queue's offer timeout: ``OFFER_TIMEOUT`` below,
+    handled by ``Offers.offer_timed_out`` (routing/offers.py)."""
+    STEP = "step"
+    """The routing step's ``timeout_s`` passed: the contact moves to the next step."""
+    MAXWAIT = "maxwait"
+    """The queue's max wait passed: the contact flows out or overflows."""
+    STARVE = "starve"
+    """The queue's starvation bound passed: the contact is raised to the top priority."""
+    CONSULT = "consult"
+    """The consulted agent did not answer: ``CONSULT_TIMEOUT`` of the slot table."""
+    WRAPUP = "wrapup"
+    """A timed wrap-up is over: ``COMPLETE_WRAPUP`` of the slot table."""
 
 
 class ContactInput(StrEnum):
@@ -43,7 +64,7 @@ CONTACT_TRANSITIONS: dict[tuple[ContactState, ContactInput], ContactState] = {
     (Q, I.REQUEUE): Q,  # step change, starvation boost, overflow to another queue
     (OF, I.ACCEPT): C,
     (OF, I.REJECT): Q,
-    (OF, I.OFFER_TIMEOUT): Q,
+    (OF, I.OFFER_TIMEOUT): Q,  # TimerKind.OFFER fired: Offers.offer_timed_out
     (OF, I.RESCIND): Q,  # agent logged out or lost the connection
     (OF, I.ABANDON): A,
     (C, I.HOLD): H,
@@ -125,7 +146,7 @@ S = SlotInput
 SLOT_TRANSITIONS: dict[tuple[SlotState, SlotInput], SlotState] = {
     (SO, S.ACCEPT): SC,
     (SO, S.REJECT): SR,
-    (SO, S.OFFER_TIMEOUT): SR,
+    (SO, S.OFFER_TIMEOUT): SR,  # TimerKind.OFFER fired: Offers.offer_timed_out
     (SO, S.RESCIND): SR,
     (SC, S.HOLD): SH,
     (SC, S.END): SW,
@@ -189,6 +210,61 @@ SLOT_ENTRIES: dict[Entry, frozenset[SlotState]] = {
     Entry.CONSULT: frozenset({SCO}),
 }
 """The states an agent's hold on a contact may start in."""
+
+
+class StatusKind(StrEnum):
+    """The agent's chosen status, by kind: ``offline``, ``available`` or any reason code."""
+
+    OFFLINE = "offline"
+    AVAILABLE = "available"
+    NOT_READY = "not_ready"
+    """Any admin-defined reason code (``break``, ``lunch``, ...)."""
+
+
+class AgentInput(StrEnum):
+    """What the agent (or a supervisor) asks of its status."""
+
+    LOG_IN_AVAILABLE = "log_in_available"
+    LOG_IN_NOT_READY = "log_in_not_ready"
+    CHOOSE_AVAILABLE = "choose_available"
+    """Also clears not-responding and any pending status."""
+    CHOOSE_NOT_READY = "choose_not_ready"
+    LOG_OUT = "log_out"
+
+
+SOFF, SAV, SNR = StatusKind.OFFLINE, StatusKind.AVAILABLE, StatusKind.NOT_READY
+AI = AgentInput
+
+AGENT_TRANSITIONS: dict[tuple[StatusKind, AgentInput], StatusKind] = {
+    (SOFF, AI.LOG_IN_AVAILABLE): SAV,
+    (SOFF, AI.LOG_IN_NOT_READY): SNR,
+    (SAV, AI.CHOOSE_AVAILABLE): SAV,
+    (SAV, AI.CHOOSE_NOT_READY): SNR,
+    (SAV, AI.LOG_OUT): SOFF,
+    (SNR, AI.CHOOSE_AVAILABLE): SAV,
+    (SNR, AI.CHOOSE_NOT_READY): SNR,  # another reason code
+    (SNR, AI.LOG_OUT): SOFF,
+}
+"""The agent's status table. ``set_status`` on a logged-out agent is a log-in, and
+``set_status("offline")`` a log-out, so the API never asks for a pair missing here except
+logging in twice or logging out while logged out, which it refuses."""
+
+DEFERRED_WHILE_BUSY: frozenset[AgentInput] = frozenset({AI.CHOOSE_NOT_READY, AI.LOG_OUT})
+"""Inputs that, while the agent holds contacts, only set its *next status*: the table's
+move is made when the last contact is done (wrap-up over, offer released)."""
+
+
+def status_kind(status: str) -> StatusKind:
+    """The kind of a status name (anything not offline or available is a reason code)."""
+    if status == "offline":
+        return SOFF
+    if status == "available":
+        return SAV
+    return SNR
+
+
+def agent_next(state: StatusKind, event: AgentInput) -> StatusKind | None:
+    return AGENT_TRANSITIONS.get((state, event))
 
 
 def contact_next(state: ContactState, event: ContactInput) -> ContactState | None:

@@ -93,7 +93,10 @@ def test_every_engine_event_survives_a_log_round_trip() -> None:
 
 def _same(a: object, b: object) -> None:
     assert type(a) is type(b)
-    names = [f.name for f in dataclasses.fields(a)]  # type: ignore[arg-type]
+    if isinstance(a, tuple):  # a command: a NamedTuple
+        names = list(type(a)._fields)  # type: ignore[attr-defined]  # every NamedTuple has it
+    else:
+        names = [f.name for f in dataclasses.fields(a)]  # type: ignore[arg-type]
     assert {n: getattr(a, n) for n in names} == {n: getattr(b, n) for n in names}
     assert a == b
 

@@ -140,7 +140,7 @@ def test_positional_makers_build_what_the_dataclasses_build() -> None:
     field added to the dataclass and not to the maker shows up here."""
     import dataclasses
 
-    from routing import engine as eng
+    from routing import records as eng
     from routing.model import Direction
     from routing.transitions import SlotState
 
@@ -156,3 +156,21 @@ def test_positional_makers_build_what_the_dataclasses_build() -> None:
     made_slot, built_slot = eng._new_slot(*slot_args), eng._Slot(*slot_args)
     for f in dataclasses.fields(eng._Slot):
         assert getattr(made_slot, f.name) == getattr(built_slot, f.name), f.name
+
+
+def test_states_the_short_paths_store_are_read_from_the_tables() -> None:
+    """The arrival, offer and accept paths store a precomputed state instead of looking
+    the table up each time; each must be exactly the table's answer."""
+    from routing import core, records
+    from routing.transitions import (
+        CONTACT_ENTRIES,
+        SLOT_ENTRIES,
+        SLOT_TRANSITIONS,
+        Entry,
+        SlotInput,
+        SlotState,
+    )
+
+    assert {records._ARRIVE_STATE} == CONTACT_ENTRIES[Entry.ARRIVE]
+    assert {core._S_OFFER_ENTRY} == SLOT_ENTRIES[Entry.OFFER]
+    assert core._S_ACCEPTED is SLOT_TRANSITIONS[(SlotState.OFFERED, SlotInput.ACCEPT)]
