@@ -37,8 +37,14 @@ import gc
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
+
+from contactcenter.clock import Scheduler, Timer
+from contactcenter.hooks import CommittedHooks
+from contactcenter.ports import ConsoleNotifier, GatewayCommands
 from contactcenter.protocol import (
     AgentStateData,
     ContactStateData,
@@ -123,44 +129,60 @@ def routing_profile(agent: StoredAgent) -> AgentProfile:
     )
 
 
+@dataclass
+class Restored:
+    """What ``Acd.restore`` rebuilt, for the services that carry on from it (the
+    composition root hands each its part)."""
+
+    contacts: int = 0
+    logged_in: list[str] = field(default_factory=list)
+    """Agents logged in again: their consoles get the reconnect grace (hub.py)."""
+    dialing: dict[str, str] = field(default_factory=dict)
+    """Originated calls still ringing: contact id -> agent id (clicktodial.py)."""
+    in_ivr: list[tuple[str, ReplayedContact]] = field(default_factory=list)
+    """Contacts whose IVR session the log shows open (ivr_runner.py resumes or ends them)."""
+
+
 class Acd:
     def __init__(
         self,
         engine: Engine,
         event_log: EventLog,
-        pool: Any,
+        pool: asyncpg.Pool,
         *,
-        clock: Callable[[], float] = time.time,
+        scheduler: Scheduler,
+        consoles: ConsoleNotifier,
+        gateway: GatewayCommands,
+        hooks: CommittedHooks,
+        muted_of: Callable[[str], list[str]] = lambda agent_id: [],
+        observe_decision: Callable[[float], None] = lambda seconds: None,
     ) -> None:
+        """``hooks``: the services told of every committed contact event, in order (see
+        hooks.py); ``muted_of``: the contacts an agent has muted (voice.py), part of
+        ``agent_state``; ``observe_decision``: told how long each engine call took
+        (metrics)."""
         self.engine = engine
         self.log = event_log
         self.pool = pool
-        self.clock = clock
+        self.scheduler = scheduler
+        self.clock: Callable[[], float] = scheduler.now
         self.stats = StatsFold(engine.config.queues)
-        self.agent_sink: AgentSink = lambda agent_id, kind, data: None
-        self.gateway_sink: GatewaySink = lambda kind, data: None
-        self.on_decision: Callable[[float], None] = lambda seconds: None
-        """Told how long each engine call took (routing decision time, for metrics)."""
-        self.on_restored: Callable[[list[str]], None] = lambda agent_ids: None
-        """Told which agents restore() logged in again (hub.py waits for their consoles)."""
-        self.contact_hooks: list[Callable[[Event], bool]] = []
-        """Told of every committed contact event (IVR survey, web chat: ivr_runner.py,
-        chat.py); a hook returning True carries the contact itself, so the gateway is not
-        told to bridge or hang it up (a chat, a call going on to the survey)."""
-        self.muted_of: Callable[[str], list[str]] = lambda agent_id: []
-        """The contacts an agent has muted (voice.py); part of ``agent_state``."""
-        self.dialing: dict[str, str] = {}
-        """Originated calls waiting for the callee to answer: contact id -> agent id."""
-        self.in_ivr: list[tuple[str, ReplayedContact]] = []
-        """After ``restore``: contacts whose IVR session the log shows open; the IVR
-        service (ivr_runner.py) resumes or ends them, then empties this."""
-        self.extensions: dict[str, str | None] = {}
+        self.agent_sink: AgentSink = consoles.deliver
+        self.gateway_sink: GatewaySink = gateway.send
+        self.hooks = hooks
+        self._muted_of = muted_of
+        self._observe_decision = observe_decision
+        self._extensions: dict[str, str | None] = {}
         self._callers: dict[str, tuple[Customer | None, int]] = {}
         self._tail: asyncio.Future[None] | None = None
-        self._timers: dict[TimerId, asyncio.TimerHandle] = {}
+        self._timers: dict[TimerId, Timer] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
         event_log.add_listener(self._on_commit)
+
+    def extension(self, agent_id: str | None) -> str | None:
+        """The agent's SIP extension or phone (its profile), for the gateway's bridges."""
+        return self._extensions.get(agent_id or "")
 
     # --- the one path every input takes ----------------------------------------------------
 
@@ -177,7 +199,7 @@ class Acd:
         now = self.clock()
         started = time.perf_counter()
         outcome = action(now)
-        self.on_decision(time.perf_counter() - started)
+        self._observe_decision(time.perf_counter() - started)
         records = [*(before(now) if before else ()), *(EventRecord.of(e) for e in outcome.events)]
         prev, done = self._tail, asyncio.get_running_loop().create_future()
         self._tail = done
@@ -241,10 +263,12 @@ class Acd:
         if old is not None:
             old.cancel()
         delay = max(0.0, at - self.clock())
-        self._timers[timer] = asyncio.get_running_loop().call_later(delay, self._fire, timer)
+        self._timers[timer] = self.scheduler.call_later(delay, lambda: self._fire(timer))
 
     def _fire(self, timer: TimerId) -> None:
         self._timers.pop(timer, None)
+        if self._closed:
+            return
         task = asyncio.get_running_loop().create_task(self._fire_async(timer))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -261,7 +285,7 @@ class Acd:
         for command in outcome.commands:
             if isinstance(command, Offer):
                 pop = await self.screen_pop(command.contact_id)
-                add_ivr_sections(pop, self.engine, command.contact_id)
+                pop = with_ivr_sections(pop, self.engine, command.contact_id)
                 data = OfferData(
                     contact_id=command.contact_id,
                     queue=command.queue_id,
@@ -302,7 +326,7 @@ class Acd:
                 detail=detail,
             )
             self.agent_sink(event.agent_id, "contact_state", data.model_dump(mode="json"))
-        if event.contact_id and any([hook(event) for hook in self.contact_hooks]):
+        if event.contact_id and self.hooks.run(event):
             return
         if isinstance(event, ContactAnswered) and event.contact_id:
             self.gateway_sink(
@@ -310,7 +334,7 @@ class Acd:
                 {
                     "call_id": event.contact_id,
                     "agent_id": event.agent_id,
-                    "extension": self.extensions.get(event.agent_id or ""),
+                    "extension": self.extension(event.agent_id),
                 },
             )
         elif isinstance(event, ContactEnded) and event.ended_by != "customer":
@@ -326,7 +350,7 @@ class Acd:
             contacts=snap.contacts,
             status_since=snap.status_since,
             activity_since=snap.activity_since,
-            muted=self.muted_of(agent_id),
+            muted=self._muted_of(agent_id),
         ).model_dump(mode="json")
 
     # --- screen pop ------------------------------------------------------------------------
@@ -410,17 +434,17 @@ class Acd:
         profile = await get_agent_profile(self.pool, agent_id)
         if profile is None or profile.disabled:
             return False
-        self.extensions[agent_id] = profile.extension
+        self._extensions[agent_id] = profile.extension
         self.engine.add_agent(routing_profile(profile), self.clock())
         return True
 
     # --- restart ---------------------------------------------------------------------------
 
-    async def restore(self) -> int:
+    async def restore(self) -> Restored:
         """Rebuild agents, statistics and live contacts from the store (see the module
-        docstring); the number of contacts restored."""
+        docstring); what was rebuilt, for the services that carry on from it."""
         for profile in await list_agents(self.pool):
-            self.extensions[profile.agent_id] = profile.extension
+            self._extensions[profile.agent_id] = profile.extension
             self.engine.add_agent(routing_profile(profile), self.clock())
         replay = LogReplay()
         async for stored in read_all_in_order(self.pool):
@@ -428,7 +452,6 @@ class Acd:
             if event is not None:
                 self.stats.apply(event)
             replay.track(stored)
-        self.in_ivr = replay.in_ivr()
         rebuilt = _Rebuild(self.engine, self.clock())
         logged_in = rebuilt.agents(replay, self.engine.config.reason_codes)
         restored = rebuilt.contacts(replay)
@@ -437,18 +460,20 @@ class Acd:
         if new.events:
             await self.log.append([EventRecord.of(e) for e in new.events])
         await self._apply(new)
-        for contact_id, c in replay.contacts.items():
-            if c.dialing and contact_id in rebuilt.seated:
-                self.dialing[contact_id] = c.agent_id or ""
-        self.on_restored(logged_in)
-        _freeze_startup_heap()
+        dialing = {
+            contact_id: c.agent_id or ""
+            for contact_id, c in replay.contacts.items()
+            if c.dialing and contact_id in rebuilt.seated
+        }
         if restored or logged_in:
             log.info(
                 "restored %d live contacts and %d logged-in agents from the event log",
                 restored,
                 len(logged_in),
             )
-        return restored
+        return Restored(
+            contacts=restored, logged_in=logged_in, dialing=dialing, in_ivr=replay.in_ivr()
+        )
 
     async def close(self) -> None:
         self._closed = True
@@ -462,7 +487,7 @@ class Acd:
 _heap_frozen = False
 
 
-def _freeze_startup_heap() -> None:
+def freeze_startup_heap() -> None:
     """Startup is over: what exists now (modules, configuration, the rebuilt state) lives
     as long as the process. Moved out of the collector's way, it is no longer scanned by
     every full collection (measured under the e2e benchmark: full collections paused the
@@ -602,21 +627,24 @@ class _Rebuild:
         return Outcome(events=events, commands=list(self.out.commands))
 
 
-def add_ivr_sections(pop: ScreenPop, engine: Engine, contact_id: str) -> None:
-    """The screen pop's ``ivr`` section (and, for a web chat, ``chat``: the visitor's name
-    and question), from the contact's attached data (ivr_runner.py, chat.py)."""
+def with_ivr_sections(pop: ScreenPop, engine: Engine, contact_id: str) -> ScreenPop:
+    """The screen pop with its ``ivr`` section (and, for a web chat, ``chat``: the
+    visitor's name and question), from the contact's attached data (ivr_runner.py,
+    chat.py)."""
     try:
         data = engine.contact(contact_id).data
     except RoutingError:
-        return
+        return pop
     section, chat = data.get("ivr"), data.get("chat")
+    update: dict[str, Any] = {}
     if isinstance(section, dict):
         try:
-            pop.ivr = IvrPop.model_validate(section)
+            update["ivr"] = IvrPop.model_validate(section)
         except ValueError:
-            pop.ivr = None
+            update["ivr"] = None
     if isinstance(chat, dict):
-        pop.chat = {k: v for k, v in chat.items() if isinstance(v, str)}
+        update["chat"] = {k: v for k, v in chat.items() if isinstance(v, str)}
+    return pop.model_copy(update=update) if update else pop
 
 
 def _text(value: object) -> str | None:

@@ -1,58 +1,79 @@
-"""The aiohttp application: lifecycle of the database, event log and ACD, and the HTTP API.
+"""The composition root: every server service is built here, in order, each given its
+collaborators as constructor parameters; nothing else wires services together.
 
-``create_app(settings)`` wires it; ``cleanup_ctx`` opens things in order at startup
-(database, then event log + ACD, which rebuilds live state from the log) and closes them
-in reverse at shutdown. Routes: ``POST /api/login``, ``GET /api/queues``, health and
-readiness (health.py), ``GET /metrics`` (metrics.py), ``GET /api/openapi.json``
-(openapi.py), the agent websocket (hub.py) and the telephony gateway (gateway.py).
+``create_app(settings)`` builds the application: the HTTP routes (each to a handler of the
+service that serves it) and one lifecycle (``cleanup_ctx``) that, at start-up, opens the
+database, starts the event log, builds the services in the order below, rebuilds live
+state from the log and hands each service its part of it; at shutdown it closes them in
+reverse order.
+
+Who gives what to whom (docs/server.md, "Services"):
+
+    scheduler, metrics                      (no dependencies; tests give a ManualScheduler)
+    database -> event log
+    consoles (hub.Consoles)                 -> ACD notifier port
+    gateway link (gateway.GatewayLink)      -> ACD gateway port
+    mutes (voice.Mutes)                     -> ACD agent_state
+    hooks (hooks.CommittedHooks)            -> ACD, filled below in this order:
+    ACD (engine, event log, pool, scheduler, consoles, link, hooks, mutes, metrics)
+    click-to-dial (ACD)
+    voice controls (ACD, mutes, click-to-dial)      hook 1: external transfer first
+    consults (ACD, click-to-dial)                   hook 2
+    IVR service (ACD, link, scheduler)              hook 3: survey after the agent leg
+    chat service (ACD, IVR, consoles, scheduler)    hook 4: web chats carry themselves
+    campaigns (ACD, link, scheduler)                hook 5: the dialer's own calls
+    hub (ACD, consoles, click-to-dial, voice, consults, chat)
+    gateway (ACD, link, IVR, click-to-dial, campaigns)
+    wallboard (ACD, scheduler)
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import yaml
+import asyncpg
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from contactcenter import (
-    campaigns,
-    chat,
-    gateway,
-    health,
-    hub,
-    ivr_runner,
-    metrics,
-    openapi,
-    supervisor,
-    ui,
-    wallboard,
-)
-from contactcenter.acd import Acd
-from contactcenter.auth import issue_token
-from contactcenter.settings import Settings
-from contactcenter.store import EventLog, open_database
-from contactcenter.store.transcripts import survey_summary
-from contactcenter.store.users import verify_credentials
-from contactcenter.webcommon import (
+from contactcenter import health, openapi, session_api, supervisor, ui
+from contactcenter.acd import Acd, freeze_startup_heap
+from contactcenter.appkeys import (
     ACD,
+    CAMPAIGN_TIMING,
+    CAMPAIGNS,
     DATABASE,
     EVENT_LOG,
-    GATEWAY,
-    HUB,
-    MAX_JSON_BODY,
-    METRICS,
-    POOL,
     READINESS,
+    UI_SETTINGS,
+    WALLBOARD_FEED,
+)
+from contactcenter.campaigns import api as campaign_api
+from contactcenter.campaigns.runner import Timing
+from contactcenter.campaigns.service import CampaignService
+from contactcenter.chat import ChatService
+from contactcenter.clicktodial import ClickToDial
+from contactcenter.clock import AsyncioScheduler, Scheduler
+from contactcenter.consult import Consults
+from contactcenter.gateway import Gateway, GatewayLink
+from contactcenter.gateway_config import GatewayConfig, load_gateway_config
+from contactcenter.hooks import CommittedHooks
+from contactcenter.hub import Consoles, Hub
+from contactcenter.ivr_runner import IvrService, load_registry, restore_sessions
+from contactcenter.metrics import Metrics
+from contactcenter.readiness import Readiness
+from contactcenter.settings import Settings
+from contactcenter.store import EventLog, open_database
+from contactcenter.ui_settings import load_ui_settings
+from contactcenter.voice import Mutes, VoiceControls
+from contactcenter.wallboard import Wallboard
+from contactcenter.webcommon import (
+    MAX_JSON_BODY,
+    POOL,
     SETTINGS,
-    authenticate,
-    fail,
+    Authenticator,
     json_error,
-    read_json,
 )
 from routing import Engine, RoutingConfig
 from routing.policy import parse_routing_config
@@ -66,18 +87,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def load_routing_config(config_dir: Path) -> RoutingConfig:
     path = config_dir / "routing.yaml"
     return parse_routing_config(path.read_text(), str(path))
-
-
-def load_dnis_map(config_dir: Path) -> dict[str, str]:
-    """``config/gateway.yaml`` ``dnis: {number: queue}``, if the file exists."""
-    path = config_dir / "gateway.yaml"
-    if not path.exists():
-        return {}
-    data = yaml.safe_load(path.read_text()) or {}
-    mapping = data.get("dnis", {}) if isinstance(data, dict) else {}
-    if not isinstance(mapping, dict):
-        raise ValueError(f"{path}: 'dnis' must map numbers to queue ids")
-    return {str(k): str(v) for k, v in mapping.items()}
 
 
 @web.middleware
@@ -95,119 +104,241 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return json_error(500, "internal", "the server failed on this request; it is logged")
 
 
-class LoginIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+@dataclass(frozen=True)
+class Services:
+    """Everything the root built for one running app (tests reach services through it)."""
 
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=1024)
+    scheduler: Scheduler
+    event_log: EventLog
+    consoles: Consoles
+    link: GatewayLink
+    hooks: CommittedHooks
+    acd: Acd
+    dialer: ClickToDial
+    voice: VoiceControls
+    consults: Consults
+    ivr: IvrService
+    chat: ChatService
+    campaigns: CampaignService
+    hub: Hub
+    gateway: Gateway
+    wallboard: Wallboard
 
 
-async def login(request: web.Request) -> web.Response:
-    try:
-        body = LoginIn.model_validate(await read_json(request))
-    except ValidationError:
-        fail(400, "invalid_login", 'send {"username": ..., "password": ...}')
-    user = await verify_credentials(request.app[POOL], body.username, body.password)
-    if user is None:
-        fail(401, "bad_credentials", "wrong username or password, or the account is disabled")
-    settings = request.app[SETTINGS]
-    now = time.time()
-    token = issue_token(
-        settings.token_secret_bytes(),
-        user_id=user.id,
-        role=user.role,
-        ttl_s=settings.token_ttl_s,
-        now=now,
+SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
+
+
+def build_services(
+    settings: Settings,
+    pool: asyncpg.Pool,
+    event_log: EventLog,
+    config: RoutingConfig,
+    gateway_config: GatewayConfig,
+    *,
+    scheduler: Scheduler,
+    metrics: Metrics,
+    timing: Timing,
+) -> Services:
+    """Every service, in dependency order (the module docstring draws it). Synchronous:
+    nothing here does I/O; ``start`` does."""
+    auth = Authenticator(settings)
+    consoles = Consoles()
+    link = GatewayLink()
+    mutes = Mutes()
+    hooks = CommittedHooks()
+    acd = Acd(
+        Engine(config),
+        event_log,
+        pool,
+        scheduler=scheduler,
+        consoles=consoles,
+        gateway=link,
+        hooks=hooks,
+        muted_of=mutes.of,
+        observe_decision=metrics.on_decision,
     )
-    return web.json_response(
-        {
-            "token": token,
-            "user_id": user.id,
-            "role": user.role,
-            "display_name": user.display_name,
-            "expires_at": int(now) + settings.token_ttl_s,
-        }
+    dialer = ClickToDial(acd, pool)
+    voice = VoiceControls(acd, mutes, dialer)
+    consults = Consults(acd, dialer)
+    registry = load_registry(settings.config_dir, acd.engine.queue_ids())
+    ivr = IvrService(
+        acd,
+        pool,
+        registry,
+        gateway_config.ivr,
+        gateway=link,
+        scheduler=scheduler,
+        auth=auth,
+        config_dir=settings.config_dir,
+    )
+    chat = ChatService(acd, pool, ivr, consoles, scheduler)
+    campaign_service = CampaignService(acd, link, pool, timing, scheduler)
+    # The order of the committed-event hooks: the external transfer first, so that the
+    # leg is transferred rather than hung up whatever later hooks say.
+    hooks.register("voice", voice.on_contact_event)
+    hooks.register("consults", consults.on_contact_event)
+    hooks.register("ivr", ivr.on_contact_event)
+    hooks.register("chat", chat.on_contact_event)
+    hooks.register("campaigns", campaign_service.on_contact_event)
+    hub = Hub(
+        acd,
+        consoles,
+        auth,
+        scheduler,
+        dialer=dialer,
+        voice=voice,
+        consults=consults,
+        chat=chat.agent_command,
+    )
+    gateway = Gateway(
+        acd,
+        link,
+        pool,
+        auth,
+        dnis_map=gateway_config.dnis,
+        ivr=ivr,
+        dialer=dialer,
+        campaign_results=campaign_service.result,
+    )
+    wallboard = Wallboard(acd, pool, load_ui_settings(settings.config_dir), scheduler)
+    metrics.bind(event_log, acd, consoles, link)
+    event_log.add_listener(wallboard.on_commit)
+    return Services(
+        scheduler=scheduler,
+        event_log=event_log,
+        consoles=consoles,
+        link=link,
+        hooks=hooks,
+        acd=acd,
+        dialer=dialer,
+        voice=voice,
+        consults=consults,
+        ivr=ivr,
+        chat=chat,
+        campaigns=campaign_service,
+        hub=hub,
+        gateway=gateway,
+        wallboard=wallboard,
     )
 
 
-async def queues(request: web.Request) -> web.Response:
-    authenticate(request, ANY_ROLE)
-    acd = request.app[ACD]
-    snapshot = acd.stats.snapshot(acd.clock())
-    # what the engine holds right now, beside what the fold counted
-    snapshot["waiting_now"] = {q: len(acd.engine.waiting(q)) for q in acd.engine.queue_ids()}
-    # post-contact survey answers are stored, not folded: CSAT and FCR from the database
-    snapshot["surveys"] = await survey_summary(request.app[POOL])
-    return web.json_response(snapshot)
+async def start(services: Services, gateway_config: GatewayConfig) -> None:
+    """Rebuild live state from the log and hand each service its part, in order."""
+    restored = await services.acd.restore()
+    services.dialer.restore(restored.dialing)
+    services.hub.await_consoles(restored.logged_in)
+    await restore_sessions(services.ivr, restored.in_ivr, gateway_config.dnis)
+    await services.chat.end_orphans()
+    await services.campaigns.resume_running()
+    await services.wallboard.start()
+    freeze_startup_heap()
+
+
+async def stop(services: Services) -> None:
+    """Reverse order: no new work from the sockets, then the timers, then the log."""
+    await services.wallboard.close()
+    await services.campaigns.close()
+    await services.chat.close()
+    await services.ivr.close()
+    await services.hub.close()
+    await services.acd.close()
 
 
 def create_app(
     settings: Settings,
     *,
-    pool: Any = None,
+    pool: asyncpg.Pool | None = None,
     routing_config: RoutingConfig | None = None,
     dnis_map: dict[str, str] | None = None,
-    clock: Callable[[], float] = time.time,
+    scheduler: Scheduler | None = None,
+    campaign_timing: Timing | None = None,
 ) -> web.Application:
     """The server. ``pool``: an open asyncpg pool to use (and not close) instead of
-    opening the database from ``settings``; tests pass theirs."""
+    opening the database from ``settings``; ``scheduler``: the clock and timers (tests
+    pass a ``ManualScheduler``); ``dnis_map`` replaces gateway.yaml's ``dnis``."""
     app = web.Application(middlewares=[json_errors], client_max_size=MAX_JSON_BODY)
-    app[SETTINGS] = settings
     config = routing_config or load_routing_config(settings.config_dir)
-    numbers = load_dnis_map(settings.config_dir) if dnis_map is None else dnis_map
-    app[METRICS] = metrics.Metrics()
-    app[METRICS].declare_queues(q.id for q in config.queues)
+    gateway_config = load_gateway_config(settings.config_dir)
+    if dnis_map is not None:
+        gateway_config = gateway_config.model_copy(update={"dnis": dict(dnis_map)})
+    clock = scheduler or AsyncioScheduler()
+    metrics = Metrics()
+    metrics.declare_queues(q.id for q in config.queues)
+    app[SETTINGS] = settings
+    app[READINESS] = Readiness()
+    app[UI_SETTINGS] = load_ui_settings(settings.config_dir)
+    app[CAMPAIGN_TIMING] = campaign_timing or Timing()
 
-    async def database(app: web.Application) -> AsyncIterator[None]:
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        db = None
         if pool is not None:
             app[POOL], app[DATABASE] = pool, None
-            yield
-            return
-        db = await open_database(settings, migrate=True)
-        app[POOL], app[DATABASE] = db.pool, db
-        try:
-            yield
-        finally:
-            await db.close()
-
-    async def routing(app: web.Application) -> AsyncIterator[None]:
+        else:
+            db = await open_database(settings, migrate=True)
+            app[POOL], app[DATABASE] = db.pool, db
         event_log = EventLog(app[POOL])
         await event_log.start()
-        acd = Acd(Engine(config), event_log, app[POOL], clock=clock)
-        app[EVENT_LOG], app[ACD] = event_log, acd
-        app[HUB] = hub.Hub(acd)
-        app[GATEWAY] = gateway.Gateway(acd, app[POOL], numbers)
-        app[METRICS].bind(event_log, acd, app[HUB], app[GATEWAY])
+        app[EVENT_LOG] = event_log
+        services = build_services(
+            settings,
+            app[POOL],
+            event_log,
+            config,
+            gateway_config,
+            scheduler=clock,
+            metrics=metrics,
+            timing=app[CAMPAIGN_TIMING],
+        )
+        app[SERVICES] = services
+        app[ACD] = services.acd
+        app[CAMPAIGNS] = services.campaigns
+        app[WALLBOARD_FEED] = services.wallboard
         try:
-            await acd.restore()
+            await start(services, gateway_config)
             app[READINESS].acd_restored = True
             yield
         finally:
-            await app[HUB].close()
-            await acd.close()
+            await stop(services)
             await event_log.close()
+            if db is not None:
+                await db.close()
 
     async def close_sockets(app: web.Application) -> None:
         # Open websockets would hold the shutdown until its timeout.
-        if HUB in app:
-            await app[HUB].close()
-        if GATEWAY in app:
-            await app[GATEWAY].close()
+        if SERVICES in app:
+            await app[SERVICES].hub.close()
+            await app[SERVICES].link.close()
+            await app[SERVICES].wallboard.close()
 
-    app.cleanup_ctx.append(database)
-    app.cleanup_ctx.append(routing)
+    def to(service: Callable[[Services], Handler]) -> Handler:
+        """A route to a method of a service the lifecycle builds."""
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            return await service(request.app[SERVICES])(request)
+
+        return handler
+
+    app.cleanup_ctx.append(lifecycle)
+    app.on_shutdown.append(health.mark_stopping)
     app.on_shutdown.append(close_sockets)
-    app.router.add_post("/api/login", login)
-    app.router.add_get("/api/queues", queues)
-    health.setup(app)
-    metrics.setup(app)
-    openapi.setup(app)
-    hub.setup(app)
-    gateway.setup(app)
-    ui.setup(app)
-    wallboard.setup(app)  # after ui (its settings) and the routing context (the ACD)
-    supervisor.setup(app)
-    ivr_runner.setup(app)
-    chat.setup(app)
-    campaigns.setup(app)  # after the routing context: its runners use the ACD and gateway
+    app.add_routes(
+        [
+            *session_api.routes(),
+            *health.routes(),
+            *metrics.routes(settings),
+            *openapi.routes(),
+            web.get("/ws/agent", to(lambda s: s.hub.handle)),
+            web.post("/gateway/calls", to(lambda s: s.gateway.post_call)),
+            web.post("/gateway/calls/{call_id}/hangup", to(lambda s: s.gateway.post_hangup)),
+            web.post("/gateway/calls/{call_id}/digits", to(lambda s: s.gateway.post_digits)),
+            web.get("/gateway/ws", to(lambda s: s.gateway.handle_ws)),
+            *ui.routes(),
+            web.get("/ws/supervisor", to(lambda s: s.wallboard.handle)),
+            *supervisor.routes(),
+            web.post("/api/ivr/reload", to(lambda s: s.ivr.reload)),
+            web.get("/ws/chat", to(lambda s: s.chat.visitor)),
+            web.get("/api/chats/{contact_id}/transcript", to(lambda s: s.chat.transcript)),
+            *campaign_api.routes(),
+        ]
+    )
     return app

@@ -25,20 +25,22 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import AsyncIterator
 from typing import Any, Literal
 
+import asyncpg
 from aiohttp import WSMsgType, web
 from pydantic import BaseModel
 
 import ivr
 from contactcenter import protocol as p
 from contactcenter.acd import Acd, AcdUnavailable
-from contactcenter.ivr_runner import IVR, Conversation, IvrService
+from contactcenter.clock import Scheduler, Timer
+from contactcenter.ivr_runner import Conversation, IvrService
+from contactcenter.ports import ConsoleNotifier
 from contactcenter.store import EventRecord
 from contactcenter.store.interactions import get_interaction
 from contactcenter.store.transcripts import Sender, TranscriptLine, append_line, transcript
-from contactcenter.webcommon import ACD, HUB, POOL, authenticate, fail
+from contactcenter.webcommon import POOL, authenticate, fail
 from routing.errors import RoutingError
 from routing.events import (
     ContactAbandoned,
@@ -96,7 +98,7 @@ class Chat:
         self.write_lock = asyncio.Lock()
         self.ws: web.WebSocketResponse | None = None
         self.outbox: asyncio.Queue[str] | None = None
-        self.leave_timer: asyncio.TimerHandle | None = None
+        self.leave_timer: Timer | None = None
         self.conversation: ChatConversation | None = None
 
     def push(self, kind: str, data: dict[str, Any]) -> None:
@@ -185,11 +187,19 @@ class ChatConversation(Conversation):
 
 
 class ChatService:
-    def __init__(self, acd: Acd, pool: Any, ivr_service: IvrService, hub: Any) -> None:
+    def __init__(
+        self,
+        acd: Acd,
+        pool: asyncpg.Pool,
+        ivr_service: IvrService,
+        consoles: ConsoleNotifier,
+        scheduler: Scheduler,
+    ) -> None:
         self.acd = acd
         self.pool = pool
         self.ivr = ivr_service
-        self.hub = hub
+        self.hub = consoles
+        self.scheduler = scheduler
         self.chats: dict[str, Chat] = {}
         self.tokens: dict[str, Chat] = {}
         self.grace_s = GRACE_S
@@ -374,6 +384,14 @@ class ChatService:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def visitor(self, request: web.Request) -> web.StreamResponse:
+        """``GET /ws/chat``: a visitor's websocket."""
+        return await visitor_ws(self, request)
+
+    async def transcript(self, request: web.Request) -> web.Response:
+        """``GET /api/chats/{contact_id}/transcript``."""
+        return await get_transcript(request)
+
     async def close(self) -> None:
         for chat in list(self.chats.values()):
             if chat.leave_timer is not None:
@@ -472,8 +490,8 @@ class VisitorSocket:
         if chat.state == "ended":
             self.service.forget(chat)
             return
-        chat.leave_timer = asyncio.get_running_loop().call_later(
-            self.service.grace_s, self._grace_over, chat
+        chat.leave_timer = self.service.scheduler.call_later(
+            self.service.grace_s, lambda: self._grace_over(chat)
         )
 
     def _grace_over(self, chat: Chat) -> None:
@@ -530,9 +548,6 @@ class VisitorSocket:
             chat.set_state("ended", reason="visitor_left")
 
 
-CHAT: web.AppKey[ChatService] = web.AppKey("chat", ChatService)
-
-
 class TranscriptOut(BaseModel):
     contact_id: str
     lines: list[TranscriptLine]
@@ -556,30 +571,11 @@ async def get_transcript(request: web.Request) -> web.Response:
     )
 
 
-async def visitor_ws(request: web.Request) -> web.StreamResponse:
+async def visitor_ws(service: ChatService, request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=WS_MAX_MSG)
     await ws.prepare(request)
-    await VisitorSocket(request.app[CHAT], ws).run()
+    await VisitorSocket(service, ws).run()
     return ws
 
 
-def setup(app: web.Application) -> None:
-    """The visitor websocket, and the chat service once the IVR service runs."""
-
-    async def running(app: web.Application) -> AsyncIterator[None]:
-        service = ChatService(app[ACD], app[POOL], app[IVR], app[HUB])
-        app[ACD].contact_hooks.append(service.on_contact_event)
-        app[HUB].chat = service.agent_command
-        app[CHAT] = service
-        await service.end_orphans()
-        try:
-            yield
-        finally:
-            await service.close()
-
-    app.cleanup_ctx.append(running)
-    app.router.add_get("/ws/chat", visitor_ws)
-    app.router.add_get("/api/chats/{contact_id}/transcript", get_transcript)
-
-
-__all__ = ["CHAT", "ChatService", "setup"]
+__all__ = ["ChatService", "get_transcript", "visitor_ws"]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 # module path -> it must define register(subparsers) that sets `func` on its parser
 COMMAND_MODULES: tuple[str, ...] = (
-    "contactcenter.store.migrate",
+    "contactcenter.store.migrate_cli",
     "contactcenter.server",
     "contactcenter.demo",
     "contactcenter.carrier",

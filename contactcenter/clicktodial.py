@@ -13,7 +13,7 @@
 3. From then on it is an ordinary connected contact: hold, end (the gateway is sent
    ``hangup``), wrap-up with the policy of the contact's queue.
 
-Calls still ringing are remembered in ``Acd.dialing`` (rebuilt by restore from the log).
+Calls still ringing are remembered here (rebuilt from the log by ``Acd.restore``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from __future__ import annotations
 import logging
 import secrets
 from typing import Any
+
+import asyncpg
 
 from contactcenter import protocol as p
 from contactcenter.acd import Acd
@@ -44,9 +46,18 @@ class DialRefused(RoutingError):
 
 
 class ClickToDial:
-    def __init__(self, acd: Acd, pool: Any) -> None:
+    def __init__(self, acd: Acd, pool: asyncpg.Pool) -> None:
         self.acd = acd
         self.pool = pool
+        self._dialing: dict[str, str] = {}
+        """Originated calls waiting for the callee to answer: contact id -> agent id."""
+
+    def restore(self, dialing: dict[str, str]) -> None:
+        """After a restart: the calls the log shows still ringing (``Acd.restore``)."""
+        self._dialing.update(dialing)
+
+    def is_ringing(self, contact_id: str) -> bool:
+        return contact_id in self._dialing
 
     def default_queue(self, agent_id: str) -> str:
         """The first voice queue (in configuration order) whose skills the agent has."""
@@ -103,14 +114,14 @@ class ClickToDial:
             ]
 
         await self.acd.execute(lambda now: engine.originate(spec, agent_id, now), before=arrived)
-        self.acd.dialing[contact_id] = agent_id
+        self._dialing[contact_id] = agent_id
         self.acd.gateway_sink(
             "originate",
             {
                 "call_id": contact_id,
                 "number": command.number,
                 "agent_id": agent_id,
-                "extension": self.acd.extensions.get(agent_id),
+                "extension": self.acd.extension(agent_id),
             },
         )
         pop = await self.acd.screen_pop(contact_id)
@@ -138,7 +149,7 @@ class ClickToDial:
     async def result(self, call_id: str, result: p.DialResult) -> None:
         """The gateway says what became of an ``originate``. Raises ``UnknownContact`` for
         a call that is not ringing (never originated, or reported twice)."""
-        agent_id = self.acd.dialing.pop(call_id, None)
+        agent_id = self._dialing.pop(call_id, None)
         if agent_id is None:
             raise UnknownContact(f"call {call_id} is not an outbound call waiting for an answer")
         engine = self.acd.engine
@@ -171,7 +182,7 @@ class ClickToDial:
                 {
                     "call_id": call_id,
                     "agent_id": agent_id,
-                    "extension": self.acd.extensions.get(agent_id),
+                    "extension": self.acd.extension(agent_id),
                 },
             )
         else:

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from contactcenter import protocol as p
-from contactcenter.acd import Acd, add_ivr_sections
+from contactcenter.acd import Acd, with_ivr_sections
+from contactcenter.clicktodial import ClickToDial
 from contactcenter.voice import NotConnected, NotVoice
 from routing import Outcome
 from routing.errors import NotYourContact
@@ -61,11 +62,11 @@ class _Leg:
 
 
 class Consults:
-    def __init__(self, acd: Acd) -> None:
+    def __init__(self, acd: Acd, dialer: ClickToDial) -> None:
         self.acd = acd
+        self.dialer = dialer
         self._legs: dict[str, _Leg] = {}
         """Consults and conferences as the committed events tell them, by contact id."""
-        acd.contact_hooks.append(self._on_contact_event)
 
     async def handle(self, agent_id: str, c: p.AgentCommand) -> dict[str, Any]:
         engine = self.acd.engine
@@ -98,14 +99,14 @@ class Consults:
                 raise NotYourContact(f"contact {cid} is not connected to agent {agent_id}")
             if contact.channel != "voice":
                 raise NotVoice(f"contact {cid} is a {contact.channel} contact, not a call")
-            if cid in self.acd.dialing:
+            if self.dialer.is_ringing(cid):
                 raise NotConnected(f"call {cid} is ringing, not connected")
             return engine.consult(agent_id, cid, target, now)
 
         outcome = await self.acd.execute(action)
         started = next(e for e in outcome.events if isinstance(e, ConsultStarted))
         pop = await self.acd.screen_pop(cid)
-        add_ivr_sections(pop, engine, cid)
+        pop = with_ivr_sections(pop, engine, cid)
         still = engine.consult_of(cid)
         # The pop took a database round trip: send the offer only if it is still open.
         if still is not None and still.to_agent == target and not still.accepted:
@@ -139,8 +140,8 @@ class Consults:
             # reach the console otherwise.
             self.acd.agent_sink(agent, "agent_state", self.acd.agent_state(agent))
 
-    def _on_contact_event(self, event: Event) -> bool:
-        """Acd contact hook: never takes over the default bridge / hangup (False)."""
+    def on_contact_event(self, event: Event) -> bool:
+        """Committed-event hook: never takes over the default bridge / hangup (False)."""
         cid = event.contact_id
         if cid is None:
             return False
@@ -161,7 +162,7 @@ class Consults:
                     "call_id": cid,
                     "agent_id": leg.from_agent,
                     "target_agent_id": leg.to_agent,
-                    "extension": self.acd.extensions.get(leg.to_agent),
+                    "extension": self.acd.extension(leg.to_agent),
                 },
             )
             self._tell(cid, leg, "consulting", event)

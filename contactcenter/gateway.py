@@ -12,19 +12,21 @@ import json
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Any
 
+import asyncpg
 from aiohttp import WSMsgType, web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from contactcenter import ivr_runner, logs
 from contactcenter import protocol as p
 from contactcenter.acd import Acd, AcdUnavailable
 from contactcenter.clicktodial import ClickToDial
+from contactcenter.gateway_contract import CallIn, DigitsIn, OriginateResultIn, invalid
 from contactcenter.ivr_runner import IvrService
 from contactcenter.store import EventRecord
 from contactcenter.store.customers import find_caller
-from contactcenter.webcommon import GATEWAY, authenticate, fail, read_json
+from contactcenter.webcommon import Authenticator, fail, read_json
 from contactcenter.wsframes import FrameBatcher
 from routing import ContactSpec, Outcome
 from routing.errors import DuplicateContact, RoutingError, UnknownContact, UnknownQueue
@@ -36,76 +38,25 @@ PENDING_LIMIT = 1000
 """Commands kept while no gateway is connected (sent when one connects); oldest dropped."""
 GATEWAY_WRITE_LIMIT = 16 << 20
 """Unsent bytes after which the gateway connection is closed as not reading."""
-ID = r"^[A-Za-z0-9_.:@-]{1,64}$"
-Scalar = str | int | float | bool | None
 
 
-class CallIn(BaseModel):
-    """``POST /gateway/calls``: a call arrived and should wait for an agent."""
+class GatewayLink:
+    """The command side of the contract: commands queued towards the connected gateway
+    (``ports.GatewayCommands``), kept while none is connected."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    call_id: str = Field(pattern=ID)
-    ani: str | None = Field(None, max_length=64)
-    dnis: str | None = Field(None, max_length=64)
-    queue: str | None = Field(None, pattern=ID)
-    """Overrides the dnis -> queue mapping."""
-    account: str | None = Field(None, min_length=1, max_length=64)
-    """An account number the caller keyed in the IVR: the best screen-pop key."""
-    priority: int | None = Field(None, ge=-100, le=100)
-    skills: dict[str, int] = Field(default_factory=dict, max_length=8)
-    data: dict[str, Scalar] = Field(default_factory=dict, max_length=32)
-    """Attached data (IVR answers, language...); routing expressions see it."""
-
-
-class OriginateResultIn(BaseModel):
-    """``originate_result`` on the gateway websocket: what became of an ``originate``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    call_id: str = Field(pattern=ID)
-    result: p.DialResult
-    amd: Literal["human", "machine"] | None = None
-    """Campaign dials: the answering-machine detector's verdict on an ``answered`` call."""
-    amd_latency_s: float | None = Field(None, ge=0, le=30)
-    """Seconds from the answer to that verdict (spent out of the 2-second rule)."""
-
-
-class DigitsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    digits: str = Field(pattern=r"^[0-9*#A-Da-d]{1,64}$")
-
-
-def _invalid(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(x) for x in err['loc']) or '(body)'}: {err['msg']}" for err in exc.errors()
-    )
-
-
-class Gateway:
-    def __init__(self, acd: Acd, pool: Any, dnis_map: dict[str, str] | None = None) -> None:
-        self.acd = acd
-        self.pool = pool
-        self.dnis_map = dict(dnis_map or {})
+    def __init__(self) -> None:
         self.ws: web.WebSocketResponse | None = None
         self.seq = 0
         self.pending: deque[str] = deque(maxlen=PENDING_LIMIT)
         self.out: FrameBatcher | None = None
         """Commands to the connected gateway, written in batches (wsframes.py)."""
-        acd.gateway_sink = self.send
-        self.dialer = ClickToDial(acd, pool)
-        self.ivr: IvrService | None = None
-        """Set by ivr_runner.setup: calls to numbers with an IVR tree run it first."""
-        self.campaign_results: Callable[[OriginateResultIn], Awaitable[bool]] | None = None
-        """Set by contactcenter.campaigns: takes the results of the dialer's originates
-        (True: it was one of them) before click-to-dial sees them."""
+
+    def connected(self) -> int:
+        return int(self.ws is not None and not self.ws.closed)
 
     async def close(self) -> None:
         if self.ws is not None and not self.ws.closed:
             await self.ws.close(code=p.CLOSE_GOING_AWAY, message=b"server shutting down")
-
-    # --- commands to the gateway -----------------------------------------------------------
 
     def send(self, kind: str, data: dict[str, Any]) -> None:
         self.seq += 1
@@ -115,10 +66,9 @@ class Gateway:
             return
         self.out.send(text)
 
-    async def handle_ws(self, request: web.Request) -> web.StreamResponse:
-        authenticate(request, GATEWAY_ROLES, query_token=True)
-        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=p.MAX_FRAME_BYTES)
-        await ws.prepare(request)
+    async def attach(self, ws: web.WebSocketResponse, transport: asyncio.Transport) -> None:
+        """Commands go to this connection from now on (an older one is closed); what was
+        kept while none was connected goes first."""
         if self.ws is not None and not self.ws.closed:
             old = self.ws
             if self.out is not None:
@@ -126,30 +76,75 @@ class Gateway:
             await old.close(
                 code=p.CLOSE_REPLACED, message=b"replaced by a newer gateway connection"
             )
-        transport = request.transport
-        if transport is None:  # gone already
-            return ws
         self.ws = ws
         self.out = FrameBatcher(
             transport, limit=GATEWAY_WRITE_LIMIT, on_overflow=lambda: self._too_slow(ws)
         )
         while self.pending:
             self.out.send(self.pending.popleft())
-        try:
-            async for msg in ws:
-                if msg.type == WSMsgType.TEXT:
-                    await self._from_gateway(ws, msg.data)
-        finally:
-            if self.ws is ws:
+
+    def detach(self, ws: web.WebSocketResponse) -> None:
+        if self.ws is ws:
+            if self.out is not None:
                 self.out.close()
-                self.ws, self.out = None, None
-        return ws
+            self.ws, self.out = None, None
 
     def _too_slow(self, ws: web.WebSocketResponse) -> None:
         log.error("the gateway does not read its commands; closing its connection")
         if self.ws is ws:
             self.ws, self.out = None, None
         asyncio.get_running_loop().create_task(ws.close(code=p.CLOSE_TOO_SLOW, message=b"too slow"))
+
+
+CampaignResults = Callable[[OriginateResultIn], Awaitable[bool]]
+"""Takes the results of the campaign dialer's originates (True: it was one of them)."""
+
+
+class Gateway:
+    """The contract's inbound side: calls, hang-ups and digits over HTTP, the websocket
+    that carries the commands (``GatewayLink``) and brings back originate results."""
+
+    def __init__(
+        self,
+        acd: Acd,
+        link: GatewayLink,
+        pool: asyncpg.Pool,
+        auth: Authenticator,
+        *,
+        dnis_map: dict[str, str],
+        ivr: IvrService | None,
+        dialer: ClickToDial,
+        campaign_results: CampaignResults | None,
+    ) -> None:
+        self.acd = acd
+        self.link = link
+        self.pool = pool
+        self.auth = auth
+        self.dnis_map = dict(dnis_map)
+        self.ivr = ivr
+        """Calls to numbers with an IVR tree run it first."""
+        self.dialer = dialer
+        self.campaign_results = campaign_results
+        """Sees the results of originates before click-to-dial does."""
+
+    def send(self, kind: str, data: dict[str, Any]) -> None:
+        self.link.send(kind, data)
+
+    async def handle_ws(self, request: web.Request) -> web.StreamResponse:
+        self.auth.check(request, GATEWAY_ROLES, query_token=True)
+        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=p.MAX_FRAME_BYTES)
+        await ws.prepare(request)
+        transport = request.transport
+        if transport is None:  # gone already
+            return ws
+        await self.link.attach(ws, transport)
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    await self._from_gateway(ws, msg.data)
+        finally:
+            self.link.detach(ws)
+        return ws
 
     async def _from_gateway(self, ws: web.WebSocketResponse, raw: str) -> None:
         # The gateway acknowledges commands and reports originate results; anything else
@@ -187,7 +182,7 @@ class Gateway:
                     "type": "error",
                     "data": {
                         "code": "invalid_result",
-                        "message": _invalid(exc),
+                        "message": invalid(exc),
                         "call_id": call_id,
                     },
                 }
@@ -325,50 +320,34 @@ class Gateway:
         except AcdUnavailable as exc:
             fail(503, exc.code, str(exc))
 
+    # --- routes ------------------------------------------------------------------------------
 
-# --- routes ------------------------------------------------------------------------------
+    async def post_call(self, request: web.Request) -> web.Response:
+        self.auth.check(request, GATEWAY_ROLES)
+        try:
+            call = CallIn.model_validate(await read_json(request))
+        except ValidationError as exc:
+            fail(400, "invalid_call", invalid(exc))
+        logs.bind(contact_id=call.call_id)  # the request's log lines name the call
+        result = await self.arrive(call)
+        log.info(
+            "call %s arrived for %s: %s",
+            call.call_id,
+            result["queue"],
+            result["state"],
+            extra={"queue_id": result["queue"]},
+        )
+        return web.json_response(result, status=201)
 
+    async def post_hangup(self, request: web.Request) -> web.Response:
+        self.auth.check(request, GATEWAY_ROLES)
+        logs.bind(contact_id=request.match_info["call_id"])
+        return web.json_response(await self.hangup(request.match_info["call_id"]))
 
-async def post_call(request: web.Request) -> web.Response:
-    authenticate(request, GATEWAY_ROLES)
-    try:
-        call = CallIn.model_validate(await read_json(request))
-    except ValidationError as exc:
-        fail(400, "invalid_call", _invalid(exc))
-    logs.bind(contact_id=call.call_id)  # the request's log lines name the call
-    result = await request.app[GATEWAY].arrive(call)
-    log.info(
-        "call %s arrived for %s: %s",
-        call.call_id,
-        result["queue"],
-        result["state"],
-        extra={"queue_id": result["queue"]},
-    )
-    return web.json_response(result, status=201)
-
-
-async def post_hangup(request: web.Request) -> web.Response:
-    authenticate(request, GATEWAY_ROLES)
-    logs.bind(contact_id=request.match_info["call_id"])
-    return web.json_response(await request.app[GATEWAY].hangup(request.match_info["call_id"]))
-
-
-async def post_digits(request: web.Request) -> web.Response:
-    authenticate(request, GATEWAY_ROLES)
-    try:
-        body = DigitsIn.model_validate(await read_json(request))
-    except ValidationError as exc:
-        fail(400, "invalid_digits", _invalid(exc))
-    gateway = request.app[GATEWAY]
-    return web.json_response(await gateway.digits(request.match_info["call_id"], body))
-
-
-async def gateway_ws(request: web.Request) -> web.StreamResponse:
-    return await request.app[GATEWAY].handle_ws(request)
-
-
-def setup(app: web.Application) -> None:
-    app.router.add_post("/gateway/calls", post_call)
-    app.router.add_post("/gateway/calls/{call_id}/hangup", post_hangup)
-    app.router.add_post("/gateway/calls/{call_id}/digits", post_digits)
-    app.router.add_get("/gateway/ws", gateway_ws)
+    async def post_digits(self, request: web.Request) -> web.Response:
+        self.auth.check(request, GATEWAY_ROLES)
+        try:
+            body = DigitsIn.model_validate(await read_json(request))
+        except ValidationError as exc:
+            fail(400, "invalid_digits", invalid(exc))
+        return web.json_response(await self.digits(request.match_info["call_id"], body))

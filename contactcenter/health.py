@@ -11,24 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
 from typing import Literal
 
 from aiohttp import web
 from pydantic import BaseModel
 
-from contactcenter.webcommon import EVENT_LOG, POOL, READINESS
+from contactcenter.appkeys import EVENT_LOG, READINESS
+from contactcenter.readiness import Readiness
+from contactcenter.webcommon import POOL
 
 DB_CHECK_TIMEOUT_S = 2.0
-
-
-@dataclass
-class Readiness:
-    """What the lifecycle (app.py's cleanup_ctx) has brought up so far."""
-
-    started_at: float = field(default_factory=time.time)
-    acd_restored: bool = False
-    stopping: bool = False
 
 
 class Liveness(BaseModel):
@@ -97,12 +89,10 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response(body.model_dump(), status=503 if failing else 200)
 
 
-async def _mark_stopping(app: web.Application) -> None:
+async def mark_stopping(app: web.Application) -> None:
+    """``on_shutdown``: readiness fails from the moment the server starts stopping."""
     app[READINESS].stopping = True
 
 
-def setup(app: web.Application) -> None:
-    app[READINESS] = Readiness()
-    app.on_shutdown.append(_mark_stopping)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
+def routes() -> list[web.RouteDef]:
+    return [web.get("/healthz", healthz), web.get("/readyz", readyz)]

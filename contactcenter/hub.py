@@ -23,9 +23,10 @@ from contactcenter import logs
 from contactcenter import protocol as p
 from contactcenter.acd import Acd, AcdUnavailable
 from contactcenter.clicktodial import ClickToDial
+from contactcenter.clock import Scheduler, Timer
 from contactcenter.consult import Consults
 from contactcenter.voice import VoiceControls
-from contactcenter.webcommon import ACD, HUB, authenticate, fail
+from contactcenter.webcommon import Authenticator, fail
 from contactcenter.wsframes import FrameBatcher
 from routing import Outcome
 from routing.errors import RoutingError
@@ -54,7 +55,7 @@ class AgentChannel:
         self.buffer: deque[tuple[int, str]] = deque(maxlen=REPLAY_BUFFER)
         self.ws: web.WebSocketResponse | None = None
         self.out: FrameBatcher | None = None
-        self.drop_timer: asyncio.TimerHandle | None = None
+        self.drop_timer: Timer | None = None
         self.client: str | None = None
         """The console (browser tab) connected now: ``?client=`` of its connection."""
 
@@ -110,21 +111,12 @@ class AgentChannel:
         return count, gap
 
 
-class Hub:
-    def __init__(self, acd: Acd) -> None:
-        self.acd = acd
+class Consoles:
+    """The agents' channels: the ACD's and the services' way to the consoles
+    (``ports.ConsoleNotifier``). A channel exists before its console connects."""
+
+    def __init__(self) -> None:
         self.channels: dict[str, AgentChannel] = {}
-        self.drop_grace_s = DROP_GRACE_S
-        self._drop_tasks: set[asyncio.Task[None]] = set()
-        acd.agent_sink = self.deliver
-        acd.on_restored = self._await_consoles
-        self.dialer = ClickToDial(acd, acd.pool)
-        self.voice = VoiceControls(acd)
-        """Runs ``mute``, ``dtmf`` and ``transfer`` to an external number (voice.py)."""
-        self.consults = Consults(acd)
-        """Runs consult, consult answer, complete, cancel and conference (consult.py)."""
-        self.chat: ChatCommands = _no_chat
-        """Runs ``chat_send`` / ``chat_typing`` (set by chat.setup)."""
 
     def channel(self, agent_id: str) -> AgentChannel:
         ch = self.channels.get(agent_id)
@@ -134,6 +126,46 @@ class Hub:
 
     def deliver(self, agent_id: str, kind: str, data: dict[str, Any]) -> None:
         self.channel(agent_id).push(kind, data)
+
+    def connected(self) -> int:
+        """Consoles connected now."""
+        return sum(1 for ch in self.channels.values() if ch.ws is not None and not ch.ws.closed)
+
+
+class Hub:
+    """The agent websocket: connections, the reconnect grace, and each command to the
+    service that runs it (all given by the composition root)."""
+
+    def __init__(
+        self,
+        acd: Acd,
+        consoles: Consoles,
+        auth: Authenticator,
+        scheduler: Scheduler,
+        *,
+        dialer: ClickToDial,
+        voice: VoiceControls,
+        consults: Consults,
+        chat: ChatCommands | None,
+        drop_grace_s: float = DROP_GRACE_S,
+    ) -> None:
+        self.acd = acd
+        self.consoles = consoles
+        self.channels = consoles.channels
+        self.auth = auth
+        self.scheduler = scheduler
+        self.drop_grace_s = drop_grace_s
+        self._drop_tasks: set[asyncio.Task[None]] = set()
+        self.dialer = dialer
+        self.voice = voice
+        """Runs ``mute``, ``dtmf`` and ``transfer`` to an external number (voice.py)."""
+        self.consults = consults
+        """Runs consult, consult answer, complete, cancel and conference (consult.py)."""
+        self.chat: ChatCommands = chat or _no_chat
+        """Runs ``chat_send`` / ``chat_typing`` (chat.py), when web chat is enabled."""
+
+    def channel(self, agent_id: str) -> AgentChannel:
+        return self.consoles.channel(agent_id)
 
     async def close(self) -> None:
         for ch in self.channels.values():
@@ -150,7 +182,7 @@ class Hub:
     # --- one connection --------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        claims = authenticate(request, {"agent"}, query_token=True)
+        claims = self.auth.check(request, {"agent"}, query_token=True)
         agent_id = claims.user_id
         logs.bind(agent_id=agent_id)  # every log line of this connection names the agent
         if not await self.acd.ensure_agent(agent_id):
@@ -196,19 +228,19 @@ class Hub:
         finally:
             if ch.ws is ws:
                 ch.detach()
-                ch.drop_timer = asyncio.get_running_loop().call_later(
-                    self.drop_grace_s, self._start_drop, ch
-                )
+                ch.drop_timer = self._drop_later(ch)
         return ws
 
-    def _await_consoles(self, agent_ids: list[str]) -> None:
-        """Agents that restore() logged in again are treated as consoles that dropped:
-        each has the grace period to reconnect before it is logged out."""
-        loop = asyncio.get_running_loop()
+    def await_consoles(self, agent_ids: list[str]) -> None:
+        """Agents that the ACD's restore logged in again are treated as consoles that
+        dropped: each has the grace period to reconnect before it is logged out."""
         for agent_id in agent_ids:
             ch = self.channel(agent_id)
             if ch.ws is None and ch.drop_timer is None:
-                ch.drop_timer = loop.call_later(self.drop_grace_s, self._start_drop, ch)
+                ch.drop_timer = self._drop_later(ch)
+
+    def _drop_later(self, ch: AgentChannel) -> Timer:
+        return self.scheduler.call_later(self.drop_grace_s, lambda: self._start_drop(ch))
 
     def _start_drop(self, ch: AgentChannel) -> None:
         ch.drop_timer = None
@@ -332,12 +364,4 @@ def _bind(method: Any, agent_id: str, contact_id: str) -> Any:
     return action
 
 
-async def agent_ws(request: web.Request) -> web.StreamResponse:
-    return await request.app[HUB].handle(request)
-
-
-def setup(app: web.Application) -> None:
-    app.router.add_get("/ws/agent", agent_ws)
-
-
-__all__ = ["ACD", "AgentChannel", "Hub", "setup"]
+__all__ = ["AgentChannel", "Consoles", "Hub"]

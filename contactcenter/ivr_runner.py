@@ -37,21 +37,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import asyncpg
 import yaml
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel
 
 import ivr
 from contactcenter.acd import Acd, AcdUnavailable
+from contactcenter.clock import Scheduler, Timer
+from contactcenter.gateway_config import GatewayConfigError, IvrSettings, load_gateway_config
+from contactcenter.gateway_contract import CallIn
+from contactcenter.ports import GatewayCommands
 from contactcenter.replay import ReplayedContact
 from contactcenter.store import EventRecord
 from contactcenter.store.customers import find_by_account, find_by_ani
 from contactcenter.store.interactions import get_interaction
-from contactcenter.webcommon import ACD, GATEWAY, POOL, SETTINGS, authenticate, fail, json_error
+from contactcenter.webcommon import Authenticator, fail, json_error
 from ivr.events import MASK, IvrEvent
 from routing import ContactSpec, Outcome
 from routing.errors import RoutingError, UnknownContact
@@ -64,34 +69,6 @@ MAX_RESTARTS = 3
 """Restarts that resume one call's IVR; then the call is ended (a call that kills the
 server each time must not keep it crashing)."""
 RESTART_REASON = "server_restart"
-
-
-class IvrSettings(BaseModel):
-    """The ``ivr:`` section of ``config/gateway.yaml``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    dnis: dict[str, str] = Field(default_factory=dict)
-    """Dialled number -> id of the tree a call to it runs (other numbers queue directly)."""
-    survey_tree: str | None = None
-    """The tree run after the agent ends a contact (None: no survey)."""
-    survey_queues: list[str] | None = None
-    """Queues whose contacts get the survey (None: every queue)."""
-    lookup_timeout_s: float = Field(3.0, gt=0, le=60)
-
-
-def load_ivr_settings(config_dir: Path) -> IvrSettings:
-    path = config_dir / "gateway.yaml"
-    if not path.exists():
-        return IvrSettings()
-    data = yaml.safe_load(path.read_text()) or {}
-    section = data.get("ivr") if isinstance(data, dict) else None
-    try:
-        settings = IvrSettings.model_validate(section or {})
-    except ValidationError as exc:
-        raise ValueError(f"{path}: 'ivr' section: {exc}") from None
-    settings.dnis = {str(k): str(v) for k, v in settings.dnis.items()}
-    return settings
 
 
 def load_registry(config_dir: Path, queues: Sequence[str]) -> ivr.Registry | None:
@@ -149,7 +126,7 @@ class Conversation:
         self.session = session
         self.purpose = purpose
         self.tree_id = session.tree.id
-        self.timer: asyncio.TimerHandle | None = None
+        self.timer: Timer | None = None
         self.lock = asyncio.Lock()
         self.queue_state: str | None = None
         """After a Queue action: the engine's state of the contact (queued, offered)."""
@@ -199,18 +176,35 @@ class IvrService:
     """The conversations in progress, voice and chat."""
 
     def __init__(
-        self, acd: Acd, pool: Any, registry: ivr.Registry | None, settings: IvrSettings
+        self,
+        acd: Acd,
+        pool: asyncpg.Pool,
+        registry: ivr.Registry | None,
+        settings: IvrSettings,
+        *,
+        gateway: GatewayCommands,
+        scheduler: Scheduler,
+        auth: Authenticator,
+        config_dir: Path,
     ) -> None:
         self.acd = acd
         self.pool = pool
         self.registry = registry
         self.settings = settings
+        self.scheduler = scheduler
+        self.auth = auth
+        self.config_dir = config_dir
+        """Where ``reload`` reads the trees and gateway.yaml's ``ivr`` section again."""
         self.conversations: dict[str, Conversation] = {}
         self.surveys: dict[str, Conversation] = {}
         """Contacts that get the survey after their agent leg: contact id -> the entry
         conversation (its ``follow_up`` makes the survey's)."""
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.gateway_send: Callable[[str, dict[str, Any]], None] = lambda kind, data: None
+        self.gateway_send: Callable[[str, dict[str, Any]], None] = gateway.send
+
+    async def reload(self, request: web.Request) -> web.Response:
+        """``POST /api/ivr/reload`` (see ``reload_trees``)."""
+        return await reload_trees(self, request)
 
     # --- trees -------------------------------------------------------------------------------
 
@@ -426,8 +420,10 @@ class IvrService:
     # --- timers ------------------------------------------------------------------------------
 
     def _start_timer(self, conv: Conversation, action: ivr.Gather) -> None:
-        loop = asyncio.get_running_loop()
-        conv.timer = loop.call_later(action.timeout_s, self._fire, conv, action.prompt_id)
+        prompt_id = action.prompt_id
+        conv.timer = self.scheduler.call_later(
+            action.timeout_s, lambda: self._fire(conv, prompt_id)
+        )
 
     @staticmethod
     def _stop_timer(conv: Conversation) -> None:
@@ -571,7 +567,7 @@ class VoiceConversation(Conversation):
         return VoiceConversation(self.contact_id, session, "survey", self.send)
 
 
-async def voice_arrive(service: IvrService, tree: ivr.Tree, call: Any) -> dict[str, Any]:
+async def voice_arrive(service: IvrService, tree: ivr.Tree, call: CallIn) -> dict[str, Any]:
     """A call to an IVR number: start its tree (gateway.py's hook for ``POST
     /gateway/calls``). The reply says ``state: "ivr"`` while the caller is in the tree."""
     if service.owns(call.call_id) or await get_interaction(service.pool, call.call_id):
@@ -645,11 +641,14 @@ async def voice_hangup(service: IvrService, call_id: str) -> dict[str, Any] | No
 # --- restart ---------------------------------------------------------------------------------
 
 
-async def restore_sessions(service: IvrService, fallback: Mapping[str, str]) -> int:
+async def restore_sessions(
+    service: IvrService,
+    leftovers: Sequence[tuple[str, ReplayedContact]],
+    fallback: Mapping[str, str],
+) -> int:
     """Resume or end the IVR sessions the log shows open (see the module docstring);
     ``fallback``: dialled number -> queue, for calls whose tree is gone. The number of
     calls resumed or queued."""
-    leftovers, service.acd.in_ivr = service.acd.in_ivr, []
     kept = 0
     for contact_id, c in leftovers:
         try:
@@ -794,8 +793,6 @@ async def _end(service: IvrService, contact_id: str, voice: bool, data: dict[str
 
 # --- wiring ----------------------------------------------------------------------------------
 
-IVR: web.AppKey[IvrService] = web.AppKey("ivr", IvrService)
-
 
 class IvrReloadOut(BaseModel):
     trees: list[str]
@@ -804,16 +801,15 @@ class IvrReloadOut(BaseModel):
     dnis: dict[str, str]
 
 
-async def reload_trees(request: web.Request) -> web.Response:
+async def reload_trees(service: IvrService, request: web.Request) -> web.Response:
     """``POST /api/ivr/reload`` (admin): load config/ivr/ and gateway.yaml's ``ivr`` again.
     All or nothing: a bad tree is refused with every problem listed, and the trees in
     service keep serving; sessions already running finish on the tree they started with."""
-    authenticate(request, {"admin"})
-    service = request.app[IVR]
-    config_dir = request.app[SETTINGS].config_dir
+    service.auth.check(request, {"admin"})
+    config_dir = service.config_dir
     queues = service.acd.engine.queue_ids()
     try:
-        settings = load_ivr_settings(config_dir)
+        settings = load_gateway_config(config_dir).ivr
         sources = ivr.read_sources(config_dir / "ivr")
         if service.registry is None:
             registry = ivr.Registry.from_sources(sources, queues)
@@ -827,7 +823,7 @@ async def reload_trees(request: web.Request) -> web.Response:
             "the trees were not loaded; the ones in service keep serving",
             problems=[str(p) for p in exc.problems],
         )
-    except (OSError, ValueError, yaml.YAMLError) as exc:
+    except (OSError, GatewayConfigError, ValueError, yaml.YAMLError) as exc:
         fail(400, "invalid_ivr", str(exc))
     service.registry, service.settings = registry, settings
     catalog = registry.catalog
@@ -838,27 +834,3 @@ async def reload_trees(request: web.Request) -> web.Response:
         dnis=settings.dnis,
     )
     return web.json_response(out.model_dump())
-
-
-def setup(app: web.Application) -> None:
-    """Create the IVR service after the ACD (cleanup_ctx runs in order) and hook it into
-    the gateway and the ACD's contact events."""
-
-    async def running(app: web.Application) -> AsyncIterator[None]:
-        acd = app[ACD]
-        config_dir = app[SETTINGS].config_dir
-        registry = load_registry(config_dir, acd.engine.queue_ids())
-        service = IvrService(acd, app[POOL], registry, load_ivr_settings(config_dir))
-        gateway = app[GATEWAY]
-        service.gateway_send = gateway.send
-        gateway.ivr = service
-        acd.contact_hooks.append(service.on_contact_event)
-        app[IVR] = service
-        await restore_sessions(service, gateway.dnis_map)
-        try:
-            yield
-        finally:
-            await service.close()
-
-    app.cleanup_ctx.append(running)
-    app.router.add_post("/api/ivr/reload", reload_trees)

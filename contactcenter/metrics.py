@@ -20,13 +20,14 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
+from contactcenter.settings import Settings
 from contactcenter.store.records import StoredEvent
-from contactcenter.webcommon import METRICS, SETTINGS, authenticate
+from contactcenter.webcommon import authenticate
 
 if TYPE_CHECKING:
     from contactcenter.acd import Acd
-    from contactcenter.gateway import Gateway
-    from contactcenter.hub import Hub
+    from contactcenter.gateway import GatewayLink
+    from contactcenter.hub import Consoles
     from contactcenter.store import EventLog
 
 PREFIX = "contactcenter"
@@ -179,30 +180,22 @@ class Metrics:
         encoder, content_type = choose_encoder(accept)
         return encoder(self.registry), content_type
 
-    def bind(self, event_log: EventLog, acd: Acd, hub: Hub, gateway: Gateway) -> None:
-        """Hook into the running parts of one app (called by its lifecycle)."""
+    def bind(self, event_log: EventLog, acd: Acd, consoles: Consoles, gateway: GatewayLink) -> None:
+        """Hook into the running parts of one app (called by the composition root; the
+        ACD's decision times come through its ``observe_decision`` parameter)."""
         event_log.add_listener(self.on_commit)
         event_log.add_batch_observer(self.on_batch)
-        acd.on_decision = self.on_decision
         engine = acd.engine
         self.live.waiting = lambda: {q: len(engine.waiting(q)) for q in engine.queue_ids()}
+        self.live.clients = lambda: {"agent": consoles.connected(), "gateway": gateway.connected()}
 
-        def clients() -> dict[str, int]:
-            consoles = sum(
-                1 for ch in hub.channels.values() if ch.ws is not None and not ch.ws.closed
-            )
-            gateways = int(gateway.ws is not None and not gateway.ws.closed)
-            return {"agent": consoles, "gateway": gateways}
+    def routes(self, settings: Settings) -> list[web.RouteDef]:
+        """``GET /metrics``: open to scrapers when ``metrics_public``, else supervisors."""
 
-        self.live.clients = clients
+        async def metrics_handler(request: web.Request) -> web.Response:
+            if not settings.metrics_public:
+                authenticate(request, METRICS_ROLES)
+            body, content_type = self.exposition(request.headers.get("Accept", ""))
+            return web.Response(body=body, headers={"Content-Type": content_type})
 
-
-async def metrics_handler(request: web.Request) -> web.Response:
-    if not request.app[SETTINGS].metrics_public:
-        authenticate(request, METRICS_ROLES)
-    body, content_type = request.app[METRICS].exposition(request.headers.get("Accept", ""))
-    return web.Response(body=body, headers={"Content-Type": content_type})
-
-
-def setup(app: web.Application) -> None:
-    app.router.add_get("/metrics", metrics_handler)
+        return [web.get("/metrics", metrics_handler)]

@@ -29,10 +29,11 @@ from contactcenter.campaigns.api import (
     UploadOut,
 )
 from contactcenter.chat import TranscriptOut
-from contactcenter.gateway import ID as CALL_ID_PATTERN
-from contactcenter.gateway import CallIn, DigitsIn
+from contactcenter.gateway_contract import ID as CALL_ID_PATTERN
+from contactcenter.gateway_contract import CallIn, DigitsIn
 from contactcenter.health import Liveness, ReadyOut
 from contactcenter.ivr_runner import IvrReloadOut
+from contactcenter.session_api import LoginIn
 from contactcenter.supervisor import (
     DATE_PATTERN,
     ID_PATTERN,
@@ -642,7 +643,6 @@ def _supervisor_paths() -> dict[str, dict[str, Any]]:
 
 
 def _schemas() -> dict[str, Any]:
-    from contactcenter.app import LoginIn  # app imports this module: import at call time
 
     inputs: list[type[BaseModel]] = [LoginIn, CallIn, DigitsIn]
     outputs: list[type[BaseModel]] = [
@@ -724,5 +724,5 @@ async def openapi_json(request: web.Request) -> web.Response:
     return web.json_response(build_spec())
 
 
-def setup(app: web.Application) -> None:
-    app.router.add_get(OPENAPI_PATH, openapi_json)
+def routes() -> list[web.RouteDef]:
+    return [web.get(OPENAPI_PATH, openapi_json)]

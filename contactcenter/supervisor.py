@@ -36,10 +36,10 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contactcenter.acd import AcdUnavailable
+from contactcenter.appkeys import ACD, UI_SETTINGS, WALLBOARD_FEED
 from contactcenter.auth import WALLBOARD, issue_token
 from contactcenter.store.users import UnknownUser, update_skills
-from contactcenter.ui import UI_SETTINGS
-from contactcenter.webcommon import ACD, POOL, SETTINGS, authenticate, fail, read_json
+from contactcenter.webcommon import POOL, SETTINGS, authenticate, fail, read_json
 from routing import Outcome
 from routing.errors import InvalidStatus, RoutingError, UnknownAgent, UnknownContact
 from routing.events import EVENT_TYPES, event_from_record
@@ -204,10 +204,8 @@ async def _execute(request: web.Request, action: Callable[[float], Outcome]) -> 
 
 def _poke(app: web.Application) -> None:
     # Skill changes log no event: tell the wallboard itself.
-    from contactcenter.wallboard import WALLBOARD_KEY
-
-    if WALLBOARD_KEY in app:
-        app[WALLBOARD_KEY].poke()
+    if WALLBOARD_FEED in app:
+        app[WALLBOARD_FEED].poke()
 
 
 async def _agent_or_404(request: web.Request) -> str:
@@ -456,14 +454,16 @@ async def wallboard_token(request: web.Request) -> web.Response:
     return web.json_response(out.model_dump(mode="json"), status=201)
 
 
-def setup(app: web.Application) -> None:
-    app.router.add_post("/api/supervisor/agents/{agent_id}/status", force_status)
-    app.router.add_post("/api/supervisor/agents/{agent_id}/logout", force_logout)
-    app.router.add_put("/api/supervisor/agents/{agent_id}/skills", change_skills)
-    app.router.add_get("/api/supervisor/waiting", waiting)
-    app.router.add_get("/api/supervisor/contacts/{contact_id}/explain", explain)
-    app.router.add_get("/api/supervisor/reports/intervals", interval_report)
-    app.router.add_post("/api/supervisor/wallboard-token", wallboard_token)
+def routes() -> list[web.RouteDef]:
+    return [
+        web.post("/api/supervisor/agents/{agent_id}/status", force_status),
+        web.post("/api/supervisor/agents/{agent_id}/logout", force_logout),
+        web.put("/api/supervisor/agents/{agent_id}/skills", change_skills),
+        web.get("/api/supervisor/waiting", waiting),
+        web.get("/api/supervisor/contacts/{contact_id}/explain", explain),
+        web.get("/api/supervisor/reports/intervals", interval_report),
+        web.post("/api/supervisor/wallboard-token", wallboard_token),
+    ]
 
 
 __all__ = [
@@ -475,5 +475,5 @@ __all__ = [
     "WaitingListOut",
     "WallboardTokenIn",
     "WallboardTokenOut",
-    "setup",
+    "routes",
 ]

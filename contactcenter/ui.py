@@ -21,12 +21,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import yaml
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel
 
+from contactcenter.appkeys import ACD, UI_SETTINGS
 from contactcenter.store.users import list_agents
-from contactcenter.webcommon import ACD, POOL, SETTINGS, authenticate, fail
+from contactcenter.ui_settings import UiSettings, load_ui_settings  # re-exported
+from contactcenter.wallboard import skilled_for
+from contactcenter.webcommon import POOL, authenticate, fail
 from routing.engine import AgentSnapshot
 
 log = logging.getLogger(__name__)
@@ -53,86 +55,6 @@ CSP = (
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
     "form-action 'self'"
 )
-
-
-# --- config/ui.yaml: what only the pages need ------------------------------------------------
-
-
-class Threshold(BaseModel):
-    """When a figure turns a tile amber and red. For ``service_level`` lower is worse
-    (amber >= red); for the others higher is worse (amber <= red)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    amber: float | None = None
-    red: float | None = None
-
-
-class QueueThresholds(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    waiting: Threshold = Threshold(amber=5, red=10)
-    longest_wait_s: Threshold = Threshold(amber=60, red=120)
-    service_level: Threshold = Threshold(amber=0.8, red=0.7)
-    abandon_rate: Threshold = Threshold(amber=0.05, red=0.10)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> QueueThresholds:
-        for name in ("waiting", "longest_wait_s", "abandon_rate"):
-            t: Threshold = getattr(self, name)
-            if t.amber is not None and t.red is not None and t.amber > t.red:
-                raise ValueError(f"{name}: amber ({t.amber}) must not exceed red ({t.red})")
-        sl = self.service_level
-        if sl.amber is not None and sl.red is not None and sl.amber < sl.red:
-            raise ValueError("service_level: amber must be at least red (lower is worse)")
-        return self
-
-
-class WallboardSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    period_s: float = Field(1.0, ge=0.1, le=60)
-    """At most one update per this many seconds per supervisor (coalesced)."""
-    min_period_s: float = Field(0.25, ge=0.05, le=60)
-    """The fastest a client may ask for (``/ws/supervisor?period=``)."""
-    long_contact_s: float = Field(600.0, gt=0)
-    """Contacts longer than this are highlighted in the agents grid."""
-    wallboard_token_max_days: int = Field(365, ge=1, le=3650)
-
-
-class UiSettings(BaseModel):
-    """``config/ui.yaml`` (optional; every key has a default)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    crm_url_template: str | None = None
-    """A link to the caller's record in an external CRM, e.g.
-    ``https://crm.example.com/customers/{customer_id}``. Placeholders: customer_id,
-    account_number, ani, contact_id, queue (URL-encoded when filled in by the page)."""
-    canned_replies: list[str] = Field(default_factory=list, max_length=100)
-    """Ready-made chat replies the console offers (inserted into the message box)."""
-    wallboard: WallboardSettings = WallboardSettings()
-    thresholds: QueueThresholds = QueueThresholds()
-    """The default for every queue."""
-    queue_thresholds: dict[str, QueueThresholds] = {}
-    """Per queue id, replacing the default for that queue."""
-
-    def thresholds_for(self, queue_id: str) -> QueueThresholds:
-        return self.queue_thresholds.get(queue_id, self.thresholds)
-
-
-UI_SETTINGS: web.AppKey[UiSettings] = web.AppKey("ui_settings", UiSettings)
-
-
-def load_ui_settings(config_dir: Path) -> UiSettings:
-    path = config_dir / "ui.yaml"
-    if not path.exists():
-        return UiSettings()
-    data = yaml.safe_load(path.read_text()) or {}
-    try:
-        return UiSettings.model_validate(data)
-    except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
 
 
 # --- static files ----------------------------------------------------------------------------
@@ -272,10 +194,6 @@ def state_label(status: str, activity: str) -> str:
     return activity
 
 
-def skilled_for(skills: dict[str, int], required: dict[str, int]) -> bool:
-    return all(skills.get(name, 0) >= level for name, level in required.items())
-
-
 async def agents(request: web.Request) -> web.Response:
     authenticate(request, SUPERVISOR_ROLES)
     acd = request.app[ACD]
@@ -348,18 +266,20 @@ async def available_agents(request: web.Request) -> web.Response:
     return web.json_response(AvailableAgentsOut(agents=rows).model_dump(mode="json"))
 
 
-def setup(app: web.Application) -> None:
-    app[UI_SETTINGS] = load_ui_settings(app[SETTINGS].config_dir)
+def routes() -> list[web.RouteDef]:
+    """The pages and their API."""
     if not (UI_DIR / "agent.html").is_file():
         # A wheel install without the repository: the API still works, the pages 404.
         log.warning("browser pages not found at %s; /ui/ will answer 404", UI_DIR)
-    app.router.add_get("/", to_agent_page)
-    app.router.add_get("/ui", to_agent_page)
-    app.router.add_get("/ui/", to_agent_page)
-    app.router.add_get("/ui/{path:.+}", static_file)
-    app.router.add_get("/api/ui/config", ui_config)
-    app.router.add_get("/api/agents", agents)
-    app.router.add_get("/api/ui/available-agents", available_agents)
+    return [
+        web.get("/", to_agent_page),
+        web.get("/ui", to_agent_page),
+        web.get("/ui/", to_agent_page),
+        web.get("/ui/{path:.+}", static_file),
+        web.get("/api/ui/config", ui_config),
+        web.get("/api/agents", agents),
+        web.get("/api/ui/available-agents", available_agents),
+    ]
 
 
-__all__ = ["UI_DIR", "UI_SETTINGS", "UiSettings", "load_ui_settings", "resolve_static", "setup"]
+__all__ = ["UI_DIR", "UiSettings", "load_ui_settings", "resolve_static", "routes"]

@@ -23,6 +23,7 @@ from typing import Any
 
 from contactcenter import protocol as p
 from contactcenter.acd import Acd, AcdUnavailable
+from contactcenter.clicktodial import ClickToDial
 from contactcenter.store import EventRecord
 from routing import ContactSnapshot, Outcome
 from routing.errors import NotYourContact, RoutingError
@@ -41,19 +42,40 @@ class NotVoice(RoutingError):
     code = "not_voice"
 
 
-class VoiceControls:
-    def __init__(self, acd: Acd) -> None:
-        self.acd = acd
+class Mutes:
+    """Which contacts each agent has muted. Built before the ACD, whose ``agent_state``
+    lists them (``of``); changed only by ``VoiceControls``."""
+
+    def __init__(self) -> None:
         self.muted: dict[str, set[str]] = {}
         """Agent id -> the contacts on which its microphone is muted."""
+
+    def of(self, agent_id: str) -> list[str]:
+        return sorted(self.muted.get(agent_id, ()))
+
+    def set(self, agent_id: str, contact_id: str, muted: bool) -> None:
+        mine = self.muted.setdefault(agent_id, set())
+        if muted:
+            mine.add(contact_id)
+        else:
+            mine.discard(contact_id)
+
+    def forget_contact(self, contact_id: str) -> None:
+        for contacts in self.muted.values():
+            contacts.discard(contact_id)
+
+
+class VoiceControls:
+    def __init__(self, acd: Acd, mutes: Mutes, dialer: ClickToDial) -> None:
+        self.acd = acd
+        self.mutes = mutes
+        self.dialer = dialer
+        """Whose calls still ring (no mute, DTMF or transfer on those)."""
         self._external: dict[str, str] = {}
         """Contacts ended by an external transfer whose commit is under way -> number."""
-        acd.muted_of = self.muted_contacts
-        # First, so the leg is transferred rather than hung up whatever later hooks say.
-        acd.contact_hooks.insert(0, self._on_contact_event)
 
     def muted_contacts(self, agent_id: str) -> list[str]:
-        return sorted(self.muted.get(agent_id, ()))
+        return self.mutes.of(agent_id)
 
     def _check(self, agent_id: str, contact_id: str, *, held_ok: bool) -> ContactSnapshot:
         contact = self.acd.engine.contact(contact_id)  # UnknownContact
@@ -62,8 +84,9 @@ class VoiceControls:
         if contact.channel != "voice":
             raise NotVoice(f"contact {contact_id} is a {contact.channel} contact, not a call")
         states = ("connected", "held") if held_ok else ("connected",)
-        if contact.state not in states or contact_id in self.acd.dialing:
-            shown = "ringing" if contact_id in self.acd.dialing else contact.state
+        ringing = self.dialer.is_ringing(contact_id)
+        if contact.state not in states or ringing:
+            shown = "ringing" if ringing else contact.state
             raise NotConnected(f"call {contact_id} is {shown}, not connected")
         return contact
 
@@ -74,11 +97,7 @@ class VoiceControls:
         def action(now: float) -> Outcome:
             queue[0] = self._check(agent_id, cid, held_ok=True).queue_id
             # in engine order, so that an end committed meanwhile clears it after this
-            mine = self.muted.setdefault(agent_id, set())
-            if muted:
-                mine.add(cid)
-            else:
-                mine.discard(cid)
+            self.mutes.set(agent_id, cid, muted)
             return Outcome()
 
         def record(now: float) -> list[EventRecord]:
@@ -148,14 +167,13 @@ class VoiceControls:
             raise
         return {"contact_id": contact_id, "number": number}
 
-    def _on_contact_event(self, event: Event) -> bool:
-        """Acd contact hook (after commit): a call that left the agent is no longer muted;
+    def on_contact_event(self, event: Event) -> bool:
+        """Committed-event hook (first in the chain): a call that left the agent is no longer muted;
         one the agent transferred out is handed to the number instead of hung up."""
         cid = event.contact_id
         if cid is None or not isinstance(event, ContactEnded | ContactTransferred):
             return False
-        for contacts in self.muted.values():
-            contacts.discard(cid)
+        self.mutes.forget_contact(cid)
         number = self._external.pop(cid, None) if isinstance(event, ContactEnded) else None
         if number is None:
             return False

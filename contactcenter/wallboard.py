@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Literal
 
 import asyncpg
@@ -29,10 +29,11 @@ from aiohttp import WSMsgType, web
 from contactcenter import protocol as p
 from contactcenter.acd import Acd
 from contactcenter.auth import WALLBOARD
+from contactcenter.clock import Scheduler, Timer
 from contactcenter.store import StoredEvent
 from contactcenter.store.users import list_agents
-from contactcenter.ui import UI_SETTINGS, QueueThresholds, Threshold, UiSettings, skilled_for
-from contactcenter.webcommon import ACD, EVENT_LOG, POOL, authenticate, fail
+from contactcenter.ui_settings import QueueThresholds, Threshold, UiSettings
+from contactcenter.webcommon import authenticate, fail
 from routing.stats import agent_state, board_counts
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,11 @@ def alerts_for(tile: p.WallboardTile, t: QueueThresholds) -> dict[str, Level]:
     return {k: v for k, v in found.items() if v is not None}
 
 
+def skilled_for(skills: dict[str, int], required: dict[str, int]) -> bool:
+    """Whether an agent with ``skills`` meets a queue's ``required`` levels."""
+    return all(skills.get(name, 0) >= level for name, level in required.items())
+
+
 class Subscriber:
     def __init__(self, ws: web.WebSocketResponse, period_s: float) -> None:
         self.ws = ws
@@ -85,16 +91,20 @@ class Subscriber:
         self.queues: dict[str, p.WallboardTile] = {}
         self.agents: dict[str, p.WallboardAgent] = {}
         self.last_sent = 0.0
-        self.timer: asyncio.TimerHandle | None = None
+        self.timer: Timer | None = None
         self.sending: asyncio.Task[None] | None = None
         self.messages = 0
 
 
 class Wallboard:
-    def __init__(self, acd: Acd, pool: asyncpg.Pool, settings: UiSettings) -> None:
+    def __init__(
+        self, acd: Acd, pool: asyncpg.Pool, settings: UiSettings, scheduler: Scheduler
+    ) -> None:
         self.acd = acd
         self.pool = pool
         self.settings = settings
+        self.scheduler = scheduler
+        """The coalescing timers and the periodic refresh (time in state) run on it."""
         self.subscribers: set[Subscriber] = set()
         self.profiles: dict[str, tuple[str, str]] = {}
         self._contact_since: dict[tuple[str, str], float] = {}
@@ -138,7 +148,7 @@ class Wallboard:
 
     async def _tick(self) -> None:
         while True:
-            await asyncio.sleep(TICK_S)
+            await self.scheduler.sleep(TICK_S)
             self.poke()
 
     # --- building the board ----------------------------------------------------------------
@@ -152,11 +162,11 @@ class Wallboard:
         self._generation += 1
         if not self.subscribers or self._loop is None:
             return
-        now = self._loop.time()
+        now = self.scheduler.now()
         for sub in self.subscribers:
             if sub.timer is None:
                 at = max(now + DEBOUNCE_S, sub.last_sent + sub.period_s)
-                sub.timer = self._loop.call_at(at, self._flush, sub)
+                sub.timer = self._flush_later(sub, at - now)
 
     def build(self) -> tuple[dict[str, p.WallboardTile], dict[str, p.WallboardAgent]]:
         """Every tile and agent row, as of now (shared by the subscribers of one moment)."""
@@ -256,13 +266,16 @@ class Wallboard:
         with contextlib.suppress(ConnectionError, RuntimeError):
             await sub.ws.send_str(text)
 
+    def _flush_later(self, sub: Subscriber, delay: float) -> Timer:
+        return self.scheduler.call_later(delay, lambda: self._flush(sub))
+
     def _flush(self, sub: Subscriber) -> None:
         sub.timer = None
         if sub not in self.subscribers or self._loop is None:
             return
         if sub.sending is not None and not sub.sending.done():
             # A screen that does not keep up gets the changes later, together.
-            sub.timer = self._loop.call_later(sub.period_s, self._flush, sub)
+            sub.timer = self._flush_later(sub, sub.period_s)
             return
         tiles, agents = self.build()
         changed_q = [t for qid, t in tiles.items() if sub.queues.get(qid) != t]
@@ -271,7 +284,7 @@ class Wallboard:
         if not (changed_q or changed_a or removed):
             return
         sub.queues, sub.agents = tiles, agents
-        sub.last_sent = self._loop.time()
+        sub.last_sent = self.scheduler.now()
         self._send(
             sub,
             p.WALLBOARD_UPDATE,
@@ -298,7 +311,7 @@ class Wallboard:
         tiles, agents = self.build()
         sub.queues, sub.agents = tiles, agents
         assert self._loop is not None
-        sub.last_sent = self._loop.time()
+        sub.last_sent = self.scheduler.now()
         self.subscribers.add(sub)
         self._send(
             sub,
@@ -325,33 +338,4 @@ class Wallboard:
         return ws
 
 
-WALLBOARD_KEY: web.AppKey[Wallboard] = web.AppKey("wallboard", Wallboard)
-
-
-async def supervisor_ws(request: web.Request) -> web.StreamResponse:
-    return await request.app[WALLBOARD_KEY].handle(request)
-
-
-def setup(app: web.Application) -> None:
-    """After ``ui.setup`` and the app's routing context (which creates the ACD)."""
-
-    async def context(app: web.Application) -> AsyncIterator[None]:
-        board = Wallboard(app[ACD], app[POOL], app[UI_SETTINGS])
-        app[WALLBOARD_KEY] = board
-        app[EVENT_LOG].add_listener(board.on_commit)
-        await board.start()
-        try:
-            yield
-        finally:
-            await board.close()
-
-    async def close_sockets(app: web.Application) -> None:
-        if WALLBOARD_KEY in app:
-            await app[WALLBOARD_KEY].close()
-
-    app.cleanup_ctx.append(context)
-    app.on_shutdown.append(close_sockets)
-    app.router.add_get("/ws/supervisor", supervisor_ws)
-
-
-__all__ = ["FEED_ROLES", "WALLBOARD_KEY", "Wallboard", "alerts_for", "setup"]
+__all__ = ["FEED_ROLES", "Wallboard", "alerts_for"]

@@ -1,34 +1,21 @@
-"""What the HTTP and websocket modules share: the typed application keys, authentication
-of requests and JSON error responses."""
+"""What every HTTP and websocket module shares: authentication of requests, JSON error
+responses and bounded JSON bodies, and the two application keys that exist before any
+service (settings, the database pool). The services' own keys are in appkeys.py."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Collection
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
+import asyncpg
 from aiohttp import web
 
 from contactcenter.auth import RoleError, TokenClaims, TokenError, require_role, verify_token
 from contactcenter.settings import Settings
 
-if TYPE_CHECKING:
-    from contactcenter.acd import Acd
-    from contactcenter.gateway import Gateway
-    from contactcenter.health import Readiness
-    from contactcenter.hub import Hub
-    from contactcenter.metrics import Metrics
-    from contactcenter.store import Database, EventLog
-
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
-POOL: web.AppKey[Any] = web.AppKey("pool")
-DATABASE: web.AppKey[Database | None] = web.AppKey("database")
-EVENT_LOG: web.AppKey[EventLog] = web.AppKey("event_log")
-ACD: web.AppKey[Acd] = web.AppKey("acd")
-HUB: web.AppKey[Hub] = web.AppKey("hub")
-GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway")
-METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
-READINESS: web.AppKey[Readiness] = web.AppKey("readiness")
+POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool")
 
 MAX_JSON_BODY = 64 * 1024
 
@@ -58,27 +45,39 @@ def fail(status: int, code: str, message: str) -> NoReturn:
     raise cls(text=body, content_type="application/json", headers=headers)
 
 
+class Authenticator:
+    """Checks a request's bearer token against the server's secret and the roles allowed."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._secret = settings.token_secret_bytes()
+
+    def check(
+        self, request: web.Request, roles: Collection[str], *, query_token: bool = False
+    ) -> TokenClaims:
+        """The caller's claims from ``Authorization: Bearer`` (or ``?token=`` for
+        websockets, which browsers cannot give headers); 401 / 403 JSON errors otherwise."""
+        header = request.headers.get("Authorization", "")
+        token: str | None = None
+        if header.lower().startswith("bearer "):
+            token = header[7:].strip()
+        elif query_token:
+            token = request.query.get("token")
+        try:
+            claims = verify_token(self._secret, token)
+        except TokenError as exc:
+            fail(401, f"token_{exc.reason}", str(exc))
+        try:
+            require_role(claims, roles)
+        except RoleError as exc:
+            fail(403, "forbidden", str(exc))
+        return claims
+
+
 def authenticate(
     request: web.Request, roles: Collection[str], *, query_token: bool = False
 ) -> TokenClaims:
-    """The caller's claims from ``Authorization: Bearer`` (or ``?token=`` for websockets,
-    which browsers cannot give headers); 401 / 403 JSON errors otherwise."""
-    header = request.headers.get("Authorization", "")
-    token: str | None = None
-    if header.lower().startswith("bearer "):
-        token = header[7:].strip()
-    elif query_token:
-        token = request.query.get("token")
-    secret = request.app[SETTINGS].token_secret_bytes()
-    try:
-        claims = verify_token(secret, token)
-    except TokenError as exc:
-        fail(401, f"token_{exc.reason}", str(exc))
-    try:
-        require_role(claims, roles)
-    except RoleError as exc:
-        fail(403, "forbidden", str(exc))
-    return claims
+    """``Authenticator.check`` with the settings of the request's application."""
+    return Authenticator(request.app[SETTINGS]).check(request, roles, query_token=query_token)
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:

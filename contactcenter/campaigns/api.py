@@ -14,10 +14,10 @@ from typing import Any, NoReturn
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from contactcenter.appkeys import ACD, CAMPAIGNS
 from contactcenter.campaigns.csvload import CsvError, parse_contacts
-from contactcenter.campaigns.service import SERVICE
 from contactcenter.store import campaigns as store
-from contactcenter.webcommon import ACD, POOL, authenticate, json_error, read_json
+from contactcenter.webcommon import POOL, authenticate, json_error, read_json
 from routing.compliance import (
     AbandonLedger,
     CallingWindow,
@@ -315,7 +315,7 @@ async def transition(request: web.Request, action: str) -> web.Response:
     allowed, target = _TRANSITIONS[action]
     if campaign.state not in allowed:
         _fail(409, "illegal_transition", f"a {campaign.state} campaign cannot {action}")
-    service = request.app[SERVICE]
+    service = request.app[CAMPAIGNS]
     updated = await store.set_state(
         request.app[POOL], campaign.id, target, request.app[ACD].clock()
     )
@@ -362,7 +362,7 @@ async def campaign_stats(app: web.Application, c: store.Campaign) -> dict[str, A
         )
         for w in ledger.windows()
     ]
-    runner = app[SERVICE].runners.get(c.id)
+    runner = app[CAMPAIGNS].runners.get(c.id)
     talk_min = wait = None
     level = None
     if runner is not None:
@@ -416,17 +416,21 @@ async def add_dnc(request: web.Request) -> web.Response:
     good = [n for n in (normalize_number(x) for x in body.numbers) if n is not None]
     invalid = [x for x in body.numbers if normalize_number(x) is None]
     added = await store.add_dnc(request.app[POOL], sorted(set(good)))
-    request.app[SERVICE].dnc.update(good)  # running campaigns refuse them from now on
+    for number in good:  # running campaigns refuse them from now on
+        request.app[CAMPAIGNS].add_dnc(number)
     return web.json_response({"added": added, "invalid": invalid})
 
 
-def setup(app: web.Application) -> None:
-    r = app.router
-    r.add_post("/api/campaigns", create)
-    r.add_get("/api/campaigns", list_all)
-    r.add_get("/api/campaigns/{campaign_id}", get_one)
-    r.add_post("/api/campaigns/{campaign_id}/contacts", upload)
-    for action in _TRANSITIONS:
-        r.add_post(f"/api/campaigns/{{campaign_id}}/{action}", _transition(action))
-    r.add_get("/api/campaigns/{campaign_id}/stats", stats)
-    r.add_post("/api/dnc", add_dnc)
+def routes() -> list[web.RouteDef]:
+    return [
+        web.post("/api/campaigns", create),
+        web.get("/api/campaigns", list_all),
+        web.get("/api/campaigns/{campaign_id}", get_one),
+        web.post("/api/campaigns/{campaign_id}/contacts", upload),
+        *(
+            web.post(f"/api/campaigns/{{campaign_id}}/{action}", _transition(action))
+            for action in _TRANSITIONS
+        ),
+        web.get("/api/campaigns/{campaign_id}/stats", stats),
+        web.post("/api/dnc", add_dnc),
+    ]

@@ -6,7 +6,7 @@ Every tick: ``Pacer.dials_wanted`` from the ACD's agents eligible for the campai
 for each due contact row ``Compliance.check_dial`` (dispatch time); the attempt is
 committed (``store.campaigns.record_attempt``, a unique key) *before* the ``originate``
 goes to the gateway, so a restart never sends the same attempt twice. Results come back
-through ``Gateway.campaign_results``: a live answer arrives in the ACD as an outbound
+through the gateway's ``campaign_results``: a live answer arrives in the ACD as an outbound
 contact of the campaign queue and gets a 2-second timer; unconnected by then it is
 abandoned (identification message, the ledger counts it). Every attempt and outcome is in
 the event log (``contact.arrived`` direction outbound, ``dial.placed``, ``dial.result``,
@@ -23,7 +23,9 @@ from typing import Any
 import asyncpg
 
 from contactcenter.acd import Acd, AcdUnavailable
-from contactcenter.gateway import Gateway, OriginateResultIn
+from contactcenter.clock import Scheduler, Timer
+from contactcenter.gateway_contract import OriginateResultIn
+from contactcenter.ports import GatewayCommands
 from contactcenter.protocol import CampaignPreviewData, ScreenPop
 from contactcenter.store import EventRecord
 from contactcenter.store import campaigns as store
@@ -132,7 +134,7 @@ class _LiveCall:
     row_id: int
     number: str
     deadline: float
-    timer: asyncio.TimerHandle | None = None
+    timer: Timer | None = None
 
 
 @dataclass
@@ -147,9 +149,10 @@ class _Preview:
 class CampaignRunner:
     campaign: store.Campaign
     acd: Acd
-    gateway: Gateway
+    gateway: GatewayCommands
     pool: asyncpg.Pool
     timing: Timing
+    scheduler: Scheduler
     dnc: set[str] = field(default_factory=set)
     """The do-not-call numbers, shared by every campaign of the process (service.py)."""
     compliance: Compliance = field(init=False)
@@ -279,7 +282,7 @@ class CampaignRunner:
                 raise
             except Exception:
                 log.exception("campaign %s: tick failed", self.id)
-            await asyncio.sleep(self.timing.tick_s)
+            await self.scheduler.sleep(self.timing.tick_s)
 
     # --- agents ------------------------------------------------------------------------------
 
@@ -675,9 +678,7 @@ class CampaignRunner:
         await store.reschedule(self.pool, line.row_id, outcome="answered", next_attempt_at=HELD)
         call = self.live[call_id] = _LiveCall(line.row_id, line.number, deadline.at)
         delay = max(0.0, deadline.at - self.acd.clock())
-        call.timer = asyncio.get_running_loop().call_later(
-            delay, lambda: asyncio.ensure_future(self._deadline(call_id))
-        )
+        call.timer = self.scheduler.call_later(delay, lambda: self.spawn(self._deadline(call_id)))
         row = await store.get_contact(self.pool, line.row_id)
         customer = (
             await get_customer(self.pool, row.customer_id)

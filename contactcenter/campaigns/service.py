@@ -6,41 +6,50 @@ gateway's results and the ACD's committed events routed to them, and the lifecyc
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from typing import Any
 
-from aiohttp import web
+import asyncpg
 
 from contactcenter.acd import Acd
 from contactcenter.campaigns.runner import CampaignRunner, Timing, campaign_of
-from contactcenter.gateway import Gateway, OriginateResultIn
+from contactcenter.clock import Scheduler
+from contactcenter.gateway_contract import OriginateResultIn
+from contactcenter.ports import GatewayCommands
 from contactcenter.store import campaigns as store
-from contactcenter.webcommon import ACD, GATEWAY, POOL
 from routing.events import Event, WrapUpCompleted
 
 log = logging.getLogger(__name__)
 
-TIMING: web.AppKey[Timing] = web.AppKey("campaign_timing", Timing)
-
 
 class CampaignService:
-    def __init__(self, acd: Acd, gateway: Gateway, pool: Any, timing: Timing) -> None:
+    def __init__(
+        self,
+        acd: Acd,
+        gateway: GatewayCommands,
+        pool: asyncpg.Pool,
+        timing: Timing,
+        scheduler: Scheduler,
+    ) -> None:
         self.acd = acd
         self.gateway = gateway
         self.pool = pool
         self.timing = timing
+        self.scheduler = scheduler
         self.runners: dict[str, CampaignRunner] = {}
         self.dnc: set[str] = set()
         """Do-not-call numbers (store: dnc_numbers), one set shared by every campaign's
         compliance; the API and DNC dispositions add to it."""
-        gateway.campaign_results = self.result
-        acd.contact_hooks.append(self._hook)
+
+    def add_dnc(self, number: str) -> None:
+        """A number never to dial again, for every campaign of this process."""
+        self.dnc.add(number)
 
     async def runner(self, campaign: store.Campaign) -> CampaignRunner:
         """The campaign's runner, built (and its cores rebuilt from the store) once."""
         r = self.runners.get(campaign.id)
         if r is None:
-            r = CampaignRunner(campaign, self.acd, self.gateway, self.pool, self.timing, self.dnc)
+            r = CampaignRunner(
+                campaign, self.acd, self.gateway, self.pool, self.timing, self.scheduler, self.dnc
+            )
             await r.rebuild()
             self.runners[campaign.id] = r
         else:
@@ -80,7 +89,8 @@ class CampaignService:
             await r.result(body)
         return True
 
-    def _hook(self, event: Event) -> bool:
+    def on_contact_event(self, event: Event) -> bool:
+        """Committed-event hook: the campaign's own calls go to their runner."""
         campaign_id = campaign_of(event.contact_id or "")
         r = self.runners.get(campaign_id) if campaign_id else None
         if r is not None:
@@ -91,17 +101,3 @@ class CampaignService:
                 if event.agent_id in runner.previews:
                     runner.spawn(runner.preview_done(event))
         return False  # the ACD bridges and hangs up as for any call
-
-
-SERVICE: web.AppKey[CampaignService] = web.AppKey("campaigns", CampaignService)
-
-
-async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-    """After the routing context (ACD, gateway): resume the running campaigns."""
-    service = CampaignService(app[ACD], app[GATEWAY], app[POOL], app.get(TIMING, Timing()))
-    app[SERVICE] = service
-    await service.resume_running()
-    try:
-        yield
-    finally:
-        await service.close()

@@ -12,15 +12,15 @@ import json
 import logging
 import time
 import warnings
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
+
+from contactcenter.store.migrate import migrate as apply_migrations
+from contactcenter.store.queryable import Connection, Queryable, connection, transaction
 
 if TYPE_CHECKING:
     from contactcenter.settings import Settings
@@ -33,32 +33,11 @@ STARTUP_RETRY_S = 15.0
 EMBEDDED_START_ATTEMPTS = 2
 
 
-Connection = asyncpg.Connection | PoolConnectionProxy
-"""One connection: a direct one, or one acquired from the pool."""
-Queryable = asyncpg.Pool | Connection
-"""What the store functions need: a pool or one connection (inside a transaction, say).
-Rows come back as ``asyncpg.Record``; the stubs' record parameter defaults to it."""
+__all__ = ["Connection", "Queryable", "connection", "transaction"]
 
 
 class DatabaseUnavailable(RuntimeError):
     """PostgreSQL could not be reached or started; the message says what to do."""
-
-
-@asynccontextmanager
-async def connection(db: Queryable) -> AsyncIterator[Connection]:
-    """One connection: acquired from ``db`` when it is a pool, ``db`` itself otherwise."""
-    if isinstance(db, asyncpg.Pool):
-        async with db.acquire() as conn:
-            yield conn
-    else:
-        yield db
-
-
-@asynccontextmanager
-async def transaction(db: Queryable) -> AsyncIterator[Connection]:
-    """A connection inside a transaction (nested as a savepoint if one is already open)."""
-    async with connection(db) as conn, conn.transaction():
-        yield conn
 
 
 async def keep_session(conn: asyncpg.Connection) -> None:
@@ -256,8 +235,6 @@ async def open_database(
         raise
     database = Database(pool, url, embedded)
     if migrate:
-        from contactcenter.store.migrate import migrate as apply_migrations
-
         try:
             await apply_migrations(pool)
         except BaseException:

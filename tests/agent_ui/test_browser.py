@@ -17,13 +17,14 @@ from typing import Any
 import asyncpg
 from playwright.async_api import Browser, Page, expect
 
+from contactcenter.app import SERVICES
+from contactcenter.appkeys import ACD
 from contactcenter.carrier import Carrier, CarrierConfig, CarrierResult
 from contactcenter.settings import Settings
 from contactcenter.store import EventLog, EventRecord
 from contactcenter.store.customers import CustomerIn, upsert_customer
 from contactcenter.store.interactions import get_interaction
 from contactcenter.store.users import create_user
-from contactcenter.webcommon import ACD, HUB
 from tests.agent_ui.support import VIEWPORT, patient_config
 from tests.contactcenter.server_support import PASSWORD, add_agent, bearer, running_app
 
@@ -328,7 +329,7 @@ async def test_unknown_caller_survives_a_reload_and_a_dropped_socket(
             await expect(agent.get_by_label("Status")).to_have_value("available")
 
             # the server drops the socket; the caller hangs up before the page is back
-            channel = client.app[HUB].channels["alice"]
+            channel = client.app[SERVICES].hub.channels["alice"]
             assert channel.ws is not None
             await channel.ws.close()
             hung_up = await client.post(

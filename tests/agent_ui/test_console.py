@@ -14,10 +14,11 @@ from typing import Any
 import asyncpg
 from playwright.async_api import Browser, Page, expect
 
+from contactcenter.app import SERVICES
+from contactcenter.appkeys import ACD
 from contactcenter.settings import Settings
 from contactcenter.store.customers import CustomerIn, upsert_customer
 from contactcenter.store.interactions import get_interaction
-from contactcenter.webcommon import ACD, HUB
 from tests.agent_ui.support import VIEWPORT, patient_config
 from tests.agent_ui.test_browser import PageWatch, not_pwned, sign_in
 from tests.contactcenter.server_support import add_agent, bearer, running_app
@@ -194,7 +195,7 @@ async def test_network_drop_mid_offer_and_a_second_tab(
             watch = PageWatch(page)
             await sign_in(page, base + "/ui/agent.html", "alice")
             await available(page)
-            hub = client.app[HUB]
+            hub = client.app[SERVICES].hub
 
             # the network goes while an offer is made: it arrives once, on reconnection
             await context.set_offline(True)

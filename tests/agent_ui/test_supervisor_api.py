@@ -16,9 +16,9 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from contactcenter.appkeys import ACD
 from contactcenter.settings import Settings
 from contactcenter.store.users import get_agent_profile
-from contactcenter.webcommon import ACD
 from tests.agent_ui.support import patient_config
 from tests.contactcenter.server_support import add_agent, bearer, console, running_app, token
 

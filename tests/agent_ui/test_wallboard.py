@@ -16,9 +16,9 @@ from typing import Any
 import asyncpg
 from playwright.async_api import Browser, expect
 
+from contactcenter.appkeys import ACD
 from contactcenter.settings import Settings
 from contactcenter.store.users import AgentProfileIn, create_user, save_agent_profile
-from contactcenter.webcommon import ACD
 from tests.agent_ui.support import VIEWPORT, patient_config
 from tests.agent_ui.test_browser import PageWatch, not_pwned, sign_in
 from tests.contactcenter.server_support import PASSWORD, add_agent, bearer, console, running_app

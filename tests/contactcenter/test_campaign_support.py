@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from contactcenter.app import create_app
 from contactcenter.campaigns.runner import Timing
-from contactcenter.campaigns.service import TIMING
+from contactcenter.clock import AsyncioScheduler
 from contactcenter.settings import Settings
 from routing import RoutingConfig
 from routing.policy import parse_routing_config
@@ -63,8 +63,8 @@ async def campaign_app(
         pool=pool,
         routing_config=routing_with_campaign_queue(),
         dnis_map={"+18005550100": "sales"},
-        clock=clock,
+        scheduler=AsyncioScheduler(clock),
+        campaign_timing=Timing(tick_s=tick_s),
     )
-    app[TIMING] = Timing(tick_s=tick_s)
     async with TestServer(app, host="127.0.0.1") as server, TestClient(server) as client:
         yield client

@@ -13,12 +13,12 @@ import aiohttp
 import asyncpg
 from aiohttp.test_utils import TestClient
 
-from contactcenter.chat import CHAT
+from contactcenter.app import SERVICES
+from contactcenter.appkeys import ACD
 from contactcenter.settings import Settings
 from contactcenter.store.events import read_contact
 from contactcenter.store.interactions import get_interaction
 from contactcenter.store.transcripts import transcript
-from contactcenter.webcommon import ACD
 from tests.contactcenter.server_support import SocketClient, bearer, console
 from tests.contactcenter.test_ivr_voice import add_agent, ivr_app
 
@@ -213,7 +213,7 @@ async def test_visitor_leaving_while_waiting_is_an_abandon(
     db: asyncpg.Pool, cc_settings: Settings
 ) -> None:
     async with ivr_app(cc_settings, db) as client:
-        client.server.app[CHAT].grace_s = 0.3
+        client.server.app[SERVICES].chat.grace_s = 0.3
         dee, eve, fay = [await Visitor.connect(client) for _ in range(3)]
         d = await dee.to_queue("Dee", "Help with billing please", topic="sales")
         await dee.send("leave")
@@ -309,7 +309,7 @@ async def test_transcript_api_for_supervisors_and_the_agent_who_handled_it(
 
 
 def _token_of(client: TestClient[Any, Any], chat_id: str) -> str:
-    return client.server.app[CHAT].chats[chat_id].token
+    return client.server.app[SERVICES].chat.chats[chat_id].token
 
 
 async def test_sensitive_answers_are_masked_in_the_transcript(

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncpg
 
+from contactcenter.appkeys import EVENT_LOG
 from contactcenter.settings import Settings
 from contactcenter.store.db import create_pool
-from contactcenter.webcommon import EVENT_LOG
 from tests.contactcenter.server_support import running_app
 
 

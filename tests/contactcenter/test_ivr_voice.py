@@ -19,6 +19,7 @@ import asyncpg
 from aiohttp.test_utils import TestClient, TestServer
 
 from contactcenter.app import create_app, load_routing_config
+from contactcenter.clock import AsyncioScheduler
 from contactcenter.settings import Settings
 from contactcenter.store.customers import CustomerIn, upsert_customer
 from contactcenter.store.events import read_contact
@@ -61,7 +62,7 @@ async def ivr_app(
         pool=pool,
         routing_config=load_routing_config(settings.config_dir),
         dnis_map={"+18005550100": "sales"},
-        clock=shifted_clock(at),
+        scheduler=AsyncioScheduler(shifted_clock(at)),
     )
     async with TestServer(app, host="127.0.0.1") as server, TestClient(server) as client:
         yield client

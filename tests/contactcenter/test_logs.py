@@ -18,8 +18,8 @@ import asyncpg
 import pytest
 
 from contactcenter import logs
+from contactcenter.app import SERVICES
 from contactcenter.settings import Settings
-from contactcenter.webcommon import HUB
 from tests.contactcenter.server_support import (
     CONFIG_DIR,
     add_agent,
@@ -110,7 +110,7 @@ async def test_server_logs_name_the_call_and_the_agent(
             json={"call_id": "log-1", "queue": "billing"},
         )
         assert resp.status == 201
-        client.app[HUB].drop_grace_s = 0.1
+        client.app[SERVICES].hub.drop_grace_s = 0.1
         async with console(client, cc_settings, "kim") as kim:
             await kim.command("set_status", status="available")
         # the console left; after the grace period the agent is logged out, from a timer

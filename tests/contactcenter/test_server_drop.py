@@ -7,8 +7,8 @@ import asyncio
 
 import asyncpg
 
+from contactcenter.app import SERVICES
 from contactcenter.settings import Settings
-from contactcenter.webcommon import HUB
 from tests.contactcenter.server_support import add_agent, bearer, console, running_app
 from tests.contactcenter.test_server_timers import FAST
 
@@ -23,7 +23,7 @@ async def test_dropped_console_logs_out_after_grace_and_offer_goes_back(
     await add_agent(db, "kim", {"fast": 3})
     await add_agent(db, "lee", {"fast": 3})
     async with running_app(cc_settings, db, SLOW_OFFERS) as client:
-        client.app[HUB].drop_grace_s = 0.3
+        client.app[SERVICES].hub.drop_grace_s = 0.3
         async with console(client, cc_settings, "kim") as kim:
             await kim.command("set_status", status="available")
             resp = await client.post(
@@ -34,7 +34,7 @@ async def test_dropped_console_logs_out_after_grace_and_offer_goes_back(
             assert (await resp.json())["state"] == "offered"
             await kim.next("offer", contact_id="d-1")
         # kim's socket is closed; within the grace period nothing changes
-        engine = client.app[HUB].acd.engine
+        engine = client.app[SERVICES].hub.acd.engine
         assert engine.contact("d-1").agent_id == "kim"
         await asyncio.sleep(0.8)
         assert engine.agent("kim").status == "offline"
@@ -50,7 +50,7 @@ async def test_reconnect_within_grace_keeps_the_agent_and_its_offer(
 ) -> None:
     await add_agent(db, "kim", {"fast": 3})
     async with running_app(cc_settings, db, SLOW_OFFERS) as client:
-        client.app[HUB].drop_grace_s = 0.5
+        client.app[SERVICES].hub.drop_grace_s = 0.5
         async with console(client, cc_settings, "kim") as kim:
             await kim.command("set_status", status="available")
             await client.post(
@@ -61,7 +61,7 @@ async def test_reconnect_within_grace_keeps_the_agent_and_its_offer(
             await kim.next("offer", contact_id="d-2")
         async with console(client, cc_settings, "kim") as kim:
             await asyncio.sleep(0.9)
-            engine = client.app[HUB].acd.engine
+            engine = client.app[SERVICES].hub.acd.engine
             assert engine.agent("kim").status == "available"
             assert engine.contact("d-2").agent_id == "kim"
             assert (await kim.command("accept", contact_id="d-2"))["type"] == "reply"

@@ -146,7 +146,7 @@ async def test_duplicate_call_and_hangup(db: asyncpg.Pool, cc_settings: Settings
 async def test_nothing_is_announced_when_the_log_refuses_the_events(
     db: asyncpg.Pool, cc_settings: Settings
 ) -> None:
-    from contactcenter.webcommon import EVENT_LOG
+    from contactcenter.appkeys import EVENT_LOG
 
     await add_agent(db, "ivy", {"sales": 5})
     async with running_app(cc_settings, db) as client, console(client, cc_settings, "ivy") as ivy:

@@ -19,8 +19,8 @@ from contactcenter.store.migrate import (
     load_migrations,
     migrate,
     pending_migrations,
-    register,
 )
+from contactcenter.store.migrate_cli import register
 
 
 @pytest.fixture

@@ -1,0 +1,19 @@
+"""The ports the ACD and the services talk through: towards the agents' consoles and
+towards the telephony gateway. The composition root (app.py) gives each service the
+implementation (hub.Consoles, gateway.GatewayLink); the services know only these."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class ConsoleNotifier(Protocol):
+    def deliver(self, agent_id: str, kind: str, data: dict[str, Any]) -> None:
+        """Queue one message (a protocol frame type and its data) to an agent's console."""
+        ...
+
+
+class GatewayCommands(Protocol):
+    def send(self, kind: str, data: dict[str, Any]) -> None:
+        """Queue one command to the telephony gateway (docs/gateway.md)."""
+        ...

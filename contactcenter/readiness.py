@@ -1,0 +1,13 @@
+"""What the lifecycle has brought up so far: the readiness probe's facts (health.py)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Readiness:
+    started_at: float = field(default_factory=time.time)
+    acd_restored: bool = False
+    stopping: bool = False
