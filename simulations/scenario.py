@@ -11,7 +11,6 @@ are written ``8h``, ``30m``, ``90s``, ``1h30m`` or plain seconds; times of day `
 
 from __future__ import annotations
 
-import csv
 import difflib
 import math
 import re
@@ -47,6 +46,7 @@ from routing.model import (
 )
 from routing.stats import SLVariant
 from simulations.distributions import DIST_NAMES, Distribution
+from simulations.forecast_csv import START, ForecastError, read_forecast_rows
 
 DAY_S = 86_400.0
 
@@ -591,45 +591,30 @@ class Scenario(_Strict):
 
 
 def read_forecast_csv(path: Path, queue: str | None = None) -> list[dict[str, Any]]:
-    """Rows of interval_start, arrivals | arrival_rate_per_hour, aht_s (optional), and an
-    optional `queue` column to keep several queues in one file."""
+    """The rows of a forecast file (``forecast_csv`` reads it; ``aht_s`` is optional here)
+    for ``queue`` (rows of other queues skipped; every row without a queue column), as
+    ``ForecastInterval`` fields. ``interval_start`` is HH:MM or seconds from the start."""
     if not path.is_file():
         raise ValueError(
             f"forecast file {str(path)!r} not found; give a path relative to the scenario file"
         )
-    with path.open(newline="") as f:
-        reader = csv.DictReader(f)
-        columns = [c.strip() for c in reader.fieldnames or []]
-        if "interval_start" not in columns or not (
-            {"arrivals", "arrival_rate_per_hour"} & set(columns)
-        ):
-            raise ValueError(
-                f"{path}: columns {columns}; the header needs interval_start and arrivals "
-                "(or arrival_rate_per_hour), optionally aht_s and queue"
+    rows: list[dict[str, Any]] = []
+    for row in read_forecast_rows(path, aht_required=False):
+        if queue is not None and row.queue is not None and row.queue != queue:
+            continue
+        start = row.start
+        if not start.replace(":", "").replace(".", "").isdigit():
+            raise ForecastError(
+                str(path), row.line, START, f"{start!r} is not HH:MM or seconds; write e.g. 08:30"
             )
-        rows: list[dict[str, Any]] = []
-        for line_no, raw in enumerate(reader, start=2):
-            row = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
-            if queue is not None and row.get("queue", queue) != queue:
-                continue
-            out: dict[str, Any] = {"interval_start": row["interval_start"]}
-            for key in ("arrivals", "arrival_rate_per_hour", "aht_s"):
-                if row.get(key):
-                    try:
-                        out[key] = float(row[key])
-                    except ValueError:
-                        raise ValueError(
-                            f"{path}: line {line_no}: {key} {row[key]!r} is not a number; "
-                            "write a plain number"
-                        ) from None
-            if not out["interval_start"].replace(":", "").replace(".", "").isdigit():
-                raise ValueError(
-                    f"{path}: line {line_no}: interval_start {out['interval_start']!r} is not "
-                    "HH:MM or seconds; write e.g. 08:30"
-                )
-            if ":" not in out["interval_start"]:
-                out["interval_start"] = float(out["interval_start"])
-            rows.append(out)
+        out: dict[str, Any] = {"interval_start": start if ":" in start else float(start)}
+        if row.arrivals is not None:
+            out["arrivals"] = row.arrivals
+        if row.rate_per_hour is not None:
+            out["arrival_rate_per_hour"] = row.rate_per_hour
+        if row.aht_s is not None:
+            out["aht_s"] = row.aht_s
+        rows.append(out)
     if not rows:
         raise ValueError(
             f"{path}: no forecast rows"

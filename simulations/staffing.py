@@ -13,7 +13,6 @@ estimate A + beta sqrt(A). Erlang A solves start from the Erlang C answer and ga
 
 from __future__ import annotations
 
-import csv
 import itertools
 import math
 from collections.abc import Sequence
@@ -32,6 +31,7 @@ from simulations.erlang import (
     erlang_c_metrics,
     offered_load,
 )
+from simulations.forecast_csv import START, ForecastError, read_forecast_rows
 
 __all__ = [
     "ALLOWED_INTERVAL_MINUTES",
@@ -72,18 +72,6 @@ _CHUNK_CELLS = 3_000_000
 
 class InfeasibleTargetError(ValueError):
     """No number of agents (within the search limit) meets the target."""
-
-
-class ForecastError(ValueError):
-    """A forecast CSV is unusable; the message names the file, line and column."""
-
-    def __init__(self, path: str, line: int, column: str | None, problem: str) -> None:
-        where = f"{path}:{line}" + (f": column '{column}'" if column else "")
-        super().__init__(f"{where}: {problem}")
-        self.path = path
-        self.line = line
-        self.column = column
-        self.problem = problem
 
 
 # --------------------------------------------------------------------------- targets
@@ -749,11 +737,6 @@ class Forecast:
         return list(dict.fromkeys(row.queue for row in self.intervals))
 
 
-_START = "interval_start"
-_ARRIVALS = "arrivals"
-_RATE = "arrival_rate_per_hour"
-_AHT = "aht_s"
-_QUEUE = "queue"
 DEFAULT_QUEUE = "default"
 
 
@@ -778,69 +761,7 @@ class _RawRow:
     aht: float
 
 
-class _ForecastParser:
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def fail(self, line: int, column: str | None, problem: str) -> ForecastError:
-        return ForecastError(self.path, line, column, problem)
-
-    def number(self, line: int, column: str, text: str, *, positive: bool) -> float:
-        if text == "":
-            raise self.fail(line, column, "missing value")
-        try:
-            value = float(text)
-        except ValueError:
-            raise self.fail(line, column, f"not a number: {text!r}") from None
-        if not math.isfinite(value) or value < 0.0 or (positive and value == 0.0):
-            need = "a positive" if positive else "a non-negative"
-            raise self.fail(line, column, f"must be {need} finite number, got {text!r}")
-        return value
-
-    def header(self, fields: list[str] | None) -> dict[str, int]:
-        if fields is None:
-            raise self.fail(1, None, "empty file: expected a header row")
-        columns: dict[str, int] = {}
-        for position, name in enumerate(fields):
-            key = name.strip().lower()
-            if key in columns:
-                raise self.fail(1, key, "column appears twice in the header")
-            columns[key] = position
-        for required in (_START, _AHT):
-            if required not in columns:
-                raise self.fail(1, required, "required column missing from the header")
-        if (_ARRIVALS in columns) == (_RATE in columns):
-            raise self.fail(
-                1, _ARRIVALS, f"the header needs exactly one of '{_ARRIVALS}' or '{_RATE}'"
-            )
-        return columns
-
-    def row(self, line: int, fields: list[str], columns: dict[str, int]) -> _RawRow:
-        values: dict[str, str] = {}
-        for name, position in columns.items():
-            if position >= len(fields):
-                raise self.fail(line, name, f"missing value (row has only {len(fields)} fields)")
-            values[name] = fields[position].strip()
-        start_text = values[_START]
-        if start_text == "":
-            raise self.fail(line, _START, "missing value")
-        try:
-            start, has_date = _parse_start(start_text)
-        except ValueError:
-            raise self.fail(line, _START, f"not an ISO time or HH:MM: {start_text!r}") from None
-        count = rate = None
-        if _ARRIVALS in values:
-            count = self.number(line, _ARRIVALS, values[_ARRIVALS], positive=False)
-        else:
-            rate = self.number(line, _RATE, values[_RATE], positive=False)
-        aht = self.number(line, _AHT, values[_AHT], positive=True)
-        queue = values.get(_QUEUE, "") or DEFAULT_QUEUE
-        return _RawRow(line, queue, start_text, start, has_date, count, rate, aht)
-
-
-def _interval_minutes(
-    parser: _ForecastParser, rows: list[_RawRow], given: int | None
-) -> int | None:
+def _interval_minutes(path: str, rows: list[_RawRow], given: int | None) -> int | None:
     """Check the spacing of interval starts per queue; detect the length if not given."""
     by_queue: dict[str, list[_RawRow]] = {}
     for row in rows:
@@ -851,9 +772,10 @@ def _interval_minutes(
         for before, after in itertools.pairwise(ordered):
             seconds = (after.start - before.start).total_seconds()
             if seconds == 0:
-                raise parser.fail(
+                raise ForecastError(
+                    path,
                     after.line,
-                    _START,
+                    START,
                     f"duplicate interval {after.start_text!r} for queue {after.queue!r} "
                     f"(first on line {before.line})",
                 )
@@ -863,45 +785,53 @@ def _interval_minutes(
     length = given * 60 if given is not None else min(seconds for seconds, _ in steps)
     for seconds, row in steps:
         if seconds % length:
-            raise parser.fail(
+            raise ForecastError(
+                path,
                 row.line,
-                _START,
+                START,
                 f"interval starts {seconds / 60:g} minutes after the previous one, "
                 f"not a multiple of the {length / 60:g}-minute interval",
             )
     minutes = length / 60
     if minutes not in ALLOWED_INTERVAL_MINUTES:
         first_row = min((r for _, r in steps), key=lambda r: r.line)
-        raise parser.fail(
+        raise ForecastError(
+            path,
             first_row.line,
-            _START,
+            START,
             f"intervals are {minutes:g} minutes apart; expected one of "
             f"{', '.join(map(str, ALLOWED_INTERVAL_MINUTES))} (or pass the interval length)",
         )
     return int(minutes)
 
 
-def _read_rows(parser: _ForecastParser, path: str | Path) -> list[_RawRow]:
-    line = 1
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            columns = parser.header(next(reader, None))
-            rows: list[_RawRow] = []
-            for fields in reader:
-                line = reader.line_num
-                if not any(field.strip() for field in fields):
-                    continue
-                row = parser.row(line, fields, columns)
-                if rows and _start_kind(row) != _start_kind(rows[0]):
-                    raise parser.fail(
-                        line, _START, "mixes clock times, dates or time zones across rows"
-                    )
-                rows.append(row)
-    except (UnicodeDecodeError, csv.Error) as error:
-        raise parser.fail(line + 1, None, f"unreadable CSV: {error}") from None
-    if not rows:
-        raise parser.fail(1, None, "no forecast rows after the header")
+def _read_rows(path: str | Path) -> list[_RawRow]:
+    """The file's rows (forecast_csv reads it) with their starts as timestamps."""
+    where = str(path)
+    rows: list[_RawRow] = []
+    for raw in read_forecast_rows(path, aht_required=True):
+        try:
+            start, has_date = _parse_start(raw.start)
+        except ValueError:
+            raise ForecastError(
+                where, raw.line, START, f"not an ISO time or HH:MM: {raw.start!r}"
+            ) from None
+        assert raw.aht_s is not None  # aht_required: the reader refused rows without it
+        row = _RawRow(
+            raw.line,
+            raw.queue or DEFAULT_QUEUE,
+            raw.start,
+            start,
+            has_date,
+            raw.arrivals,
+            raw.rate_per_hour,
+            raw.aht_s,
+        )
+        if rows and _start_kind(row) != _start_kind(rows[0]):
+            raise ForecastError(
+                where, row.line, START, "mixes clock times, dates or time zones across rows"
+            )
+        rows.append(row)
     return rows
 
 
@@ -932,14 +862,14 @@ def read_forecast(path: str | Path, *, interval_minutes: int | None = None) -> F
             f"interval length must be one of {ALLOWED_INTERVAL_MINUTES} minutes, "
             f"got {interval_minutes!r}"
         )
-    parser = _ForecastParser(str(path))
-    rows = _read_rows(parser, path)
-    minutes = _interval_minutes(parser, rows, interval_minutes)
+    rows = _read_rows(path)
+    minutes = _interval_minutes(str(path), rows, interval_minutes)
     if minutes is None:
         if any(row.count is not None for row in rows):
-            raise parser.fail(
+            raise ForecastError(
+                str(path),
                 rows[0].line,
-                _START,
+                START,
                 "cannot detect the interval length from a single interval per queue; "
                 "pass the interval length (15 or 30 minutes)",
             )
