@@ -162,8 +162,9 @@ class Simulation:
         self._schedule = cast(Callable[[Any, int, float], None], self.env.schedule)
         # The hot paths (arrival, patience, talk, wrap-up) push onto SimPy's heap
         # themselves: Environment.schedule is this one line, and a call less per event
-        # counts at three or four events per caller.
-        self._heap: list[tuple[float, int, int, Any]] = self.env._queue
+        # counts at three or four events per caller. The heap is typed for simpy.Event
+        # entries; ours are the _Ev and _Call stand-ins, hence the cast (as for _schedule).
+        self._heap = cast(list[tuple[float, int, int, Any]], self.env._queue)
         self._eid = self.env._eid
         self._waiting: dict[str, _Call] = {}
         self._timers: dict[TimerId, _Ev] = {}
