@@ -38,7 +38,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_never
 
 import asyncpg
 
@@ -283,33 +283,44 @@ class Acd:
         for event in outcome.events:
             self._tell(event)
         for command in outcome.commands:
-            if isinstance(command, Offer):
-                pop = await self.screen_pop(command.contact_id)
-                pop = with_ivr_sections(pop, self.engine, command.contact_id)
-                data = OfferData(
-                    contact_id=command.contact_id,
-                    queue=command.queue_id,
-                    channel=command.channel,
-                    expires_at=command.expires_at,
-                    screen_pop=pop,
-                    enqueued_at=_enqueued_at(self.engine, command.contact_id),
-                )
-                self.agent_sink(command.agent_id, "offer", data.model_dump(mode="json"))
-            elif isinstance(command, RescindOffer):
-                self.agent_sink(
-                    command.agent_id,
-                    "offer_rescinded",
-                    {"contact_id": command.contact_id, "reason": command.reason},
-                )
-            elif isinstance(command, FlowOut):
-                self.gateway_sink(
-                    "transfer",
-                    {
-                        "call_id": command.contact_id,
-                        "target": command.target,
-                        "reason": command.reason,
-                    },
-                )
+            # Every command the engine can give (routing.events.Command, a closed union):
+            # a new one fails the type check here until it is carried out.
+            match command:
+                case Offer():
+                    await self._offer(command)
+                case RescindOffer():
+                    self.agent_sink(
+                        command.agent_id,
+                        "offer_rescinded",
+                        {"contact_id": command.contact_id, "reason": command.reason},
+                    )
+                case FlowOut():
+                    self.gateway_sink(
+                        "transfer",
+                        {
+                            "call_id": command.contact_id,
+                            "target": command.target,
+                            "reason": command.reason,
+                        },
+                    )
+                case StartTimer() | CancelTimer():
+                    pass  # carried out before the commit's waiters resume (_apply_timers)
+                case _:
+                    assert_never(command)
+
+    async def _offer(self, command: Offer) -> None:
+        """The offer with its screen pop, to the agent's console."""
+        pop = await self.screen_pop(command.contact_id)
+        pop = with_ivr_sections(pop, self.engine, command.contact_id)
+        data = OfferData(
+            contact_id=command.contact_id,
+            queue=command.queue_id,
+            channel=command.channel,
+            expires_at=command.expires_at,
+            screen_pop=pop,
+            enqueued_at=_enqueued_at(self.engine, command.contact_id),
+        )
+        self.agent_sink(command.agent_id, "offer", data.model_dump(mode="json"))
 
     def _tell(self, event: Event) -> None:
         if isinstance(event, AgentStateChanged) and event.agent_id:

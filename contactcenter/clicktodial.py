@@ -26,6 +26,7 @@ import asyncpg
 
 from contactcenter import protocol as p
 from contactcenter.acd import Acd
+from contactcenter.server_events import ContactArrived, DialResult
 from contactcenter.store import EventRecord
 from contactcenter.store.customers import Customer, find_by_ani, get_customer
 from routing import Channel, ContactSpec, ContactState, Outcome
@@ -97,20 +98,15 @@ class ClickToDial:
 
         def arrived(now: float) -> list[EventRecord]:
             return [
-                EventRecord(
-                    type="contact.arrived",
-                    ts=now,
+                ContactArrived(
                     contact_id=contact_id,
                     queue_id=queue,
-                    data={
-                        "channel": "voice",
-                        "direction": "outbound",
-                        "ani": None,
-                        "dnis": command.number,
-                        "customer_id": attached.get("customer_id"),
-                        "attached": attached,
-                    },
-                )
+                    channel="voice",
+                    direction="outbound",
+                    dnis=command.number,
+                    customer_id=attached.get("customer_id"),
+                    attached=attached,
+                ).record(now)
             ]
 
         await self.acd.execute(lambda now: engine.originate(spec, agent_id, now), before=arrived)
@@ -165,14 +161,9 @@ class ClickToDial:
 
         def record(now: float) -> list[EventRecord]:
             return [
-                EventRecord(
-                    type="dial.result",
-                    ts=now,
-                    contact_id=call_id,
-                    agent_id=agent_id,
-                    queue_id=snap.queue_id,
-                    data={"result": result},
-                )
+                DialResult(
+                    contact_id=call_id, agent_id=agent_id, queue_id=snap.queue_id, result=result
+                ).record(now)
             ]
 
         if result == "answered":

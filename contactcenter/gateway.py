@@ -24,6 +24,7 @@ from contactcenter.acd import Acd, AcdUnavailable
 from contactcenter.clicktodial import ClickToDial
 from contactcenter.gateway_contract import CallIn, DigitsIn, OriginateResultIn, invalid
 from contactcenter.ivr_runner import IvrService
+from contactcenter.server_events import CallDigits, ContactArrived
 from contactcenter.store import EventRecord
 from contactcenter.store.customers import find_caller
 from contactcenter.webcommon import Authenticator, fail, read_json
@@ -242,22 +243,18 @@ class Gateway:
 
         def arrived(now: float) -> list[EventRecord]:
             return [
-                EventRecord(
-                    type="contact.arrived",
-                    ts=now,
+                ContactArrived(
                     contact_id=call.call_id,
                     queue_id=queue,
-                    data={
-                        "channel": str(channel),
-                        "direction": "inbound",
-                        "ani": call.ani,
-                        "dnis": call.dnis,
-                        "customer_id": attached.get("customer_id"),
-                        "priority": call.priority,
-                        "skills": call.skills,
-                        "attached": attached,
-                    },
-                )
+                    channel=str(channel),
+                    direction="inbound",
+                    ani=call.ani,
+                    dnis=call.dnis,
+                    customer_id=attached.get("customer_id"),
+                    priority=call.priority,
+                    skills=call.skills,
+                    attached=attached,
+                ).record(now)
             ]
 
         self.acd.remember_caller(call.call_id, customer, matches)
@@ -301,11 +298,7 @@ class Gateway:
             fail(404, "unknown_call", f"call {call_id} is not in progress")
 
         def record(now: float) -> list[EventRecord]:
-            return [
-                EventRecord(
-                    type="call.digits", ts=now, contact_id=call_id, data={"digits": body.digits}
-                )
-            ]
+            return [CallDigits(contact_id=call_id, digits=body.digits).record(now)]
 
         await self._run(lambda now: Outcome(), before=record)
         return {"call_id": call_id, "digits": body.digits}

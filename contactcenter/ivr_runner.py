@@ -53,6 +53,12 @@ from contactcenter.gateway_config import GatewayConfigError, IvrSettings, load_g
 from contactcenter.gateway_contract import CallIn
 from contactcenter.ports import GatewayCommands
 from contactcenter.replay import ReplayedContact
+from contactcenter.server_events import (
+    ContactArrived,
+    IvrCallArrived,
+    IvrCallerLeft,
+    IvrQueueFailed,
+)
 from contactcenter.store import EventRecord
 from contactcenter.store.customers import find_by_account, find_by_ani
 from contactcenter.store.interactions import get_interaction
@@ -273,17 +279,13 @@ class IvrService:
 
             def record(now: float) -> list[EventRecord]:
                 return [
-                    EventRecord(
-                        type="ivr.caller_left",
-                        ts=now,
+                    IvrCallerLeft(
                         contact_id=contact_id,
-                        data={
-                            "node": node,
-                            "reason": reason,
-                            "path": path,
-                            "purpose": conv.purpose,
-                        },
-                    )
+                        node=node,
+                        reason=reason,
+                        path=path,
+                        purpose=conv.purpose,
+                    ).record(now)
                 ]
 
             self.conversations.pop(contact_id, None)
@@ -348,23 +350,16 @@ class IvrService:
             records = [*extra, *(event_record(e) for e in conv.session.take_events())]
             if "arrived" in box:
                 records.append(
-                    EventRecord(
-                        type="contact.arrived",
-                        ts=now,
-                        contact_id=conv.contact_id,
-                        queue_id=action.queue_id,
-                        data=box["arrived"],
-                    )
+                    ContactArrived(
+                        contact_id=conv.contact_id, queue_id=action.queue_id, **box["arrived"]
+                    ).record(now)
                 )
             elif "failed" in box:
                 exc = box["failed"]
                 records.append(
-                    EventRecord(
-                        type="ivr.queue_failed",
-                        ts=now,
-                        contact_id=conv.contact_id,
-                        data={"code": exc.code, "message": str(exc)},
-                    )
+                    IvrQueueFailed(
+                        contact_id=conv.contact_id, code=exc.code, message=str(exc)
+                    ).record(now)
                 )
             if isinstance(action, ivr.Callback):
                 # a request for the outbound dialer: the number and the queue to call from
@@ -582,12 +577,9 @@ async def voice_arrive(service: IvrService, tree: ivr.Tree, call: CallIn) -> dic
     )
     conv = VoiceConversation(call.call_id, session, "entry", service.gateway_send)
     # ivr.started does not carry the numbers; a restart needs them to resume the call
-    arrived = EventRecord(
-        type="ivr.call_arrived",
-        ts=service.acd.clock(),
-        contact_id=call.call_id,
-        data={"channel": "voice", "ani": call.ani, "dnis": call.dnis, "tree": tree.id},
-    )
+    arrived = IvrCallArrived(
+        contact_id=call.call_id, channel="voice", ani=call.ani, dnis=call.dnis, tree=tree.id
+    ).record(service.acd.clock())
     try:
         action = await service.begin(conv, [arrived])
     except AcdUnavailable as exc:
@@ -741,22 +733,15 @@ async def _queue_directly(
                 contact_id=contact_id,
                 data={**before, "reason": RESTART_REASON, "detail": "tree_missing", "queue": queue},
             ),
-            EventRecord(
-                type="contact.arrived",
-                ts=now,
+            ContactArrived(
                 contact_id=contact_id,
                 queue_id=queue,
-                data={
-                    "channel": channel,
-                    "direction": "inbound",
-                    "ani": ani,
-                    "dnis": dnis,
-                    "customer_id": None,
-                    "priority": None,
-                    "skills": {},
-                    "attached": attached,
-                },
-            ),
+                channel=channel,
+                direction="inbound",
+                ani=ani,
+                dnis=dnis,
+                attached=attached,
+            ).record(now),
         ]
 
     try:

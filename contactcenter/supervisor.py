@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, NoReturn
+from typing import Any, Literal, NoReturn, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -173,7 +173,10 @@ def _path_id(request: web.Request, key: str) -> str:
     return value
 
 
-async def _body(request: web.Request, model: type[BaseModel]) -> Any:
+_Body = TypeVar("_Body", bound=BaseModel)
+
+
+async def _body(request: web.Request, model: type[_Body]) -> _Body:
     try:
         return model.model_validate(await read_json(request))
     except ValidationError as exc:

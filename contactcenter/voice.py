@@ -24,12 +24,18 @@ from typing import Any
 from contactcenter import protocol as p
 from contactcenter.acd import Acd, AcdUnavailable
 from contactcenter.clicktodial import ClickToDial
+from contactcenter.server_events import (
+    ContactMuted,
+    ContactUnmuted,
+    DtmfSent,
+    TransferredExternal,
+)
 from contactcenter.store import EventRecord
 from routing import ContactSnapshot, Outcome
 from routing.errors import NotYourContact, RoutingError
 from routing.events import ContactEnded, ContactTransferred, Event
 
-TRANSFERRED_EXTERNAL = "contact.transferred_external"
+TRANSFERRED_EXTERNAL = TransferredExternal.type
 
 
 class NotConnected(RoutingError):
@@ -101,10 +107,8 @@ class VoiceControls:
             return Outcome()
 
         def record(now: float) -> list[EventRecord]:
-            kind = "contact.muted" if muted else "contact.unmuted"
-            return [
-                EventRecord(type=kind, ts=now, contact_id=cid, agent_id=agent_id, queue_id=queue[0])
-            ]
+            kind = ContactMuted if muted else ContactUnmuted
+            return [kind(contact_id=cid, agent_id=agent_id, queue_id=queue[0]).record(now)]
 
         await self.acd.execute(action, before=record)
         self.acd.gateway_sink("mute", {"call_id": cid, "agent_id": agent_id, "muted": muted})
@@ -122,14 +126,9 @@ class VoiceControls:
         def record(now: float) -> list[EventRecord]:
             # the count only: keys an agent sends may be a card number or a PIN
             return [
-                EventRecord(
-                    type="contact.dtmf_sent",
-                    ts=now,
-                    contact_id=cid,
-                    agent_id=agent_id,
-                    queue_id=queue[0],
-                    data={"count": len(digits)},
-                )
+                DtmfSent(
+                    contact_id=cid, agent_id=agent_id, queue_id=queue[0], count=len(digits)
+                ).record(now)
             ]
 
         await self.acd.execute(action, before=record)
@@ -150,14 +149,9 @@ class VoiceControls:
 
         def record(now: float) -> list[EventRecord]:
             return [
-                EventRecord(
-                    type=TRANSFERRED_EXTERNAL,
-                    ts=now,
-                    contact_id=contact_id,
-                    agent_id=agent_id,
-                    queue_id=queue[0],
-                    data={"number": number},
-                )
+                TransferredExternal(
+                    contact_id=contact_id, agent_id=agent_id, queue_id=queue[0], number=number
+                ).record(now)
             ]
 
         try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ from contactcenter.clock import Scheduler, Timer
 from contactcenter.gateway_contract import OriginateResultIn
 from contactcenter.ports import GatewayCommands
 from contactcenter.protocol import CampaignPreviewData, ScreenPop
+from contactcenter.server_events import ContactArrived, DialResult
 from contactcenter.store import EventRecord
 from contactcenter.store import campaigns as store
 from contactcenter.store.customers import get_customer
@@ -536,20 +538,15 @@ class CampaignRunner:
         }
         queue = self.campaign.queue_id
         records = [
-            EventRecord(
-                type="contact.arrived",
-                ts=now,
+            ContactArrived(
                 contact_id=call_id,
                 queue_id=queue,
-                data={
-                    "channel": "voice",
-                    "direction": "outbound",
-                    "ani": None,
-                    "dnis": allowed.number,
-                    "customer_id": row.customer_id,
-                    "attached": attached,
-                },
-            ),
+                channel="voice",
+                direction="outbound",
+                dnis=allowed.number,
+                customer_id=row.customer_id,
+                attached=attached,
+            ).record(now),
             EventRecord(
                 type="dial.placed",
                 ts=now,
@@ -652,17 +649,12 @@ class CampaignRunner:
             shown = "no_answer" if machine else kind
             await self._log(
                 [
-                    EventRecord(
-                        type="dial.result",
-                        ts=now,
+                    DialResult(
                         contact_id=call_id,
-                        queue_id=None,
-                        data={
-                            "result": shown,
-                            "campaign_id": self.id,
-                            "attached": {"dial_outcome": kind},
-                        },
-                    )
+                        result=shown,
+                        campaign_id=self.id,
+                        attached={"dial_outcome": kind},
+                    ).record(now)
                 ]
             )
 
@@ -706,19 +698,15 @@ class CampaignRunner:
             skills=dict(self.campaign.skills),
             data=data,
         )
-        record = EventRecord(
-            type="dial.result",
-            ts=now,
+        record = DialResult(
             contact_id=call_id,
             queue_id=self.campaign.queue_id,
-            data={
-                "result": "answered",
-                "campaign_id": self.id,
-                "amd": body.amd,
-                "answered_at": answered_at,
-                "attached": {"dial_outcome": "live"},
-            },
-        )
+            result="answered",
+            campaign_id=self.id,
+            amd=body.amd,
+            answered_at=answered_at,
+            attached={"dial_outcome": "live"},
+        ).record(now)
         try:
             await self.acd.execute(
                 lambda t: self.acd.engine.arrive(spec, t), before=lambda t: [record]
@@ -814,11 +802,11 @@ class CampaignRunner:
             self.compliance.disposition(attempt.number, Disposition.DONE, now)
             await store.reschedule(self.pool, attempt.contact_row_id, outcome="done", final=True)
 
-    def spawn(self, coro: Any) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, object]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         task.add_done_callback(_log_failure)
 
 
-def _log_failure(task: asyncio.Task[Any]) -> None:
+def _log_failure(task: asyncio.Task[object]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("campaign store update failed: %s", task.exception())
