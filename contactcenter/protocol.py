@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -478,7 +478,7 @@ class ChatTypingData(BaseModel):
 
 
 DialResult = Literal["answered", "busy", "no_answer", "invalid_number", "failed"]
-DIAL_RESULTS: tuple[str, ...] = ("answered", "busy", "no_answer", "invalid_number", "failed")
+DIAL_RESULTS: tuple[str, ...] = get_args(DialResult)
 
 
 class DialResultData(BaseModel):
