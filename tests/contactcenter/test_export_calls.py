@@ -4,6 +4,7 @@ with the interactions rows it came from."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import json
@@ -17,6 +18,7 @@ from typing import Any
 
 import asyncpg
 
+from contactcenter import cli
 from contactcenter.store import EventLog, EventRecord
 from contactcenter.store.interactions import Interaction, get_interaction
 
@@ -86,6 +88,29 @@ def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
         check=False,
         cwd=Path(__file__).resolve().parents[2],
     )
+
+
+def run_cli_in_process(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The same command through contactcenter.cli.main in this process: what a subprocess
+    adds is its interpreter start-up and imports (most of a second or more per call), and
+    test_calls_csv_round_trips_through_the_csv_module runs the command as a real
+    subprocess. Standard output and error are captured as text, the exit code is main's
+    return value or argparse's SystemExit."""
+    out, err = io.StringIO(), io.StringIO()
+    saved = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = database_url
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli.main(["export", "calls", *args])
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        if saved is None:
+            del os.environ["DATABASE_URL"]
+        else:
+            os.environ["DATABASE_URL"] = saved
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
 
 def parse_time(cell: str) -> datetime | None:
@@ -182,14 +207,14 @@ async def test_calls_csv_to_standard_output_and_an_empty_window(
     db: asyncpg.Pool, database_url: str
 ) -> None:
     await seed(db)
-    done = await asyncio.to_thread(run_cli, database_url, "--since", str(int(T + 4000)))
+    done = await asyncio.to_thread(run_cli_in_process, database_url, "--since", str(int(T + 4000)))
     assert done.returncode == 0, done.stderr
     records = list(csv.reader(io.StringIO(done.stdout, newline="")))
     assert [r[0] for r in records] == ["contact_id", "k3"]
-    empty = await asyncio.to_thread(run_cli, database_url, "--since", "2030-01-01")
+    empty = await asyncio.to_thread(run_cli_in_process, database_url, "--since", "2030-01-01")
     assert empty.returncode == 0, empty.stderr
     assert list(csv.reader(io.StringIO(empty.stdout, newline=""))) == [records[0]]
     bad = await asyncio.to_thread(
-        run_cli, database_url, "--since", "1700000000", "--until", "next week"
+        run_cli_in_process, database_url, "--since", "1700000000", "--until", "next week"
     )
     assert bad.returncode == 2 and "--until" in bad.stderr and "ISO 8601" in bad.stderr

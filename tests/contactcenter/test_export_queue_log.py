@@ -8,6 +8,8 @@ talk times computed from the event timestamps, never taken from the exporter.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import io
 import math
 import os
@@ -21,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
 
+from contactcenter import auth, cli
 from contactcenter.export.cli import write_queue_log
 from contactcenter.export.queue_log import queue_log_lines
 from contactcenter.export.window import Window
@@ -39,7 +43,7 @@ queues:
   - id: main
     channel: voice
     skills: {main: 1}
-    offer_timeout_s: 2.5
+    offer_timeout_s: 1.7  # c1 rings 1.1 s before its accept, c3 rings out
     wrap_up: {mode: none}
   - id: second
     channel: voice
@@ -160,6 +164,10 @@ async def run_calls(pool: asyncpg.Pool, settings: Settings) -> None:
         await ok(ann, "set_status", status="available")
         await ok(ben, "set_status", status="break")
 
+        # c6: nobody serves the short queue; it flows out after its max wait (it runs
+        # beside c1, whose ring and talk take two seconds anyway)
+        assert await call("c6", "short", "+1 415|555\n0106") == "queued"
+
         # c1: waits a second while it rings, talks a second, the caller hangs up
         assert await call("c1", "main", "+14155550101") == "offered"
         await ann.next("offer", contact_id="c1")
@@ -168,6 +176,7 @@ async def run_calls(pool: asyncpg.Pool, settings: Settings) -> None:
         await asyncio.sleep(1.1)
         await hangup("c1")
         await ann.next("contact_state", contact_id="c1", state="wrap_up")
+        await wait_for_event(pool, "c6", "contact.flowed_out")
 
         # c2: answered at once, the agent ends it
         assert await call("c2", "main", "+14155550102") == "offered"
@@ -206,10 +215,6 @@ async def run_calls(pool: asyncpg.Pool, settings: Settings) -> None:
         await ben.next("offer", contact_id="c5")
         await ok(ben, "accept", contact_id="c5")
         await ok(ben, "end", contact_id="c5")
-
-        # c6: nobody serves the short queue; it flows out after its max wait
-        assert await call("c6", "short", "+1 415|555\n0106") == "queued"
-        await wait_for_event(pool, "c6", "contact.flowed_out")
 
         await ok(ann, "set_status", status="offline")
         await ok(ben, "set_status", status="offline")
@@ -380,8 +385,16 @@ def expected_lines(log: Log) -> list[Expected]:
     return sorted(lines, key=lambda line: (line.source.seq, order[id(line)]))
 
 
+@pytest.fixture
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The agents' passwords hashed with scrypt at n=2**10 rather than 2**15: the cost is a
+    security setting (tests/contactcenter/test_auth.py checks it), not something the
+    export reads, and at full cost each account takes a good part of a second."""
+    monkeypatch.setattr(auth, "ScryptParams", functools.partial(auth.ScryptParams, n=2**10))
+
+
 async def test_queue_log_matches_the_event_log_line_by_line(
-    db: asyncpg.Pool, cc_settings: Settings
+    db: asyncpg.Pool, cc_settings: Settings, cheap_password_hashing: None
 ) -> None:
     started = time.time()
     await run_calls(db, cc_settings)
@@ -408,7 +421,7 @@ async def test_queue_log_matches_the_event_log_line_by_line(
     assert early[-1].split("|")[4] == "PAUSE"
 
 
-# --- the command, in a subprocess, on a story with known times ---------------------------
+# --- the command (once as a subprocess), on a story with known times --------------
 
 T = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 
@@ -512,13 +525,41 @@ def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def run_cli_in_process(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The same command through contactcenter.cli.main in this process: what a subprocess
+    adds is its interpreter start-up and imports (most of a second or more per call), and
+    the standard-output run below is a real subprocess. Standard output and error are
+    captured as text, the exit code is main's return value or argparse's SystemExit."""
+    out, err = io.StringIO(), io.StringIO()
+    saved = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = database_url
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli.main(["export", *args])
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        if saved is None:
+            del os.environ["DATABASE_URL"]
+        else:
+            os.environ["DATABASE_URL"] = saved
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+
+
 async def test_command_writes_the_queue_log_of_a_window(
     db: asyncpg.Pool, database_url: str, tmp_path: Path
 ) -> None:
     await seed_story(db)
     target = tmp_path / "queue_log"
     done = await asyncio.to_thread(
-        run_cli, database_url, "queue-log", "--since", "1700000000", "--output", str(target)
+        run_cli_in_process,
+        database_url,
+        "queue-log",
+        "--since",
+        "1700000000",
+        "--output",
+        str(target),
     )
     assert done.returncode == 0, done.stderr
     assert target.read_text() == "".join(f"{line}\n" for line in STORY_LINES)
@@ -542,13 +583,21 @@ async def test_command_writes_the_queue_log_of_a_window(
 
 
 async def test_command_rejects_bad_times_with_exit_code_2(database_url: str) -> None:
-    bad = await asyncio.to_thread(run_cli, database_url, "queue-log", "--since", "yesterday")
+    bad = await asyncio.to_thread(
+        run_cli_in_process, database_url, "queue-log", "--since", "yesterday"
+    )
     assert bad.returncode == 2
     assert "--since" in bad.stderr and "'yesterday'" in bad.stderr
     assert "ISO 8601" in bad.stderr and "epoch seconds" in bad.stderr
     assert bad.stdout == ""
     backwards = await asyncio.to_thread(
-        run_cli, database_url, "queue-log", "--since", "1700000100", "--until", "1700000000"
+        run_cli_in_process,
+        database_url,
+        "queue-log",
+        "--since",
+        "1700000100",
+        "--until",
+        "1700000000",
     )
     assert backwards.returncode == 2
     assert "--until" in backwards.stderr and "later than --since" in backwards.stderr
