@@ -93,6 +93,8 @@ AgentSink = Callable[[str, str, dict[str, Any]], None]
 GatewaySink = Callable[[str, dict[str, Any]], None]
 """(command type, data): queue a command to the telephony gateway."""
 RecordsFor = Callable[[float], Sequence[EventRecord]]
+Action = Callable[[float], Outcome]
+"""One engine input, given the time: what ``Acd.execute`` runs."""
 
 # Contact events an agent's console is told about, as contact_state messages.
 _CONTACT_STATES = {
@@ -188,7 +190,7 @@ class Acd:
 
     async def execute(
         self,
-        action: Callable[[float], Outcome],
+        action: Action,
         *,
         before: RecordsFor | None = None,
     ) -> Outcome:

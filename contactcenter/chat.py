@@ -25,6 +25,7 @@ import logging
 import secrets
 import time
 from collections import deque
+from collections.abc import Coroutine
 from typing import Any, Literal
 
 import asyncpg
@@ -41,6 +42,7 @@ from contactcenter.store import EventRecord
 from contactcenter.store.interactions import get_interaction
 from contactcenter.store.transcripts import Sender, TranscriptLine, append_line, transcript
 from contactcenter.webcommon import POOL, authenticate, fail
+from routing import ContactSpec, Engine, Outcome
 from routing.errors import RoutingError
 from routing.events import (
     ContactAbandoned,
@@ -76,7 +78,7 @@ class ChatRefused(RoutingError):
         self.code = code
 
 
-def _hangup(engine: Any, contact_id: str, now: float) -> Any:
+def _hangup(engine: Engine, contact_id: str, now: float) -> Outcome:
     return engine.hangup(contact_id, now)
 
 
@@ -139,7 +141,7 @@ class ChatConversation(Conversation):
         self.chat = chat
         self.question = question
 
-    def queue_spec(self, action: ivr.Queue) -> Any:
+    def queue_spec(self, action: ivr.Queue) -> tuple[ContactSpec, dict[str, Any]]:
         spec, arrived = super().queue_spec(action)
         spec.data.update(
             {
@@ -198,7 +200,7 @@ class ChatService:
         self.acd = acd
         self.pool = pool
         self.ivr = ivr_service
-        self.hub = consoles
+        self.consoles = consoles
         self.scheduler = scheduler
         self.chats: dict[str, Chat] = {}
         self.tokens: dict[str, Chat] = {}
@@ -236,7 +238,7 @@ class ChatService:
             data["choices"] = choices
         chat.push("message", data)
         if chat.agent_id is not None and chat.state == "connected":
-            self.hub.deliver(chat.agent_id, "chat.message", msg.model_dump(mode="json"))
+            self.consoles.deliver(chat.agent_id, "chat.message", msg.model_dump(mode="json"))
         return msg
 
     # --- visitor ---------------------------------------------------------------------------
@@ -293,7 +295,7 @@ class ChatService:
     def typing(self, chat: Chat, typing: bool) -> None:
         if chat.state == "connected" and chat.agent_id is not None:
             data = p.ChatTypingData(contact_id=chat.id, typing=typing)
-            self.hub.deliver(chat.agent_id, "chat.typing", data.model_dump(mode="json"))
+            self.consoles.deliver(chat.agent_id, "chat.typing", data.model_dump(mode="json"))
 
     async def leave(self, chat: Chat, reason: str) -> None:
         """The visitor left: abandon while waiting, end while talking, end in the IVR."""
@@ -343,7 +345,7 @@ class ChatService:
             chat.set_state("connected", agent=event.agent_id)
             # the agent gets what was said before it joined
             for line in chat.lines:
-                self.hub.deliver(
+                self.consoles.deliver(
                     event.agent_id,
                     "chat.message",
                     line.model_copy(update={"history": True}).model_dump(mode="json"),
@@ -379,7 +381,7 @@ class ChatService:
             log.info("ended %d chats left over from before the restart", ended)
         return ended
 
-    def spawn(self, coro: Any) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, object]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from contactcenter import ivr_runner, logs
 from contactcenter import protocol as p
-from contactcenter.acd import Acd, AcdUnavailable
+from contactcenter.acd import Acd, AcdUnavailable, Action, RecordsFor
 from contactcenter.clicktodial import ClickToDial
 from contactcenter.gateway_contract import CallIn, DigitsIn, OriginateResultIn, invalid
 from contactcenter.ivr_runner import IvrService
@@ -127,9 +127,6 @@ class Gateway:
         self.dialer = dialer
         self.campaign_results = campaign_results
         """Sees the results of originates before click-to-dial does."""
-
-    def send(self, kind: str, data: dict[str, Any]) -> None:
-        self.link.send(kind, data)
 
     async def handle_ws(self, request: web.Request) -> web.StreamResponse:
         self.auth.check(request, GATEWAY_ROLES, query_token=True)
@@ -271,7 +268,7 @@ class Gateway:
         except UnknownContact:
             state = "gone"
         if state == "queued":
-            self.send("play", {"call_id": call.call_id, "prompt": "queue_hold"})
+            self.link.send("play", {"call_id": call.call_id, "prompt": "queue_hold"})
         return {
             "call_id": call.call_id,
             "queue": queue,
@@ -303,9 +300,9 @@ class Gateway:
         await self._run(lambda now: Outcome(), before=record)
         return {"call_id": call_id, "digits": body.digits}
 
-    async def _run(self, action: Any, **kwargs: Any) -> None:
+    async def _run(self, action: Action, *, before: RecordsFor | None = None) -> None:
         try:
-            await self.acd.execute(action, **kwargs)
+            await self.acd.execute(action, before=before)
         except UnknownContact as exc:
             fail(404, exc.code, str(exc))
         except RoutingError as exc:

@@ -21,7 +21,7 @@ from aiohttp import WSMsgType, web
 
 from contactcenter import logs
 from contactcenter import protocol as p
-from contactcenter.acd import Acd, AcdUnavailable
+from contactcenter.acd import Acd, AcdUnavailable, Action
 from contactcenter.clicktodial import ClickToDial
 from contactcenter.clock import Scheduler, Timer
 from contactcenter.consult import Consults
@@ -314,7 +314,7 @@ class Hub:
             return await self.consults.handle(agent, c)
         if isinstance(c, p.Transfer) and c.number is not None:
             return await self.voice.transfer_external(agent, c.contact_id, c.number)
-        action: Any
+        action: Action
         if isinstance(c, p.SetStatus):
             status = c.status
 
@@ -356,7 +356,7 @@ async def _no_chat(agent_id: str, command: p.ChatSend | p.ChatTyping) -> dict[st
     raise RoutingError("web chat is not enabled on this server")
 
 
-def _bind(method: Any, agent_id: str, contact_id: str) -> Any:
+def _bind(method: Callable[[str, str, float], Outcome], agent_id: str, contact_id: str) -> Action:
     def action(now: float) -> Outcome:
         result: Outcome = method(agent_id, contact_id, now)
         return result

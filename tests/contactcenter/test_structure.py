@@ -124,9 +124,13 @@ def _own_attributes(tree: ast.Module) -> set[str]:
         for item in ast.walk(cls):
             if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
                 names.add(item.target.id)
-            elif isinstance(item, ast.Attribute) and isinstance(item.ctx, ast.Store):
-                if isinstance(item.value, ast.Name) and item.value.id == "self":
-                    names.add(item.attr)
+            elif (
+                isinstance(item, ast.Attribute)
+                and isinstance(item.ctx, ast.Store)
+                and isinstance(item.value, ast.Name)
+                and item.value.id == "self"
+            ):
+                names.add(item.attr)
     return names
 
 
