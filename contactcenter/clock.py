@@ -11,6 +11,7 @@ period takes no real time and a test asserts exactly what happens at 29.9 s and 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import heapq
 import itertools
 import time
@@ -89,7 +90,12 @@ class ManualScheduler:
         return self._now
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
-        timer = _ManualTimer(self._now + max(0.0, delay), next(self._seq), callback)
+        # as asyncio's call_later: the callback runs in a copy of the caller's context
+        # (the log ids bound where the timer was set, e.g. the agent of a console)
+        context = contextvars.copy_context()
+        timer = _ManualTimer(
+            self._now + max(0.0, delay), next(self._seq), lambda: context.run(callback)
+        )
         heapq.heappush(self._heap, timer)
         return timer
 

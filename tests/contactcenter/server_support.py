@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from contactcenter.app import create_app, load_routing_config
 from contactcenter.auth import issue_token
+from contactcenter.clock import ManualScheduler, Scheduler
 from contactcenter.settings import Settings
 from contactcenter.store.users import AgentProfileIn, create_user, save_agent_profile
 from routing import RoutingConfig
@@ -25,16 +28,51 @@ PASSWORD = "correct horse battery"
 
 @asynccontextmanager
 async def running_app(
-    settings: Settings, pool: Any, routing_config: RoutingConfig | None = None
+    settings: Settings,
+    pool: Any,
+    routing_config: RoutingConfig | None = None,
+    *,
+    scheduler: Scheduler | None = None,
 ) -> AsyncIterator[TestClient[Any, Any]]:
+    """The app on a real socket. ``scheduler``: its clock and timers (a test that waits
+    for a server timer passes a ``ManualScheduler`` and advances it); the wall clock
+    otherwise."""
     app: web.Application = create_app(
         settings,
         pool=pool,
         routing_config=routing_config or load_routing_config(CONFIG_DIR),
         dnis_map={"+18005550100": "sales"},
+        scheduler=scheduler,
     )
     async with TestServer(app, host="127.0.0.1") as server, TestClient(server) as client:
         yield client
+
+
+async def until(
+    check: Callable[[], object] | Callable[[], Awaitable[object]],
+    timeout: float = 5.0,
+    what: str = "the condition",
+) -> None:
+    """Wait for a result the test cannot await as a message: a database row, the state of
+    the simulated carrier (a real peer on its own real-time delays), the engine's state
+    after a commit. Polled in real time because what it waits for is real I/O; never a
+    server timer (those run on a ``ManualScheduler`` the test advances)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)  # real time: the database or a peer is working
+
+
+async def armed(scheduler: ManualScheduler, delay: float, what: str = "the timer") -> None:
+    """Wait until the server has set a timer due ``delay`` seconds from now on the fake
+    clock: it has seen what starts it (e.g. a socket closing starts a grace period), so
+    ``advance`` will reach it."""
+    await until(lambda: scheduler.now() + delay in scheduler.pending(), what=what)
 
 
 async def add_agent(pool: Any, user_id: str, skills: dict[str, int]) -> None:

@@ -18,14 +18,17 @@ import asyncpg
 import pytest
 
 from contactcenter import logs
-from contactcenter.app import SERVICES
+from contactcenter.clock import ManualScheduler
+from contactcenter.hub import DROP_GRACE_S
 from contactcenter.settings import Settings
 from tests.contactcenter.server_support import (
     CONFIG_DIR,
     add_agent,
+    armed,
     bearer,
     console,
     running_app,
+    until,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -103,21 +106,23 @@ async def test_server_logs_name_the_call_and_the_agent(
     db: asyncpg.Pool, cc_settings: Settings, json_logs: io.StringIO
 ) -> None:
     await add_agent(db, "kim", {"billing": 3})
-    async with running_app(cc_settings, db) as client:
+    scheduler = ManualScheduler()
+    async with running_app(cc_settings, db, scheduler=scheduler) as client:
         resp = await client.post(
             "/gateway/calls",
             headers=bearer(cc_settings),
             json={"call_id": "log-1", "queue": "billing"},
         )
         assert resp.status == 201
-        client.app[SERVICES].hub.drop_grace_s = 0.1
         async with console(client, cc_settings, "kim") as kim:
             await kim.command("set_status", status="available")
         # the console left; after the grace period the agent is logged out, from a timer
-        for _ in range(100):
-            if any("did not reconnect" in line["message"] for line in lines(json_logs)):
-                break
-            await asyncio.sleep(0.05)
+        await armed(scheduler, DROP_GRACE_S, "the reconnect grace")
+        await scheduler.advance(DROP_GRACE_S)
+        await until(
+            lambda: any("did not reconnect" in line["message"] for line in lines(json_logs)),
+            what="the logout's log line",
+        )
     found = lines(json_logs)
     arrived = next(line for line in found if line["message"].startswith("call log-1 arrived"))
     assert (arrived["contact_id"], arrived["queue_id"]) == ("log-1", "billing")

@@ -1,20 +1,30 @@
 """An agent whose console drops keeps its place for a grace period, then is logged out and
-its offers go back to the queue; reconnecting in time keeps everything."""
+its offers go back to the queue; reconnecting in time keeps everything. The app runs on a
+ManualScheduler with the hub's real grace period: the test moves the clock across it."""
 
 from __future__ import annotations
-
-import asyncio
 
 import asyncpg
 
 from contactcenter.app import SERVICES
+from contactcenter.clock import ManualScheduler
+from contactcenter.hub import DROP_GRACE_S
 from contactcenter.settings import Settings
-from tests.contactcenter.server_support import add_agent, bearer, console, running_app
+from tests.contactcenter.server_support import (
+    add_agent,
+    armed,
+    bearer,
+    console,
+    running_app,
+    until,
+)
 from tests.contactcenter.test_server_timers import FAST
 
+# offers that outlast the grace period: only the drop takes the call back
 SLOW_OFFERS = FAST.model_copy(
-    update={"queues": tuple(q.model_copy(update={"offer_timeout_s": 30.0}) for q in FAST.queues)}
+    update={"queues": tuple(q.model_copy(update={"offer_timeout_s": 120.0}) for q in FAST.queues)}
 )
+BEFORE = 0.25  # "just before" the grace ends (a binary fraction: the sums stay exact)
 
 
 async def test_dropped_console_logs_out_after_grace_and_offer_goes_back(
@@ -22,8 +32,8 @@ async def test_dropped_console_logs_out_after_grace_and_offer_goes_back(
 ) -> None:
     await add_agent(db, "kim", {"fast": 3})
     await add_agent(db, "lee", {"fast": 3})
-    async with running_app(cc_settings, db, SLOW_OFFERS) as client:
-        client.app[SERVICES].hub.drop_grace_s = 0.3
+    scheduler = ManualScheduler()
+    async with running_app(cc_settings, db, SLOW_OFFERS, scheduler=scheduler) as client:
         async with console(client, cc_settings, "kim") as kim:
             await kim.command("set_status", status="available")
             resp = await client.post(
@@ -34,10 +44,14 @@ async def test_dropped_console_logs_out_after_grace_and_offer_goes_back(
             assert (await resp.json())["state"] == "offered"
             await kim.next("offer", contact_id="d-1")
         # kim's socket is closed; within the grace period nothing changes
+        await armed(scheduler, DROP_GRACE_S, "the reconnect grace")
         engine = client.app[SERVICES].hub.acd.engine
         assert engine.contact("d-1").agent_id == "kim"
-        await asyncio.sleep(0.8)
-        assert engine.agent("kim").status == "offline"
+        await scheduler.advance(DROP_GRACE_S - BEFORE)
+        assert engine.agent("kim").status == "available"
+        assert engine.contact("d-1").agent_id == "kim"
+        await scheduler.advance(BEFORE)
+        await until(lambda: engine.agent("kim").status == "offline", what="kim's logout")
         assert engine.contact("d-1").state == "queued"
         # the call waited at its place and goes to the next agent who comes
         async with console(client, cc_settings, "lee") as lee:
@@ -49,8 +63,8 @@ async def test_reconnect_within_grace_keeps_the_agent_and_its_offer(
     db: asyncpg.Pool, cc_settings: Settings
 ) -> None:
     await add_agent(db, "kim", {"fast": 3})
-    async with running_app(cc_settings, db, SLOW_OFFERS) as client:
-        client.app[SERVICES].hub.drop_grace_s = 0.5
+    scheduler = ManualScheduler()
+    async with running_app(cc_settings, db, SLOW_OFFERS, scheduler=scheduler) as client:
         async with console(client, cc_settings, "kim") as kim:
             await kim.command("set_status", status="available")
             await client.post(
@@ -59,8 +73,11 @@ async def test_reconnect_within_grace_keeps_the_agent_and_its_offer(
                 json={"call_id": "d-2", "queue": "fast"},
             )
             await kim.next("offer", contact_id="d-2")
+        await armed(scheduler, DROP_GRACE_S, "the reconnect grace")
+        await scheduler.advance(DROP_GRACE_S - BEFORE)
         async with console(client, cc_settings, "kim") as kim:
-            await asyncio.sleep(0.9)
+            await kim.command("hello")  # back on the server before the grace ends
+            await scheduler.advance(2 * DROP_GRACE_S)
             engine = client.app[SERVICES].hub.acd.engine
             assert engine.agent("kim").status == "available"
             assert engine.contact("d-2").agent_id == "kim"
