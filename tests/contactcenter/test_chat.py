@@ -5,7 +5,6 @@ who leaves while waiting is an abandon. Real PostgreSQL, server and websockets."
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -15,12 +14,14 @@ from aiohttp.test_utils import TestClient
 
 from contactcenter.app import SERVICES
 from contactcenter.appkeys import ACD
+from contactcenter.chat import GRACE_S
+from contactcenter.clock import ManualScheduler
 from contactcenter.settings import Settings
 from contactcenter.store.events import read_contact
 from contactcenter.store.interactions import get_interaction
 from contactcenter.store.transcripts import transcript
-from tests.contactcenter.server_support import SocketClient, bearer, console
-from tests.contactcenter.test_ivr_voice import add_agent, ivr_app
+from tests.contactcenter.server_support import SocketClient, armed, bearer, console, until
+from tests.contactcenter.test_ivr_voice import OPEN_AT, add_agent, ivr_app
 
 
 class Visitor(SocketClient):
@@ -132,7 +133,8 @@ async def test_agent_holds_two_chats_while_a_third_waits(
             await ben.next("state", state="connected")
 
             c = await cid.to_queue("Cid", "Anyone there?")
-            await asyncio.sleep(0.3)
+            # a command's reply comes after whatever the server pushed to cat before it
+            await cat.command("hello")
             assert not [
                 m
                 for m in cat.seen + cat.inbox
@@ -212,8 +214,8 @@ async def test_agent_holds_two_chats_while_a_third_waits(
 async def test_visitor_leaving_while_waiting_is_an_abandon(
     db: asyncpg.Pool, cc_settings: Settings
 ) -> None:
-    async with ivr_app(cc_settings, db) as client:
-        client.server.app[SERVICES].chat.grace_s = 0.3
+    scheduler = ManualScheduler(start=OPEN_AT)
+    async with ivr_app(cc_settings, db, scheduler=scheduler) as client:
         dee, eve, fay = [await Visitor.connect(client) for _ in range(3)]
         d = await dee.to_queue("Dee", "Help with billing please", topic="sales")
         await dee.send("leave")
@@ -236,11 +238,17 @@ async def test_visitor_leaving_while_waiting_is_an_abandon(
         # one that never comes back is an abandon after the grace period
         e = await eve.to_queue("Eve", "Question", topic="sales")
         await eve.close()
-        for _ in range(50):
+        await armed(scheduler, GRACE_S, "eve's grace period")
+        await scheduler.advance(GRACE_S - 0.25)
+        row = await get_interaction(db, e)
+        assert row is not None and row.outcome is None  # within the grace: still waiting
+        await scheduler.advance(0.25)
+
+        async def abandoned() -> bool:
             row = await get_interaction(db, e)
-            if row is not None and row.outcome is not None:
-                break
-            await asyncio.sleep(0.1)
+            return row is not None and row.outcome is not None
+
+        await until(abandoned, what="eve's abandon in the call log")
 
         # bad input gets an error reply, the connection stays open
         await fay.ws.send_str("not json")

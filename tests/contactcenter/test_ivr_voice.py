@@ -19,13 +19,20 @@ import asyncpg
 from aiohttp.test_utils import TestClient, TestServer
 
 from contactcenter.app import create_app, load_routing_config
-from contactcenter.clock import AsyncioScheduler
+from contactcenter.clock import AsyncioScheduler, ManualScheduler, Scheduler
 from contactcenter.settings import Settings
 from contactcenter.store.customers import CustomerIn, upsert_customer
 from contactcenter.store.events import read_contact
 from contactcenter.store.interactions import get_interaction
 from contactcenter.store.users import AgentProfileIn, create_user, save_agent_profile
-from tests.contactcenter.server_support import CONFIG_DIR, PASSWORD, bearer, console, token
+from tests.contactcenter.server_support import (
+    CONFIG_DIR,
+    PASSWORD,
+    armed,
+    bearer,
+    console,
+    token,
+)
 
 IVR_NUMBER = "+18005550123"
 # Wednesday 25 November 2026, 15:00 UTC: the London office and the New York chat team
@@ -53,8 +60,15 @@ def copy_config(
 
 @asynccontextmanager
 async def ivr_app(
-    settings: Settings, pool: Any, at: float = OPEN_AT, **changes: Any
+    settings: Settings,
+    pool: Any,
+    at: float = OPEN_AT,
+    *,
+    scheduler: Scheduler | None = None,
+    **changes: Any,
 ) -> AsyncIterator[TestClient[Any, Any]]:
+    """The app with the repository's IVR trees, its clock at ``at`` and running (or
+    ``scheduler``, e.g. ``ManualScheduler(start=at)`` for a test that waits for a timer)."""
     if changes:
         settings = settings.model_copy(update=changes)
     app = create_app(
@@ -62,7 +76,7 @@ async def ivr_app(
         pool=pool,
         routing_config=load_routing_config(settings.config_dir),
         dnis_map={"+18005550100": "sales"},
-        scheduler=AsyncioScheduler(shifted_clock(at)),
+        scheduler=scheduler or AsyncioScheduler(shifted_clock(at)),
     )
     async with TestServer(app, host="127.0.0.1") as server, TestClient(server) as client:
         yield client
@@ -227,13 +241,14 @@ async def test_call_through_the_ivr_reaches_the_agent_with_path_and_account(
     assert "12345678" not in str([e.data for e in events])
 
 
+QUICK_TIMEOUT_S = 5.0  # the tree's gather timeout
 TIMEOUT_TREE = """
 id: quick
 description: A short tree for the timeout and retry path
 channels: [voice]
 start: menu
 defaults:
-  timeout_s: 0.3
+  timeout_s: 5
   retries: 1
   no_input_prompt: Sorry, I did not hear a choice.
   invalid_prompt: That is not an option.
@@ -274,7 +289,8 @@ async def test_ivr_timeouts_retry_then_go_to_the_failure_target(
     db: asyncpg.Pool, cc_settings: Settings, tmp_path: Path
 ) -> None:
     config = copy_config(tmp_path / "config", {"quick.yaml": TIMEOUT_TREE}, GATEWAY_YAML)
-    async with ivr_app(cc_settings, db, config_dir=config) as client:
+    scheduler = ManualScheduler(start=OPEN_AT)
+    async with ivr_app(cc_settings, db, config_dir=config, scheduler=scheduler) as client:
         gw = GatewayClient(
             await client.ws_connect(f"/gateway/ws?token={token(cc_settings, 'gw', 'admin')}")
         )
@@ -286,7 +302,11 @@ async def test_ivr_timeouts_retry_then_go_to_the_failure_target(
         assert resp.status == 201, await resp.text()
         first = await gw.next("gather", "quiet-1")
         assert (first["node"], first["attempt"]) == ("menu", 1)
-        # silence: the menu is asked again with the no-input prompt
+        # silence: the menu is asked again with the no-input prompt, at the timeout
+        await armed(scheduler, QUICK_TIMEOUT_S, "the gather timeout")
+        await scheduler.advance(QUICK_TIMEOUT_S - 0.25)
+        assert scheduler.now() + 0.25 in scheduler.pending()  # not yet: it still waits
+        await scheduler.advance(0.25)
         second = await gw.next("gather", "quiet-1")
         assert second["attempt"] == 2 and second["prompt_id"] > first["prompt_id"]
         assert second["prompts"][0]["say"] == "Sorry, I did not hear a choice."
