@@ -5,9 +5,7 @@ counts in the event log and in the interactions call log."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -16,22 +14,33 @@ from prometheus_client.openmetrics.parser import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
+from contactcenter.clock import ManualScheduler
 from contactcenter.settings import Settings
 from routing.policy import parse_routing_config
-from tests.contactcenter.server_support import add_agent, bearer, console, running_app
+from tests.contactcenter.server_support import (
+    add_agent,
+    armed,
+    bearer,
+    console,
+    running_app,
+    until,
+)
 
+OFFER_TIMEOUT_S = 15.0
+WRAP_UP_S = 20.0
+MAX_WAIT_S = 60.0
 CONFIG = parse_routing_config(
-    """
+    f"""
 queues:
   - id: fast
     channel: voice
-    skills: {fast: 1}
-    offer_timeout_s: 0.3
-    wrap_up: {mode: timed, seconds: 0.2}
+    skills: {{fast: 1}}
+    offer_timeout_s: {OFFER_TIMEOUT_S}
+    wrap_up: {{mode: timed, seconds: {WRAP_UP_S}}}
   - id: brief
     channel: voice
-    skills: {nobody: 1}
-    max_wait: {seconds: 0.3, action: flow_out, target: voicemail}
+    skills: {{nobody: 1}}
+    max_wait: {{seconds: {MAX_WAIT_S}, action: flow_out, target: voicemail}}
 """,
     "metrics test config",
 )
@@ -64,14 +73,6 @@ async def scrape(client: Any) -> Samples:
     return parse(await resp.text())
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    for _ in range(100):
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 async def test_counters_match_the_call_log(db: asyncpg.Pool, cc_settings: Settings) -> None:
     await add_agent(db, "kim", {"fast": 3})
     await add_agent(db, "lee", {"fast": 3})
@@ -84,7 +85,8 @@ async def test_counters_match_the_call_log(db: asyncpg.Pool, cc_settings: Settin
             )
         )
 
-    async with running_app(cc_settings, db, CONFIG) as client:
+    scheduler = ManualScheduler()
+    async with running_app(cc_settings, db, CONFIG, scheduler=scheduler) as client:
         before = await scrape(client)
         # every configured queue shows, at zero, before any traffic
         assert value(before, "contactcenter_offers_total", queue="fast") == 0
@@ -105,6 +107,8 @@ async def test_counters_match_the_call_log(db: asyncpg.Pool, cc_settings: Settin
             await client.post(
                 "/gateway/calls", headers=gw, json={"call_id": "f-1", "queue": "fast"}
             )
+            await kim.next("offer", contact_id="f-1")
+            await scheduler.advance(OFFER_TIMEOUT_S)
             await kim.next("contact_state", contact_id="f-1", state="offer_timed_out")
             await lee.next("offer", contact_id="f-1")
             assert (await lee.command("accept", contact_id="f-1"))["type"] == "reply"
@@ -131,11 +135,15 @@ async def test_counters_match_the_call_log(db: asyncpg.Pool, cc_settings: Settin
             await client.post(
                 "/gateway/calls", headers=gw, json={"call_id": "b-1", "queue": "brief"}
             )
-            await eventually(lambda: has_event("b-1", "contact.flowed_out"), "the flow-out")
+            await armed(scheduler, MAX_WAIT_S, "b-1's max wait")
+            await scheduler.advance(MAX_WAIT_S)
+            await until(lambda: has_event("b-1", "contact.flowed_out"), what="the flow-out")
 
             # f-1 ends; the timed wrap-up finishes on its own
             await client.post("/gateway/calls/f-1/hangup", headers=gw)
-            await eventually(lambda: has_event("f-1", "wrapup.completed"), "the wrap-up")
+            await lee.next("contact_state", contact_id="f-1", state="wrap_up")
+            await scheduler.advance(WRAP_UP_S)
+            await until(lambda: has_event("f-1", "wrapup.completed"), what="the wrap-up")
 
         after = await scrape(client)
 
