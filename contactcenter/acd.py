@@ -46,10 +46,20 @@ from contactcenter.clock import Scheduler, Timer
 from contactcenter.hooks import CommittedHooks
 from contactcenter.ports import ConsoleNotifier, GatewayCommands
 from contactcenter.protocol import (
+    AGENT_STATE,
+    CONTACT_STATE,
+    GATEWAY_BRIDGE,
+    GATEWAY_HANGUP,
+    GATEWAY_TRANSFER,
+    OFFER,
+    OFFER_RESCINDED,
+    AgentMessageType,
     AgentStateData,
     ContactStateData,
+    GatewayCommandType,
     IvrPop,
     OfferData,
+    OfferRescindedData,
     ScreenPop,
 )
 from contactcenter.replay import LogReplay, ReplayedAgent, ReplayedContact, contact_spec
@@ -88,10 +98,10 @@ log = logging.getLogger(__name__)
 SCREEN_POP_HISTORY = 5
 CALLER_MEMO = 10_000
 """Arrival look-ups kept for the screen pops (one per live call; the oldest go first)."""
-AgentSink = Callable[[str, str, dict[str, Any]], None]
-"""(agent_id, message type, data): queue a message to an agent's console."""
-GatewaySink = Callable[[str, dict[str, Any]], None]
-"""(command type, data): queue a command to the telephony gateway."""
+AgentSink = Callable[[str, AgentMessageType, dict[str, Any]], None]
+"""(agent_id, message type, data): queue a message to an agent's console (protocol.py)."""
+GatewaySink = Callable[[GatewayCommandType, dict[str, Any]], None]
+"""(command type, data): queue a command to the telephony gateway (protocol.py)."""
 RecordsFor = Callable[[float], Sequence[EventRecord]]
 Action = Callable[[float], Outcome]
 """One engine input, given the time: what ``Acd.execute`` runs."""
@@ -291,14 +301,15 @@ class Acd:
                 case Offer():
                     await self._offer(command)
                 case RescindOffer():
+                    rescinded = OfferRescindedData(
+                        contact_id=command.contact_id, reason=command.reason
+                    )
                     self.agent_sink(
-                        command.agent_id,
-                        "offer_rescinded",
-                        {"contact_id": command.contact_id, "reason": command.reason},
+                        command.agent_id, OFFER_RESCINDED, rescinded.model_dump(mode="json")
                     )
                 case FlowOut():
                     self.gateway_sink(
-                        "transfer",
+                        GATEWAY_TRANSFER,
                         {
                             "call_id": command.contact_id,
                             "target": command.target,
@@ -322,11 +333,11 @@ class Acd:
             screen_pop=pop,
             enqueued_at=_enqueued_at(self.engine, command.contact_id),
         )
-        self.agent_sink(command.agent_id, "offer", data.model_dump(mode="json"))
+        self.agent_sink(command.agent_id, OFFER, data.model_dump(mode="json"))
 
     def _tell(self, event: Event) -> None:
         if isinstance(event, AgentStateChanged) and event.agent_id:
-            self.agent_sink(event.agent_id, "agent_state", self.agent_state(event.agent_id))
+            self.agent_sink(event.agent_id, AGENT_STATE, self.agent_state(event.agent_id))
             return
         state = _CONTACT_STATES.get(event.type)
         if state is not None and event.agent_id and event.contact_id:
@@ -338,12 +349,12 @@ class Acd:
                 event=event.type,
                 detail=detail,
             )
-            self.agent_sink(event.agent_id, "contact_state", data.model_dump(mode="json"))
+            self.agent_sink(event.agent_id, CONTACT_STATE, data.model_dump(mode="json"))
         if event.contact_id and self.hooks.run(event):
             return
         if isinstance(event, ContactAnswered) and event.contact_id:
             self.gateway_sink(
-                "bridge",
+                GATEWAY_BRIDGE,
                 {
                     "call_id": event.contact_id,
                     "agent_id": event.agent_id,
@@ -351,7 +362,9 @@ class Acd:
                 },
             )
         elif isinstance(event, ContactEnded) and event.ended_by != "customer":
-            self.gateway_sink("hangup", {"call_id": event.contact_id, "reason": event.ended_by})
+            self.gateway_sink(
+                GATEWAY_HANGUP, {"call_id": event.contact_id, "reason": event.ended_by}
+            )
 
     def agent_state(self, agent_id: str) -> dict[str, Any]:
         snap = self.engine.agent(agent_id)

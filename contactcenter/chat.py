@@ -103,7 +103,7 @@ class Chat:
         self.leave_timer: Timer | None = None
         self.conversation: ChatConversation | None = None
 
-    def push(self, kind: str, data: dict[str, Any]) -> None:
+    def push(self, kind: p.VisitorMessageType, data: dict[str, Any]) -> None:
         """A numbered message of the chat's stream (replayed on resume)."""
         self.seq += 1
         text = p.envelope(kind, self.seq, data)
@@ -114,13 +114,13 @@ class Chat:
         if self.outbox is not None and self.outbox.qsize() < 1000:
             self.outbox.put_nowait(text)
 
-    def send_once(self, kind: str, data: dict[str, Any]) -> None:
+    def send_once(self, kind: p.VisitorMessageType, data: dict[str, Any]) -> None:
         """An unnumbered message (typing, errors, replies): not replayed."""
         self.send(p.envelope(kind, 0, data))
 
     def set_state(self, state: ChatState, **detail: Any) -> None:
         self.state = state
-        self.push("state", {"state": state, **detail})
+        self.push(p.VISITOR_STATE, {"state": state, **detail})
 
 
 class ChatConversation(Conversation):
@@ -236,9 +236,9 @@ class ChatService:
         data = msg.model_dump(mode="json")
         if choices:
             data["choices"] = choices
-        chat.push("message", data)
+        chat.push(p.VISITOR_MESSAGE, data)
         if chat.agent_id is not None and chat.state == "connected":
-            self.consoles.deliver(chat.agent_id, "chat.message", msg.model_dump(mode="json"))
+            self.consoles.deliver(chat.agent_id, p.CHAT_MESSAGE, msg.model_dump(mode="json"))
         return msg
 
     # --- visitor ---------------------------------------------------------------------------
@@ -261,7 +261,7 @@ class ChatService:
         session = ivr.Session(tree, contact_id=chat.id, channel="chat")
         conv = ChatConversation(self, chat, session, "entry", frame.question.strip())
         chat.conversation = conv
-        chat.push("state", {"state": "ivr"})
+        chat.push(p.VISITOR_STATE, {"state": "ivr"})
         await self.line(chat, "visitor", frame.question.strip())
         started = EventRecord(
             type="chat.started",
@@ -295,7 +295,7 @@ class ChatService:
     def typing(self, chat: Chat, typing: bool) -> None:
         if chat.state == "connected" and chat.agent_id is not None:
             data = p.ChatTypingData(contact_id=chat.id, typing=typing)
-            self.consoles.deliver(chat.agent_id, "chat.typing", data.model_dump(mode="json"))
+            self.consoles.deliver(chat.agent_id, p.CHAT_TYPING, data.model_dump(mode="json"))
 
     async def leave(self, chat: Chat, reason: str) -> None:
         """The visitor left: abandon while waiting, end while talking, end in the IVR."""
@@ -330,7 +330,8 @@ class ChatService:
                 "chat_not_connected", f"chat {c.contact_id} is {chat.state}, not connected"
             )
         if isinstance(c, p.ChatTyping):
-            chat.send_once("typing", {"sender": "agent", "typing": c.typing})
+            shown = p.VisitorTypingData(sender="agent", typing=c.typing)
+            chat.send_once(p.VISITOR_TYPING, shown.model_dump(mode="json"))
             return {}
         msg = await self.line(chat, "agent", c.text, agent_id=agent_id)
         return {"line": msg.line}
@@ -347,7 +348,7 @@ class ChatService:
             for line in chat.lines:
                 self.consoles.deliver(
                     event.agent_id,
-                    "chat.message",
+                    p.CHAT_MESSAGE,
                     line.model_copy(update={"history": True}).model_dump(mode="json"),
                 )
         elif isinstance(event, ContactTransferred):
@@ -356,7 +357,7 @@ class ChatService:
         elif isinstance(event, ContactEnded):
             chat.agent_id = None
             if chat.state == "survey":
-                chat.push("state", {"state": "survey"})
+                chat.push(p.VISITOR_STATE, {"state": "survey"})
             elif chat.state != "ended":
                 chat.set_state("ended", reason=f"ended_by_{event.ended_by or 'agent'}")
         elif isinstance(event, ContactAbandoned) and chat.state != "ended":
@@ -445,7 +446,8 @@ class VisitorSocket:
         self.bucket = _Bucket()
 
     def error(self, code: str, message: str) -> None:
-        self.outbox.put_nowait(p.envelope("error", 0, {"code": code, "message": message}))
+        data = p.VisitorErrorData(code=code, message=message).model_dump(mode="json")
+        self.outbox.put_nowait(p.envelope(p.VISITOR_ERROR, 0, data))
 
     async def run(self) -> None:
         writer = asyncio.get_running_loop().create_task(_write(self.ws, self.outbox))
@@ -509,7 +511,8 @@ class VisitorSocket:
             if isinstance(frame, p.VisitorStart):
                 chat = await service.start(frame)
                 self.attach(chat)
-                chat.send_once("started", {"chat_id": chat.id, "token": chat.token})
+                started = p.VisitorStartedData(chat_id=chat.id, token=chat.token)
+                chat.send_once(p.VISITOR_STARTED, started.model_dump(mode="json"))
                 try:
                     await service.run_entry(chat, frame)
                 except Exception:
@@ -525,15 +528,10 @@ class VisitorSocket:
                 )
             self.attach(found)
             replayed = [(s, t) for s, t in found.buffer if s > frame.last_seq]
-            found.send_once(
-                "resumed",
-                {
-                    "chat_id": found.id,
-                    "state": found.state,
-                    "seq": found.seq,
-                    "replayed": len(replayed),
-                },
+            resumed = p.VisitorResumedData(
+                chat_id=found.id, state=found.state, seq=found.seq, replayed=len(replayed)
             )
+            found.send_once(p.VISITOR_RESUMED, resumed.model_dump(mode="json"))
             for _, text in replayed:
                 found.send(text)
             return

@@ -112,7 +112,7 @@ class ClickToDial:
         await self.acd.execute(lambda now: engine.originate(spec, agent_id, now), before=arrived)
         self._dialing[contact_id] = agent_id
         self.acd.gateway_sink(
-            "originate",
+            p.GATEWAY_ORIGINATE,
             {
                 "call_id": contact_id,
                 "number": command.number,
@@ -169,7 +169,7 @@ class ClickToDial:
         if result == "answered":
             await self.acd.execute(lambda now: Outcome(), before=record)
             self.acd.gateway_sink(
-                "bridge",
+                p.GATEWAY_BRIDGE,
                 {
                     "call_id": call_id,
                     "agent_id": agent_id,
@@ -179,4 +179,4 @@ class ClickToDial:
         else:
             await self.acd.execute(lambda now: engine.hangup(call_id, now), before=record)
         data = p.DialResultData(contact_id=call_id, number=number, result=result)
-        self.acd.agent_sink(agent_id, "dial_result", data.model_dump(mode="json"))
+        self.acd.agent_sink(agent_id, p.DIAL_RESULT, data.model_dump(mode="json"))

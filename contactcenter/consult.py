@@ -118,7 +118,7 @@ class Consults:
                 expires_at=started.expires_at,
                 screen_pop=pop,
             )
-            self.acd.agent_sink(target, "consult_offer", data.model_dump(mode="json"))
+            self.acd.agent_sink(target, p.CONSULT_OFFER, data.model_dump(mode="json"))
         return {"contact_id": cid, "agent_id": target, "expires_at": started.expires_at}
 
     # --- after commit -------------------------------------------------------------------
@@ -134,11 +134,11 @@ class Consults:
         )
         body = data.model_dump(mode="json")
         for agent in (leg.from_agent, leg.to_agent):
-            self.acd.agent_sink(agent, "consult_state", body)
+            self.acd.agent_sink(agent, p.CONSULT_STATE, body)
             # The engine reports an agent only when its activity changes; consulting ->
             # conferenced -> connected are all "on_contact", so the slot change would not
             # reach the console otherwise.
-            self.acd.agent_sink(agent, "agent_state", self.acd.agent_state(agent))
+            self.acd.agent_sink(agent, p.AGENT_STATE, self.acd.agent_state(agent))
 
     def on_contact_event(self, event: Event) -> bool:
         """Committed-event hook: never takes over the default bridge / hangup (False)."""
@@ -157,7 +157,7 @@ class Consults:
         if isinstance(event, ConsultAccepted):
             leg.answered = True
             send(
-                "consult_bridge",
+                p.GATEWAY_CONSULT_BRIDGE,
                 {
                     "call_id": cid,
                     "agent_id": leg.from_agent,
@@ -173,7 +173,7 @@ class Consults:
                 isinstance(event, ConsultRejected) and event.reason == "caller_left"
             ):
                 reason = event.reason if isinstance(event, ConsultRejected) else "cancelled"
-                send("consult_end", {"call_id": cid, "reason": reason})
+                send(p.GATEWAY_CONSULT_END, {"call_id": cid, "reason": reason})
             if isinstance(event, ConsultCancelled):
                 self._tell(cid, leg, "cancelled", event)
             else:
@@ -190,12 +190,12 @@ class Consults:
             del self._legs[cid]
             self._tell(cid, leg, "completed", event)
         elif isinstance(event, ConferenceStarted):
-            send("conference", {"call_id": cid, "agents": [leg.from_agent, leg.to_agent]})
+            send(p.GATEWAY_CONFERENCE, {"call_id": cid, "agents": [leg.from_agent, leg.to_agent]})
             self._tell(cid, leg, "conference", event)
         elif isinstance(event, ConferenceLeft):
             del self._legs[cid]
             if event.remaining is not None:
-                send("leave_conference", {"call_id": cid, "agent_id": event.agent_id})
+                send(p.GATEWAY_LEAVE_CONFERENCE, {"call_id": cid, "agent_id": event.agent_id})
                 self._tell(cid, leg, "left", event, remaining=event.remaining)
             else:
                 self._tell(cid, leg, "caller_left", event, reason=event.reason)

@@ -59,7 +59,7 @@ class GatewayLink:
         if self.ws is not None and not self.ws.closed:
             await self.ws.close(code=p.CLOSE_GOING_AWAY, message=b"server shutting down")
 
-    def send(self, kind: str, data: dict[str, Any]) -> None:
+    def send(self, kind: p.GatewayCommandType, data: dict[str, Any]) -> None:
         self.seq += 1
         text = p.envelope(kind, self.seq, data)
         if self.ws is None or self.ws.closed or self.out is None or self.out.closed:
@@ -150,15 +150,17 @@ class Gateway:
         try:
             data = json.loads(raw)
         except ValueError as exc:
-            await ws.send_json({"type": "error", "data": {"code": "bad_json", "message": str(exc)}})
+            await ws.send_json(
+                {"type": p.GATEWAY_ERROR, "data": {"code": "bad_json", "message": str(exc)}}
+            )
             return
         kind = data.get("type") if isinstance(data, dict) else None
-        if kind == "originate_result":
+        if kind == p.GATEWAY_ORIGINATE_RESULT:
             await self._originate_result(ws, data.get("data"))
-        elif kind not in ("ack", "ping"):
+        elif kind not in (p.GATEWAY_ACK, p.GATEWAY_PING):
             await ws.send_json(
                 {
-                    "type": "error",
+                    "type": p.GATEWAY_ERROR,
                     "data": {
                         "code": "unknown_type",
                         "message": f"unknown message type {kind!r}; "
@@ -177,7 +179,7 @@ class Gateway:
         except ValidationError as exc:
             await ws.send_json(
                 {
-                    "type": "error",
+                    "type": p.GATEWAY_ERROR,
                     "data": {
                         "code": "invalid_result",
                         "message": invalid(exc),
@@ -188,7 +190,7 @@ class Gateway:
         except (RoutingError, AcdUnavailable) as exc:
             await ws.send_json(
                 {
-                    "type": "error",
+                    "type": p.GATEWAY_ERROR,
                     "data": {"code": exc.code, "message": str(exc), "call_id": call_id},
                 }
             )
@@ -268,7 +270,7 @@ class Gateway:
         except UnknownContact:
             state = "gone"
         if state == "queued":
-            self.link.send("play", {"call_id": call.call_id, "prompt": "queue_hold"})
+            self.link.send(p.GATEWAY_PLAY, {"call_id": call.call_id, "prompt": "queue_hold"})
         return {
             "call_id": call.call_id,
             "queue": queue,

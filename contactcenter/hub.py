@@ -59,7 +59,7 @@ class AgentChannel:
         self.client: str | None = None
         """The console (browser tab) connected now: ``?client=`` of its connection."""
 
-    def push(self, kind: str, data: dict[str, Any]) -> int:
+    def push(self, kind: p.AgentMessageType, data: dict[str, Any]) -> int:
         self.seq += 1
         text = p.envelope(kind, self.seq, data)
         self.buffer.append((self.seq, text))
@@ -124,7 +124,7 @@ class Consoles:
             ch = self.channels[agent_id] = AgentChannel(agent_id)
         return ch
 
-    def deliver(self, agent_id: str, kind: str, data: dict[str, Any]) -> None:
+    def deliver(self, agent_id: str, kind: p.AgentMessageType, data: dict[str, Any]) -> None:
         self.channel(agent_id).push(kind, data)
 
     def connected(self) -> int:
@@ -219,7 +219,7 @@ class Hub:
         ch.attach(ws, transport)
         ch.client = client
         try:
-            ch.push("agent_state", self.acd.agent_state(agent_id))
+            ch.push(p.AGENT_STATE, self.acd.agent_state(agent_id))
             async for msg in ws:
                 if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                     await self._command(ch, msg.data)
@@ -269,26 +269,26 @@ class Hub:
         try:
             command = p.parse_command(raw)
         except p.ProtocolError as exc:
-            ch.push("error", p.error_data(exc.code, exc.message, exc.command_id))
+            ch.push(p.ERROR, p.error_data(exc.code, exc.message, exc.command_id))
             return
         try:
             extra = await self._dispatch(ch, command)
         except RoutingError as exc:
-            ch.push("error", p.error_data(exc.code, str(exc), command.id))
+            ch.push(p.ERROR, p.error_data(exc.code, str(exc), command.id))
             return
         except AcdUnavailable as exc:
-            ch.push("error", p.error_data(exc.code, str(exc), command.id))
+            ch.push(p.ERROR, p.error_data(exc.code, str(exc), command.id))
             return
         except Exception:
             log.exception("agent %s command %s failed", ch.agent_id, command.type)
             ch.push(
-                "error",
+                p.ERROR,
                 p.error_data(
                     "internal", "the server failed on this command; it has been logged", command.id
                 ),
             )
             return
-        ch.push("reply", p.reply(command.id, **extra))
+        ch.push(p.REPLY, p.reply(command.id, **extra))
 
     async def _dispatch(self, ch: AgentChannel, c: p.AgentCommand) -> dict[str, Any]:
         agent = ch.agent_id

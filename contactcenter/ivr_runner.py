@@ -47,6 +47,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 import ivr
+from contactcenter import protocol as p
 from contactcenter.acd import Acd, AcdUnavailable
 from contactcenter.clock import Scheduler, Timer
 from contactcenter.gateway_config import GatewayConfigError, IvrSettings, load_gateway_config
@@ -206,7 +207,7 @@ class IvrService:
         """Contacts that get the survey after their agent leg: contact id -> the entry
         conversation (its ``follow_up`` makes the survey's)."""
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.gateway_send: Callable[[str, dict[str, Any]], None] = gateway.send
+        self.gateway_send: Callable[[p.GatewayCommandType, dict[str, Any]], None] = gateway.send
 
     async def reload(self, request: web.Request) -> web.Response:
         """``POST /api/ivr/reload`` (see ``reload_trees``)."""
@@ -511,7 +512,7 @@ class VoiceConversation(Conversation):
         contact_id: str,
         session: ivr.Session,
         purpose: Purpose,
-        send: Callable[[str, dict[str, Any]], None],
+        send: Callable[[p.GatewayCommandType, dict[str, Any]], None],
     ) -> None:
         super().__init__(contact_id, session, purpose)
         self.send = send
@@ -521,7 +522,7 @@ class VoiceConversation(Conversation):
         prompts = _prompts(action)
         if isinstance(action, ivr.Gather):
             self.send(
-                "gather",
+                p.GATEWAY_GATHER,
                 {
                     "call_id": call_id,
                     "prompts": prompts,
@@ -537,21 +538,26 @@ class VoiceConversation(Conversation):
             )
             return
         if prompts:
-            self.send("prompt", {"call_id": call_id, "prompts": prompts, "node": action.node})
+            self.send(
+                p.GATEWAY_PROMPT, {"call_id": call_id, "prompts": prompts, "node": action.node}
+            )
         if isinstance(action, ivr.Queue) and self.purpose == "entry":
             if self.queue_state == "queued":
-                self.send("play", {"call_id": call_id, "prompt": "queue_hold"})
+                self.send(p.GATEWAY_PLAY, {"call_id": call_id, "prompt": "queue_hold"})
             elif self.queue_state == "failed":
-                self.send("hangup", {"call_id": call_id, "reason": "queue_failed"})
+                self.send(p.GATEWAY_HANGUP, {"call_id": call_id, "reason": "queue_failed"})
         elif isinstance(action, ivr.Transfer):
-            self.send("transfer", {"call_id": call_id, "target": action.number, "reason": "ivr"})
+            self.send(
+                p.GATEWAY_TRANSFER, {"call_id": call_id, "target": action.number, "reason": "ivr"}
+            )
         elif isinstance(action, ivr.Voicemail):
             self.send(
-                "voicemail", {"call_id": call_id, "mailbox": action.mailbox, "max_s": action.max_s}
+                p.GATEWAY_VOICEMAIL,
+                {"call_id": call_id, "mailbox": action.mailbox, "max_s": action.max_s},
             )
         elif isinstance(action, ivr.Terminal):
             reason = action.reason if isinstance(action, ivr.Hangup) else "callback"
-            self.send("hangup", {"call_id": call_id, "reason": reason})
+            self.send(p.GATEWAY_HANGUP, {"call_id": call_id, "reason": reason})
 
     def follow_up(self, service: IvrService, ended_by: str | None) -> Conversation | None:
         if ended_by == "customer":
@@ -754,7 +760,7 @@ async def _queue_directly(
     except UnknownContact:
         state = "gone"
     if state == "queued":
-        service.gateway_send("play", {"call_id": contact_id, "prompt": "queue_hold"})
+        service.gateway_send(p.GATEWAY_PLAY, {"call_id": contact_id, "prompt": "queue_hold"})
     return True
 
 
@@ -773,7 +779,7 @@ async def _end(service: IvrService, contact_id: str, voice: bool, data: dict[str
 
     await service.acd.execute(lambda now: Outcome(), before=record)
     if voice:
-        service.gateway_send("hangup", {"call_id": contact_id, "reason": RESTART_REASON})
+        service.gateway_send(p.GATEWAY_HANGUP, {"call_id": contact_id, "reason": RESTART_REASON})
 
 
 # --- wiring ----------------------------------------------------------------------------------

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from contactcenter.protocol import AgentMessageType, GatewayCommandType
+
 
 class ConsoleNotifier(Protocol):
-    def deliver(self, agent_id: str, kind: str, data: dict[str, Any]) -> None:
+    def deliver(self, agent_id: str, kind: AgentMessageType, data: dict[str, Any]) -> None:
         """Queue one message (a protocol frame type and its data) to an agent's console."""
         ...
 
 
 class GatewayCommands(Protocol):
-    def send(self, kind: str, data: dict[str, Any]) -> None:
+    def send(self, kind: GatewayCommandType, data: dict[str, Any]) -> None:
         """Queue one command to the telephony gateway (docs/gateway.md)."""
         ...

@@ -1,4 +1,5 @@
-"""The websocket protocol: every message type the agent console and the server exchange.
+"""The websocket protocol: every frame type and close code of the server's websockets (the
+agent console, the chat visitor, the supervisor wallboard and the telephony gateway).
 
 Server to client: an envelope ``{"type", "seq", "ts", "data"}``; ``seq`` numbers the
 messages of one agent's channel so a reconnecting console can ask for what it missed.
@@ -14,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Final, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -523,6 +524,64 @@ class AgentStateData(BaseModel):
     """Contacts (voice calls) on which the agent's microphone is muted."""
 
 
+class OfferRescindedData(BaseModel):
+    """``offer_rescinded``: an offer the agent had is withdrawn (``reason``: the caller
+    hung up, the agent logged out, the contact went elsewhere...)."""
+
+    contact_id: str
+    reason: str
+
+
+# --- message types the server sends to an agent console (``/ws/agent``) ----------------------
+#
+# The ``type`` of every envelope a console gets, as a closed type (the ports that take it,
+# ports.ConsoleNotifier, hub.AgentChannel.push and acd.AgentSink, refuse a misspelt kind
+# under mypy) and a name per value, which the server's code uses (a bare string there fails
+# tests/contactcenter/test_one_home.py). The browser console (agent_ui/js) reads these
+# strings: never change a value.
+
+AgentMessageType = Literal[
+    "agent_state",
+    "offer",
+    "offer_rescinded",
+    "contact_state",
+    "consult_offer",
+    "consult_state",
+    "dial_result",
+    "campaign_preview",
+    "chat.message",
+    "chat.typing",
+    "reply",
+    "error",
+]
+AGENT_STATE: Final = "agent_state"
+"""``AgentStateData``: the agent's status and activity, on every change and on connect."""
+OFFER: Final = "offer"
+"""``OfferData``: a contact offered to the agent; ``accept`` or ``reject`` it."""
+OFFER_RESCINDED: Final = "offer_rescinded"
+"""``OfferRescindedData``: an offer withdrawn before the agent answered it."""
+CONTACT_STATE: Final = "contact_state"
+"""``ContactStateData``: one of the agent's contacts changed (answered, held, ended...)."""
+CONSULT_OFFER: Final = "consult_offer"
+"""``ConsultOfferData``: another agent asks this one to talk about its caller."""
+CONSULT_STATE: Final = "consult_state"
+"""``ConsultStateData``: how a consult the agent is part of stands now."""
+DIAL_RESULT: Final = "dial_result"
+"""``DialResultData``: what became of a call the agent dialled."""
+CAMPAIGN_PREVIEW: Final = "campaign_preview"
+"""``CampaignPreviewData``: a preview campaign's record for the agent to call."""
+CHAT_MESSAGE: Final = "chat.message"
+"""``ChatMessageData``: a line of a chat the agent holds."""
+CHAT_TYPING: Final = "chat.typing"
+"""``ChatTypingData``: the visitor started or stopped typing."""
+REPLY: Final = "reply"
+"""``reply(...)``: a command succeeded (``id`` echoes the command's)."""
+ERROR: Final = "error"
+"""``error_data(...)``: a command failed or a frame was refused (``id``, ``code``,
+``message``)."""
+AGENT_MESSAGE_TYPES: tuple[AgentMessageType, ...] = get_args(AgentMessageType)
+
+
 def reply(command_id: str | int, **data: Any) -> dict[str, Any]:
     return {"id": command_id, "ok": True, **data}
 
@@ -690,6 +749,54 @@ VISITOR_FRAME_TYPES: tuple[str, ...] = ("start", "resume", "message", "typing", 
 _VISITOR_FRAMES: TypeAdapter[VisitorFrame] = TypeAdapter(VisitorFrame)
 
 
+# --- web chat visitor: /ws/chat (server to client) -------------------------------------------
+#
+# The same envelope as the console's. ``state`` and ``message`` are numbered (replayed on
+# ``resume``); ``started``, ``resumed``, ``typing`` and ``error`` are not (seq 0). The chat
+# widget (agent_ui/widget) reads these strings: never change a value.
+
+VisitorMessageType = Literal["started", "resumed", "state", "message", "typing", "error"]
+VISITOR_STARTED: Final = "started"
+"""``VisitorStartedData``: the answer to ``start``, with the token ``resume`` needs."""
+VISITOR_RESUMED: Final = "resumed"
+"""``VisitorResumedData``: the answer to ``resume``; the missed messages follow."""
+VISITOR_STATE: Final = "state"
+"""``{"state": ivr | queued | connected | survey | ended, ...detail}``: where the chat is
+(``agent`` when connected, ``queue`` and ``transferred`` when queued again, ``reason``
+when ended)."""
+VISITOR_MESSAGE: Final = "message"
+"""``ChatMessageData`` (and ``choices`` for a bot's menu): a line of the chat."""
+VISITOR_TYPING: Final = "typing"
+"""``VisitorTypingData``: the agent started or stopped typing."""
+VISITOR_ERROR: Final = "error"
+"""``VisitorErrorData``: a frame refused (``code``, ``message``)."""
+VISITOR_MESSAGE_TYPES: tuple[VisitorMessageType, ...] = get_args(VisitorMessageType)
+
+
+class VisitorStartedData(BaseModel):
+    chat_id: str
+    token: str
+
+
+class VisitorResumedData(BaseModel):
+    chat_id: str
+    state: str
+    seq: int
+    """The chat's last seq now."""
+    replayed: int
+    """Messages resent after this one (those after the ``last_seq`` of ``resume``)."""
+
+
+class VisitorTypingData(BaseModel):
+    sender: Literal["agent"]
+    typing: bool
+
+
+class VisitorErrorData(BaseModel):
+    code: str
+    message: str
+
+
 def parse_visitor_frame(raw: str | bytes) -> VisitorFrame:
     """One visitor frame as a validated frame, or ``ProtocolError`` naming the problem."""
     if len(raw) > MAX_VISITOR_FRAME_BYTES:
@@ -720,3 +827,74 @@ def parse_visitor_frame(raw: str | bytes) -> VisitorFrame:
     if isinstance(frame, VisitorStart) and (not frame.name.strip() or "\x00" in frame.name):
         raise ProtocolError("invalid_frame", "the name is empty or holds a NUL character")
     return frame
+
+
+# --- telephony gateway: /gateway/ws (docs/gateway.md) ----------------------------------------
+#
+# Server to gateway: commands, in the agents' envelope (numbered by ``seq``), through
+# ports.GatewayCommands; a frame of the gateway's that cannot be acted on gets an unnumbered
+# ``{"type": "error", "data": {...}}``. Gateway to server: ``ack``, ``ping`` and
+# ``originate_result``. The simulated carrier (carrier.py) reads and writes the same names.
+# A PBX integration reads these strings: never change a value.
+
+GatewayCommandType = Literal[
+    "play",
+    "bridge",
+    "hangup",
+    "transfer",
+    "originate",
+    "mute",
+    "send_dtmf",
+    "consult_bridge",
+    "consult_end",
+    "conference",
+    "leave_conference",
+    "gather",
+    "prompt",
+    "voicemail",
+]
+GATEWAY_PLAY: Final = "play"
+"""``call_id``, ``prompt`` (``queue_hold``, or a campaign's identification message with
+``then: "hangup"``)."""
+GATEWAY_BRIDGE: Final = "bridge"
+"""``call_id``, ``agent_id``, ``extension``: connect the caller to the agent."""
+GATEWAY_HANGUP: Final = "hangup"
+"""``call_id``, ``reason``."""
+GATEWAY_TRANSFER: Final = "transfer"
+"""``call_id``, ``target``, ``reason`` (and ``agent_id`` for an agent's transfer)."""
+GATEWAY_ORIGINATE: Final = "originate"
+"""``call_id``, ``number``, ``agent_id``, ``extension`` (campaigns: ``campaign_id``,
+``ring_timeout_s``, ``amd``); the gateway answers ``originate_result``."""
+GATEWAY_MUTE: Final = "mute"
+"""``call_id``, ``agent_id``, ``muted``."""
+GATEWAY_SEND_DTMF: Final = "send_dtmf"
+"""``call_id``, ``agent_id``, ``digits``."""
+GATEWAY_CONSULT_BRIDGE: Final = "consult_bridge"
+"""``call_id``, ``agent_id``, ``target_agent_id``, ``extension``."""
+GATEWAY_CONSULT_END: Final = "consult_end"
+"""``call_id``, ``reason``."""
+GATEWAY_CONFERENCE: Final = "conference"
+"""``call_id``, ``agents``."""
+GATEWAY_LEAVE_CONFERENCE: Final = "leave_conference"
+"""``call_id``, ``agent_id``."""
+GATEWAY_GATHER: Final = "gather"
+"""An IVR prompt that collects keys: ``call_id``, ``prompts``, ``kind``, ``min_digits``,
+``max_digits``, ``terminator``, ``timeout_s``, ``prompt_id``, ``attempt``, ``node``."""
+GATEWAY_PROMPT: Final = "prompt"
+"""IVR prompts to play, nothing to collect: ``call_id``, ``prompts``, ``node``."""
+GATEWAY_VOICEMAIL: Final = "voicemail"
+"""``call_id``, ``mailbox``, ``max_s``: record a message, then end the call."""
+GATEWAY_COMMAND_TYPES: tuple[GatewayCommandType, ...] = get_args(GatewayCommandType)
+
+GATEWAY_ERROR: Final = "error"
+"""Server to gateway, unnumbered: a gateway frame refused (``code``, ``message``, and
+``call_id`` for an ``originate_result``)."""
+
+GatewayReportType = Literal["ack", "ping", "originate_result"]
+GATEWAY_ACK: Final = "ack"
+"""``{"type": "ack", "seq": N}``: the gateway got command N."""
+GATEWAY_PING: Final = "ping"
+GATEWAY_ORIGINATE_RESULT: Final = "originate_result"
+"""``data``: ``call_id``, ``result`` (``DialResult``; campaigns also ``amd``,
+``amd_latency_s``): see gateway_contract.OriginateResultIn."""
+GATEWAY_REPORT_TYPES: tuple[GatewayReportType, ...] = get_args(GatewayReportType)

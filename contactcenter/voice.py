@@ -111,8 +111,10 @@ class VoiceControls:
             return [kind(contact_id=cid, agent_id=agent_id, queue_id=queue[0]).record(now)]
 
         await self.acd.execute(action, before=record)
-        self.acd.gateway_sink("mute", {"call_id": cid, "agent_id": agent_id, "muted": muted})
-        self.acd.agent_sink(agent_id, "agent_state", self.acd.agent_state(agent_id))
+        self.acd.gateway_sink(
+            p.GATEWAY_MUTE, {"call_id": cid, "agent_id": agent_id, "muted": muted}
+        )
+        self.acd.agent_sink(agent_id, p.AGENT_STATE, self.acd.agent_state(agent_id))
         return {"contact_id": cid, "muted": muted}
 
     async def dtmf(self, agent_id: str, command: p.Dtmf) -> dict[str, Any]:
@@ -132,7 +134,9 @@ class VoiceControls:
             ]
 
         await self.acd.execute(action, before=record)
-        self.acd.gateway_sink("send_dtmf", {"call_id": cid, "agent_id": agent_id, "digits": digits})
+        self.acd.gateway_sink(
+            p.GATEWAY_SEND_DTMF, {"call_id": cid, "agent_id": agent_id, "digits": digits}
+        )
         return {"contact_id": cid, "count": len(digits)}
 
     async def transfer_external(
@@ -172,7 +176,7 @@ class VoiceControls:
         if number is None:
             return False
         self.acd.gateway_sink(
-            "transfer",
+            p.GATEWAY_TRANSFER,
             {"call_id": cid, "target": number, "reason": "agent", "agent_id": event.agent_id},
         )
         return True

@@ -27,7 +27,14 @@ from contactcenter.acd import Acd, AcdUnavailable
 from contactcenter.clock import Scheduler, Timer
 from contactcenter.gateway_contract import OriginateResultIn
 from contactcenter.ports import GatewayCommands
-from contactcenter.protocol import CampaignPreviewData, ScreenPop
+from contactcenter.protocol import (
+    CAMPAIGN_PREVIEW,
+    GATEWAY_HANGUP,
+    GATEWAY_ORIGINATE,
+    GATEWAY_PLAY,
+    CampaignPreviewData,
+    ScreenPop,
+)
 from contactcenter.server_events import ContactArrived, DialResult
 from contactcenter.store import EventRecord
 from contactcenter.store import campaigns as store
@@ -436,7 +443,7 @@ class CampaignRunner:
             screen_pop=pop,
             expires_at=preview.expires_at,
         )
-        self.acd.agent_sink(agent_id, "campaign_preview", data.model_dump(mode="json"))
+        self.acd.agent_sink(agent_id, CAMPAIGN_PREVIEW, data.model_dump(mode="json"))
         return True
 
     async def preview_done(self, event: WrapUpCompleted) -> None:
@@ -570,7 +577,7 @@ class CampaignRunner:
             await self._outcome(call_id, "failed", now, logged=False)
             return False
         self.gateway.send(
-            "originate",
+            GATEWAY_ORIGINATE,
             {
                 "call_id": call_id,
                 "number": allowed.number,
@@ -642,7 +649,7 @@ class CampaignRunner:
         )
         if machine := kind == "machine":
             # a machine answered: the gateway drops it (no message is left)
-            self.gateway.send("hangup", {"call_id": call_id, "reason": "machine"})
+            self.gateway.send(GATEWAY_HANGUP, {"call_id": call_id, "reason": "machine"})
         if logged:
             # the call log's outcome is one of its own (machine: no_answer); the dialer's
             # own word is in attached.dial_outcome and in dial_attempts
@@ -758,7 +765,7 @@ class CampaignRunner:
         for cmd in commands:
             # the recorded identification message, then the gateway hangs up
             self.gateway.send(
-                "play", {"call_id": cmd.call_id, "prompt": cmd.message, "then": "hangup"}
+                GATEWAY_PLAY, {"call_id": cmd.call_id, "prompt": cmd.message, "then": "hangup"}
             )
 
     # --- the ACD's committed events ----------------------------------------------------------
