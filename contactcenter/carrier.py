@@ -41,7 +41,17 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import aiohttp
 import websockets
 
+from contactcenter import protocol as p
+
 log = logging.getLogger(__name__)
+
+_CONSULT_LEGS: tuple[p.GatewayCommandType, ...] = (
+    p.GATEWAY_CONSULT_BRIDGE,
+    p.GATEWAY_CONSULT_END,
+    p.GATEWAY_CONFERENCE,
+    p.GATEWAY_LEAVE_CONFERENCE,
+)
+"""Commands on the consult leg of a call (``Carrier._consult_leg``)."""
 
 DEFAULT_ANIS = (
     "+14155550101",
@@ -203,7 +213,8 @@ class _Live:
         self.ended = asyncio.Event()
         self.bridged_at: float | None = None
         self.agent_id: str | None = None
-        self.end_kind: str | None = None
+        self.end_kind: p.GatewayCommandType | None = None
+        """The command that ended the call on the server's side (hangup, transfer, voicemail)."""
         self.gathers = 0
         """IVR prompts answered so far (the index into ``ivr_digits``)."""
 
@@ -379,26 +390,26 @@ class Carrier:
             kind, data = msg.get("type"), msg.get("data") or {}
             if isinstance(msg.get("seq"), int):
                 with contextlib.suppress(websockets.exceptions.ConnectionClosed):
-                    await ws.send(json.dumps({"type": "ack", "seq": msg["seq"]}))
-            if kind == "originate":
+                    await ws.send(json.dumps({"type": p.GATEWAY_ACK, "seq": msg["seq"]}))
+            if kind == p.GATEWAY_ORIGINATE:
                 self._start_outbound(data)
                 continue
-            if kind in ("mute", "send_dtmf"):
+            if kind in (p.GATEWAY_MUTE, p.GATEWAY_SEND_DTMF):
                 self._agent_leg(kind, data)
                 continue
-            if kind in ("consult_bridge", "consult_end", "conference", "leave_conference"):
+            if kind in _CONSULT_LEGS:
                 self._consult_leg(kind, data)
                 continue
             live = self._live.get(str(data.get("call_id")))
-            if kind == "error":
+            if kind == p.GATEWAY_ERROR:
                 log.warning("gateway error from the server: %s", data)
             if live is None:
-                if kind in ("bridge", "hangup", "transfer"):
+                if kind in (p.GATEWAY_BRIDGE, p.GATEWAY_HANGUP, p.GATEWAY_TRANSFER):
                     self._unknown_commands += 1
                 continue
-            if kind == "gather":
+            if kind == p.GATEWAY_GATHER:
                 self._answer_ivr(str(data.get("call_id")), live)
-            elif kind == "bridge":
+            elif kind == p.GATEWAY_BRIDGE:
                 live.bridged_at = time.monotonic()
                 live.agent_id = data.get("agent_id")
                 live.bridged.set()
@@ -407,20 +418,20 @@ class Carrier:
                 self.joined[call_id] = {str(live.agent_id)}
                 self.consult_legs.pop(call_id, None)
                 self.legs.setdefault(call_id, []).append(f"bridge:{live.agent_id}")
-            elif kind in ("hangup", "transfer", "voicemail"):
+            elif kind in (p.GATEWAY_HANGUP, p.GATEWAY_TRANSFER, p.GATEWAY_VOICEMAIL):
                 live.end_kind = kind
-                if kind == "transfer":
+                if kind == p.GATEWAY_TRANSFER:
                     # the call leaves this server for the target: this leg is over
                     self.transfers[str(data.get("call_id"))] = str(data.get("target"))
                 live.ended.set()
-            elif kind == "play":
+            elif kind == p.GATEWAY_PLAY:
                 self._played(str(data.get("call_id")), data, live)
 
     def _agent_leg(self, kind: str, data: dict[str, Any]) -> None:
         """The agent's leg of a call: its microphone muted or not, the keys it sent (kept
         per call so that tests and demos can check what reached the line)."""
         call_id = str(data.get("call_id"))
-        if kind == "mute":
+        if kind == p.GATEWAY_MUTE:
             self.mutes.setdefault(call_id, []).append(data.get("muted") is True)
         elif isinstance(data.get("digits"), str):
             self.dtmf[call_id] = self.dtmf.get(call_id, "") + data["digits"]
@@ -430,14 +441,14 @@ class Carrier:
         during a consult), recorded per call."""
         call_id = str(data.get("call_id"))
         self.legs.setdefault(call_id, []).append(kind)
-        if kind == "consult_bridge":
+        if kind == p.GATEWAY_CONSULT_BRIDGE:
             self.consult_legs[call_id] = (
                 str(data.get("agent_id")),
                 str(data.get("target_agent_id")),
             )
-        elif kind == "consult_end":
+        elif kind == p.GATEWAY_CONSULT_END:
             self.consult_legs.pop(call_id, None)
-        elif kind == "conference":
+        elif kind == p.GATEWAY_CONFERENCE:
             agents = data.get("agents")
             self.consult_legs.pop(call_id, None)
             if isinstance(agents, list):
@@ -451,8 +462,8 @@ class Carrier:
         for record in self.result.outbound:
             if record.call_id == call_id:
                 record.prompts.append(str(data.get("prompt")))
-        if data.get("then") == "hangup":
-            live.end_kind = "hangup"
+        if data.get("then") == p.GATEWAY_HANGUP:
+            live.end_kind = p.GATEWAY_HANGUP
             live.ended.set()
 
     def _answer_ivr(self, call_id: str, live: _Live) -> None:
@@ -561,7 +572,7 @@ class Carrier:
                 cfg.amd_human_latency if record.amd == "human" else cfg.amd_machine_latency
             )
         with contextlib.suppress(websockets.exceptions.ConnectionClosed):
-            await self._ws.send(json.dumps({"type": "originate_result", "data": data}))
+            await self._ws.send(json.dumps({"type": p.GATEWAY_ORIGINATE_RESULT, "data": data}))
 
     # --- one caller --------------------------------------------------------------------------
 
@@ -644,7 +655,7 @@ class Carrier:
         elif live.ended.is_set():
             record.ended_by = "server"
             self._open.discard(record.call_id)
-            if live.end_kind == "transfer":
+            if live.end_kind == p.GATEWAY_TRANSFER:
                 record.outcome = "transferred"
                 self.result.transferred += 1
             elif record.state == "ivr":
