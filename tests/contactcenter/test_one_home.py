@@ -1,17 +1,42 @@
 """Facts of the websocket protocol have one home, contactcenter/protocol.py: every close
-code the server sends and every pydantic model of a frame. An AST scan of the server
-package keeps them there (a literal close code or a frame model elsewhere fails)."""
+code the server sends, every pydantic model of a frame and every message type the server
+sends (to consoles, chat visitors and the telephony gateway) or reads from the gateway. An
+AST scan of the server package keeps them there (a literal close code, a frame model or a
+message type spelt as a bare string elsewhere fails)."""
 
 from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
 from pathlib import Path
+from typing import get_args
 
 from contactcenter import protocol
 
 PACKAGE = Path(__file__).resolve().parents[2] / "contactcenter"
 PROTOCOL = PACKAGE / "protocol.py"
+GATEWAY_DOC = PACKAGE.parent / "docs" / "gateway.md"
+
+MESSAGE_TYPES = frozenset(
+    protocol.AGENT_MESSAGE_TYPES
+    + protocol.VISITOR_MESSAGE_TYPES
+    + protocol.GATEWAY_COMMAND_TYPES
+    + protocol.GATEWAY_REPORT_TYPES
+    + (protocol.GATEWAY_ERROR,)
+)
+"""Every ``type`` the server sends on a websocket, or reads from the gateway."""
+SINKS = {
+    "agent_sink": 1,
+    "deliver": 1,
+    "push": 0,
+    "send_once": 0,
+    "gateway_sink": 0,
+    "gateway_send": 0,
+    "send": 0,
+    "envelope": 0,
+}
+"""Functions that take a message type: the position of the type among their arguments
+(the ports and their implementations, ``protocol.envelope``)."""
 
 
 def _modules() -> Iterator[tuple[Path, ast.Module]]:
@@ -76,6 +101,58 @@ def _frame_classes(tree: ast.Module) -> list[ast.ClassDef]:
     ]
 
 
+def _is_message_type(node: ast.expr | None) -> bool:
+    """A string literal that is one of the protocol's message types (or a tuple of them)."""
+    if isinstance(node, ast.Tuple | ast.List | ast.Set):
+        return any(_is_message_type(e) for e in node.elts)
+    return isinstance(node, ast.Constant) and node.value in MESSAGE_TYPES
+
+
+def _kind_name(node: ast.expr) -> str:
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return node.id if isinstance(node, ast.Name) else ""
+
+
+def _bare_message_types(tree: ast.Module) -> list[ast.expr]:
+    """Message types spelt as strings instead of the protocol's names: the kind given to a
+    sink (``agent_sink(agent, "offer", ...)``, ``gateway_sink("bridge", ...)``...), the
+    ``type`` of a frame built as a dict, and a ``kind`` compared with one (the carrier
+    reading commands)."""
+    found: list[ast.expr] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            position = SINKS.get(_kind_name(node.func))
+            if position is None:
+                continue
+            kind = next((k.value for k in node.keywords if k.arg == "kind"), None)
+            if kind is None and len(node.args) > position:
+                kind = node.args[position]
+            if _is_message_type(kind):
+                assert kind is not None
+                found.append(kind)
+        elif isinstance(node, ast.Dict):
+            found += [
+                value
+                for key, value in zip(node.keys, node.values, strict=True)
+                if isinstance(key, ast.Constant) and key.value == "type" and _is_message_type(value)
+            ]
+        elif isinstance(node, ast.Compare):
+            name = _kind_name(node.left)
+            if name == "kind" or name.endswith("_kind"):
+                found += [c for c in node.comparators if _is_message_type(c)]
+    return sorted(found, key=lambda n: (n.lineno, n.col_offset))
+
+
+def _message_types_outside_protocol() -> list[str]:
+    return [
+        f"{path.name}:{node.lineno}: {ast.unparse(node)}"
+        for path, tree in _modules()
+        if path != PROTOCOL
+        for node in _bare_message_types(tree)
+    ]
+
+
 def _close_codes_outside_protocol() -> list[str]:
     return [
         f"{path.name}:{code.lineno}: close(code={ast.unparse(code)})"
@@ -100,6 +177,47 @@ def test_every_close_code_is_a_protocol_constant() -> None:
 
 def test_no_frame_model_outside_the_protocol_module() -> None:
     assert _frame_models_outside_protocol() == []
+
+
+def test_every_message_type_is_a_protocol_name() -> None:
+    assert _message_types_outside_protocol() == []
+
+
+def test_every_message_type_has_a_name() -> None:
+    """Each value of the closed types is a constant of protocol.py (what the code uses),
+    and the tuples list exactly the closed types' values."""
+    named = {
+        value
+        for name, value in vars(protocol).items()
+        if name.isupper() and isinstance(value, str) and value in MESSAGE_TYPES
+    }
+    assert named == MESSAGE_TYPES
+    for types, closed in [
+        (protocol.AGENT_MESSAGE_TYPES, protocol.AgentMessageType),
+        (protocol.VISITOR_MESSAGE_TYPES, protocol.VisitorMessageType),
+        (protocol.GATEWAY_COMMAND_TYPES, protocol.GatewayCommandType),
+        (protocol.GATEWAY_REPORT_TYPES, protocol.GatewayReportType),
+    ]:
+        assert types == get_args(closed)
+        assert len(set(types)) == len(types)
+
+
+def _documented_gateway_commands() -> set[str]:
+    """The first cells of the docs/gateway.md tables whose header is ``| type | ...``."""
+    found: set[str] = set()
+    in_table = False
+    for line in GATEWAY_DOC.read_text(encoding="utf-8").splitlines():
+        if line.startswith("| type |"):
+            in_table = True
+        elif not line.startswith("|"):
+            in_table = False
+        elif in_table and line.startswith("| `"):
+            found.add(line.split("`")[1])
+    return found
+
+
+def test_the_gateway_doc_lists_every_command() -> None:
+    assert _documented_gateway_commands() == set(protocol.GATEWAY_COMMAND_TYPES)
 
 
 def test_the_close_codes_are_distinct_websocket_codes() -> None:
@@ -132,3 +250,43 @@ def test_the_scan_finds_what_it_looks_for() -> None:
     )
     assert [ast.unparse(c) for c in _literal_closes(tree)] == ["4000", "REPLACED", "1001"]
     assert [c.name for c in _frame_classes(tree)] == ["Start"]
+
+
+def test_the_message_type_scan_finds_what_it_looks_for() -> None:
+    tree = ast.parse(
+        "from contactcenter import protocol as p\n"
+        "def f(acd, ch, chat, link, kind, live):\n"
+        "    acd.agent_sink('alice', 'offer', {})\n"
+        "    acd.agent_sink('alice', p.OFFER, {})\n"
+        "    acd.agent_sink('alice', kind='chat.typing', data={})\n"
+        "    ch.push('reply', {})\n"
+        "    ch.push(p.REPLY, {})\n"
+        "    chat.send_once('started', {})\n"
+        "    link.send('bridge', {})\n"
+        "    send = acd.gateway_sink\n"
+        "    send('consult_end', {})\n"
+        "    send(p.GATEWAY_CONSULT_END, {})\n"
+        "    p.envelope('error', 0, {})\n"
+        "    ws.send(json.dumps({'type': 'ack', 'seq': 1}))\n"
+        "    ws.send(json.dumps({'type': p.GATEWAY_ACK, 'seq': 1}))\n"
+        "    schema = {'type': 'string'}\n"
+        "    if kind == 'gather' or kind in ('mute', 'send_dtmf') or live.end_kind == 'hangup':\n"
+        "        pass\n"
+        "    if kind == p.GATEWAY_GATHER or event_kind == 'contact.arrived':\n"
+        "        pass\n"
+        "    acd.agent_sink('alice', 'not_a_type', {})\n"
+        "    ch.push(text)\n"
+    )
+    assert [ast.unparse(n) for n in _bare_message_types(tree)] == [
+        "'offer'",
+        "'chat.typing'",
+        "'reply'",
+        "'started'",
+        "'bridge'",
+        "'consult_end'",
+        "'error'",
+        "'ack'",
+        "'gather'",
+        "('mute', 'send_dtmf')",
+        "'hangup'",
+    ]
