@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from contactcenter.app import create_app, load_routing_config
 from contactcenter.auth import issue_token
+from contactcenter.carrier import Carrier, CarrierConfig, OutboundRecord
 from contactcenter.clock import ManualScheduler, Scheduler
 from contactcenter.settings import Settings
 from contactcenter.store.users import AgentProfileIn, create_user, save_agent_profile
@@ -170,3 +171,19 @@ async def console(
         yield Console(ws)
     finally:
         await ws.close()
+
+
+class HeldCarrier(Carrier):
+    """The simulated carrier, whose answers to the server's originates (answered, busy,
+    ...) wait for the test's word, ``answers.set()``, after their own delay: the callee
+    answers when the test says, not when a real-time delay runs out."""
+
+    def __init__(self, config: CarrierConfig) -> None:
+        super().__init__(config)
+        self.answers = asyncio.Event()
+
+    async def _report(
+        self, call_id: str, result: str, record: OutboundRecord | None = None
+    ) -> None:
+        await self.answers.wait()
+        await super()._report(call_id, result, record)

@@ -2,56 +2,63 @@
 over the gateway websocket, agents' consoles over theirs. A progressive campaign dials, a
 live answer reaches the agent with the contact's screen pop, an unconnected answer is
 abandoned after 2 s with the identification message, the call log records every attempt,
-calling windows and the DNC list hold at dispatch, and a restart never re-dials."""
+calling windows and the DNC list hold at dispatch, and a restart never re-dials. The app
+runs on a ManualScheduler set to the time of day the windows need: the runner ticks and
+the 2-second connect deadline fire when the test advances it; the carrier answers on its
+own (real, short) delays."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
 
 from contactcenter.carrier import Carrier, CarrierConfig
+from contactcenter.clock import ManualScheduler
 from contactcenter.settings import Settings
 from contactcenter.store.customers import CustomerIn, upsert_customer
 from contactcenter.store.events import read_contact
 from contactcenter.store.interactions import get_interaction
 from contactcenter.store.users import create_user
-from tests.contactcenter.server_support import PASSWORD, add_agent, bearer, console
-from tests.contactcenter.test_campaign_support import campaign_app, clock_at
+from tests.contactcenter.server_support import (
+    PASSWORD,
+    HeldCarrier,
+    add_agent,
+    bearer,
+    console,
+    until,
+)
+from tests.contactcenter.test_campaign_support import at_hour, campaign_app, ticks
 
 # 17:00 UTC: 12:00 or 13:00 in New York, 07:00 in Honolulu
 CLOCK_UTC_HOUR = 17.0
+CONNECT_LIMIT_S = 2.0  # an answered call reaches an agent within 2 s or is abandoned
 
 
-def carrier_for(url: str, **outcomes: Any) -> Carrier:
-    return Carrier(
-        CarrierConfig(
-            url=url,
-            username="gateway",
-            password=PASSWORD,
-            queue="sales",
-            max_calls=0,
-            seed=7,
-            **outcomes,
-        )
+def clock() -> ManualScheduler:
+    """The app's clock: 17:00 UTC today, moved by the test."""
+    return ManualScheduler(start=at_hour(CLOCK_UTC_HOUR))
+
+
+def config_for(url: str, **outcomes: Any) -> CarrierConfig:
+    return CarrierConfig(
+        url=url,
+        username="gateway",
+        password=PASSWORD,
+        queue="sales",
+        max_calls=0,
+        seed=7,
+        **outcomes,
     )
 
 
-async def until(
-    check: Callable[[], Awaitable[bool]] | Callable[[], bool], timeout: float = 8.0
-) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if isinstance(result, Awaitable):
-            result = await result
-        if result:
-            return
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.05)
+def carrier_for(url: str, **outcomes: Any) -> Carrier:
+    return Carrier(config_for(url, **outcomes))
+
+
+async def dial_results(db: asyncpg.Pool, n: int) -> bool:
+    """``n`` dial results handled: the runner logs ``dial.result`` after its other writes."""
+    return bool(await db.fetchval("SELECT count(*) = $1 FROM events WHERE type = 'dial.result'", n))
 
 
 async def create_campaign(client: Any, settings: Settings, csv: str, **fields: Any) -> None:
@@ -99,7 +106,8 @@ async def test_progressive_live_answer_reaches_the_agent_with_screen_pop(
     csv = (
         f"number,name,timezone,customer_id,plan\n+12125550101,Ada,America/New_York,{ada.id},gold\n"
     )
-    async with campaign_app(cc_settings, db, clock=clock_at(CLOCK_UTC_HOUR)) as client:
+    scheduler = clock()
+    async with campaign_app(cc_settings, db, scheduler=scheduler) as client:
         await create_campaign(client, cc_settings, csv)
         url = str(client.make_url("")).rstrip("/")
         carrier = carrier_for(
@@ -134,7 +142,7 @@ async def test_progressive_live_answer_reaches_the_agent_with_screen_pop(
                 )
             )
             await until(lambda: db.fetchval("SELECT final FROM campaign_contacts"))
-            await asyncio.sleep(0.3)  # ticks with alice ready again: the list is done
+            await ticks(scheduler)  # ticks with alice ready again: the list is done
             figures = await stats(client, cc_settings)
 
     (call,) = carrier.result.outbound  # exactly one dial: the row is final after it
@@ -186,7 +194,8 @@ async def test_answer_without_a_free_agent_is_abandoned_with_identification(
         "number,name,timezone\n+12125550101,Ann,America/New_York\n"
         "+12125550102,Ben,America/New_York\n"
     )
-    async with campaign_app(cc_settings, db, clock=clock_at(CLOCK_UTC_HOUR)) as client:
+    scheduler = clock()
+    async with campaign_app(cc_settings, db, scheduler=scheduler) as client:
         # power mode, two lines for the one agent, UK rules (lockouts)
         await create_campaign(
             client, cc_settings, csv, mode="power", ratio=2.0, regulatory_mode="uk"
@@ -205,7 +214,12 @@ async def test_answer_without_a_free_agent_is_abandoned_with_identification(
             await start(client, cc_settings)
             taken = (await alice.next("offer", timeout=8))["data"]["contact_id"]
             assert (await alice.command("accept", contact_id=taken))["type"] == "reply"
-            # the other answered call finds nobody: identification message and hang-up
+            # the other answered call finds nobody: when its 2 s are up, identification
+            # message and hang-up (queued: its deadline is set)
+            await until(
+                lambda: db.fetchval("SELECT count(*) = 2 FROM events WHERE type = 'contact.queued'")
+            )
+            await scheduler.advance(CONNECT_LIMIT_S)
             await until(lambda: any(r.prompts for r in carrier.result.outbound))
             figures = await stats(client, cc_settings)
 
@@ -248,7 +262,8 @@ async def test_no_dial_outside_the_window_or_to_dnc_numbers(
         "+12125550101,Ann,America/New_York\n"  # callable
         "+12125550109,Bea,America/Chicago\n"
     )  # the record's zone wins: 11:00
-    async with campaign_app(cc_settings, db, clock=clock_at(CLOCK_UTC_HOUR)) as client:
+    scheduler = clock()
+    async with campaign_app(cc_settings, db, scheduler=scheduler) as client:
         await create_campaign(client, cc_settings, csv)
         resp = await client.post(
             "/api/dnc",
@@ -263,10 +278,15 @@ async def test_no_dial_outside_the_window_or_to_dnc_numbers(
         async with carrier.serving(), console(client, cc_settings, "alice") as alice:
             assert (await alice.command("set_status", status="available"))["type"] == "reply"
             await start(client, cc_settings)
+            # the first tick refuses two rows and dials one; once its busy result is
+            # in (its dial.result logged last), the next tick dials the other
+            await until(lambda: dial_results(db, 1))
+            await ticks(scheduler, 1)
+            await until(lambda: dial_results(db, 2))
             await until(
                 lambda: db.fetchval("SELECT count(*) = 2 FROM dial_attempts WHERE state = 'busy'")
             )
-            await asyncio.sleep(0.3)  # more ticks: nothing else is dialed
+            await ticks(scheduler)  # more ticks: nothing else is dialed
 
     dialed = sorted(r.number for r in carrier.result.outbound)
     assert dialed == ["+12125550101", "+12125550109"]
@@ -300,18 +320,20 @@ async def test_a_restart_never_dials_a_placed_attempt_again(
     )
     # no carrier connected: the originate waits in the gateway's buffer and is lost
     # with the process, as if the server died right after sending it
-    clock = clock_at(CLOCK_UTC_HOUR)  # one clock for both lives of the server
-    async with campaign_app(cc_settings, db, clock=clock) as client:
+    scheduler = clock()
+    async with campaign_app(cc_settings, db, scheduler=scheduler) as client:
         await create_campaign(client, cc_settings, csv)
         async with console(client, cc_settings, "alice") as alice:
             assert (await alice.command("set_status", status="available"))["type"] == "reply"
             await start(client, cc_settings)
             await until(lambda: db.fetchval("SELECT count(*) = 1 FROM dial_attempts"))
-            await asyncio.sleep(0.3)  # ticks: one line per ready agent, no second dial
+            await ticks(scheduler)  # ticks: one line per ready agent, no second dial
     (first,) = await db.fetch("SELECT * FROM dial_attempts")
     assert first["state"] == "placed"
 
-    async with campaign_app(cc_settings, db, clock=clock) as client:
+    # the second life of the server: its clock goes on from the first's
+    scheduler = ManualScheduler(start=scheduler.now())
+    async with campaign_app(cc_settings, db, scheduler=scheduler) as client:
         url = str(client.make_url("")).rstrip("/")
         carrier = carrier_for(
             url, campaign_live=0.0, campaign_busy=1.0, campaign_machine=0.0, busy_after=(0.05, 0.1)
@@ -320,7 +342,8 @@ async def test_a_restart_never_dials_a_placed_attempt_again(
             await alice.command("hello")
             # alice was restored logged in and ready: the runner dials the other row
             await until(lambda: len(carrier.result.outbound) >= 1)
-            await asyncio.sleep(0.5)
+            await until(lambda: dial_results(db, 1))  # the busy result, handled
+            await ticks(scheduler)  # more ticks: nothing else is dialed
 
     numbers = [r.number for r in carrier.result.outbound]
     assert first["call_id"] not in {r.call_id for r in carrier.result.outbound}
@@ -334,7 +357,7 @@ async def test_a_restart_never_dials_a_placed_attempt_again(
         "SELECT * FROM campaign_contacts WHERE id = $1", first["contact_row_id"]
     )
     assert lost_row["attempts"] == 1 and lost_row["last_outcome"] == "lost"
-    assert lost_row["next_attempt_at"] > clock() + 3000  # failed-retry time (1 h)
+    assert lost_row["next_attempt_at"] > scheduler.now() + 3000  # failed-retry time (1 h)
 
 
 async def test_preview_mode_shows_the_record_and_the_agent_dials_it(
@@ -346,7 +369,8 @@ async def test_preview_mode_shows_the_record_and_the_agent_dials_it(
     csv = (
         f"number,name,timezone,customer_id,plan\n+12125550101,Ada,America/New_York,{ada.id},gold\n"
     )
-    async with campaign_app(cc_settings, db, clock=clock_at(CLOCK_UTC_HOUR)) as client:
+    scheduler = clock()
+    async with campaign_app(cc_settings, db, scheduler=scheduler) as client:
         await create_campaign(client, cc_settings, csv, mode="preview")
         url = str(client.make_url("")).rstrip("/")
         # the agent's own call: the click-to-dial model answers it
@@ -376,7 +400,8 @@ async def test_preview_mode_shows_the_record_and_the_agent_dials_it(
             done = await alice.command("wrapup", contact_id=cid, disposition="done")
             assert done["type"] == "reply", done
             await until(lambda: db.fetchval("SELECT final FROM campaign_contacts"))
-            await asyncio.sleep(0.3)
+            await ticks(scheduler)
+            await alice.command("hello")  # its reply comes after what the ticks pushed
             assert not [m for m in alice.inbox if m["type"] == "campaign_preview"]
 
     attempt = await db.fetchrow("SELECT * FROM dial_attempts")
@@ -400,9 +425,9 @@ async def test_machine_is_hung_up_rescheduled_and_locked_out_in_uk_mode(
 ) -> None:
     await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await add_agent(db, "alice", {"sales": 5})
-    clock = clock_at(CLOCK_UTC_HOUR)
+    scheduler = clock()
     csv = "number,name,timezone\n+442071234567,Ian,Europe/London\n"
-    async with campaign_app(cc_settings, db, clock=clock) as client:
+    async with campaign_app(cc_settings, db, scheduler=scheduler) as client:
         await create_campaign(
             client,
             cc_settings,
@@ -429,8 +454,9 @@ async def test_machine_is_hung_up_rescheduled_and_locked_out_in_uk_mode(
                     and carrier.result.outbound[0].ended_by is not None
                 )
             )
-            await asyncio.sleep(0.3)  # more ticks: locked out, not dialed again
+            await ticks(scheduler)  # more ticks: locked out, not dialed again
             figures = await stats(client, cc_settings)
+            await alice.command("hello")  # its reply comes after what the ticks pushed
             assert not [m for m in alice.inbox if m["type"] == "offer"]
 
     (call,) = carrier.result.outbound
@@ -458,18 +484,20 @@ async def test_blended_agent_takes_the_waiting_inbound_call_first(
     await add_agent(db, "alice", {"sales": 8})  # serves inbound sales and the campaign
     csv = "number,name,timezone\n+12125550101,Ann,America/New_York\n"
     gw = bearer(cc_settings)
-    async with campaign_app(cc_settings, db, clock=clock_at(CLOCK_UTC_HOUR)) as client:
+    scheduler = clock()
+    async with campaign_app(cc_settings, db, scheduler=scheduler) as client:
         await create_campaign(client, cc_settings, csv)
         url = str(client.make_url("")).rstrip("/")
-        carrier = carrier_for(
-            url,
-            campaign_live=1.0,
-            campaign_busy=0.0,
-            campaign_machine=0.0,
-            # rings long enough for the inbound call below to come first
-            # even on a loaded machine
-            live_after=(3.0, 3.0),
-            amd_human_latency=0.1,
+        # the callee answers when the test says: after the inbound call below
+        carrier = HeldCarrier(
+            config_for(
+                url,
+                campaign_live=1.0,
+                campaign_busy=0.0,
+                campaign_machine=0.0,
+                live_after=(0.0, 0.0),
+                amd_human_latency=0.1,
+            )
         )
         async with carrier.serving(), console(client, cc_settings, "alice") as alice:
             assert (await alice.command("set_status", status="available"))["type"] == "reply"
@@ -482,8 +510,15 @@ async def test_blended_agent_takes_the_waiting_inbound_call_first(
             assert (await resp.json())["state"] == "offered"
             await alice.next("offer", contact_id="in-1")
             assert (await alice.command("accept", contact_id="in-1"))["type"] == "reply"
+            carrier.answers.set()
+            await until(lambda: db.fetchval("SELECT state = 'answered' FROM dial_attempts"))
+            dialed = carrier.result.outbound[0].call_id
             await until(
-                lambda: db.fetchval("SELECT state = 'answered' FROM dial_attempts"), timeout=10
+                lambda: db.fetchval(
+                    "SELECT count(*) = 1 FROM events WHERE type = 'contact.queued' "
+                    "AND contact_id = $1",
+                    dialed,
+                )
             )
             # the answered campaign call waits; a second inbound call comes after it
             resp = await client.post(
@@ -495,6 +530,8 @@ async def test_blended_agent_takes_the_waiting_inbound_call_first(
             assert done["type"] == "reply", done
             offer = await alice.next("offer")
             assert offer["data"]["contact_id"] == "in-2"  # inbound first, though later
+            # the campaign call's 2 s run out: identification message and hang-up
+            await scheduler.advance(CONNECT_LIMIT_S)
             await until(lambda: bool(carrier.result.outbound[0].prompts))
 
     (call,) = carrier.result.outbound
@@ -511,8 +548,8 @@ async def test_an_answered_call_waiting_at_a_restart_leaves_the_queue(
     await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await add_agent(db, "alice", {"sales": 5})
     csv = "number,name,timezone\n+12125550101,Ann,America/New_York\n"
-    clock = clock_at(CLOCK_UTC_HOUR)
-    async with campaign_app(cc_settings, db, clock=clock) as client:
+    scheduler = clock()
+    async with campaign_app(cc_settings, db, scheduler=scheduler) as client:
         await create_campaign(client, cc_settings, csv)
         url = str(client.make_url("")).rstrip("/")
         carrier = carrier_for(
@@ -527,9 +564,11 @@ async def test_an_answered_call_waiting_at_a_restart_leaves_the_queue(
             assert (await alice.command("set_status", status="available"))["type"] == "reply"
             await start(client, cc_settings)
             cid = (await alice.next("offer", timeout=8))["data"]["contact_id"]
-        # the server stops while the answered call is offered (within its 2 s)
+        # the server stops while the answered call is offered (within its 2 s: the
+        # clock has not moved)
 
-    async with campaign_app(cc_settings, db, clock=clock) as client:
+    scheduler = ManualScheduler(start=scheduler.now())
+    async with campaign_app(cc_settings, db, scheduler=scheduler) as client:
         await until(lambda: db.fetchval("SELECT count(*) = 1 FROM events WHERE type = 'dial.lost'"))
     assert await db.fetchval("SELECT state FROM dial_attempts") == "lost"
     row = await get_interaction(db, cid)

@@ -1,6 +1,8 @@
 """Helpers for the campaign tests: the real app with a campaign queue and short runner
-ticks, on a real socket, with an optional shifted clock (calling windows are local times:
-the tests pin the time of day instead of depending on when they run)."""
+ticks, on a real socket, with its clock at a given time of day (calling windows are local
+times: the tests pin the time of day instead of depending on when they run). The runner
+tests give the app a ManualScheduler: its ticks and the 2-second connect deadline happen
+when the test advances the clock."""
 
 from __future__ import annotations
 
@@ -15,11 +17,11 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from contactcenter.app import create_app
 from contactcenter.campaigns.runner import Timing
-from contactcenter.clock import AsyncioScheduler
+from contactcenter.clock import AsyncioScheduler, ManualScheduler, Scheduler
 from contactcenter.settings import Settings
 from routing import RoutingConfig
 from routing.policy import parse_routing_config
-from tests.contactcenter.server_support import CONFIG_DIR
+from tests.contactcenter.server_support import CONFIG_DIR, armed
 
 CAMPAIGN_QUEUE = {
     "id": "outbound",
@@ -42,11 +44,20 @@ def routing_with_campaign_queue() -> RoutingConfig:
     return parse_routing_config(yaml.safe_dump(data), "routing.yaml + outbound")
 
 
+TICK_S = 0.05
+"""The runner's tick in these tests (on a ManualScheduler its length only moves the clock;
+it differs from the wallboard's 1 s so that ``runner_asleep`` can tell the two apart)."""
+
+
+def at_hour(utc_hour: float) -> float:
+    """Today at ``utc_hour`` (UTC): where a test's ManualScheduler starts."""
+    now = time.time()
+    return now - now % 86_400 + utc_hour * 3600
+
+
 def clock_at(utc_hour: float) -> Callable[[], float]:
     """A clock running at real speed whose time of day (UTC) starts at ``utc_hour``."""
-    now = time.time()
-    day = now - now % 86_400
-    offset = day + utc_hour * 3600 - now
+    offset = at_hour(utc_hour) - time.time()
     return lambda: time.time() + offset
 
 
@@ -56,15 +67,32 @@ async def campaign_app(
     pool: Any,
     *,
     clock: Callable[[], float] = time.time,
-    tick_s: float = 0.05,
+    tick_s: float = TICK_S,
+    scheduler: Scheduler | None = None,
 ) -> AsyncIterator[TestClient[Any, Any]]:
+    """``scheduler``: the app's clock and timers (a ManualScheduler the test advances);
+    without one, the wall clock or ``clock`` at real speed."""
     app: web.Application = create_app(
         settings,
         pool=pool,
         routing_config=routing_with_campaign_queue(),
         dnis_map={"+18005550100": "sales"},
-        scheduler=AsyncioScheduler(clock),
+        scheduler=scheduler or AsyncioScheduler(clock),
         campaign_timing=Timing(tick_s=tick_s),
     )
     async with TestServer(app, host="127.0.0.1") as server, TestClient(server) as client:
         yield client
+
+
+async def runner_asleep(scheduler: ManualScheduler) -> None:
+    """The campaign runner has finished its tick (its database work included) and sleeps:
+    its next tick is set one tick from now."""
+    await armed(scheduler, TICK_S, "the campaign runner's next tick")
+
+
+async def ticks(scheduler: ManualScheduler, n: int = 3) -> None:
+    """``n`` more runner ticks, each run to its end."""
+    for _ in range(n):
+        await runner_asleep(scheduler)
+        await scheduler.advance(TICK_S)
+    await runner_asleep(scheduler)
