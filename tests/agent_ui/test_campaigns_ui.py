@@ -17,13 +17,12 @@ from contactcenter.settings import Settings
 from contactcenter.store.users import create_user
 from tests.agent_ui.support import VIEWPORT
 from tests.agent_ui.test_browser import PageWatch, not_pwned, sign_in
-from tests.contactcenter.server_support import PASSWORD, add_agent, bearer, console
+from tests.contactcenter.server_support import PASSWORD, add_agent, bearer, console, until
 from tests.contactcenter.test_campaign_runner import (
     CLOCK_UTC_HOUR,
     carrier_for,
     create_campaign,
     start,
-    until,
 )
 from tests.contactcenter.test_campaign_support import campaign_app, clock_at
 
@@ -273,7 +272,7 @@ async def test_agent_sees_a_preview_record_and_dials_it(
                 await call.get_by_label("Disposition (required)").select_option("done")
                 await call.get_by_role("button", name="Done").click()
                 await expect(agent.locator("#contacts .contact")).to_have_count(0)
-                await until(lambda: db.fetchval("SELECT final FROM campaign_contacts"))
+                await until(lambda: db.fetchval("SELECT final FROM campaign_contacts"), 8.0)
             attempt = await db.fetchrow("SELECT state, agent_id FROM dial_attempts")
             assert (attempt["state"], attempt["agent_id"]) == ("connected", "alice")
             assert watch.problems == []

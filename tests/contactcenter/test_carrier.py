@@ -51,19 +51,20 @@ async def test_carrier_calls_are_bridged_or_abandoned(
         accepted: list[str] = []
         agent_task = asyncio.create_task(_accept_offers(alice, accepted))
         url = str(client.make_url("")).rstrip("/")
-        # Fixed times: call 1 arrives at 0.25 s and is offered to alice, who accepts it at
-        # once; its caller talks 0.5 s and hangs up, and alice stays in wrap-up. Call 2
-        # arrives at 0.5 s, finds no free agent and hangs up after its 1.5 s of patience.
+        # Fixed times, the carrier's own (real time: it is the callers): call 1 arrives at
+        # 0.125 s and is offered to alice, who accepts it at once; its caller talks 0.25 s
+        # and hangs up, and alice stays in wrap-up. Call 2 arrives at 0.25 s, finds no
+        # free agent and hangs up after its 0.75 s of patience.
         carrier = Carrier(
             CarrierConfig(
                 url=url,
                 username="gateway",
                 password=PASSWORD,
-                rate=4.0,
+                rate=8.0,
                 duration=5.0,
                 max_calls=2,
-                patience_mean=1.5,
-                talk_mean=0.5,
+                patience_mean=0.75,
+                talk_mean=0.25,
                 dnis="+18005550100",
                 fixed_times=True,
                 seed=1,

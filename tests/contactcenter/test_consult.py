@@ -9,11 +9,12 @@ from typing import Any
 
 import asyncpg
 
+from contactcenter.clock import ManualScheduler
 from contactcenter.settings import Settings
 from contactcenter.store.events import read_contact
 from contactcenter.store.interactions import get_interaction
-from tests.contactcenter.server_support import Console
-from tests.contactcenter.test_voice_controls import _ok, _refused, connected_call, until
+from tests.contactcenter.server_support import Console, until
+from tests.contactcenter.test_voice_controls import _ok, _refused, connected_call
 
 
 async def _consult(alice: Console, bob: Console, cid: str) -> dict[str, Any]:
@@ -36,7 +37,13 @@ async def _consult(alice: Console, bob: Console, cid: str) -> dict[str, Any]:
 async def test_consult_then_complete_hands_the_caller_to_the_other_agent(
     db: asyncpg.Pool, cc_settings: Settings
 ) -> None:
-    async with connected_call(db, cc_settings, "alice", "bob") as (carrier, consoles, cid, call):
+    scheduler = ManualScheduler()
+    async with connected_call(db, cc_settings, "alice", "bob", scheduler=scheduler) as (
+        carrier,
+        consoles,
+        cid,
+        call,
+    ):
         alice, bob = consoles["alice"], consoles["bob"]
         await _consult(alice, bob, cid)
         # only Alice may complete, and only once Bob has answered
@@ -47,6 +54,7 @@ async def test_consult_then_complete_hands_the_caller_to_the_other_agent(
         await bob.next("agent_state", activity="on_contact")
         await until(lambda: carrier.consult_legs.get(cid) == ("alice", "bob"))
         assert carrier.joined[cid] == {"alice"}, "the caller waits on hold meanwhile"
+        await scheduler.advance(1.0)  # they talk it over for a second
 
         _ok(await alice.command("consult_complete", contact_id=cid))
         await alice.next("consult_state", contact_id=cid, state="completed")
@@ -57,7 +65,7 @@ async def test_consult_then_complete_hands_the_caller_to_the_other_agent(
         assert carrier.legs[cid] == ["bridge:alice", "consult_bridge", "bridge:bob"]
 
         _ok(await alice.command("wrapup", contact_id=cid, disposition="callback"))
-        await asyncio.sleep(0.3)  # some talk time for Bob
+        await scheduler.advance(0.5)  # some talk time for Bob (a binary fraction: exact)
         _ok(await bob.command("end", contact_id=cid))
         await bob.next("agent_state", activity="wrap_up")
         record = await asyncio.wait_for(call, 5)

@@ -5,14 +5,12 @@ app, the carrier as a websockets client."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import Callable
 
 import asyncpg
 
 from contactcenter.carrier import Carrier, CarrierConfig
+from contactcenter.clock import ManualScheduler
 from contactcenter.settings import Settings
 from contactcenter.store.customers import CustomerIn, upsert_customer
 from contactcenter.store.events import read_contact
@@ -20,11 +18,13 @@ from contactcenter.store.interactions import get_interaction
 from contactcenter.store.users import create_user
 from tests.contactcenter.server_support import (
     PASSWORD,
+    HeldCarrier,
     add_agent,
     bearer,
     console,
     running_app,
     token,
+    until,
 )
 
 
@@ -43,13 +43,6 @@ def carrier_for(url: str, **outbound: float) -> Carrier:
     )
 
 
-async def until(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.02)
-
-
 async def test_dial_answered_then_ended_and_wrapped_up(
     db: asyncpg.Pool, cc_settings: Settings
 ) -> None:
@@ -58,9 +51,13 @@ async def test_dial_answered_then_ended_and_wrapped_up(
     ada = await upsert_customer(
         db, CustomerIn(name="Ada Lovelace", phones=["+14155550199"], tier="gold")
     )
-    async with running_app(cc_settings, db) as client:
+    scheduler = ManualScheduler()
+    async with running_app(cc_settings, db, scheduler=scheduler) as client:
         url = str(client.make_url("")).rstrip("/")
-        carrier = carrier_for(url, answer_probability=1.0, busy_probability=0.0, answer_delay=0.3)
+        # the callee answers when the test says, after ringing on the app's clock
+        carrier = HeldCarrier(
+            carrier_for(url, answer_probability=1.0, busy_probability=0.0, answer_delay=0.0).config
+        )
         async with carrier.serving(), console(client, cc_settings, "alice") as alice:
             # a not-ready agent may dial (she is not taking inbound calls meanwhile)
             assert (await alice.command("set_status", status="break"))["type"] == "reply"
@@ -71,6 +68,9 @@ async def test_dial_answered_then_ended_and_wrapped_up(
             assert data["number"] == "+14155550199" and data["queue"] == "sales"
             assert data["customer_id"] == ada.id and data["screen_pop"]["known"] is True
             await alice.next("contact_state", contact_id=cid, state="dialing")
+            await until(lambda: bool(carrier.result.outbound), what="the originate")
+            await scheduler.advance(4.0)  # it rings
+            carrier.answers.set()
             answered = await alice.next("dial_result", contact_id=cid)
             assert answered["data"] == {
                 "contact_id": cid,
@@ -83,7 +83,7 @@ async def test_dial_answered_then_ended_and_wrapped_up(
                     and carrier.result.outbound[0].result == "answered"
                 )
             )
-            await asyncio.sleep(0.2)  # a little talk
+            await scheduler.advance(1.0)  # a little talk
             assert (await alice.command("end", contact_id=cid))["type"] == "reply"
             await alice.next("contact_state", contact_id=cid, state="wrap_up")
             done = await alice.command(

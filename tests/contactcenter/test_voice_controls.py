@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import asyncpg
 
 from contactcenter.carrier import CallRecord, Carrier, CarrierConfig
+from contactcenter.clock import Scheduler
 from contactcenter.settings import Settings
 from contactcenter.store.events import read_contact
 from contactcenter.store.interactions import get_interaction
@@ -24,27 +24,22 @@ from tests.contactcenter.server_support import (
     add_agent,
     console,
     running_app,
+    until,
 )
 
 CARD = "4111111111111111#"
 
 
-async def until(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.02)
-
-
 @asynccontextmanager
 async def connected_call(
-    db: asyncpg.Pool, cc_settings: Settings, *agents: str
+    db: asyncpg.Pool, cc_settings: Settings, *agents: str, scheduler: Scheduler | None = None
 ) -> AsyncIterator[tuple[Carrier, dict[str, Console], str, asyncio.Task[CallRecord]]]:
-    """A carrier call bridged to the first agent (the others logged in, not ready)."""
+    """A carrier call bridged to the first agent (the others logged in, not ready);
+    ``scheduler``: the app's clock (a ManualScheduler for a test that moves it)."""
     await create_user(db, username="gateway", password=PASSWORD, role="admin")
     for agent in agents:
         await add_agent(db, agent, {"sales": 8})
-    async with running_app(cc_settings, db) as client:
+    async with running_app(cc_settings, db, scheduler=scheduler) as client:
         url = str(client.make_url("")).rstrip("/")
         carrier = Carrier(
             CarrierConfig(
