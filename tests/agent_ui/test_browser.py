@@ -352,6 +352,8 @@ async def test_unknown_caller_survives_a_reload_and_a_dropped_socket(
             for _ in range(100):
                 if engine.agent("alice").status == "offline":
                     break
+                # real time: polls for the logout the page sends (the browser's request,
+                # then a commit); no server timer is involved
                 await asyncio.sleep(0.1)
             assert engine.agent("alice").status == "offline"
             assert watch.problems == []

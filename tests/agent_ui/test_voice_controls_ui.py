@@ -28,10 +28,12 @@ TIMEOUT_MS = 20_000
 
 
 async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Polls the simulated carrier's state: it is a real peer (its own websocket, its
+    own real-time delays), not a server timer."""
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.02)  # real time: the carrier hears the command
 
 
 async def test_mute_keypad_and_external_transfer_from_the_console(

@@ -82,6 +82,7 @@ class ServerProcess:
                             return
                 except aiohttp.ClientError:
                     pass
+                # real time: a subprocess starting up (its own clock; nothing to advance)
                 await asyncio.sleep(0.1)
         pytest.fail(f"the server did not become healthy:\n{self.log_path.read_text()}")
 

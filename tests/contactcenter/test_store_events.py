@@ -71,6 +71,7 @@ async def test_appends_spread_over_time_still_batch(db: asyncpg.Pool) -> None:
     rng = random.Random(7)
 
     async def one(i: int) -> list[int]:
+        # real time on purpose: appends spread over time, racing real commits
         await asyncio.sleep(rng.uniform(0, 0.05))
         return await log.append([rec(i)])
 
@@ -82,6 +83,8 @@ async def test_appends_spread_over_time_still_batch(db: asyncpg.Pool) -> None:
 
 
 async def test_linger_only_under_load(db: asyncpg.Pool) -> None:
+    # Real time on purpose: the linger is the flusher's own wait between commits (I/O
+    # batching below the scheduler port, asyncio.sleep in EventLog._run), measured here.
     loop = asyncio.get_running_loop()
     async with EventLog(db, projections=(), linger=0.3) as log:
         # idle: a lone append is written at once, however long the linger
@@ -92,7 +95,7 @@ async def test_linger_only_under_load(db: asyncpg.Pool) -> None:
         # under load: appends that arrive while a batch of several commits wait for the
         # linger and go together
         first = [asyncio.create_task(log.append([rec(i)])) for i in range(3, 6)]
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # one loop turn: the first batch is handed over
         started = loop.time()
         later = [asyncio.create_task(log.append([rec(i)])) for i in range(6, 9)]
         await asyncio.gather(*first, *later)
@@ -211,7 +214,7 @@ async def test_bad_record_fails_only_its_caller(db: asyncpg.Pool) -> None:
 async def test_close_flushes_pending_and_refuses_new_appends(db: asyncpg.Pool) -> None:
     log = EventLog(db, projections=())
     tasks = [asyncio.ensure_future(log.append([rec(i)])) for i in range(100)]
-    await asyncio.sleep(0)  # the appends are queued, not yet written
+    await asyncio.sleep(0)  # one loop turn (no timer): the appends are queued, not yet written
     await log.close()
     assert all(t.done() and not t.exception() for t in tasks)
     assert await db.fetchval("SELECT count(*) FROM events") == 100
@@ -223,6 +226,8 @@ async def test_idle_flusher_waits_without_writing(db: asyncpg.Pool) -> None:
     async with EventLog(db, projections=()) as log:
         await log.append([rec(1)])
         batches = log.stats.batches
+        # real time on purpose: an idle flusher must not write while time passes (the
+        # event log is below the scheduler; it has no timer to advance)
         await asyncio.sleep(0.2)
         assert log.stats.batches == batches
         assert log._task is not None and not log._task.done()
@@ -233,7 +238,7 @@ async def test_cancelled_caller_does_not_disturb_the_batch(db: asyncpg.Pool) -> 
     async with EventLog(db, projections=()) as log:
         cancelled = asyncio.ensure_future(log.append([rec(1, "gone")]))
         kept = asyncio.ensure_future(log.append([rec(2, "kept")]))
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # one loop turn (no timer): both handed to the flusher
         cancelled.cancel()
         assert len(await kept) == 1
     # handed over before the cancel: written with its batch

@@ -31,7 +31,8 @@ async def test_batched_frames_arrive_whole_and_in_order() -> None:
             out.send(f"{i}:" + "é" * size)
             if i == 2:
                 await ws.send_str("aiohttp's own")  # goes out before the batch
-        await asyncio.sleep(0)  # the batch is written at the next loop turn
+        # one loop turn, no timer: the batcher writes its batch at the next turn
+        await asyncio.sleep(0)
         out.send("é" * 10)  # non-ASCII: the length is in bytes
         out.close()
         await ws.close()
@@ -67,7 +68,7 @@ async def test_a_peer_that_does_not_read_is_cut_off() -> None:
         chunk = "x" * 60_000
         for _ in range(2000):
             out.send(chunk)
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # one loop turn: the OS socket buffer fills (no timer)
             if overflowed.is_set():
                 break
         assert overflowed.is_set()
