@@ -17,6 +17,7 @@ import aiohttp
 import asyncpg
 
 from contactcenter.appkeys import ACD
+from contactcenter.clock import ManualScheduler
 from contactcenter.settings import Settings
 from contactcenter.store.users import get_agent_profile
 from tests.agent_ui.support import patient_config
@@ -44,7 +45,10 @@ async def test_feed_is_coalesced_and_carries_only_changes(
 ) -> None:
     await add_agent(db, "alice", {"sales": 8})
     await add_agent(db, "bob", {"support": 5})
-    async with running_app(cc_settings, db, patient_config()) as client:
+    # the feed's coalescing timers run on a ManualScheduler: the test moves its clock one
+    # period at a time and reads what each period sent (its time is the update's ``now``)
+    scheduler = ManualScheduler()
+    async with running_app(cc_settings, db, patient_config(), scheduler=scheduler) as client:
         sup = token(cc_settings, "sam", "supervisor")
         ws = await client.ws_connect(f"/ws/supervisor?token={sup}&period=0.5")
         snap = await receive(ws)
@@ -58,14 +62,15 @@ async def test_feed_is_coalesced_and_carries_only_changes(
         assert {a["agent_id"] for a in data["agents"]} == {"alice", "bob"}
 
         # a burst of 8 calls: sales has amber at 3 waiting and red at 6 (config/ui.yaml)
-        started = time.monotonic()
+        started = scheduler.now()
         for i in range(8):
             await call(client, cc_settings, f"burst-{i}")
         updates = []
         while True:
+            await scheduler.advance(0.5)
             msg = await receive(ws)
             assert msg["type"] == "wallboard_update"
-            updates.append((time.monotonic(), msg))
+            updates.append((msg["data"]["now"], msg))
             sales = [t for t in msg["data"]["queues"] if t["queue_id"] == "sales"]
             if sales and sales[0]["waiting"] == 8:
                 break
@@ -87,6 +92,7 @@ async def test_feed_is_coalesced_and_carries_only_changes(
         async with console(client, cc_settings, "bob") as bob:
             await bob.command("set_status", status="break")
             while True:
+                await scheduler.advance(0.5)
                 msg = await receive(ws)
                 rows = {a["agent_id"]: a for a in msg["data"]["agents"]}
                 if "bob" in rows and rows["bob"]["state"] == "not_ready":
