@@ -175,6 +175,9 @@ class CampaignRunner:
     dialing: bool = False
     task: asyncio.Task[None] | None = None
     _tick: asyncio.Future[int] | None = field(default=None, init=False)
+    _settling: set[int] = field(default_factory=set, init=False)
+    """Rows whose dial has ended and whose outcome is being written: no tick may take
+    them as due before their reschedule is stored (they are in no line nor live call)."""
 
     def __post_init__(self) -> None:
         self.compliance = compliance_for(self.campaign, self.dnc)
@@ -364,6 +367,7 @@ class CampaignRunner:
             {line.row_id for line in self.lines.values()}
             | {call.row_id for call in self.live.values()}
             | {p.row_id for p in self.previews.values()}
+            | self._settling
         )
 
     # --- preview mode ------------------------------------------------------------------------
@@ -620,6 +624,17 @@ class CampaignRunner:
     async def _outcome(self, call_id: str, kind: str, now: float, *, logged: bool = True) -> None:
         """A dial that reached nobody: busy, no answer, machine, failed, invalid number."""
         line = self.lines.pop(call_id, None)
+        if line is not None:
+            self._settling.add(line.row_id)
+        try:
+            await self._settle_outcome(call_id, line, kind, now, logged)
+        finally:
+            if line is not None:
+                self._settling.discard(line.row_id)
+
+    async def _settle_outcome(
+        self, call_id: str, line: _Line | None, kind: str, now: float, logged: bool
+    ) -> None:
         attempt = await store.get_attempt(self.pool, call_id)
         if attempt is None:
             return
@@ -668,6 +683,15 @@ class CampaignRunner:
     async def _answered(self, body: OriginateResultIn, line: _Line, now: float) -> None:
         call_id = body.call_id
         del self.lines[call_id]
+        # busy until it is a live call: the awaits below must not let a tick dial it again
+        self._settling.add(line.row_id)
+        try:
+            await self._answered_live(body, line, now)
+        finally:
+            self._settling.discard(line.row_id)
+
+    async def _answered_live(self, body: OriginateResultIn, line: _Line, now: float) -> None:
+        call_id = body.call_id
         # the answer came before the AMD verdict: its latency is spent out of the 2 s
         answered_at = max(line.placed_at, now - (body.amd_latency_s or 0.0))
         self.compliance.dial_outcome(line.number, DialOutcome.LIVE, now)
