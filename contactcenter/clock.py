@@ -57,6 +57,12 @@ class AsyncioScheduler:
         await asyncio.sleep(seconds)
 
 
+RESOLUTION_S = 1e-6
+"""Timers due within this of the end of an ``advance`` fire in it: near today's epoch a
+float second has a grid of 2.4e-7 s, so ``advance(14.9)`` then ``advance(0.1)`` may
+land a hair short of a timer set for 15 s by ``now + 15`` computed elsewhere."""
+
+
 class _ManualTimer:
     __slots__ = ("at", "callback", "cancelled", "seq")
 
@@ -123,12 +129,12 @@ class ManualScheduler:
             await _settle()
             while self._heap and self._heap[0].cancelled:
                 heapq.heappop(self._heap)
-            if not self._heap or self._heap[0].at > end:
+            if not self._heap or self._heap[0].at > end + RESOLUTION_S:
                 break
             timer = heapq.heappop(self._heap)
             self._now = max(self._now, timer.at)
             timer.callback()
-        self._now = end
+        self._now = max(self._now, end)
         await _settle()
 
 

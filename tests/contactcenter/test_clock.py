@@ -4,6 +4,7 @@ callbacks in time order at their due time, cancelled ones never, and each in the
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 
 from contactcenter.clock import ManualScheduler
@@ -29,3 +30,32 @@ async def test_callbacks_run_in_order_at_their_time_and_in_their_context() -> No
     await scheduler.advance(0.25)
     assert ran == [("a", 101.0, "nobody"), ("b", 102.0, "kim")]
     assert scheduler.now() == 102.0 and scheduler.pending() == []
+
+
+async def test_a_timer_set_on_the_epoch_grid_fires_when_decimal_steps_reach_it() -> None:
+    # near 1.8e9 s a float's grid is 2.4e-7 s: 1.8e9 + 0.3 + 14.7 is not 1.8e9 + 15.0
+    scheduler = ManualScheduler(start=1_800_000_000.0)
+    await scheduler.advance(0.3)
+    due = scheduler.now() + 14.7
+    fired: list[float] = []
+    scheduler.call_later(due - scheduler.now(), lambda: fired.append(scheduler.now()))
+    await scheduler.advance(14.6)
+    assert fired == []
+    await scheduler.advance(0.1)
+    assert len(fired) == 1 and abs(fired[0] - due) < 1e-6
+
+
+async def test_sleep_wakes_when_the_test_moves_time_past_it() -> None:
+    scheduler = ManualScheduler(start=0.0)
+    woke: list[float] = []
+
+    async def sleeper() -> None:
+        await scheduler.sleep(5.0)
+        woke.append(scheduler.now())
+
+    task = asyncio.create_task(sleeper())
+    await scheduler.advance(4.5)
+    assert woke == []
+    await scheduler.advance(0.5)
+    await task
+    assert woke == [5.0]
