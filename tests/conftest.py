@@ -16,6 +16,7 @@ pool, emptied before the test), ``empty_database_url`` (a fresh unmigrated datab
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import shutil
@@ -36,13 +37,41 @@ if TYPE_CHECKING:
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 EMBEDDED_MARK = "embedded_pg"
+FULL_PASSWORD_COST = "full_password_cost"
+CHEAP_SCRYPT_N = 2**10
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
+        f"{FULL_PASSWORD_COST}: hash passwords at the production scrypt cost (the tests of "
+        "the hashing itself); every other test hashes at n=2**10",
+    )
+    config.addinivalue_line(
+        "markers",
         f"{EMBEDDED_MARK}: runs against an embedded PostgreSQL (pgserver) even when "
         "DATABASE_URL is set, to prove the no-configuration path works",
+    )
+
+
+# --- passwords -----------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Passwords hashed at scrypt n=2**10 instead of 2**15 in this process: the cost is a
+    security setting that the tests marked full_password_cost check (test_auth.py,
+    test_store_users.py); elsewhere each account would cost a tenth of a second of CPU
+    for nothing the test looks at. The cost travels with each hash, so a server
+    subprocess verifies these at the same low cost."""
+    if request.node.get_closest_marker(FULL_PASSWORD_COST) is not None:
+        return
+    from contactcenter import auth
+
+    monkeypatch.setattr(
+        auth, "ScryptParams", functools.partial(auth.ScryptParams, n=CHEAP_SCRYPT_N)
     )
 
 

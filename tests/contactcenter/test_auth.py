@@ -24,6 +24,8 @@ from contactcenter.auth import (
     verify_token,
 )
 
+pytestmark = pytest.mark.full_password_cost
+
 SECRET = b"k" * 32
 OTHER = b"o" * 32
 FAST = ScryptParams(n=2**10)  # enough to test the format, cheap to compute

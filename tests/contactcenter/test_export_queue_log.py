@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import io
 import math
 import os
@@ -23,9 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import pytest
 
-from contactcenter import auth, cli
+from contactcenter import cli
 from contactcenter.export.cli import write_queue_log
 from contactcenter.export.queue_log import queue_log_lines
 from contactcenter.export.window import Window
@@ -385,16 +383,8 @@ def expected_lines(log: Log) -> list[Expected]:
     return sorted(lines, key=lambda line: (line.source.seq, order[id(line)]))
 
 
-@pytest.fixture
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The agents' passwords hashed with scrypt at n=2**10 rather than 2**15: the cost is a
-    security setting (tests/contactcenter/test_auth.py checks it), not something the
-    export reads, and at full cost each account takes a good part of a second."""
-    monkeypatch.setattr(auth, "ScryptParams", functools.partial(auth.ScryptParams, n=2**10))
-
-
 async def test_queue_log_matches_the_event_log_line_by_line(
-    db: asyncpg.Pool, cc_settings: Settings, cheap_password_hashing: None
+    db: asyncpg.Pool, cc_settings: Settings
 ) -> None:
     started = time.time()
     await run_calls(db, cc_settings)

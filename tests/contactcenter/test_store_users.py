@@ -25,6 +25,8 @@ from contactcenter.store.users import (
     verify_credentials,
 )
 
+pytestmark = pytest.mark.full_password_cost
+
 
 async def test_create_and_get_users(db: asyncpg.Pool) -> None:
     user = await create_user(

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import json
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from contactcenter import auth
 from contactcenter.settings import Settings
 from contactcenter.store.users import create_user
 from simulations import loadtest
@@ -76,10 +74,6 @@ async def test_loadtest_reports_server_beside_expected(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # The accounts' passwords at scrypt n=2**10 instead of 2**15 (a security setting that
-    # test_auth.py checks; nothing here depends on it): six hashes and logins at full cost
-    # take a second or more.
-    monkeypatch.setattr(auth, "ScryptParams", functools.partial(auth.ScryptParams, n=2**10))
     path = tmp_path / "tiny.yaml"
     path.write_text(SCENARIO)
     scenario = load_scenario(path)
