@@ -33,6 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.machine import machine_line, machine_report
 from routing import (
     AgentProfile,
     Channel,
@@ -202,12 +203,14 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     result = run(args)
+    machine = machine_report()  # after the run: the calibration must not warm or load it
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps({**result, "machine_report": machine}))
         return
     width = max(len(k) for k in result)
     for key, value in result.items():
         print(f"{key:<{width}}  {value}")
+    print(machine_line(machine))
 
 
 if __name__ == "__main__":

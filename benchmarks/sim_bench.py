@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.machine import machine_line, machine_report  # noqa: E402
 from simulations.harness import run_replication  # noqa: E402
 from simulations.scenario import Scenario, load_scenario, parse_scenario  # noqa: E402
 
@@ -185,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             "rounds": args.rounds,
         },
         "multiskill_day_1000_agents": day,
+        "machine_report": machine_report(),
     }
     if args.json:
         print(json.dumps(result))
@@ -203,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"(c) harness, 1,000-agent multi-skill day: {day['contacts_per_s']:>7,.0f} contacts/s"
         )
+        print(machine_line(result["machine_report"]))
     if args.profile:
         print(profile_harness(single), file=sys.stderr)
     return 0

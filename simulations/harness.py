@@ -289,34 +289,34 @@ class Simulation:
         if not commands:
             return
         offers: list[Offer] | None = None
-        # Every member of the closed Command union, most frequent first; a command added
-        # to the union fails the type check at assert_never until it is handled here.
+        # Every member of the closed Command union, most frequent first, by exact class
+        # (the members are final; ``type() is`` costs half of a match on class patterns
+        # here); a command added to the union fails the type check at assert_never.
         for command in commands:
-            match command:
-                case StartTimer():
-                    self._new_timers[command.timer] = command
-                case CancelTimer():
-                    if self._new_timers.pop(command.timer, None) is None:
-                        ev = self._timers.pop(command.timer, None)
-                        if ev is not None:
-                            ev.callbacks = _NOOP
-                case Offer():
-                    if offers is None:
-                        offers = [command]
-                    else:
-                        offers.append(command)
-                case RescindOffer():
-                    key = (command.contact_id, command.agent_id)
-                    pending = self._pending_accept.pop(key, None)
-                    if pending is not None:
-                        pending.callbacks = _NOOP
-                case FlowOut():
-                    call = self._waiting.pop(command.contact_id, None)
-                    if call is not None and call.hangup is not None:
-                        call.hangup.callbacks = _NOOP
-                        call.hangup = None
-                case _:
-                    assert_never(command)
+            if type(command) is StartTimer:
+                self._new_timers[command.timer] = command
+            elif type(command) is CancelTimer:
+                if self._new_timers.pop(command.timer, None) is None:
+                    ev = self._timers.pop(command.timer, None)
+                    if ev is not None:
+                        ev.callbacks = _NOOP
+            elif type(command) is Offer:
+                if offers is None:
+                    offers = [command]
+                else:
+                    offers.append(command)
+            elif type(command) is RescindOffer:
+                key = (command.contact_id, command.agent_id)
+                pending = self._pending_accept.pop(key, None)
+                if pending is not None:
+                    pending.callbacks = _NOOP
+            elif type(command) is FlowOut:
+                call = self._waiting.pop(command.contact_id, None)
+                if call is not None and call.hangup is not None:
+                    call.hangup.callbacks = _NOOP
+                    call.hangup = None
+            else:
+                assert_never(command)
         if offers is not None:
             for offer in offers:
                 if self._answer_delay is None:
