@@ -18,11 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-try:
-    import simulations  # noqa: F401
-except ImportError:  # run as a script from a checkout without an installed package
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# the checkout's root: benchmarks.machine (and simulations without an installed package)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.machine import machine_line, machine_report
 from simulations.erlang import erlang_a_metrics, erlang_c_metrics
 from simulations.staffing import StaffingTarget, required_agents, required_agents_batch
 
@@ -107,9 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=51, help="timed repeats (median)")
     args = parser.parse_args(argv)
     figures = run(max(1, args.repeats))
+    machine = machine_report()
     if args.json:
-        print(json.dumps(figures))
+        print(json.dumps({**figures, "machine_report": machine}))
         return 0
+    print(machine_line(machine))
     solves = figures["staffing_day_solves"]
     print(
         f"Erlang A service level, 1,000 agents : {figures['erlang_a_sl_1000_agents_ms']:8.3f} ms"
