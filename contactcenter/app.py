@@ -65,7 +65,7 @@ from contactcenter.metrics import Metrics
 from contactcenter.readiness import Readiness
 from contactcenter.settings import Settings
 from contactcenter.store import EventLog, open_database
-from contactcenter.ui_settings import load_ui_settings
+from contactcenter.ui_settings import UiSettings, load_ui_settings
 from contactcenter.voice import Mutes, VoiceControls
 from contactcenter.wallboard import Wallboard
 from contactcenter.webcommon import (
@@ -138,6 +138,7 @@ def build_services(
     scheduler: Scheduler,
     metrics: Metrics,
     timing: Timing,
+    ui_settings: UiSettings,
 ) -> Services:
     """Every service, in dependency order (the module docstring draws it). Synchronous:
     nothing here does I/O; ``start`` does."""
@@ -200,7 +201,7 @@ def build_services(
         dialer=dialer,
         campaign_results=campaign_service.result,
     )
-    wallboard = Wallboard(acd, pool, load_ui_settings(settings.config_dir), scheduler)
+    wallboard = Wallboard(acd, pool, ui_settings, scheduler)
     metrics.bind(event_log, acd, consoles, link)
     event_log.add_listener(wallboard.on_commit)
     return Services(
@@ -288,6 +289,7 @@ def create_app(
             scheduler=clock,
             metrics=metrics,
             timing=app[CAMPAIGN_TIMING],
+            ui_settings=app[UI_SETTINGS],
         )
         app[SERVICES] = services
         app[ACD] = services.acd

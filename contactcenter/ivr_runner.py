@@ -50,7 +50,7 @@ import ivr
 from contactcenter import protocol as p
 from contactcenter.acd import Acd, AcdUnavailable
 from contactcenter.clock import Scheduler, Timer
-from contactcenter.gateway_config import GatewayConfigError, IvrSettings, load_gateway_config
+from contactcenter.gateway_config import IvrSettings, load_gateway_config
 from contactcenter.gateway_contract import CallIn
 from contactcenter.ports import GatewayCommands
 from contactcenter.replay import ReplayedContact
@@ -814,7 +814,7 @@ async def reload_trees(service: IvrService, request: web.Request) -> web.Respons
             "the trees were not loaded; the ones in service keep serving",
             problems=[str(p) for p in exc.problems],
         )
-    except (OSError, GatewayConfigError, ValueError, yaml.YAMLError) as exc:
+    except (OSError, ValueError, yaml.YAMLError) as exc:  # GatewayConfigError is a ValueError
         fail(400, "invalid_ivr", str(exc))
     service.registry, service.settings = registry, settings
     catalog = registry.catalog

@@ -4,7 +4,7 @@ every writer builds the same shape (``contact.arrived`` has five writers: the ga
 the IVR, click-to-dial, the campaign runner and the restart of an IVR call).
 
 ``record(ts)`` turns one into the log's ``EventRecord``; the payload is every field but
-the ids, in declaration order.
+the ids, in declaration order (``payload()``, as routing's and the IVR's events).
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ class ServerEvent:
     agent_id: str | None = None
     queue_id: str | None = None
 
-    def data(self) -> dict[str, Any]:
+    def payload(self) -> dict[str, Any]:
+        """Every field but the ids, as routing and IVR events give theirs."""
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _IDS}
 
     def record(self, ts: float) -> EventRecord:
@@ -34,7 +35,7 @@ class ServerEvent:
             contact_id=self.contact_id,
             agent_id=self.agent_id,
             queue_id=self.queue_id,
-            data=self.data(),
+            data=self.payload(),
         )
 
 
@@ -101,13 +102,15 @@ class DialResult(ServerEvent):
     answered_at: float | None = None
     attached: dict[str, Any] | None = None
 
-    def data(self) -> dict[str, Any]:
-        # A click-to-dial result carries the result only, as it always has.
-        out = {"result": self.result}
-        for name in ("campaign_id", "amd", "answered_at", "attached"):
-            value = getattr(self, name)
-            if value is not None or (name == "amd" and self.answered_at is not None):
-                out[name] = value
+    def payload(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"result": self.result}
+        if self.campaign_id is None:
+            return out  # click-to-dial: the result only
+        out["campaign_id"] = self.campaign_id
+        if self.answered_at is not None:  # a live answer: the detector's verdict, when
+            out["amd"] = self.amd
+            out["answered_at"] = self.answered_at
+        out["attached"] = self.attached
         return out
 
 

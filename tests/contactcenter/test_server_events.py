@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from contactcenter.server_events import SERVER_EVENT_TYPES, ContactArrived, DtmfSent
+from contactcenter.server_events import SERVER_EVENT_TYPES, ContactArrived, DialResult, DtmfSent
 from contactcenter.store.records import EventRecord
 
 PACKAGE = Path(__file__).resolve().parents[2] / "contactcenter"
@@ -56,3 +56,27 @@ def test_no_module_builds_a_typed_server_event_by_hand() -> None:
                 if isinstance(value, ast.Constant) and value.value in SERVER_EVENT_TYPES:
                     by_hand.append(f"{path.name}:{node.value.lineno} {value.value}")
     assert by_hand == []
+
+
+def test_dial_result_payloads_of_click_to_dial_and_of_a_campaign() -> None:
+    click = DialResult(contact_id="out-1", agent_id="ann", result="busy").record(1.0)
+    assert click.data == {"result": "busy"}
+    missed = DialResult(
+        contact_id="cmp-a-1", result="no_answer", campaign_id="a", attached={"x": 1}
+    ).record(1.0)
+    assert missed.data == {"result": "no_answer", "campaign_id": "a", "attached": {"x": 1}}
+    live = DialResult(
+        contact_id="cmp-a-2",
+        result="answered",
+        campaign_id="a",
+        amd=None,
+        answered_at=0.5,
+        attached={"dial_outcome": "live"},
+    ).record(1.0)
+    assert live.data == {
+        "result": "answered",
+        "campaign_id": "a",
+        "amd": None,
+        "answered_at": 0.5,
+        "attached": {"dial_outcome": "live"},
+    }
