@@ -608,9 +608,14 @@ class _Rebuild:
                 log.warning(
                     "pending status %s of %s not restored: %s", last.next_status, agent_id, exc
                 )
-        for contact_id, c in [*requeue, *replay.waiting()]:
+        waiting: list[tuple[str, ReplayedContact, float | None]]
+        waiting = [(contact_id, c, None) for contact_id, c in requeue]
+        # A waiting contact keeps the wait it had: its clock runs from its logged queue
+        # entry (never after now, should the host clock have stepped back).
+        waiting += [(cid, c, min(c.enqueued_at, now)) for cid, c in replay.waiting()]
+        for contact_id, c, since in waiting:
             try:
-                self._keep(engine.arrive(contact_spec(contact_id, c), now))
+                self._keep(engine.arrive(contact_spec(contact_id, c), now, waiting_since=since))
                 self._requeued.add(contact_id)
             except (RoutingError, ValueError) as exc:
                 log.error(

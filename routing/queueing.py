@@ -57,8 +57,18 @@ from routing.records import (
 class Queueing(EngineCore):
     """Contacts entering, moving within and leaving queues."""
 
-    def arrive(self, spec: ContactSpec, now: float) -> Outcome:
-        """A contact enters its queue (after IVR). It may be offered at once."""
+    def arrive(
+        self, spec: ContactSpec, now: float, *, waiting_since: float | None = None
+    ) -> Outcome:
+        """A contact enters its queue (after IVR). It may be offered at once.
+
+        ``waiting_since``: a contact that already waited in this queue since then (one
+        re-queued by a restart): its wait, its place among the others and its queue
+        timers (maximum wait, starvation, first step) count from then, not from ``now``,
+        so a restart neither forgives a wait nor flatters the service level. Timers that
+        are already due fire at once."""
+        if waiting_since is not None and not waiting_since <= now:
+            raise ValueError(f"waiting_since {waiting_since} is after now {now}")
         cid = spec.id
         if cid in self._contacts:
             raise errors.DuplicateContact(f"contact {cid} is already known")
@@ -90,11 +100,11 @@ class Queueing(EngineCore):
             extra,
             dict(data) if data else {},
             now if arrived_at is None else arrived_at,
-            now,
+            now if waiting_since is None else waiting_since,
             self._seq,
         )
         self._contacts[cid] = contact
-        return self._admit(contact, now)
+        return self._admit(contact, now, waiting_since)
 
     def arrive_plain(self, contact_id: str, queue_id: str, now: float) -> Outcome:
         """``arrive`` for a contact that is nothing but an id and a queue (inbound, the
@@ -124,8 +134,9 @@ class Queueing(EngineCore):
         self._contacts[contact_id] = contact
         return self._admit(contact, now)
 
-    def _admit(self, contact: _Contact, now: float) -> Outcome:
-        """A new contact enters its queue: offered at once if it can be, else it waits."""
+    def _admit(self, contact: _Contact, now: float, since: float | None = None) -> Outcome:
+        """A new contact enters its queue: offered at once if it can be, else it waits
+        (``since``: see ``arrive``'s ``waiting_since``)."""
         out = Outcome([], [])
         group: _Group | None = None
         queue = contact.queue
@@ -135,12 +146,18 @@ class Queueing(EngineCore):
             # What _enqueue does for a fresh entry, for a queue without steps or timers.
             out.events.append(
                 new_contact_queued(
-                    now, cid, queue.id, channel, contact.priority, now, queue.default_step
+                    now,
+                    cid,
+                    queue.id,
+                    channel,
+                    contact.priority,
+                    now if since is None else since,
+                    queue.default_step,
                 )
             )
             group = queue.plain_groups.get(0)
         else:
-            self._enqueue(contact, now, out, fresh=True, push=False)
+            self._enqueue(contact, now, out, fresh=True, push=False, since=since)
         if group is None:
             group = self._group_for(contact)
         # A contact that meets a routable agent at once never enters the heap: pushing it
@@ -163,23 +180,31 @@ class Queueing(EngineCore):
         return out
 
     def _enqueue(
-        self, contact: _Contact, now: float, out: Outcome, fresh: bool, push: bool = True
+        self,
+        contact: _Contact,
+        now: float,
+        out: Outcome,
+        fresh: bool,
+        push: bool = True,
+        since: float | None = None,
     ) -> None:
         """Put a contact into its group's heap (unless not ``push``: the caller does).
-        ``fresh``: a new entry into the queue (new position, steps and timers start over);
-        otherwise it returns to its old place."""
+        ``fresh``: a new entry into the queue (new position, steps and timers start over,
+        counted from ``since`` when given: see ``arrive``); otherwise it returns to its old
+        place."""
         queue = contact.queue
         if fresh:
+            start = now if since is None else since
             contact.direct = False
             self._seq += 1
             contact.seq = self._seq
-            contact.enqueued_at = now
+            contact.enqueued_at = start
             contact.step_index = 0
             # Step priority changes belong to the queue the contact leaves.
             base = contact.base_priority
             contact.priority = queue.priority if base is None else base
             if queue.steps[0].config is not None:
-                self._enter_step(contact, now, out)
+                self._enter_step(contact, now, out, start)
             cfg = queue.config
             out.events.append(
                 new_contact_queued(
@@ -188,17 +213,17 @@ class Queueing(EngineCore):
                     queue.id,
                     contact.channel,
                     contact.priority,
-                    now,
+                    start,
                     queue.steps[contact.step_index].name,
                 )
             )
             if cfg.max_wait is not None:
-                contact.maxwait_at = now + cfg.max_wait.seconds
+                contact.maxwait_at = start + cfg.max_wait.seconds
                 self._start_timer(contact, _T_MAXWAIT, contact.maxwait_at, out)
             else:
                 contact.maxwait_at = None
             if cfg.starvation_s is not None:
-                self._start_timer(contact, _T_STARVE, now + cfg.starvation_s, out)
+                self._start_timer(contact, _T_STARVE, start + cfg.starvation_s, out)
         if push:
             self._push(contact)
 
@@ -222,8 +247,11 @@ class Queueing(EngineCore):
             if group.live == 0:
                 group.heap.clear()
 
-    def _enter_step(self, contact: _Contact, now: float, out: Outcome) -> None:
-        """Apply the current step, skipping steps whose skip_if holds; start its timer."""
+    def _enter_step(
+        self, contact: _Contact, now: float, out: Outcome, since: float | None = None
+    ) -> None:
+        """Apply the current step, skipping steps whose skip_if holds; start its timer
+        (counted from ``since``, when the step began before ``now``)."""
         queue = contact.queue
         while True:
             step = queue.steps[contact.step_index]
@@ -245,7 +273,8 @@ class Queueing(EngineCore):
             if cfg.priority_change:
                 contact.priority += cfg.priority_change
             if cfg.timeout_s is not None and contact.step_index + 1 < len(queue.steps):
-                self._start_timer(contact, _T_STEP, now + cfg.timeout_s, out)
+                began = now if since is None else since
+                self._start_timer(contact, _T_STEP, began + cfg.timeout_s, out)
 
     @staticmethod
     def _join(agent: _Agent, group: _Group) -> None:
