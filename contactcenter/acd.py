@@ -63,7 +63,7 @@ from contactcenter.protocol import (
     ScreenPop,
 )
 from contactcenter.replay import LogReplay, ReplayedAgent, ReplayedContact, contact_spec
-from contactcenter.store import EventLog, EventRecord, StoredEvent
+from contactcenter.store import EventLog, EventLogOutcomeUnknown, EventRecord, StoredEvent
 from contactcenter.store.customers import (
     Customer,
     find_by_account,
@@ -121,9 +121,14 @@ _CONTACT_STATES = {
 
 
 class AcdUnavailable(RuntimeError):
-    """The event log did not take the input's events; the input may not have happened."""
+    """The event log did not take the input's events: the input did not happen (the node
+    fails stop and rebuilds from the log, see node.py), or, with ``code``
+    ``outcome_unknown``, the connection died during the commit and the rebuilt state tells.
+    Clients are told 503 with Retry-After, or an error frame."""
 
-    code = "event_log_failed"
+    def __init__(self, message: str, code: str = "event_log_failed") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def routing_profile(agent: StoredAgent) -> AgentProfile:
@@ -168,11 +173,14 @@ class Acd:
         hooks: CommittedHooks,
         muted_of: Callable[[str], list[str]] = lambda agent_id: [],
         observe_decision: Callable[[float], None] = lambda seconds: None,
+        on_log_failure: Callable[[BaseException], None] = lambda error: None,
     ) -> None:
         """``hooks``: the services told of every committed contact event, in order (see
         hooks.py); ``muted_of``: the contacts an agent has muted (voice.py), part of
         ``agent_state``; ``observe_decision``: told how long each engine call took
-        (metrics)."""
+        (metrics); ``on_log_failure``: told once when the log refuses an input's events,
+        from which moment this ACD takes no input (its engine holds a change the log does
+        not: the node drops it and rebuilds from the log, node.py)."""
         self.engine = engine
         self.log = event_log
         self.pool = pool
@@ -190,6 +198,8 @@ class Acd:
         self._timers: dict[TimerId, Timer] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
+        self._failed: BaseException | None = None
+        self._on_log_failure = on_log_failure
         event_log.add_listener(self._on_commit)
 
     def extension(self, agent_id: str | None) -> str | None:
@@ -208,6 +218,11 @@ class Acd:
         transaction), then carry out its commands. Raises ``RoutingError`` unchanged."""
         if self._closed:
             raise AcdUnavailable("the server is shutting down")
+        if self._failed is not None:
+            raise AcdUnavailable(
+                "the server is rebuilding its state from the event log after a failed "
+                "commit; retry shortly"
+            )
         now = self.clock()
         started = time.perf_counter()
         outcome = action(now)
@@ -238,14 +253,30 @@ class Acd:
                 if records:
                     await self.log.append(records)
             except Exception as exc:
-                # The engine has moved on but the log has not: nothing is told to anyone.
-                log.critical("event log refused %d events: %s", len(records), exc)
+                # The engine has moved on but the log has not: nothing is told to anyone,
+                # this engine takes no more input and the node rebuilds it from the log.
                 failure = exc
+                if self._failed is None:
+                    log.critical("event log refused %d events: %s", len(records), exc)
+                    self._failed = exc
+                    self._on_log_failure(exc)
             if prev is not None:
                 await prev
-            self._apply_timers(outcome)
             if failure is not None:
-                raise AcdUnavailable(f"the change was not recorded: {failure}") from failure
+                code = (
+                    "outcome_unknown"
+                    if isinstance(failure, EventLogOutcomeUnknown)
+                    else "event_log_failed"
+                )
+                raise AcdUnavailable(f"the change was not recorded: {failure}", code) from failure
+            if self._failed is not None:
+                # Committed, but a later input was refused meanwhile: this engine is
+                # dropped. Timers of the committed change are set again by the rebuild;
+                # its effects (offers, gateway commands) are carried out, since the log
+                # holds the change and the rebuilt state agrees with them.
+                await self._apply(outcome)
+                return
+            self._apply_timers(outcome)
             await self._apply(outcome)
         finally:
             done.set_result(None)
@@ -503,6 +534,7 @@ class Acd:
 
     async def close(self) -> None:
         self._closed = True
+        self.log.remove_listener(self._on_commit)
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()

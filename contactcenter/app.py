@@ -11,11 +11,14 @@ Who gives what to whom (docs/server.md, "Services"):
 
     scheduler, metrics                      (no dependencies; tests give a ManualScheduler)
     database -> event log
+    gateway link (gateway.GatewayLink)      -> ACD gateway port (the node's: outlives
+                                               a fail-stop, node.py)
+    node (node.Node)                        builds, starts, stops each generation below
     consoles (hub.Consoles)                 -> ACD notifier port
-    gateway link (gateway.GatewayLink)      -> ACD gateway port
     mutes (voice.Mutes)                     -> ACD agent_state
     hooks (hooks.CommittedHooks)            -> ACD, filled below in this order:
-    ACD (engine, event log, pool, scheduler, consoles, link, hooks, mutes, metrics)
+    ACD (engine, event log, pool, scheduler, consoles, link, hooks, mutes, metrics,
+         node.fail)
     click-to-dial (ACD)
     voice controls (ACD, mutes, click-to-dial)      hook 1: external transfer first
     consults (ACD, click-to-dial)                   hook 2
@@ -31,23 +34,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 from aiohttp import web
 
 from contactcenter import health, openapi, session_api, supervisor, ui
-from contactcenter.acd import Acd, freeze_startup_heap
+from contactcenter import protocol as p
+from contactcenter.acd import Acd, AcdUnavailable, freeze_startup_heap
 from contactcenter.appkeys import (
-    ACD,
     CAMPAIGN_TIMING,
-    CAMPAIGNS,
     DATABASE,
     EVENT_LOG,
+    NODE,
     READINESS,
     UI_SETTINGS,
-    WALLBOARD_FEED,
 )
 from contactcenter.campaigns import api as campaign_api
 from contactcenter.campaigns.runner import Timing
@@ -62,7 +63,9 @@ from contactcenter.hooks import CommittedHooks
 from contactcenter.hub import Consoles, Hub
 from contactcenter.ivr_runner import IvrService, load_registry, restore_sessions
 from contactcenter.metrics import Metrics
+from contactcenter.node import RETRY_AFTER_S, Generation, Node
 from contactcenter.readiness import Readiness
+from contactcenter.services import Services
 from contactcenter.settings import Settings
 from contactcenter.store import EventLog, open_database
 from contactcenter.ui_settings import UiSettings, load_ui_settings
@@ -89,9 +92,23 @@ def load_routing_config(config_dir: Path) -> RoutingConfig:
     return parse_routing_config(path.read_text(), str(path))
 
 
+# Exceptions that mean "the database is not answering": 503 with Retry-After, not 500.
+_DATABASE_DOWN = (
+    OSError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+# Paths served whatever the node's state: probes, metrics and the static console pages.
+_ALWAYS = ("/healthz", "/readyz", "/metrics", "/ui/", "/openapi", "/favicon")
+
+
 @web.middleware
 async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every error leaves as a JSON body, including aiohttp's own 404/405."""
+    """Every error leaves as a JSON body, including aiohttp's own 404/405; a database that
+    does not answer is a 503 with Retry-After, never a 500."""
     try:
         return await handler(request)
     except web.HTTPException as exc:
@@ -99,33 +116,34 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             raise
         code = exc.reason.lower().replace(" ", "_")
         return json_error(exc.status, code, exc.text or exc.reason)
+    except AcdUnavailable as exc:
+        return unavailable(exc.code, str(exc))
+    except _DATABASE_DOWN as exc:
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+        return unavailable("database_unavailable", "the database is not answering; retry shortly")
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return json_error(500, "internal", "the server failed on this request; it is logged")
 
 
-@dataclass(frozen=True)
-class Services:
-    """Everything the root built for one running app (tests reach services through it)."""
-
-    scheduler: Scheduler
-    event_log: EventLog
-    consoles: Consoles
-    link: GatewayLink
-    hooks: CommittedHooks
-    acd: Acd
-    dialer: ClickToDial
-    voice: VoiceControls
-    consults: Consults
-    ivr: IvrService
-    chat: ChatService
-    campaigns: CampaignService
-    hub: Hub
-    gateway: Gateway
-    wallboard: Wallboard
+def unavailable(code: str, message: str) -> web.Response:
+    response = json_error(503, code, message, retry_after_s=RETRY_AFTER_S)
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
-SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
+@web.middleware
+async def while_serving(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """While the node rebuilds after a failed commit (fail-stop, node.py) it takes no
+    work: 503 with Retry-After, websocket upgrades included."""
+    node = request.app.get(NODE)
+    if node is not None and not node.serving and not request.path.startswith(_ALWAYS):
+        return unavailable(
+            "rebuilding",
+            "the server is rebuilding its state from the event log after a failed commit; "
+            "retry shortly",
+        )
+    return await handler(request)
 
 
 def build_services(
@@ -135,16 +153,17 @@ def build_services(
     config: RoutingConfig,
     gateway_config: GatewayConfig,
     *,
+    link: GatewayLink,
     scheduler: Scheduler,
     metrics: Metrics,
     timing: Timing,
     ui_settings: UiSettings,
+    on_log_failure: Callable[[BaseException], None],
 ) -> Services:
-    """Every service, in dependency order (the module docstring draws it). Synchronous:
-    nothing here does I/O; ``start`` does."""
+    """Every service of one generation, in dependency order (the module docstring draws
+    it). Synchronous: nothing here does I/O; ``start`` does."""
     auth = Authenticator(settings)
     consoles = Consoles()
-    link = GatewayLink()
     mutes = Mutes()
     hooks = CommittedHooks()
     acd = Acd(
@@ -157,6 +176,7 @@ def build_services(
         hooks=hooks,
         muted_of=mutes.of,
         observe_decision=metrics.on_decision,
+        on_log_failure=on_log_failure,
     )
     dialer = ClickToDial(acd, pool)
     voice = VoiceControls(acd, mutes, dialer)
@@ -202,7 +222,7 @@ def build_services(
         campaign_results=campaign_service.result,
     )
     wallboard = Wallboard(acd, pool, ui_settings, scheduler)
-    metrics.bind(event_log, acd, consoles, link)
+    metrics.bind(acd, consoles, link)
     event_log.add_listener(wallboard.on_commit)
     return Services(
         scheduler=scheduler,
@@ -235,13 +255,19 @@ async def start(services: Services, gateway_config: GatewayConfig) -> None:
     freeze_startup_heap()
 
 
-async def stop(services: Services) -> None:
-    """Reverse order: no new work from the sockets, then the timers, then the log."""
-    await services.wallboard.close()
+async def stop(services: Services, why: p.Closing = p.SHUTTING_DOWN) -> None:
+    """Reverse order: no new work from the sockets, then the timers, then the log's
+    listeners (the gateway link is the node's: the lifecycle closes it at shutdown, a
+    fail-stop only drops its socket so that the gateway reconnects to the next
+    generation)."""
+    services.event_log.remove_listener(services.wallboard.on_commit)
+    await services.wallboard.close(why)
     await services.campaigns.close()
-    await services.chat.close()
+    await services.chat.close(why)
     await services.ivr.close()
-    await services.hub.close()
+    await services.hub.close(why)
+    if why is not p.SHUTTING_DOWN:
+        await services.link.close(why)
     await services.acd.close()
 
 
@@ -257,7 +283,7 @@ def create_app(
     """The server. ``pool``: an open asyncpg pool to use (and not close) instead of
     opening the database from ``settings``; ``scheduler``: the clock and timers (tests
     pass a ``ManualScheduler``); ``dnis_map`` replaces gateway.yaml's ``dnis``."""
-    app = web.Application(middlewares=[json_errors], client_max_size=MAX_JSON_BODY)
+    app = web.Application(middlewares=[json_errors, while_serving], client_max_size=MAX_JSON_BODY)
     config = routing_config or load_routing_config(settings.config_dir)
     gateway_config = load_gateway_config(settings.config_dir)
     if dnis_map is not None:
@@ -280,43 +306,61 @@ def create_app(
         event_log = EventLog(app[POOL])
         await event_log.start()
         app[EVENT_LOG] = event_log
-        services = build_services(
-            settings,
-            app[POOL],
-            event_log,
-            config,
-            gateway_config,
-            scheduler=clock,
-            metrics=metrics,
-            timing=app[CAMPAIGN_TIMING],
-            ui_settings=app[UI_SETTINGS],
-        )
-        app[SERVICES] = services
-        app[ACD] = services.acd
-        app[CAMPAIGNS] = services.campaigns
-        app[WALLBOARD_FEED] = services.wallboard
-        try:
+        link = GatewayLink()
+
+        def build() -> Services:
+            return build_services(
+                settings,
+                app[POOL],
+                event_log,
+                config,
+                gateway_config,
+                link=link,
+                scheduler=clock,
+                metrics=metrics,
+                timing=app[CAMPAIGN_TIMING],
+                ui_settings=app[UI_SETTINGS],
+                on_log_failure=node.fail,
+            )
+
+        async def start_generation(services: Services) -> None:
             await start(services, gateway_config)
-            app[READINESS].acd_restored = True
+
+        async def stop_generation(services: Services, shutdown: bool) -> None:
+            await stop(services, p.SHUTTING_DOWN if shutdown else p.REBUILDING)
+
+        node = Node(
+            Generation(build, start_generation, stop_generation),
+            event_log=event_log,
+            pool=app[POOL],
+            readiness=app[READINESS],
+            scheduler=clock,
+        )
+        metrics.observe_log(event_log, lambda: node.serving)
+        app[NODE] = node
+        try:
+            await node.start()
             yield
         finally:
-            await stop(services)
+            await node.close()
+            await link.close()
             await event_log.close()
             if db is not None:
                 await db.close()
 
     async def close_sockets(app: web.Application) -> None:
         # Open websockets would hold the shutdown until its timeout.
-        if SERVICES in app:
-            await app[SERVICES].hub.close()
-            await app[SERVICES].link.close()
-            await app[SERVICES].wallboard.close()
+        if NODE in app and app[NODE].serving:
+            services = app[NODE].services
+            await services.hub.close()
+            await services.link.close()
+            await services.wallboard.close()
 
     def to(service: Callable[[Services], Handler]) -> Handler:
         """A route to a method of a service the lifecycle builds."""
 
         async def handler(request: web.Request) -> web.StreamResponse:
-            return await service(request.app[SERVICES])(request)
+            return await service(request.app[NODE].services)(request)
 
         return handler
 

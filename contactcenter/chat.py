@@ -395,12 +395,12 @@ class ChatService:
         """``GET /api/chats/{contact_id}/transcript``."""
         return await get_transcript(request)
 
-    async def close(self) -> None:
+    async def close(self, why: p.Closing = p.SHUTTING_DOWN) -> None:
         for chat in list(self.chats.values()):
             if chat.leave_timer is not None:
                 chat.leave_timer.cancel()
             if chat.ws is not None:
-                await chat.ws.close(code=p.CLOSE_GOING_AWAY, message=b"server shutting down")
+                await chat.ws.close(code=why.code, message=why.reason.encode())
         for task in list(self._tasks):
             task.cancel()
 

@@ -55,9 +55,9 @@ class GatewayLink:
     def connected(self) -> int:
         return int(self.ws is not None and not self.ws.closed)
 
-    async def close(self) -> None:
+    async def close(self, why: p.Closing = p.SHUTTING_DOWN) -> None:
         if self.ws is not None and not self.ws.closed:
-            await self.ws.close(code=p.CLOSE_GOING_AWAY, message=b"server shutting down")
+            await self.ws.close(code=why.code, message=why.reason.encode())
 
     def send(self, kind: p.GatewayCommandType, data: dict[str, Any]) -> None:
         self.seq += 1

@@ -72,6 +72,8 @@ def _event_log(app: web.Application) -> Check:
 def _acd(state: Readiness) -> Check:
     if state.stopping:
         return Check(ok=False, detail="the server is shutting down")
+    if state.failed is not None:
+        return Check(ok=False, detail=state.failed)
     if not state.acd_restored:
         return Check(ok=False, detail="the ACD has not finished restoring from the log")
     return Check(ok=True)

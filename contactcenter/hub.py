@@ -167,7 +167,7 @@ class Hub:
     def channel(self, agent_id: str) -> AgentChannel:
         return self.consoles.channel(agent_id)
 
-    async def close(self) -> None:
+    async def close(self, why: p.Closing = p.SHUTTING_DOWN) -> None:
         for ch in self.channels.values():
             if ch.drop_timer is not None:
                 ch.drop_timer.cancel()
@@ -177,7 +177,7 @@ class Hub:
             if ch.ws is not None:
                 ws = ch.ws
                 ch.detach()  # what is queued goes out before the close frame
-                await ws.close(code=p.CLOSE_GOING_AWAY, message=b"server shutting down")
+                await ws.close(code=why.code, message=why.reason.encode())
 
     # --- one connection --------------------------------------------------------------------
 

@@ -57,6 +57,7 @@ class _LiveGauges(Collector):
     def __init__(self) -> None:
         self.waiting: Callable[[], dict[str, int]] = dict
         self.clients: Callable[[], dict[str, int]] = dict
+        self.serving: Callable[[], bool] = lambda: False
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         waiting = GaugeMetricFamily(
@@ -75,6 +76,11 @@ class _LiveGauges(Collector):
         for kind, count in sorted(self.clients().items()):
             clients.add_metric([kind], count)
         yield clients
+        yield GaugeMetricFamily(
+            f"{PREFIX}_serving",
+            "1 while the node serves; 0 while it rebuilds from the event log (fail-stop)",
+            value=1 if self.serving() else 0,
+        )
 
 
 class Metrics:
@@ -132,6 +138,11 @@ class Metrics:
             "Group commits that failed and were rolled back",
             registry=r,
         )
+        self.fail_stops = Counter(
+            f"{PREFIX}_fail_stops",
+            "Times the node stopped serving because the event log refused a commit",
+            registry=r,
+        )
         self.live = _LiveGauges()
         r.register(self.live)
 
@@ -180,11 +191,16 @@ class Metrics:
         encoder, content_type = choose_encoder(accept)
         return encoder(self.registry), content_type
 
-    def bind(self, event_log: EventLog, acd: Acd, consoles: Consoles, gateway: GatewayLink) -> None:
-        """Hook into the running parts of one app (called by the composition root; the
-        ACD's decision times come through its ``observe_decision`` parameter)."""
+    def observe_log(self, event_log: EventLog, serving: Callable[[], bool]) -> None:
+        """Count the event log's commits, once per process (the composition root)."""
         event_log.add_listener(self.on_commit)
         event_log.add_batch_observer(self.on_batch)
+        event_log.add_failure_listener(lambda error: self.fail_stops.inc())
+        self.live.serving = serving
+
+    def bind(self, acd: Acd, consoles: Consoles, gateway: GatewayLink) -> None:
+        """Read the live gauges from one generation of services (the composition root;
+        the ACD's decision times come through its ``observe_decision`` parameter)."""
         engine = acd.engine
         self.live.waiting = lambda: {q: len(engine.waiting(q)) for q in engine.queue_ids()}
         self.live.clients = lambda: {"agent": consoles.connected(), "gateway": gateway.connected()}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Annotated, Any, Final, Literal, get_args
+from typing import Annotated, Any, Final, Literal, NamedTuple, get_args
 
 from pydantic import (
     BaseModel,
@@ -607,6 +607,10 @@ def envelope(kind: str, seq: int, data: dict[str, Any], ts: float | None = None)
 
 CLOSE_GOING_AWAY = 1001
 """RFC 6455 "going away": the server is shutting down (every socket kind)."""
+CLOSE_TRY_AGAIN = 1013
+"""RFC 6455 "try again later": the node stopped serving after a commit to the event log
+failed (fail-stop, node.py) and rebuilds its state from the log; reconnect with backoff
+(meanwhile HTTP, websocket upgrades included, answers 503 with Retry-After)."""
 CLOSE_TOO_SLOW = 1008
 """RFC 6455 "policy violation": the peer did not read its messages fast enough (its
 unsent backlog passed the limit); a console reconnects and resumes from its last seq."""
@@ -619,6 +623,19 @@ CLOSE_OTHER_TAB = 4001
 console names itself with ``/ws/agent?client=<id>`` (stable across its reconnections and
 reloads); a connection with another id while the first is connected is refused unless it
 asks ``&takeover=1`` (the agent said "use this tab"), which replaces the older one."""
+
+
+class Closing(NamedTuple):
+    """Why the server closes its sockets: the close code and the reason sent with it."""
+
+    code: int
+    reason: str
+
+
+SHUTTING_DOWN = Closing(CLOSE_GOING_AWAY, "server shutting down")
+REBUILDING = Closing(
+    CLOSE_TRY_AGAIN, "server rebuilding its state from the event log; reconnect shortly"
+)
 
 
 # --- supervisor wallboard: /ws/supervisor (server to client only) --------------------------

@@ -11,3 +11,5 @@ class Readiness:
     started_at: float = field(default_factory=time.time)
     acd_restored: bool = False
     stopping: bool = False
+    failed: str | None = None
+    """Why the node is not serving although started: a fail-stop (node.py) in progress."""

@@ -7,7 +7,7 @@ import time
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from contactcenter.appkeys import ACD
+from contactcenter.appkeys import services
 from contactcenter.auth import issue_token
 from contactcenter.store.transcripts import survey_summary
 from contactcenter.store.users import verify_credentials
@@ -53,7 +53,7 @@ async def login(request: web.Request) -> web.Response:
 
 async def queues(request: web.Request) -> web.Response:
     authenticate(request, ANY_ROLE)
-    acd = request.app[ACD]
+    acd = services(request.app).acd
     snapshot = acd.stats.snapshot(acd.clock())
     # what the engine holds right now, beside what the fold counted
     snapshot["waiting_now"] = {q: len(acd.engine.waiting(q)) for q in acd.engine.queue_ids()}

@@ -36,7 +36,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contactcenter.acd import AcdUnavailable
-from contactcenter.appkeys import ACD, UI_SETTINGS, WALLBOARD_FEED
+from contactcenter.appkeys import UI_SETTINGS, services
 from contactcenter.auth import WALLBOARD, issue_token
 from contactcenter.store.users import UnknownUser, update_skills
 from contactcenter.webcommon import POOL, SETTINGS, authenticate, fail, read_json
@@ -197,7 +197,7 @@ def _routing_failure(exc: RoutingError) -> NoReturn:
 
 async def _execute(request: web.Request, action: Callable[[float], Outcome]) -> None:
     try:
-        await request.app[ACD].execute(action)
+        await services(request.app).acd.execute(action)
     except RoutingError as exc:
         _routing_failure(exc)
     except AcdUnavailable as exc:
@@ -207,19 +207,18 @@ async def _execute(request: web.Request, action: Callable[[float], Outcome]) -> 
 
 def _poke(app: web.Application) -> None:
     # Skill changes log no event: tell the wallboard itself.
-    if WALLBOARD_FEED in app:
-        app[WALLBOARD_FEED].poke()
+    services(app).wallboard.poke()
 
 
 async def _agent_or_404(request: web.Request) -> str:
     agent_id = _path_id(request, "agent_id")
-    if not await request.app[ACD].ensure_agent(agent_id):
+    if not await services(request.app).acd.ensure_agent(agent_id):
         fail(404, "unknown_agent", f"no enabled agent {agent_id!r}")
     return agent_id
 
 
 def _agent_out(request: web.Request, agent_id: str) -> web.Response:
-    snap = request.app[ACD].engine.agent(agent_id)
+    snap = services(request.app).acd.engine.agent(agent_id)
     out = AgentActionOut(
         agent_id=snap.id,
         status=snap.status,
@@ -238,7 +237,7 @@ async def force_status(request: web.Request) -> web.Response:
     claims = authenticate(request, ACTION_ROLES)
     agent_id = await _agent_or_404(request)
     body: StatusIn = await _body(request, StatusIn)
-    engine = request.app[ACD].engine
+    engine = services(request.app).acd.engine
     if engine.agent(agent_id).status == "offline" and body.status != "offline":
         fail(
             409,
@@ -255,7 +254,7 @@ async def force_logout(request: web.Request) -> web.Response:
     claims = authenticate(request, ACTION_ROLES)
     agent_id = await _agent_or_404(request)
     body: LogoutIn = await _body(request, LogoutIn)
-    engine = request.app[ACD].engine
+    engine = services(request.app).acd.engine
     force = body.force
     log.info("supervisor %s logs agent %s out (force=%s)", claims.user_id, agent_id, force)
     await _execute(request, lambda now: engine.logout(agent_id, now, force=force))
@@ -272,7 +271,7 @@ async def change_skills(request: web.Request) -> web.Response:
             fail(400, "invalid_body", f"skill name {name!r} must match {SKILL_NAME}")
         if not 1 <= level <= 10:
             fail(400, "invalid_body", f"proficiency of {name!r} is {level}; use 1-10")
-    engine = request.app[ACD].engine
+    engine = services(request.app).acd.engine
     log.info("supervisor %s sets skills of %s to %s", claims.user_id, agent_id, skills)
     await _execute(request, lambda now: engine.set_skills(agent_id, skills, now))
     try:
@@ -288,7 +287,7 @@ async def change_skills(request: web.Request) -> web.Response:
 
 async def waiting(request: web.Request) -> web.Response:
     authenticate(request, ACTION_ROLES)
-    acd = request.app[ACD]
+    acd = services(request.app).acd
     engine = acd.engine
     now = acd.clock()
     rows = []
@@ -313,7 +312,7 @@ async def waiting(request: web.Request) -> web.Response:
 async def explain(request: web.Request) -> web.Response:
     authenticate(request, ACTION_ROLES)
     contact_id = _path_id(request, "contact_id")
-    acd = request.app[ACD]
+    acd = services(request.app).acd
     try:
         found = acd.engine.explain(contact_id, acd.clock())
     except RoutingError as exc:
@@ -331,7 +330,7 @@ async def interval_report(request: web.Request) -> web.StreamResponse:
             "unknown_parameter",
             f"unknown query parameters {unknown}; use {sorted(REPORT_PARAMS)}",
         )
-    acd = request.app[ACD]
+    acd = services(request.app).acd
     day_text = q.get("date")
     if day_text is None:
         day_text = datetime.fromtimestamp(acd.clock(), UTC).date().isoformat()
@@ -373,7 +372,7 @@ async def _fold_day(
     request: web.Request, day: datetime, interval_s: int, queue: str | None
 ) -> list[IntervalRow]:
     """The day's events through a fresh statistics fold (the live figures' definitions)."""
-    acd = request.app[ACD]
+    acd = services(request.app).acd
     fold = StatsFold(acd.engine.config.queues, interval_s=interval_s)
     end = day + timedelta(days=1)
     types = sorted(EVENT_TYPES)

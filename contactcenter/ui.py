@@ -24,7 +24,7 @@ from pathlib import Path
 from aiohttp import web
 from pydantic import BaseModel
 
-from contactcenter.appkeys import ACD, UI_SETTINGS
+from contactcenter.appkeys import UI_SETTINGS, services
 from contactcenter.store.users import list_agents
 from contactcenter.ui_settings import UiSettings, load_ui_settings  # re-exported
 from contactcenter.wallboard import skilled_for
@@ -130,7 +130,7 @@ class UiConfigOut(BaseModel):
 
 async def ui_config(request: web.Request) -> web.Response:
     authenticate(request, ANY_ROLE)
-    config = request.app[ACD].engine.config
+    config = services(request.app).acd.engine.config
     out = UiConfigOut(
         reason_codes=list(config.reason_codes),
         crm_url_template=request.app[UI_SETTINGS].crm_url_template,
@@ -196,7 +196,7 @@ def state_label(status: str, activity: str) -> str:
 
 async def agents(request: web.Request) -> web.Response:
     authenticate(request, SUPERVISOR_ROLES)
-    acd = request.app[ACD]
+    acd = services(request.app).acd
     engine = acd.engine
     # Names and teams are not in the engine's snapshot; one indexed query per poll.
     profiles = {p.agent_id: p for p in await list_agents(request.app[POOL])}
@@ -246,7 +246,7 @@ class AvailableAgentsOut(BaseModel):
 async def available_agents(request: web.Request) -> web.Response:
     """Who an agent can transfer to right now: logged in, available and idle."""
     claims = authenticate(request, ANY_ROLE)
-    engine = request.app[ACD].engine
+    engine = services(request.app).acd.engine
     profiles = {p.agent_id: p for p in await list_agents(request.app[POOL])}
     required = {q.id: dict(q.skills) for q in engine.config.queues}
     rows = []

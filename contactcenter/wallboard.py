@@ -121,7 +121,7 @@ class Wallboard:
         await self._load_profiles()
         self._ticker = self._loop.create_task(self._tick())
 
-    async def close(self) -> None:
+    async def close(self, why: p.Closing = p.SHUTTING_DOWN) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -129,7 +129,7 @@ class Wallboard:
         for sub in list(self.subscribers):
             if sub.timer is not None:
                 sub.timer.cancel()
-            await sub.ws.close(code=p.CLOSE_GOING_AWAY, message=b"server shutting down")
+            await sub.ws.close(code=why.code, message=why.reason.encode())
         self.subscribers.clear()
 
     async def _load_profiles(self) -> None:

@@ -18,6 +18,8 @@ SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
 POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool")
 
 MAX_JSON_BODY = 64 * 1024
+RETRY_AFTER_S = 2
+"""What a 503 advises (its Retry-After header): the node rebuilds within seconds."""
 
 
 def json_error(status: int, code: str, message: str, **extra: Any) -> web.Response:
@@ -42,6 +44,10 @@ def fail(status: int, code: str, message: str) -> NoReturn:
             MAX_JSON_BODY, 0, text=body, content_type="application/json"
         )
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 503:
+        # The service will be back (a fail-stop rebuild, a database restart): say when
+        # to try again RETRY_AFTER_S.
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
     raise cls(text=body, content_type="application/json", headers=headers)
 
 

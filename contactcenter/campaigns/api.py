@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from contactcenter.appkeys import ACD, CAMPAIGNS
+from contactcenter.appkeys import services
 from contactcenter.campaigns.csvload import CsvError, parse_contacts
 from contactcenter.store import campaigns as store
 from contactcenter.webcommon import POOL, authenticate, json_error, read_json
@@ -222,7 +222,7 @@ async def create(request: web.Request) -> web.Response:
     except ValidationError as exc:
         _invalid(exc, "invalid_campaign")
     try:
-        request.app[ACD].engine.queue_config(body.queue)
+        services(request.app).acd.engine.queue_config(body.queue)
     except UnknownQueue:
         _fail(400, "unknown_queue", f"queue {body.queue!r} is not in routing.yaml", "queue")
     campaign = store.Campaign(
@@ -315,9 +315,9 @@ async def transition(request: web.Request, action: str) -> web.Response:
     allowed, target = _TRANSITIONS[action]
     if campaign.state not in allowed:
         _fail(409, "illegal_transition", f"a {campaign.state} campaign cannot {action}")
-    service = request.app[CAMPAIGNS]
+    service = services(request.app).campaigns
     updated = await store.set_state(
-        request.app[POOL], campaign.id, target, request.app[ACD].clock()
+        request.app[POOL], campaign.id, target, services(request.app).acd.clock()
     )
     assert updated is not None
     if target == "running":
@@ -348,7 +348,7 @@ async def campaign_stats(app: web.Application, c: store.Campaign) -> dict[str, A
             "abandon": ledger.record_abandon,
             "machine": ledger.record_machine,
         }[kind](at)
-    now = app[ACD].clock()
+    now = services(app).acd.clock()
     windows = [
         WindowOut(
             start=w.start,
@@ -362,7 +362,7 @@ async def campaign_stats(app: web.Application, c: store.Campaign) -> dict[str, A
         )
         for w in ledger.windows()
     ]
-    runner = app[CAMPAIGNS].runners.get(c.id)
+    runner = services(app).campaigns.runners.get(c.id)
     talk_min = wait = None
     level = None
     if runner is not None:
@@ -417,7 +417,7 @@ async def add_dnc(request: web.Request) -> web.Response:
     invalid = [x for x in body.numbers if normalize_number(x) is None]
     added = await store.add_dnc(request.app[POOL], sorted(set(good)))
     for number in good:  # running campaigns refuse them from now on
-        request.app[CAMPAIGNS].add_dnc(number)
+        services(request.app).campaigns.add_dnc(number)
     return web.json_response({"added": added, "invalid": invalid})
 
 

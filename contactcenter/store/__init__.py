@@ -6,13 +6,21 @@ Modules: ``db`` (pool, embedded server), ``migrate`` (schema), ``records`` and `
 """
 
 from contactcenter.store.db import Database, DatabaseUnavailable, open_database
-from contactcenter.store.events import EventLog
+from contactcenter.store.events import (
+    EventLog,
+    EventLogOutcomeUnknown,
+    EventLogStopped,
+    EventLogWriteError,
+)
 from contactcenter.store.records import EventRecord, StoredEvent
 
 __all__ = [
     "Database",
     "DatabaseUnavailable",
     "EventLog",
+    "EventLogOutcomeUnknown",
+    "EventLogStopped",
+    "EventLogWriteError",
     "EventRecord",
     "StoredEvent",
     "open_database",

@@ -61,11 +61,17 @@ class EventLogClosed(RuntimeError):
 
 
 class EventLogWriteError(RuntimeError):
-    """The batch holding these records failed and was rolled back.
+    """The batch holding these records failed and was rolled back."""
 
-    The one case PostgreSQL cannot settle: a connection lost during COMMIT itself leaves
-    the outcome unknown (the cause is then a connection error); ``read_contact`` tells.
-    """
+
+class EventLogOutcomeUnknown(EventLogWriteError):
+    """The connection was lost during COMMIT itself: the one case PostgreSQL cannot
+    settle. The records may or may not be in the log; reading the log tells."""
+
+
+class EventLogStopped(EventLogWriteError):
+    """A batch failed earlier, so the log takes nothing until ``reopen()``: what was
+    decided after the refused records may depend on them (fail-stop, docs/server.md)."""
 
 
 @dataclass
@@ -114,6 +120,8 @@ class EventLog:
         self._task: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[Sequence[StoredEvent]], None]] = []
         self._batch_observers: list[Callable[[float, int, bool], None]] = []
+        self._failure_listeners: list[Callable[[BaseException], None]] = []
+        self._stopped: EventLogWriteError | None = None
 
     # --- writing -------------------------------------------------------------------------
 
@@ -129,6 +137,10 @@ class EventLog:
             return []
         if self._closing:
             raise EventLogClosed("the event log is closed")
+        if self._stopped is not None:
+            raise EventLogStopped(
+                f"the event log is stopped after a failed commit: {self._stopped}"
+            )
         # Convert here so a bad payload or time fails its own caller, not a shared batch.
         times = [datetime.fromtimestamp(r.ts, UTC) for r in batch]
         data_json = [json.dumps(r.data, separators=(",", ":"), allow_nan=False) for r in batch]
@@ -144,6 +156,24 @@ class EventLog:
     def add_listener(self, listener: Callable[[Sequence[StoredEvent]], None]) -> None:
         """Call ``listener(events)`` after each commit, in seq order (e.g. to publish)."""
         self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[Sequence[StoredEvent]], None]) -> None:
+        """Stop calling ``listener`` (a service of a generation that was stopped)."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def add_failure_listener(self, listener: Callable[[BaseException], None]) -> None:
+        """Call ``listener(error)`` once when a batch fails and the log stops (fail-stop)."""
+        self._failure_listeners.append(listener)
+
+    @property
+    def stopped(self) -> EventLogWriteError | None:
+        """Why the log takes no appends until ``reopen()``, or None."""
+        return self._stopped
+
+    def reopen(self) -> None:
+        """Take appends again after a failure (the node rebuilt its state from the log)."""
+        self._stopped = None
 
     def add_batch_observer(self, observer: Callable[[float, int, bool], None]) -> None:
         """Call ``observer(seconds, records, ok)`` after each group commit (for metrics)."""
@@ -236,9 +266,15 @@ class EventLog:
             self.stats.failed_batches += 1
             log.error("event batch of %d records failed: %s", count, exc)
             self._observe(time.perf_counter() - started, count, ok=False)
-            error = EventLogWriteError(f"events not written: {exc}")
-            error.__cause__ = exc
+            error = (
+                exc
+                if isinstance(exc, EventLogOutcomeUnknown)
+                else EventLogWriteError(f"events not written: {exc}")
+            )
+            if error is not exc:
+                error.__cause__ = exc
             self._fail(batch, error)
+            self._stop(error)
             return
         self.stats.batches += 1
         self.stats.records += count
@@ -312,8 +348,35 @@ class EventLog:
                     with contextlib.suppress(Exception):
                         await conn.execute("ROLLBACK")
                 raise
-            await conn.execute("COMMIT")
+            try:
+                await conn.execute("COMMIT")
+            except Exception as exc:
+                # A definite SQL answer (a deferred constraint, say) means rolled back; a
+                # lost connection or a server going down may come after the commit record.
+                if isinstance(exc, asyncpg.PostgresError) and not isinstance(
+                    exc, asyncpg.exceptions.OperatorInterventionError
+                ):
+                    raise
+                raise EventLogOutcomeUnknown(
+                    f"the connection was lost during COMMIT ({exc}); the records may or may "
+                    "not be in the log"
+                ) from exc
         return stored
+
+    def _stop(self, error: EventLogWriteError) -> None:
+        """Fail-stop: what waits behind the failed batch was decided after it, so none of
+        it may be written; the log refuses appends until ``reopen()``."""
+        first = self._stopped is None
+        self._stopped = error
+        waiting = list(self._pending)
+        self._pending.clear()
+        self._fail(waiting, EventLogStopped(f"not written: an earlier batch failed ({error})"))
+        if first:
+            for listener in self._failure_listeners:
+                try:
+                    listener(error)
+                except Exception:
+                    log.exception("event log failure listener failed")
 
     def _observe(self, seconds: float, count: int, *, ok: bool) -> None:
         for observer in self._batch_observers:

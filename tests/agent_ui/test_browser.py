@@ -17,8 +17,7 @@ from typing import Any
 import asyncpg
 from playwright.async_api import Browser, Page, expect
 
-from contactcenter.app import SERVICES
-from contactcenter.appkeys import ACD
+from contactcenter.appkeys import NODE
 from contactcenter.carrier import Carrier, CarrierConfig, CarrierResult
 from contactcenter.settings import Settings
 from contactcenter.store import EventLog, EventRecord
@@ -329,7 +328,7 @@ async def test_unknown_caller_survives_a_reload_and_a_dropped_socket(
             await expect(agent.get_by_label("Status")).to_have_value("available")
 
             # the server drops the socket; the caller hangs up before the page is back
-            channel = client.app[SERVICES].hub.channels["alice"]
+            channel = client.app[NODE].services.hub.channels["alice"]
             assert channel.ws is not None
             await channel.ws.close()
             hung_up = await client.post(
@@ -348,7 +347,7 @@ async def test_unknown_caller_survives_a_reload_and_a_dropped_socket(
             # logging out of the page logs the agent out of the queues at once
             await agent.get_by_role("button", name="Log out").click()
             await expect(agent.get_by_label("Username")).to_be_visible()
-            engine = client.app[ACD].engine
+            engine = client.app[NODE].services.acd.engine
             for _ in range(100):
                 if engine.agent("alice").status == "offline":
                     break

@@ -14,8 +14,7 @@ from typing import Any
 import asyncpg
 from playwright.async_api import Browser, Page, expect
 
-from contactcenter.app import SERVICES
-from contactcenter.appkeys import ACD
+from contactcenter.appkeys import NODE
 from contactcenter.settings import Settings
 from contactcenter.store.customers import CustomerIn, upsert_customer
 from contactcenter.store.interactions import get_interaction
@@ -195,7 +194,7 @@ async def test_network_drop_mid_offer_and_a_second_tab(
             watch = PageWatch(page)
             await sign_in(page, base + "/ui/agent.html", "alice")
             await available(page)
-            hub = client.app[SERVICES].hub
+            hub = client.app[NODE].services.hub
 
             # the network goes while an offer is made: it arrives once, on reconnection
             await context.set_offline(True)
@@ -237,7 +236,9 @@ async def test_network_drop_mid_offer_and_a_second_tab(
             )
             await expect(page.locator("#other-tab")).to_be_visible()
             await expect(page.locator("#connection")).to_have_text("disconnected")
-            assert client.app[ACD].engine.agent("alice").contacts == {"net-1": "connected"}
+            assert client.app[NODE].services.acd.engine.agent("alice").contacts == {
+                "net-1": "connected"
+            }
             assert watch.problems == []
         finally:
             await context.close()

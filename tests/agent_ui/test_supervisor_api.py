@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from contactcenter.appkeys import ACD
+from contactcenter.appkeys import NODE
 from contactcenter.clock import ManualScheduler
 from contactcenter.settings import Settings
 from contactcenter.store.users import get_agent_profile
@@ -105,7 +105,7 @@ async def test_actions_explain_and_errors(db: asyncpg.Pool, cc_settings: Setting
     await add_agent(db, "alice", {"sales": 8})
     async with running_app(cc_settings, db, patient_config()) as client:
         sup = bearer(cc_settings, "sam", "supervisor")
-        engine = client.app[ACD].engine
+        engine = client.app[NODE].services.acd.engine
         # an agent may not use the supervisor API; a wallboard token may not act
         for role in ("agent", "wallboard"):
             resp = await client.post(

@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 from playwright.async_api import Browser, expect
 
-from contactcenter.appkeys import ACD
+from contactcenter.appkeys import NODE
 from contactcenter.settings import Settings
 from contactcenter.store.users import AgentProfileIn, create_user, save_agent_profile
 from tests.agent_ui.support import VIEWPORT, patient_config
@@ -103,7 +103,7 @@ async def test_supervisor_watches_acts_and_reports(
                 await expect(alice_row.locator(".state")).to_have_text("not ready")
                 await expect(alice_row.locator(".status")).to_have_text("break")
                 await alice.next("agent_state", status="break")
-                assert client.app[ACD].engine.agent("alice").status == "break"
+                assert client.app[NODE].services.acd.engine.agent("alice").status == "break"
 
                 # three more calls wait (nobody available): the sales tile turns amber
                 for i in (2, 3, 4):

@@ -12,8 +12,7 @@ import aiohttp
 import asyncpg
 from aiohttp.test_utils import TestClient
 
-from contactcenter.app import SERVICES
-from contactcenter.appkeys import ACD
+from contactcenter.appkeys import NODE
 from contactcenter.chat import GRACE_S
 from contactcenter.clock import ManualScheduler
 from contactcenter.settings import Settings
@@ -317,7 +316,7 @@ async def test_transcript_api_for_supervisors_and_the_agent_who_handled_it(
 
 
 def _token_of(client: TestClient[Any, Any], chat_id: str) -> str:
-    return client.server.app[SERVICES].chat.chats[chat_id].token
+    return client.server.app[NODE].services.chat.chats[chat_id].token
 
 
 async def test_sensitive_answers_are_masked_in_the_transcript(
@@ -352,7 +351,7 @@ async def test_chats_waiting_at_a_restart_are_ended_as_abandoned(
 
     async with ivr_app(cc_settings, db) as client:
         # the restored contact has no visitor any more: it is ended, not offered
-        assert client.server.app[ACD].engine.waiting("chat_support") == []
+        assert client.server.app[NODE].services.acd.engine.waiting("chat_support") == []
         again = await Visitor.connect(client)
         await again.send("resume", token=hal.token, last_seq=0)
         assert (await again.next("error"))["data"]["code"] == "unknown_chat"

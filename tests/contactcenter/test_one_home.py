@@ -60,9 +60,18 @@ def _protocol_names(tree: ast.Module) -> tuple[set[str], set[str]]:
     return modules, names
 
 
+_CLOSINGS = {name for name, value in vars(protocol).items() if isinstance(value, protocol.Closing)}
+
+
 def _is_protocol_close_code(node: ast.expr, modules: set[str], names: set[str]) -> bool:
     if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-        return node.value.id in modules and node.attr.startswith("CLOSE_")
+        if node.value.id == "why" and node.attr == "code":
+            return True  # a protocol.Closing passed down (``why: p.Closing``)
+        return node.value.id in modules and (
+            node.attr.startswith("CLOSE_") or node.attr in _CLOSINGS
+        )
+    if isinstance(node, ast.Name) and node.id == "why":
+        return True
     return isinstance(node, ast.Name) and node.id in names and node.id.startswith("CLOSE_")
 
 
@@ -225,6 +234,7 @@ def test_the_close_codes_are_distinct_websocket_codes() -> None:
     assert codes == {
         "CLOSE_GOING_AWAY": 1001,
         "CLOSE_TOO_SLOW": 1008,
+        "CLOSE_TRY_AGAIN": 1013,
         "CLOSE_REPLACED": 4000,
         "CLOSE_OTHER_TAB": 4001,
     }

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from contactcenter.app import SERVICES
+from contactcenter.appkeys import NODE
 from contactcenter.clock import ManualScheduler
 from contactcenter.hub import DROP_GRACE_S
 from contactcenter.settings import Settings
@@ -45,7 +45,7 @@ async def test_dropped_console_logs_out_after_grace_and_offer_goes_back(
             await kim.next("offer", contact_id="d-1")
         # kim's socket is closed; within the grace period nothing changes
         await armed(scheduler, DROP_GRACE_S, "the reconnect grace")
-        engine = client.app[SERVICES].hub.acd.engine
+        engine = client.app[NODE].services.hub.acd.engine
         assert engine.contact("d-1").agent_id == "kim"
         await scheduler.advance(DROP_GRACE_S - BEFORE)
         assert engine.agent("kim").status == "available"
@@ -78,7 +78,7 @@ async def test_reconnect_within_grace_keeps_the_agent_and_its_offer(
         async with console(client, cc_settings, "kim") as kim:
             await kim.command("hello")  # back on the server before the grace ends
             await scheduler.advance(2 * DROP_GRACE_S)
-            engine = client.app[SERVICES].hub.acd.engine
+            engine = client.app[NODE].services.hub.acd.engine
             assert engine.agent("kim").status == "available"
             assert engine.contact("d-2").agent_id == "kim"
             assert (await kim.command("accept", contact_id="d-2"))["type"] == "reply"

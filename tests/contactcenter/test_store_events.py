@@ -12,6 +12,7 @@ from contactcenter.store.db import create_pool
 from contactcenter.store.events import (
     EventLog,
     EventLogClosed,
+    EventLogStopped,
     EventLogWriteError,
     last_seq,
     read_all_in_order,
@@ -191,7 +192,12 @@ async def test_failed_commit_fails_every_waiter_of_the_batch(db: asyncpg.Pool) -
             assert log.stats.failed_batches == 1
             assert all(isinstance(r, EventLogWriteError) for r in results), results
             assert await db.fetchval("SELECT count(*) FROM events") == 0
-            # the writer carries on with the next batch
+            # fail-stop: what comes after a refused batch may depend on it, so the log
+            # takes nothing until the node has rebuilt its state and reopens it
+            assert isinstance(log.stopped, EventLogWriteError)
+            with pytest.raises(EventLogStopped):
+                await log.append([rec(4)])
+            log.reopen()
             assert len(await log.append([rec(4)])) == 1
     finally:
         await db.execute("ALTER TABLE events DROP CONSTRAINT test_no_boom")
