@@ -203,6 +203,32 @@ async def test_failed_commit_fails_every_waiter_of_the_batch(db: asyncpg.Pool) -
         await db.execute("ALTER TABLE events DROP CONSTRAINT test_no_boom")
 
 
+async def test_appends_behind_a_failed_batch_are_refused_until_reopen(db: asyncpg.Pool) -> None:
+    """Fail-stop: the batch after a failed one was decided after it, so it is refused
+    too (not written), and the failure listeners hear of it once."""
+    await db.execute("ALTER TABLE events ADD CONSTRAINT test_no_boom CHECK (type <> 'test.boom')")
+    heard: list[BaseException] = []
+    try:
+        async with EventLog(db, projections=()) as log:
+            log.add_failure_listener(heard.append)
+            first = asyncio.ensure_future(log.append([rec(1, type_="test.boom")]))
+            await asyncio.sleep(0)  # the flusher takes the first batch alone
+            behind = [asyncio.ensure_future(log.append([rec(i)])) for i in (2, 3)]
+            results = await asyncio.gather(first, *behind, return_exceptions=True)
+            assert isinstance(results[0], EventLogWriteError)
+            assert not isinstance(results[0], EventLogStopped)
+            assert all(isinstance(r, EventLogStopped) for r in results[1:]), results
+            assert len(heard) == 1
+            with pytest.raises(EventLogStopped):
+                await log.append([rec(4)])
+            assert await db.fetchval("SELECT count(*) FROM events") == 0
+            log.reopen()
+            assert len(await log.append([rec(5)])) == 1
+            assert len(heard) == 1
+    finally:
+        await db.execute("ALTER TABLE events DROP CONSTRAINT test_no_boom")
+
+
 async def test_bad_record_fails_only_its_caller(db: asyncpg.Pool) -> None:
     async with EventLog(db, projections=()) as log:
         good = asyncio.ensure_future(log.append([rec(1)]))

@@ -105,6 +105,10 @@ async def test_a_crashed_database_leaves_no_ghost_changes(
             await _the_issue_cases(client, crashable_pg, crash_settings, gw, scheduler, pool)
             await _arrivals_under_a_crash(client, crashable_pg, gw, scheduler, pool)
             assert node.failures == 2 and node.recoveries == 2
+            scraped = await client.get("/metrics", headers=gw)
+            text = await scraped.text()
+            assert "contactcenter_fail_stops_total 2.0" in text, text[-2000:]
+            assert "contactcenter_serving 1.0" in text
     finally:
         await pool.close()
 
