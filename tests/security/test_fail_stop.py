@@ -29,13 +29,16 @@ import pytest
 from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
 
+from contactcenter.acd import AcdUnavailable
 from contactcenter.appkeys import NODE
 from contactcenter.clock import ManualScheduler
 from contactcenter.node import DB_PROBE_INTERVAL_S
 from contactcenter.protocol import CLOSE_TRY_AGAIN
 from contactcenter.settings import Settings
+from contactcenter.store import EventRecord
 from contactcenter.store.db import create_pool
 from contactcenter.store.migrate import migrate
+from routing import ContactSpec
 from routing.errors import UnknownContact
 from tests.contactcenter.server_support import add_agent, bearer, console, running_app
 from tests.security.conftest import CrashablePostgres
@@ -223,3 +226,33 @@ async def _arrivals_under_a_crash(
     refused = sorted(c for c, what in told.items() if what in DEFINITE_REFUSALS)
     assert refused, outcomes
     assert (await _post_call(client, gw, refused[0])) == "ok"
+
+
+async def test_a_change_the_log_refused_is_dropped_with_the_engine(
+    db: Any, cc_settings: Settings
+) -> None:
+    """The issue's first case below the boundary checks: an arrival whose record the log
+    cannot store (a non-finite number in its attached data). The caller is told
+    ``event_log_failed``; the node rebuilds; the call is unknown and its id free again."""
+    scheduler = ManualScheduler()
+    async with running_app(cc_settings, db, scheduler=scheduler) as client:
+        node = client.server.app[NODE]
+        acd = node.services.acd
+        spec = ContactSpec(id="big1", queue_id="sales", data={"x": float("inf")})
+
+        def arrival(now: float) -> list[EventRecord]:
+            # what the gateway logs with an arrival: the attached data, as given
+            return [EventRecord(type="contact.arrived", ts=now, contact_id="big1", data=spec.data)]
+
+        with pytest.raises(AcdUnavailable) as refused:
+            await acd.execute(lambda now: acd.engine.arrive(spec, now), before=arrival)
+        assert refused.value.code == "event_log_failed"
+        assert not node.serving
+        await _serving_again(client, scheduler)
+        engine = node.services.acd.engine
+        assert engine is not acd.engine
+        with pytest.raises(UnknownContact):
+            engine.contact("big1")
+        assert await _arrivals(db, "big1") == 0
+        assert (await _post_call(client, bearer(cc_settings), "big1")) == "ok"
+        assert engine.contact("big1").state in ("queued", "offered")
