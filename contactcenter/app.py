@@ -20,7 +20,8 @@ Who gives what to whom (docs/server.md, "Services"):
     voice controls (ACD, mutes, click-to-dial)      hook 1: external transfer first
     consults (ACD, click-to-dial)                   hook 2
     IVR service (ACD, link, scheduler)              hook 3: survey after the agent leg
-    chat service (ACD, IVR, consoles, scheduler)    hook 4: web chats carry themselves
+    chat service (ACD, IVR, consoles, scheduler, chat.yaml)  hook 4: web chats carry
+                                                    themselves; its limits -> metrics
     campaigns (ACD, link, scheduler)                hook 5: the dialer's own calls
     hub (ACD, consoles, click-to-dial, voice, consults, chat)
     gateway (ACD, link, IVR, click-to-dial, campaigns)
@@ -53,6 +54,7 @@ from contactcenter.campaigns import api as campaign_api
 from contactcenter.campaigns.runner import Timing
 from contactcenter.campaigns.service import CampaignService
 from contactcenter.chat import ChatService
+from contactcenter.chat_config import ChatConfig, load_chat_config
 from contactcenter.clicktodial import ClickToDial
 from contactcenter.clock import AsyncioScheduler, Scheduler
 from contactcenter.consult import Consults
@@ -139,6 +141,7 @@ def build_services(
     metrics: Metrics,
     timing: Timing,
     ui_settings: UiSettings,
+    chat_config: ChatConfig,
 ) -> Services:
     """Every service, in dependency order (the module docstring draws it). Synchronous:
     nothing here does I/O; ``start`` does."""
@@ -172,7 +175,7 @@ def build_services(
         auth=auth,
         config_dir=settings.config_dir,
     )
-    chat = ChatService(acd, pool, ivr, consoles, scheduler)
+    chat = ChatService(acd, pool, ivr, consoles, scheduler, chat_config)
     campaign_service = CampaignService(acd, link, pool, timing, scheduler)
     # The order of the committed-event hooks: the external transfer first, so that the
     # leg is transferred rather than hung up whatever later hooks say.
@@ -203,6 +206,7 @@ def build_services(
     )
     wallboard = Wallboard(acd, pool, ui_settings, scheduler)
     metrics.bind(event_log, acd, consoles, link)
+    metrics.bind_limits(chat.gate.stats)
     event_log.add_listener(wallboard.on_commit)
     return Services(
         scheduler=scheduler,
@@ -260,6 +264,7 @@ def create_app(
     app = web.Application(middlewares=[json_errors], client_max_size=MAX_JSON_BODY)
     config = routing_config or load_routing_config(settings.config_dir)
     gateway_config = load_gateway_config(settings.config_dir)
+    chat_config = load_chat_config(settings.config_dir)
     if dnis_map is not None:
         gateway_config = gateway_config.model_copy(update={"dnis": dict(dnis_map)})
     clock = scheduler or AsyncioScheduler()
@@ -290,6 +295,7 @@ def create_app(
             metrics=metrics,
             timing=app[CAMPAIGN_TIMING],
             ui_settings=app[UI_SETTINGS],
+            chat_config=chat_config,
         )
         app[SERVICES] = services
         app[ACD] = services.acd
