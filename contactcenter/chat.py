@@ -477,9 +477,12 @@ class ChatService:
             chat.leave_timer = None
         state = chat.state
         chat.state = "ended"
+        left_bot = False
         if state in ("ivr", "survey"):
-            await self.ivr.leave(chat.id, reason)
-        elif state in ("queued", "connected"):
+            left_bot = await self.ivr.leave(chat.id, reason)
+        if (state == "ivr" and not left_bot) or state in ("queued", "connected"):
+            # "ivr" but no session: the bot has just queued it (the state not shown yet);
+            # the contact is in the engine, and leaving it is an abandon like any other
             engine = self.acd.engine
             # RoutingError: the agent ended it meanwhile (in wrap-up): nothing to end
             with contextlib.suppress(RoutingError):
