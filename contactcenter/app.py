@@ -23,7 +23,8 @@ Who gives what to whom (docs/server.md, "Services"):
     voice controls (ACD, mutes, click-to-dial)      hook 1: external transfer first
     consults (ACD, click-to-dial)                   hook 2
     IVR service (ACD, link, scheduler)              hook 3: survey after the agent leg
-    chat service (ACD, IVR, consoles, scheduler)    hook 4: web chats carry themselves
+    chat service (ACD, IVR, consoles, scheduler, chat.yaml)  hook 4: web chats carry
+                                                    themselves; its limits -> metrics
     campaigns (ACD, link, scheduler)                hook 5: the dialer's own calls
     hub (ACD, consoles, click-to-dial, voice, consults, chat)
     gateway (ACD, link, IVR, click-to-dial, campaigns)
@@ -53,7 +54,8 @@ from contactcenter.appkeys import (
 from contactcenter.campaigns import api as campaign_api
 from contactcenter.campaigns.runner import Timing
 from contactcenter.campaigns.service import CampaignService
-from contactcenter.chat import ChatService
+from contactcenter.chat import ChatGate, ChatService
+from contactcenter.chat_config import load_chat_config
 from contactcenter.clicktodial import ClickToDial
 from contactcenter.clock import AsyncioScheduler, Scheduler
 from contactcenter.consult import Consults
@@ -159,6 +161,7 @@ def build_services(
     timing: Timing,
     ui_settings: UiSettings,
     on_log_failure: Callable[[BaseException], None],
+    chat_gate: ChatGate,
 ) -> Services:
     """Every service of one generation, in dependency order (the module docstring draws
     it). Synchronous: nothing here does I/O; ``start`` does."""
@@ -192,7 +195,7 @@ def build_services(
         auth=auth,
         config_dir=settings.config_dir,
     )
-    chat = ChatService(acd, pool, ivr, consoles, scheduler)
+    chat = ChatService(acd, pool, ivr, consoles, scheduler, chat_gate)
     campaign_service = CampaignService(acd, link, pool, timing, scheduler)
     # The order of the committed-event hooks: the external transfer first, so that the
     # leg is transferred rather than hung up whatever later hooks say.
@@ -286,6 +289,7 @@ def create_app(
     app = web.Application(middlewares=[json_errors, while_serving], client_max_size=MAX_JSON_BODY)
     config = routing_config or load_routing_config(settings.config_dir)
     gateway_config = load_gateway_config(settings.config_dir)
+    chat_config = load_chat_config(settings.config_dir)
     if dnis_map is not None:
         gateway_config = gateway_config.model_copy(update={"dnis": dict(dnis_map)})
     clock = scheduler or AsyncioScheduler()
@@ -307,6 +311,8 @@ def create_app(
         await event_log.start()
         app[EVENT_LOG] = event_log
         link = GatewayLink()
+        chat_gate = ChatGate(chat_config, clock)
+        metrics.bind_limits(chat_gate.stats)
 
         def build() -> Services:
             return build_services(
@@ -321,6 +327,7 @@ def create_app(
                 timing=app[CAMPAIGN_TIMING],
                 ui_settings=app[UI_SETTINGS],
                 on_log_failure=node.fail,
+                chat_gate=chat_gate,
             )
 
         async def start_generation(services: Services) -> None:

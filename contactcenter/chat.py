@@ -14,6 +14,15 @@ A visitor who leaves (``leave``, or a connection not resumed within ``grace_s``)
 waiting is an abandon (``Engine.hangup``); while talking, it ends the chat for the agent;
 in the IVR it ends the chat there. Chats live in this process's memory: a server restart
 ends them (their transcripts and events are stored).
+
+The surface is anonymous, so it is bounded (``config/chat.yaml``, chat_config.py, the
+counting in limits.py): the Origin and the optional widget key are checked and the
+client's open sockets counted before the upgrade (403 / 429 with a JSON body); starts
+per client address and in total, chats in progress, frames per socket and lines per chat
+are checked on the socket (an ``error`` frame; a refused ``start`` also closes with
+``CLOSE_CHAT_LIMITED``). Every refusal is counted by limit for /metrics. A chat that
+ends while still with the bot never reached a queue: it is logged as ``ivr.caller_left``
+(outcome ``ended_in_ivr``), never as a queue's abandon.
 """
 
 from __future__ import annotations
@@ -23,10 +32,11 @@ import contextlib
 import functools
 import logging
 import secrets
-import time
 from collections import deque
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import asyncpg
 from aiohttp import WSMsgType, web
@@ -35,13 +45,24 @@ from pydantic import BaseModel
 import ivr
 from contactcenter import protocol as p
 from contactcenter.acd import Acd, AcdUnavailable
+from contactcenter.chat_config import ChatConfig
 from contactcenter.clock import Scheduler, Timer
 from contactcenter.ivr_runner import Conversation, IvrService
+from contactcenter.limits import (
+    ConnectionCounts,
+    KeyedBuckets,
+    LimitStats,
+    Refusals,
+    TokenBucket,
+    address_key,
+    client_address,
+    parse_networks,
+)
 from contactcenter.ports import ConsoleNotifier
 from contactcenter.store import EventRecord
 from contactcenter.store.interactions import get_interaction
 from contactcenter.store.transcripts import Sender, TranscriptLine, append_line, transcript
-from contactcenter.webcommon import POOL, authenticate, fail
+from contactcenter.webcommon import POOL, authenticate, fail, json_error
 from routing import ContactSpec, Engine, Outcome
 from routing.errors import RoutingError
 from routing.events import (
@@ -59,13 +80,21 @@ WS_MAX_MSG = 64 * 1024
 (``protocol.MAX_VISITOR_FRAME_BYTES``) get an error instead."""
 MAX_LINES = 500
 """Lines of one chat; beyond, messages are refused (a runaway script, not a customer)."""
-MAX_CHATS = 2000
-"""Chats in progress at once; beyond, ``start`` is refused (busy)."""
 REPLAY_BUFFER = 600
 GRACE_S = 30.0
-BURST = 8
-RATE_PER_S = 2.0
-"""Token bucket per connection: a burst of BURST frames, then RATE_PER_S a second."""
+
+LIMIT_NAMES: tuple[str, ...] = (
+    "origin",
+    "widget_key",
+    "sockets_per_ip",
+    "sockets_total",
+    "chats_total",
+    "starts_per_ip",
+    "starts_total",
+    "messages_per_chat",
+    "frames_per_socket",
+)
+"""Every limit of the chat surface, as /metrics labels its refusals."""
 
 ChatState = Literal["ivr", "queued", "connected", "survey", "ended"]
 
@@ -78,8 +107,143 @@ class ChatRefused(RoutingError):
         self.code = code
 
 
+class ChatLimited(ChatRefused):
+    """A ``start`` refused by a limit: after the error the socket is closed."""
+
+
 def _hangup(engine: Engine, contact_id: str, now: float) -> Outcome:
     return engine.hangup(contact_id, now)
+
+
+# --- the limits of the anonymous surface ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A request refused before the upgrade: the HTTP status and the JSON error."""
+
+    limit: str
+    status: int
+    code: str
+    message: str
+
+    def response(self) -> web.Response:
+        resp = json_error(self.status, self.code, self.message, limit=self.limit)
+        if self.status == 429:
+            resp.headers["Retry-After"] = "30"
+        return resp
+
+
+class ChatGate:
+    """Who may open a chat socket and start a chat, and how fast a chat may talk
+    (``config/chat.yaml``), on the scheduler's time; every refusal is counted."""
+
+    def __init__(self, config: ChatConfig, scheduler: Scheduler) -> None:
+        lim = config.limits
+        self.config = config
+        self.scheduler = scheduler
+        self.trusted = parse_networks(config.trusted_proxies)
+        self.allowed_origins = frozenset(config.allowed_origins)
+        self.sockets = ConnectionCounts(lim.sockets_per_ip, lim.sockets_total)
+        self.starts_by_ip = KeyedBuckets(
+            lim.starts_per_ip_per_minute / 60.0, lim.starts_per_ip_burst
+        )
+        self.starts = TokenBucket(lim.starts_per_minute / 60.0, lim.starts_burst, scheduler.now())
+        self.refusals = Refusals()
+        self.refusals.declare(LIMIT_NAMES)
+
+    def client(self, request: web.Request) -> str:
+        """The key of the request's client (its address, behind trusted proxies)."""
+        forwarded = request.headers.getall("X-Forwarded-For", [])
+        address = client_address(request.remote, forwarded, self.trusted)
+        return address_key(address, self.config.limits.ipv6_prefix)
+
+    def admit_socket(self, request: web.Request, key: str) -> Refusal | None:
+        """Origin, widget key, then a socket slot of ``key`` (held until ``release``)."""
+        refusal = self._check_origin(request) or self._check_widget_key(request)
+        if refusal is None:
+            cap = self.sockets.acquire(key)
+            if cap == "per_key":
+                refusal = Refusal(
+                    "sockets_per_ip",
+                    429,
+                    "too_many_sockets",
+                    f"at most {self.sockets.per_key} chat connections per client address",
+                )
+            elif cap == "total":
+                refusal = Refusal(
+                    "sockets_total", 429, "busy", "too many chat connections; try again later"
+                )
+        if refusal is not None:
+            self.refusals.add(refusal.limit)
+        return refusal
+
+    def _check_origin(self, request: web.Request) -> Refusal | None:
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return None  # not a browser: nothing to check (the limits still hold)
+        shown = origin.strip().rstrip("/").lower()
+        same = urlsplit(shown).netloc == request.host.lower()
+        if same or shown in self.allowed_origins:
+            return None
+        return Refusal(
+            "origin",
+            403,
+            "origin_not_allowed",
+            f"origin {origin[:200]!r} may not open a chat (chat.yaml allowed_origins)",
+        )
+
+    def _check_widget_key(self, request: web.Request) -> Refusal | None:
+        keys = self.config.widget_keys
+        if not keys:
+            return None
+        site = request.query.get("site", "")
+        given = request.query.get("key", "")
+        expected = keys.get(site)
+        if expected is not None and secrets.compare_digest(expected.encode(), given.encode()):
+            return None
+        return Refusal(
+            "widget_key",
+            403,
+            "widget_key_invalid",
+            "a chat needs a known site and its widget key (/ws/chat?site=...&key=...)",
+        )
+
+    def release(self, key: str) -> None:
+        self.sockets.release(key)
+
+    def admit_start(self, key: str, in_progress: int) -> None:
+        """Raise ``ChatLimited`` when one more chat may not start now."""
+        lim = self.config.limits
+        now = self.scheduler.now()
+        if in_progress >= lim.chats_total:
+            self.refusals.add("chats_total")
+            raise ChatLimited("busy", "too many chats in progress; try again in a minute")
+        if not self.starts_by_ip.take(key, now):
+            self.refusals.add("starts_per_ip")
+            raise ChatLimited(
+                "too_many_starts", "too many chats started from this address; try again later"
+            )
+        if not self.starts.take(now):
+            self.refusals.add("starts_total")
+            raise ChatLimited("busy", "too many chats are starting; try again in a minute")
+
+    def message_bucket(self) -> TokenBucket:
+        lim = self.config.limits
+        return TokenBucket(lim.messages_per_s, lim.messages_burst, self.scheduler.now())
+
+    def frame_bucket(self) -> TokenBucket:
+        lim = self.config.limits
+        return TokenBucket(lim.frames_per_s, lim.frames_burst, self.scheduler.now())
+
+    def stats(self) -> LimitStats:
+        limits = {k: float(v) for k, v in self.config.limits.model_dump().items()}
+        return LimitStats(
+            surface="chat",
+            open_connections=self.sockets.total,
+            limits=limits,
+            refusals=dict(self.refusals.counts),
+        )
 
 
 # --- one chat --------------------------------------------------------------------------------
@@ -88,7 +252,7 @@ def _hangup(engine: Engine, contact_id: str, now: float) -> Outcome:
 class Chat:
     """A chat and its visitor's current connection (if any)."""
 
-    def __init__(self, chat_id: str, token: str, name: str) -> None:
+    def __init__(self, chat_id: str, token: str, name: str, messages: TokenBucket) -> None:
         self.id = chat_id
         self.token = token
         self.name = name
@@ -102,6 +266,8 @@ class Chat:
         self.outbox: asyncio.Queue[str] | None = None
         self.leave_timer: Timer | None = None
         self.conversation: ChatConversation | None = None
+        self.messages = messages
+        """The visitor's lines (across reconnections), limited."""
 
     def push(self, kind: p.VisitorMessageType, data: dict[str, Any]) -> None:
         """A numbered message of the chat's stream (replayed on resume)."""
@@ -196,7 +362,10 @@ class ChatService:
         ivr_service: IvrService,
         consoles: ConsoleNotifier,
         scheduler: Scheduler,
+        gate: ChatGate,
     ) -> None:
+        """``gate``: the node's limits of the anonymous socket (it outlives a fail-stop's
+        rebuild of this service, so counts and refusals carry on)."""
         self.acd = acd
         self.pool = pool
         self.ivr = ivr_service
@@ -205,6 +374,7 @@ class ChatService:
         self.chats: dict[str, Chat] = {}
         self.tokens: dict[str, Chat] = {}
         self.grace_s = GRACE_S
+        self.gate = gate
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # --- transcript ------------------------------------------------------------------------
@@ -243,14 +413,16 @@ class ChatService:
 
     # --- visitor ---------------------------------------------------------------------------
 
-    async def start(self, frame: p.VisitorStart) -> Chat:
-        if len(self.chats) >= MAX_CHATS:
-            raise ChatRefused("busy", "too many chats in progress; try again in a minute")
+    async def start(self, frame: p.VisitorStart, client: str) -> Chat:
+        """A new chat for the client whose address key is ``client``."""
         tree = self.ivr.entry_tree("chat")
         if tree is None:
             raise ChatRefused("chat_unavailable", "web chat has no entry tree configured")
+        self.gate.admit_start(client, len(self.chats))
         chat_id = f"chat-{secrets.token_hex(8)}"
-        chat = Chat(chat_id, secrets.token_urlsafe(24), frame.name.strip())
+        chat = Chat(
+            chat_id, secrets.token_urlsafe(24), frame.name.strip(), self.gate.message_bucket()
+        )
         self.chats[chat_id] = chat
         self.tokens[chat.token] = chat
         return chat
@@ -275,6 +447,9 @@ class ChatService:
         state = chat.state
         if state == "ended":
             raise ChatRefused("chat_ended", "this chat has ended; start a new one")
+        if not chat.messages.take(self.scheduler.now()):
+            self.gate.refusals.add("messages_per_chat")
+            raise ChatRefused("rate_limited", "too many messages in this chat; slow down")
         conv = chat.conversation
         if state in ("ivr", "survey") and conv is not None and self.ivr.owns(chat.id):
             waiting = conv.session.waiting
@@ -304,9 +479,12 @@ class ChatService:
             chat.leave_timer = None
         state = chat.state
         chat.state = "ended"
+        left_bot = False
         if state in ("ivr", "survey"):
-            await self.ivr.leave(chat.id, reason)
-        elif state in ("queued", "connected"):
+            left_bot = await self.ivr.leave(chat.id, reason)
+        if (state == "ivr" and not left_bot) or state in ("queued", "connected"):
+            # "ivr" but no session: the bot has just queued it (the state not shown yet);
+            # the contact is in the engine, and leaving it is an abandon like any other
             engine = self.acd.engine
             # RoutingError: the agent ended it meanwhile (in wrap-up): nothing to end
             with contextlib.suppress(RoutingError):
@@ -408,21 +586,6 @@ class ChatService:
 # --- the visitor websocket ---------------------------------------------------------------------
 
 
-class _Bucket:
-    def __init__(self) -> None:
-        self.tokens = float(BURST)
-        self.at = time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(float(BURST), self.tokens + (now - self.at) * RATE_PER_S)
-        self.at = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
-
-
 async def _write(ws: web.WebSocketResponse, outbox: asyncio.Queue[str]) -> None:
     while True:
         text = await outbox.get()
@@ -438,12 +601,14 @@ async def _write(ws: web.WebSocketResponse, outbox: asyncio.Queue[str]) -> None:
 class VisitorSocket:
     """One visitor connection: binds to a chat by ``start`` or ``resume``."""
 
-    def __init__(self, service: ChatService, ws: web.WebSocketResponse) -> None:
+    def __init__(self, service: ChatService, ws: web.WebSocketResponse, client: str) -> None:
         self.service = service
         self.ws = ws
+        self.client = client
+        """The client's address key (its limits)."""
         self.chat: Chat | None = None
         self.outbox: asyncio.Queue[str] = asyncio.Queue()
-        self.bucket = _Bucket()
+        self.bucket = service.gate.frame_bucket()
 
     def error(self, code: str, message: str) -> None:
         data = p.VisitorErrorData(code=code, message=message).model_dump(mode="json")
@@ -455,11 +620,19 @@ class VisitorSocket:
             async for msg in self.ws:
                 if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                     continue
-                if not self.bucket.take():
+                if not self.bucket.take(self.service.scheduler.now()):
+                    self.service.gate.refusals.add("frames_per_socket")
                     self.error("rate_limited", "too many messages; slow down")
                     continue
                 try:
                     await self.handle(p.parse_visitor_frame(msg.data))
+                except ChatLimited as exc:
+                    # refused to start: say why, then free the slot this socket holds
+                    self.error(exc.code, str(exc))
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(self.outbox.join(), timeout=1.0)
+                    await self.ws.close(code=p.CLOSE_CHAT_LIMITED, message=exc.code.encode())
+                    break
                 except p.ProtocolError as exc:
                     self.error(exc.code, exc.message)
                 except ChatRefused as exc:
@@ -509,7 +682,7 @@ class VisitorSocket:
             if self.chat is not None:
                 raise ChatRefused("already_started", "this connection has a chat already")
             if isinstance(frame, p.VisitorStart):
-                chat = await service.start(frame)
+                chat = await service.start(frame, self.client)
                 self.attach(chat)
                 started = p.VisitorStartedData(chat_id=chat.id, token=chat.token)
                 chat.send_once(p.VISITOR_STARTED, started.model_dump(mode="json"))
@@ -572,9 +745,19 @@ async def get_transcript(request: web.Request) -> web.Response:
 
 
 async def visitor_ws(service: ChatService, request: web.Request) -> web.StreamResponse:
-    ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=WS_MAX_MSG)
-    await ws.prepare(request)
-    await VisitorSocket(service, ws).run()
+    gate = service.gate
+    client = gate.client(request)
+    refusal = gate.admit_socket(request, client)
+    if refusal is not None:
+        # debug only: under a flood, a line per refusal would be the flood again
+        log.debug("chat socket refused (%s) for %s", refusal.limit, client)
+        return refusal.response()
+    try:
+        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=WS_MAX_MSG)
+        await ws.prepare(request)
+        await VisitorSocket(service, ws, client).run()
+    finally:
+        gate.release(client)
     return ws
 
 

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
+from contactcenter.limits import LimitStats
 from contactcenter.settings import Settings
 from contactcenter.store.records import StoredEvent
 from contactcenter.webcommon import authenticate
@@ -58,8 +59,9 @@ class _LiveGauges(Collector):
         self.waiting: Callable[[], dict[str, int]] = dict
         self.clients: Callable[[], dict[str, int]] = dict
         self.serving: Callable[[], bool] = lambda: False
+        self.limited: list[Callable[[], LimitStats]] = []
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         waiting = GaugeMetricFamily(
             f"{PREFIX}_contacts_waiting",
             "Contacts waiting in a queue for an agent, now",
@@ -81,6 +83,35 @@ class _LiveGauges(Collector):
             "1 while the node serves; 0 while it rebuilds from the event log (fail-stop)",
             value=1 if self.serving() else 0,
         )
+        yield from self._limits()
+
+    def _limits(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        """Anonymous surfaces' limits: open connections, configured values, refusals."""
+        open_now = GaugeMetricFamily(
+            f"{PREFIX}_limited_connections_open",
+            "Open connections of a limited anonymous surface (chat: /ws/chat sockets)",
+            labels=["surface"],
+        )
+        configured = GaugeMetricFamily(
+            f"{PREFIX}_limit",
+            "A configured limit of an anonymous surface (config/chat.yaml limits)",
+            labels=["surface", "limit"],
+        )
+        refusals = CounterMetricFamily(
+            f"{PREFIX}_limit_refusals",
+            "Requests, frames or starts refused by a limit of an anonymous surface",
+            labels=["surface", "limit"],
+        )
+        for source in self.limited:
+            stats = source()
+            open_now.add_metric([stats.surface], stats.open_connections)
+            for name, value in sorted(stats.limits.items()):
+                configured.add_metric([stats.surface, name], value)
+            for name, count in sorted(stats.refusals.items()):
+                refusals.add_metric([stats.surface, name], count)
+        yield open_now
+        yield configured
+        yield refusals
 
 
 class Metrics:
@@ -204,6 +235,10 @@ class Metrics:
         engine = acd.engine
         self.live.waiting = lambda: {q: len(engine.waiting(q)) for q in engine.queue_ids()}
         self.live.clients = lambda: {"agent": consoles.connected(), "gateway": gateway.connected()}
+
+    def bind_limits(self, stats: Callable[[], LimitStats]) -> None:
+        """Show a limited surface's connections, limits and refusals (read at scrape)."""
+        self.live.limited.append(stats)
 
     def routes(self, settings: Settings) -> list[web.RouteDef]:
         """``GET /metrics``: open to scrapers when ``metrics_public``, else supervisors."""

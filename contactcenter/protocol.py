@@ -623,6 +623,10 @@ CLOSE_OTHER_TAB = 4001
 console names itself with ``/ws/agent?client=<id>`` (stable across its reconnections and
 reloads); a connection with another id while the first is connected is refused unless it
 asks ``&takeover=1`` (the agent said "use this tab"), which replaces the older one."""
+CLOSE_CHAT_LIMITED = 4029
+"""A chat visitor's ``start`` was refused by a limit (``busy``, ``too_many_starts``; the
+``error`` frame before the close names it): the socket is closed so that it holds no
+slot; the visitor may try again later (docs/chat.md, "Limits and access")."""
 
 
 class Closing(NamedTuple):

@@ -58,9 +58,20 @@ function showChat() {
   ui.chat.hidden = false;
 }
 
+// A site with a widget key (config/chat.yaml widget_keys) embeds this page as
+// /ui/widget/index.html?site=NAME&key=KEY; both go on to the chat socket.
+const SITE = new URLSearchParams(location.search);
+// limits that refuse a start: the socket is closed, the visitor may try later
+const START_REFUSED = new Set(["busy", "too_many_starts", "chat_unavailable"]);
+
 function socketUrl() {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  return `${scheme}//${location.host}/ws/chat`;
+  const query = new URLSearchParams();
+  for (const name of ["site", "key"]) {
+    if (SITE.get(name)) query.set(name, SITE.get(name));
+  }
+  const tail = query.toString() ? `?${query}` : "";
+  return `${scheme}//${location.host}/ws/chat${tail}`;
 }
 
 function send(frame) {
@@ -132,6 +143,11 @@ function receive(msg) {
         store();
         if (ws) ws.close();
         resetToStart("That chat is no longer available; start a new one.");
+      } else if (START_REFUSED.has(data.code) && !saved) {
+        // not started: no reconnecting to try again at once; the visitor may retry
+        pendingStart = null;
+        if (ws) ws.close();
+        resetToStart(data.message || "Chat is busy; please try again in a minute.");
       } else {
         showError(data.message || data.code);
       }

@@ -237,6 +237,7 @@ def test_the_close_codes_are_distinct_websocket_codes() -> None:
         "CLOSE_TRY_AGAIN": 1013,
         "CLOSE_REPLACED": 4000,
         "CLOSE_OTHER_TAB": 4001,
+        "CLOSE_CHAT_LIMITED": 4029,
     }
 
 
