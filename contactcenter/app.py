@@ -16,14 +16,14 @@ Who gives what to whom (docs/server.md, "Services"):
     mutes (voice.Mutes)                     -> ACD agent_state
     hooks (hooks.CommittedHooks)            -> ACD, filled below in this order:
     ACD (engine, event log, pool, scheduler, consoles, link, hooks, mutes, metrics)
-    click-to-dial (ACD)
+    click-to-dial (ACD, link: refuses to dial while no gateway is connected)
     voice controls (ACD, mutes, click-to-dial)      hook 1: external transfer first
     consults (ACD, click-to-dial)                   hook 2
     IVR service (ACD, link, scheduler)              hook 3: survey after the agent leg
     chat service (ACD, IVR, consoles, scheduler)    hook 4: web chats carry themselves
     campaigns (ACD, link, scheduler)                hook 5: the dialer's own calls
     hub (ACD, consoles, click-to-dial, voice, consults, chat)
-    gateway (ACD, link, IVR, click-to-dial, campaigns)
+    gateway (ACD, link, gateway keys, IVR, click-to-dial, campaigns)
     wallboard (ACD, scheduler)
 """
 
@@ -57,6 +57,7 @@ from contactcenter.clicktodial import ClickToDial
 from contactcenter.clock import AsyncioScheduler, Scheduler
 from contactcenter.consult import Consults
 from contactcenter.gateway import Gateway, GatewayLink
+from contactcenter.gateway_auth import KEY_STORE_FILE, GatewayKeyring, ensure_local_key
 from contactcenter.gateway_config import GatewayConfig, load_gateway_config
 from contactcenter.hooks import CommittedHooks
 from contactcenter.hub import Consoles, Hub
@@ -135,6 +136,7 @@ def build_services(
     config: RoutingConfig,
     gateway_config: GatewayConfig,
     *,
+    gateway_keys: GatewayKeyring,
     scheduler: Scheduler,
     metrics: Metrics,
     timing: Timing,
@@ -158,7 +160,7 @@ def build_services(
         muted_of=mutes.of,
         observe_decision=metrics.on_decision,
     )
-    dialer = ClickToDial(acd, pool)
+    dialer = ClickToDial(acd, pool, link)
     voice = VoiceControls(acd, mutes, dialer)
     consults = Consults(acd, dialer)
     registry = load_registry(settings.config_dir, acd.engine.queue_ids())
@@ -195,7 +197,7 @@ def build_services(
         acd,
         link,
         pool,
-        auth,
+        gateway_keys,
         dnis_map=gateway_config.dnis,
         ivr=ivr,
         dialer=dialer,
@@ -262,6 +264,10 @@ def create_app(
     gateway_config = load_gateway_config(settings.config_dir)
     if dnis_map is not None:
         gateway_config = gateway_config.model_copy(update={"dnis": dict(dnis_map)})
+    # The gateway's own credential: with no key configured, the first start creates the
+    # key of gateway "local" in the data directory, where the simulated carrier reads it.
+    ensure_local_key(settings.data_dir, gateway_config.keys)
+    gateway_keys = GatewayKeyring(gateway_config.keys, settings.data_dir / KEY_STORE_FILE)
     clock = scheduler or AsyncioScheduler()
     metrics = Metrics()
     metrics.declare_queues(q.id for q in config.queues)
@@ -286,6 +292,7 @@ def create_app(
             event_log,
             config,
             gateway_config,
+            gateway_keys=gateway_keys,
             scheduler=clock,
             metrics=metrics,
             timing=app[CAMPAIGN_TIMING],

@@ -21,7 +21,7 @@ from contactcenter.store.customers import CustomerIn, upsert_customer
 from contactcenter.store.interactions import get_interaction
 from tests.agent_ui.support import VIEWPORT, patient_config
 from tests.agent_ui.test_browser import PageWatch, not_pwned, sign_in
-from tests.contactcenter.server_support import add_agent, bearer, running_app
+from tests.contactcenter.server_support import add_agent, gateway_headers, running_app
 
 OUT = Path(__file__).resolve().parents[2] / "test-output"
 EVIL = 'Zoe <img src=x onerror="window.__pwned=7"><script>window.__pwned=8</script>'
@@ -32,7 +32,7 @@ TIMEOUT_MS = 20_000
 async def post_call(client: Any, settings: Settings, call_id: str, ani: str = CALLER) -> None:
     resp = await client.post(
         "/gateway/calls",
-        headers=bearer(settings),
+        headers=gateway_headers(settings),
         json={"call_id": call_id, "ani": ani, "queue": "sales"},
     )
     assert resp.status == 201, await resp.text()

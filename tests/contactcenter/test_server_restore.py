@@ -11,7 +11,12 @@ import asyncpg
 from contactcenter.settings import Settings
 from contactcenter.store.events import read_contact
 from contactcenter.store.interactions import get_interaction
-from tests.contactcenter.server_support import add_agent, bearer, console, running_app
+from tests.contactcenter.server_support import (
+    add_agent,
+    console,
+    gateway_headers,
+    running_app,
+)
 
 
 async def test_held_call_pending_status_and_transfer_wrapup_survive_a_restart(
@@ -20,7 +25,7 @@ async def test_held_call_pending_status_and_transfer_wrapup_survive_a_restart(
     await add_agent(db, "alice", {"sales": 8})
     await add_agent(db, "bob", {"sales": 8})
     await add_agent(db, "dave", {"sales": 8})
-    gw = bearer(cc_settings)
+    gw = gateway_headers(cc_settings)
 
     async with running_app(cc_settings, db) as client:
         async with console(client, cc_settings, "alice") as alice:
@@ -80,7 +85,7 @@ async def test_held_call_pending_status_and_transfer_wrapup_survive_a_restart(
                 hello = await dave.command("hello")
                 assert hello["data"]["agent_state"]["contacts"] == {outbound: "connected"}
                 # the callee answers after the restart: dave is told, as before it
-                gateway = await client.ws_connect(f"/gateway/ws?token={gw['Authorization'][7:]}")
+                gateway = await client.ws_connect("/gateway/ws", headers=gw)
                 await gateway.send_json(
                     {
                         "type": "originate_result",
