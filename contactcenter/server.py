@@ -79,7 +79,7 @@ async def serve(settings: Settings) -> None:
         print(f"    web-chat widget   {url}/ui/widget/index.html")
         print(
             "    place calls       .venv/bin/contactcenter carrier --url "
-            f"{url} --username admin --password PW --rate 1/s --duration 30"
+            f"{url} --rate 1/s --duration 30   (gateway key: CC_DATA_DIR/gateway_secret)"
         )
         print(f"    API description   {url}/api/openapi.json   metrics {url}/metrics")
         print("  stop with Ctrl-C.")
