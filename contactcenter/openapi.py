@@ -538,6 +538,14 @@ def _supervisor_paths() -> dict[str, dict[str, Any]]:
             "required": False,
             "schema": {"type": "string", "enum": ["json", "csv"]},
         },
+        {
+            "name": "raw_formulas",
+            "in": "query",
+            "required": False,
+            "description": "CSV: 1 writes cells as they are; by default a cell a spreadsheet "
+            "would run as a formula (starting with = + - @ tab or CR) gets a leading '",
+            "schema": {"type": "string", "enum": ["0", "1"]},
+        },
     ]
     period = {
         "name": "period",
