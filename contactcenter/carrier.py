@@ -45,7 +45,7 @@ import aiohttp
 import websockets
 
 from contactcenter import protocol as p
-from contactcenter.gateway_auth import LOCAL_KEY_FILE, GatewayKeyError, read_key_file
+from contactcenter.gateway_auth import LOCAL_KEY_FILE, read_key_file
 from contactcenter.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -928,9 +928,4 @@ def gateway_key_for(key_file: Path | None) -> str:
     from_env = os.environ.get("CC_GATEWAY_KEY", "").strip()
     if from_env:
         return from_env
-    try:
-        return read_key_file(Settings.from_env().data_dir / LOCAL_KEY_FILE)
-    except GatewayKeyError as exc:
-        raise GatewayKeyError(
-            f"{exc}; with keys of your own, give --gateway-key-file or CC_GATEWAY_KEY"
-        ) from None
+    return read_key_file(Settings.from_env().data_dir / LOCAL_KEY_FILE)
