@@ -344,11 +344,8 @@ async def test_click_to_dial_from_the_dial_pad_and_the_pop(
     """The Dial field places a call through the simulated carrier: the card shows the
     callee's pop while it rings ("dialing"), connects when the callee answers, ends and
     wraps up with the queue's required disposition."""
-    from contactcenter.store.users import create_user
-    from tests.contactcenter.server_support import PASSWORD
     from tests.contactcenter.test_server_dial import carrier_for
 
-    await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await add_agent(db, "alice", {"sales": 8})
     await upsert_customer(
         db,
@@ -359,7 +356,9 @@ async def test_click_to_dial_from_the_dial_pad_and_the_pop(
     expect.set_options(timeout=TIMEOUT_MS)
     async with running_app(cc_settings, db, patient_config()) as client:
         base = str(client.make_url("")).rstrip("/")
-        carrier = carrier_for(base, answer_probability=1.0, busy_probability=0.0, answer_delay=2.0)
+        carrier = carrier_for(
+            base, cc_settings, answer_probability=1.0, busy_probability=0.0, answer_delay=2.0
+        )
         context = await browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
         try:
             async with carrier.serving():
