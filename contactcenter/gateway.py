@@ -87,6 +87,11 @@ class GatewayLink:
         self.seq += 1
         text = p.envelope(kind, self.seq, data)
         if self.ws is None or self.ws.closed or self.out is None or self.out.closed:
+            if kind == p.GATEWAY_ORIGINATE:
+                # Never dialled late: the dialers check ``available`` first, so only a
+                # gateway lost in between gets here; the call's ring timeout settles it.
+                log.warning("no gateway connected: originate %s dropped", data.get("call_id"))
+                return
             self.pending.append(text)
             return
         self.out.send(text)

@@ -26,3 +26,7 @@ class GatewayPresence(Protocol):
         """A gateway is connected now: a call placed now is dialled now (not kept for a
         gateway that may connect later)."""
         ...
+
+
+class GatewayDialer(GatewayCommands, GatewayPresence, Protocol):
+    """Commands, and whether a gateway is there to dial them now (the campaign dialer)."""

@@ -21,6 +21,7 @@ from contactcenter.store.events import read_contact
 from contactcenter.store.interactions import get_interaction
 from tests.contactcenter.server_support import (
     HeldCarrier,
+    SocketClient,
     add_agent,
     bearer,
     console,
@@ -320,16 +321,21 @@ async def test_a_restart_never_dials_a_placed_attempt_again(
         "number,name,timezone\n+12125550101,Ann,America/New_York\n"
         "+12125550102,Ben,America/New_York\n"
     )
-    # no carrier connected: the originate waits in the gateway's buffer and is lost
-    # with the process, as if the server died right after sending it
+    # a gateway that takes the originate and never answers: the server dies right after
+    # sending it (nothing is dialled with no gateway connected at all)
     scheduler = clock()
     async with campaign_app(cc_settings, db, scheduler=scheduler) as client:
         await create_campaign(client, cc_settings, csv)
+        gateway = SocketClient(
+            await client.ws_connect("/gateway/ws", headers=gateway_headers(cc_settings))
+        )
         async with console(client, cc_settings, "alice") as alice:
             assert (await alice.command("set_status", status="available"))["type"] == "reply"
             await start(client, cc_settings)
             await until(lambda: db.fetchval("SELECT count(*) = 1 FROM dial_attempts"))
+            await gateway.next("originate")
             await ticks(scheduler)  # ticks: one line per ready agent, no second dial
+        await gateway.ws.close()
     (first,) = await db.fetch("SELECT * FROM dial_attempts")
     assert first["state"] == "placed"
 
@@ -347,7 +353,9 @@ async def test_a_restart_never_dials_a_placed_attempt_again(
         )
         async with carrier.serving(), console(client, cc_settings, "alice") as alice:
             await alice.command("hello")
-            # alice was restored logged in and ready: the runner dials the other row
+            # alice was restored logged in and ready: the runner dials the other row at
+            # its first tick with the carrier connected
+            await ticks(scheduler, 1)
             await until(lambda: len(carrier.result.outbound) >= 1)
             await until(lambda: dial_results(db, 1))  # the busy result, handled
             await ticks(scheduler)  # more ticks: nothing else is dialed

@@ -3,11 +3,12 @@
 Against the real app and real PostgreSQL: with no gateway connected an agent's ``dial``
 (and a transfer to an external number) is refused with a typed error frame
 (``gateway_unavailable``); nothing is logged as originated and nothing is kept for a
-gateway that connects later."""
+gateway that connects later; the campaign dialer dials nothing meanwhile."""
 
 from __future__ import annotations
 
 import asyncpg
+import pytest
 
 from contactcenter import protocol as p
 from contactcenter.app import SERVICES
@@ -20,6 +21,8 @@ from tests.contactcenter.server_support import (
     running_app,
     until,
 )
+from tests.contactcenter.test_campaign_runner import clock, create_campaign, start
+from tests.contactcenter.test_campaign_support import campaign_app, ticks
 
 
 async def test_dial_without_a_gateway_fails_at_once_and_nothing_is_kept(
@@ -111,3 +114,35 @@ async def test_external_transfer_without_a_gateway_keeps_the_call(
         kinds = await db.fetch("SELECT type FROM events WHERE contact_id = 'xfer-1' ORDER BY seq")
         assert "contact.transferred_external" not in [r["type"] for r in kinds]
         assert "contact.ended" not in [r["type"] for r in kinds]
+
+
+async def test_a_campaign_dials_nothing_until_a_gateway_connects(
+    db: asyncpg.Pool, cc_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The dialer's own calls too: no originate is kept for a gateway that comes later."""
+    await add_agent(db, "dot", {"sales": 5})
+    scheduler = clock()
+    csv = "number,name,timezone\n+12125550101,Ann,America/New_York\n"
+    async with (
+        campaign_app(cc_settings, db, scheduler=scheduler) as client,
+        console(client, cc_settings, "dot") as dot,
+    ):
+        link = client.server.app[SERVICES].link
+        await create_campaign(client, cc_settings, csv)
+        assert (await dot.command("set_status", status="available"))["type"] == p.REPLY
+        await start(client, cc_settings)
+        await ticks(scheduler)
+        assert await db.fetchval("SELECT count(*) FROM dial_attempts") == 0
+        assert await db.fetchval("SELECT count(*) FROM events WHERE type = 'dial.placed'") == 0
+        assert list(link.pending) == []
+        warned = [r for r in caplog.records if "no telephony gateway connected" in r.message]
+        assert len(warned) == 1  # once per outage, not once a tick
+        # the gateway connects: the next tick dials, and the originate is sent at once
+        gw = SocketClient(
+            await client.ws_connect("/gateway/ws", headers=gateway_headers(cc_settings))
+        )
+        await ticks(scheduler, 1)
+        originate = await gw.next("originate")
+        assert originate["data"]["number"] == "+12125550101"
+        assert gw.seen == [originate]
+        await gw.ws.close()
