@@ -232,7 +232,7 @@ class GatewayKeyring:
             for k, v in configured.items()
         }
         self._store_path = store_path
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, int] | None = None  # None: no file (read as no keys)
         self._stored: dict[str, str] = {}
         self._reload()
 
@@ -242,14 +242,14 @@ class GatewayKeyring:
             stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
         except FileNotFoundError:
             stamp = None
-        if stamp == self._stamp and (stamp is not None or not self._stored):
+        if stamp == self._stamp:
             return
         try:
             self._stored = read_store(self._store_path)
         except GatewayKeyError as exc:
             # Keep what was read before: a half-edited file must not lock gateways out.
+            # Logged once for this version of the file; the next change is read again.
             log.error("gateway keys not reloaded: %s", exc)
-            return
         self._stamp = stamp
 
     def gateways(self) -> list[str]:

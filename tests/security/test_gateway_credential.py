@@ -22,6 +22,8 @@ from contactcenter.carrier import Carrier, CarrierConfig, CarrierError
 from contactcenter.gateway_auth import (
     KEY_STORE_FILE,
     LOCAL_KEY_FILE,
+    GatewayIdentity,
+    GatewayKeyring,
     ensure_local_key,
     key_hash,
     manage,
@@ -219,3 +221,19 @@ async def test_the_local_key_is_created_once_and_never_logged(
     assert path.read_text().strip() == key  # kept across restarts
     assert "created the key of gateway 'local'" in caplog.text
     assert key.split(".", 1)[1] not in caplog.text
+
+
+def test_the_keyring_keeps_its_keys_when_the_store_is_half_written(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert manage("create", "pbx-1", tmp_path) == 0
+    key = capsys.readouterr().out.strip()
+    ring = GatewayKeyring({}, tmp_path / KEY_STORE_FILE)
+    assert ring.verify(key) == GatewayIdentity("pbx-1")
+    for bad in (None, "", "pbx-1", "pbx-1.", ".secret", "PBX-1.x", "pbx-1.wrong", key + "x"):
+        assert ring.verify(bad) is None, bad
+    (tmp_path / KEY_STORE_FILE).write_text('{"keys": {"pbx-1": "sha256:')  # mid-write
+    assert ring.verify(key) == GatewayIdentity("pbx-1")
+    assert "gateway keys not reloaded" in caplog.text
+    (tmp_path / KEY_STORE_FILE).unlink()
+    assert ring.verify(key) is None
