@@ -237,7 +237,12 @@ class Agents:
 
 
 async def drive(
-    url: str, tokens: list[str], args: argparse.Namespace, server_pid: int | None = None
+    url: str,
+    tokens: list[str],
+    args: argparse.Namespace,
+    server_pid: int | None = None,
+    *,
+    gateway_key: str = "bare.gateway",
 ) -> tuple[TimedCarrier, CarrierResult, Agents, float]:
     """Connect the agents, run the carrier; the carrier, its result, the agents, setup s.
     With ``server_pid``, the server's CPU seconds during the carrier's run are noted in
@@ -253,8 +258,7 @@ async def drive(
     carrier = TimedCarrier(
         CarrierConfig(
             url=url,
-            username=GATEWAY_USER,
-            password=PASSWORD,
+            gateway_key=gateway_key,
             rate=args.rate,
             duration=args.duration,
             max_calls=int(args.rate * args.duration * 2) + 100,
@@ -352,6 +356,8 @@ class Served:
     pid: int
     seed_s: float
     database: str
+    gateway_key: str
+    """The key of gateway ``local`` in the server's data directory (the carrier's)."""
 
 
 @contextlib.asynccontextmanager
@@ -393,6 +399,10 @@ async def served(
         config_dir=CONFIG_DIR,
         token_secret=secret,
     )
+    from contactcenter.gateway_auth import ensure_local_key
+
+    key_file = ensure_local_key(work / "var")  # the server finds it there
+    assert key_file is not None
     proc: subprocess.Popen[bytes] | None = None
     db = None
     log_path = work / "server.log"
@@ -429,6 +439,7 @@ async def served(
             proc.pid,
             seed_s,
             "DATABASE_URL (fresh database)" if db_name else "embedded",
+            key_file.read_text().strip(),
         )
     finally:
         stop_process(proc)
@@ -450,9 +461,12 @@ async def run_ours(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             issue_token(srv.secret.encode(), user_id=f"agent{i:05d}", role="agent", ttl_s=3600)
             for i in range(args.agents)
         ]
-        carrier, result, agents, setup_s = await drive(srv.url, tokens, args, srv.pid)
+        carrier, result, agents, setup_s = await drive(
+            srv.url, tokens, args, srv.pid, gateway_key=srv.gateway_key
+        )
+        admin = issue_token(srv.secret.encode(), user_id=GATEWAY_USER, role="admin", ttl_s=3600)
         try:
-            waiting = await _waiting_now(srv.url, carrier)
+            waiting = await _waiting_now(srv.url, admin)
             log_rows = await srv.pool.fetch(
                 "SELECT contact_id, array_agg(type ORDER BY seq) AS types FROM events "
                 "WHERE contact_id LIKE $1 GROUP BY contact_id",
@@ -476,10 +490,10 @@ async def run_ours(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         return out
 
 
-async def _waiting_now(url: str, carrier: TimedCarrier) -> int | None:
+async def _waiting_now(url: str, admin_token: str) -> int | None:
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(timeout=timeout) as http:
-        headers = {"Authorization": f"Bearer {carrier._token}"}
+        headers = {"Authorization": f"Bearer {admin_token}"}
         async with http.get(f"{url}/api/queues", headers=headers) as resp:
             if resp.status != 200:
                 return None

@@ -117,7 +117,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             issue_token(key, user_id=f"agent{i:05d}", role="agent", ttl_s=3600)
             for i in range(args.agents)
         ]
-        gateway = issue_token(key, user_id=e2e.GATEWAY_USER, role="admin", ttl_s=3600)
+        gateway = srv.gateway_key  # the marker calls come in as the gateway
         agents = e2e.Agents(url, tokens, args.talk)
         await agents.connect()
         async with async_playwright() as pw:
@@ -155,8 +155,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 carrier = e2e.TimedCarrier(
                     CarrierConfig(
                         url=url,
-                        username=e2e.GATEWAY_USER,
-                        password=e2e.PASSWORD,
+                        gateway_key=srv.gateway_key,
                         rate=args.rate,
                         duration=args.duration,
                         max_calls=int(args.rate * args.duration * 2) + 100,

@@ -19,7 +19,7 @@ Who gives what to whom (docs/server.md, "Services"):
     hooks (hooks.CommittedHooks)            -> ACD, filled below in this order:
     ACD (engine, event log, pool, scheduler, consoles, link, hooks, mutes, metrics,
          node.fail)
-    click-to-dial (ACD)
+    click-to-dial (ACD, link: refuses to dial while no gateway is connected)
     voice controls (ACD, mutes, click-to-dial)      hook 1: external transfer first
     consults (ACD, click-to-dial)                   hook 2
     IVR service (ACD, link, scheduler)              hook 3: survey after the agent leg
@@ -27,7 +27,7 @@ Who gives what to whom (docs/server.md, "Services"):
                                                     themselves; its limits -> metrics
     campaigns (ACD, link, scheduler)                hook 5: the dialer's own calls
     hub (ACD, consoles, click-to-dial, voice, consults, chat)
-    gateway (ACD, link, IVR, click-to-dial, campaigns)
+    gateway (ACD, link, gateway keys, IVR, click-to-dial, campaigns)
     wallboard (ACD, scheduler)
 """
 
@@ -60,6 +60,7 @@ from contactcenter.clicktodial import ClickToDial
 from contactcenter.clock import AsyncioScheduler, Scheduler
 from contactcenter.consult import Consults
 from contactcenter.gateway import Gateway, GatewayLink
+from contactcenter.gateway_auth import KEY_STORE_FILE, GatewayKeyring, ensure_local_key
 from contactcenter.gateway_config import GatewayConfig, load_gateway_config
 from contactcenter.hooks import CommittedHooks
 from contactcenter.hub import Consoles, Hub
@@ -156,6 +157,7 @@ def build_services(
     gateway_config: GatewayConfig,
     *,
     link: GatewayLink,
+    gateway_keys: GatewayKeyring,
     scheduler: Scheduler,
     metrics: Metrics,
     timing: Timing,
@@ -181,7 +183,7 @@ def build_services(
         observe_decision=metrics.on_decision,
         on_log_failure=on_log_failure,
     )
-    dialer = ClickToDial(acd, pool)
+    dialer = ClickToDial(acd, pool, link)
     voice = VoiceControls(acd, mutes, dialer)
     consults = Consults(acd, dialer)
     registry = load_registry(settings.config_dir, acd.engine.queue_ids())
@@ -218,7 +220,7 @@ def build_services(
         acd,
         link,
         pool,
-        auth,
+        gateway_keys,
         dnis_map=gateway_config.dnis,
         ivr=ivr,
         dialer=dialer,
@@ -292,6 +294,10 @@ def create_app(
     chat_config = load_chat_config(settings.config_dir)
     if dnis_map is not None:
         gateway_config = gateway_config.model_copy(update={"dnis": dict(dnis_map)})
+    # The gateway's own credential: with no key configured, the first start creates the
+    # key of gateway "local" in the data directory, where the simulated carrier reads it.
+    ensure_local_key(settings.data_dir, gateway_config.keys)
+    gateway_keys = GatewayKeyring(gateway_config.keys, settings.data_dir / KEY_STORE_FILE)
     clock = scheduler or AsyncioScheduler()
     metrics = Metrics()
     metrics.declare_queues(q.id for q in config.queues)
@@ -322,6 +328,7 @@ def create_app(
                 config,
                 gateway_config,
                 link=link,
+                gateway_keys=gateway_keys,
                 scheduler=clock,
                 metrics=metrics,
                 timing=app[CAMPAIGN_TIMING],

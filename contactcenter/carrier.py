@@ -1,13 +1,15 @@
 """``contactcenter carrier``: a simulated telephone carrier speaking the gateway contract.
 
-It logs in with an ``admin`` account, opens the gateway websocket (``/gateway/ws``) and
-places calls (``POST /gateway/calls``) as a Poisson stream at the given rate. Each caller
-waits with an exponential patience and hangs up (``POST /gateway/calls/{id}/hangup``)
-unless the server bridges the call to an agent first (a ``bridge`` command on the
-websocket); a bridged caller talks for an exponential time and then hangs up, unless the
-agent ends the call first (a ``hangup`` command). The run is bounded: at most
-``max_calls`` calls during ``duration`` seconds, then at most ``drain`` seconds for the
-calls in progress, after which the callers still on the line hang up.
+It authenticates with a gateway key (``Authorization: Bearer <key>``, gateway_auth.py; by
+default the key the server created in its data directory), opens the gateway websocket
+(``/gateway/ws``; ``takeover`` replaces a connected gateway) and places calls (``POST
+/gateway/calls``) as a Poisson stream at the given rate. Each caller waits with an
+exponential patience and hangs up (``POST /gateway/calls/{id}/hangup``) unless the server
+bridges the call to an agent first (a ``bridge`` command on the websocket); a bridged
+caller talks for an exponential time and then hangs up, unless the agent ends the call
+first (a ``hangup`` command). The run is bounded: at most ``max_calls`` calls during
+``duration`` seconds, then at most ``drain`` seconds for the calls in progress, after which
+the callers still on the line hang up.
 
 It also answers the server's ``originate`` commands (click-to-dial) as the called party
 would: the callee answers with ``answer_probability`` after a ringing time, is busy with
@@ -35,13 +37,16 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import websockets
 
 from contactcenter import protocol as p
+from contactcenter.gateway_auth import LOCAL_KEY_FILE, read_key_file
+from contactcenter.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +96,12 @@ def parse_rate(text: str) -> float:
 class CarrierConfig:
     url: str
     """Base URL of the server, e.g. http://127.0.0.1:8080."""
-    username: str | None = None
-    password: str | None = None
-    token: str | None = None
-    """A bearer token of an admin user; instead of username and password."""
+    gateway_key: str | None = None
+    """The gateway's key (``<gateway id>.<secret>``, docs/gateway.md); sent in the
+    ``Authorization`` header of every request and of the websocket, never in a URL."""
+    takeover: bool = False
+    """Replace a gateway connection that is live (``/gateway/ws?takeover=1``); without it
+    the server refuses this carrier while another gateway is connected."""
     rate: float = 1.0
     """Calls per second (mean of the Poisson stream)."""
     duration: float = 60.0
@@ -250,7 +257,7 @@ class Carrier:
         self._open: set[str] = set()
         """Calls the server accepted that are not over yet (the caller must hang up)."""
         self._http: aiohttp.ClientSession | None = None
-        self._token: str | None = config.token
+        self._key = config.gateway_key
         self._unknown_commands = 0
         self._placed_count = 0
         self._ws: Any = None
@@ -288,12 +295,21 @@ class Carrier:
         timeout = aiohttp.ClientTimeout(total=cfg.request_timeout)
         async with aiohttp.ClientSession(timeout=timeout) as http:
             self._http = http
-            if self._token is None:
-                self._token = await self._login(http)
+            if not self._key:
+                raise CarrierError("give the gateway key (the CLI reads it from a file)")
             try:
                 ws = await websockets.connect(
-                    self._ws_url(), open_timeout=cfg.request_timeout, max_size=2**20
+                    self._ws_url(),
+                    open_timeout=cfg.request_timeout,
+                    max_size=2**20,
+                    additional_headers=self._headers(),
                 )
+            except websockets.exceptions.InvalidStatus as exc:
+                body = exc.response.body or b""
+                raise CarrierError(
+                    f"the server refused the gateway websocket ({exc.response.status_code}): "
+                    f"{body.decode('utf-8', 'replace')[:300]}"
+                ) from exc
             except (OSError, websockets.exceptions.WebSocketException) as exc:
                 raise CarrierError(f"cannot open the gateway websocket: {exc}") from exc
             self._ws = ws
@@ -347,35 +363,14 @@ class Carrier:
     def _ws_url(self) -> str:
         parts = urlsplit(self.config.url.rstrip("/"))
         scheme = "wss" if parts.scheme == "https" else "ws"
-        query = f"token={quote(self._token or '')}"
+        query = "takeover=1" if self.config.takeover else ""
         return urlunsplit((scheme, parts.netloc, parts.path + "/gateway/ws", query, ""))
 
     def _http_url(self, path: str) -> str:
         return self.config.url.rstrip("/") + path
 
     def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token}"}
-
-    async def _login(self, http: aiohttp.ClientSession) -> str:
-        cfg = self.config
-        if not cfg.username or not cfg.password:
-            raise CarrierError("give a username and password (an admin account) or a token")
-        try:
-            async with http.post(
-                self._http_url("/api/login"),
-                json={"username": cfg.username, "password": cfg.password},
-            ) as resp:
-                body = await resp.json(content_type=None)
-                if resp.status != 200:
-                    raise CarrierError(f"login refused ({resp.status}): {_error_text(body)}")
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise CarrierError(f"cannot log in at {cfg.url}: {exc}") from exc
-        if body.get("role") != "admin":
-            raise CarrierError(
-                f"user {cfg.username!r} is not an admin; the gateway contract "
-                "needs an admin (service) account"
-            )
-        return str(body["token"])
+        return {"Authorization": f"Bearer {self._key}"}
 
     # --- commands from the server ------------------------------------------------------------
 
@@ -754,7 +749,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "carrier",
         help="simulated telephone carrier: place Poisson calls through the gateway contract",
-        description="Log in with an admin (service) account, open the gateway websocket and "
+        description="Authenticate with a gateway key, open the gateway websocket and "
         "place calls at RATE for DURATION seconds. Callers hang up after an exponential "
         "patience unless bridged to an agent; bridged callers talk for an exponential time.",
     )
@@ -763,8 +758,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="http://127.0.0.1:8080",
         help="the server's base URL (default http://127.0.0.1:8080)",
     )
-    parser.add_argument("--username", default="admin", help="an admin account (default admin)")
-    parser.add_argument("--password", help="its password (or CC_CARRIER_PASSWORD)")
+    parser.add_argument(
+        "--gateway-key-file",
+        type=Path,
+        metavar="FILE",
+        help="a file holding the gateway key (default: CC_GATEWAY_KEY if set, else the key "
+        f"the server created in CC_DATA_DIR/{LOCAL_KEY_FILE})",
+    )
+    parser.add_argument(
+        "--takeover",
+        action="store_true",
+        help="replace a gateway connection that is live (the server logs it)",
+    )
     parser.add_argument("--rate", default="1/s", help="arrival rate: 2/s, 30/min, 500/h")
     parser.add_argument(
         "--duration",
@@ -861,18 +866,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    password = args.password or os.environ.get("CC_CARRIER_PASSWORD")
     try:
         rate = parse_rate(args.rate)
-    except ValueError as exc:
+        key = gateway_key_for(args.gateway_key_file)
+    except (ValueError, SettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.queue is None and args.dnis is None:
         args.queue = "sales"
     config = CarrierConfig(
         url=args.url,
-        username=args.username,
-        password=password,
+        gateway_key=key,
+        takeover=args.takeover,
         rate=rate,
         duration=args.duration,
         max_calls=args.max_calls,
@@ -913,3 +918,14 @@ def run(args: argparse.Namespace) -> int:
             f"({result.elapsed:.1f}s)"
         )
     return 0
+
+
+def gateway_key_for(key_file: Path | None) -> str:
+    """The carrier's key: from ``key_file``, else ``CC_GATEWAY_KEY``, else the local key
+    the server created in its data directory (the same ``CC_DATA_DIR``)."""
+    if key_file is not None:
+        return read_key_file(key_file)
+    from_env = os.environ.get("CC_GATEWAY_KEY", "").strip()
+    if from_env:
+        return from_env
+    return read_key_file(Settings.from_env().data_dir / LOCAL_KEY_FILE)

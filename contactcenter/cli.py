@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "contactcenter.server",
     "contactcenter.demo",
     "contactcenter.carrier",
+    "contactcenter.gateway_auth",
     "contactcenter.campaigns.cli",
     "contactcenter.export.cli",
     "contactcenter.ivr_check",

@@ -1,5 +1,8 @@
 """Click-to-dial: an agent's ``dial`` command becomes an outbound call through the gateway.
 
+0. With no gateway connected the ``dial`` is refused at once (``gateway_unavailable``):
+   nothing is logged and nothing waits for a gateway that may connect much later, when
+   the agent may be long gone.
 1. ``dial``: the CRM record is found (the given customer id, else the number), the
    engine seats a new outbound voice contact CONNECTED with the agent
    (``Engine.originate``; the agent hears ringback), and ``contact.arrived`` (direction
@@ -26,6 +29,7 @@ import asyncpg
 
 from contactcenter import protocol as p
 from contactcenter.acd import Acd
+from contactcenter.ports import GatewayPresence
 from contactcenter.server_events import ContactArrived, DialResult
 from contactcenter.store import EventRecord
 from contactcenter.store.customers import Customer, find_by_ani, get_customer
@@ -36,6 +40,10 @@ from routing.model import Direction
 log = logging.getLogger(__name__)
 
 CALL_ID_PREFIX = "out-"
+NO_GATEWAY = (
+    "no telephony gateway is connected, so the call cannot be placed now; nothing was "
+    "dialled. Try again once the phone line is back (your supervisor can check the gateway)."
+)
 
 
 class DialRefused(RoutingError):
@@ -47,15 +55,22 @@ class DialRefused(RoutingError):
 
 
 class ClickToDial:
-    def __init__(self, acd: Acd, pool: asyncpg.Pool) -> None:
+    def __init__(self, acd: Acd, pool: asyncpg.Pool, gateway: GatewayPresence) -> None:
         self.acd = acd
         self.pool = pool
+        self.gateway = gateway
         self._dialing: dict[str, str] = {}
         """Originated calls waiting for the callee to answer: contact id -> agent id."""
 
     def restore(self, dialing: dict[str, str]) -> None:
         """After a restart: the calls the log shows still ringing (``Acd.restore``)."""
         self._dialing.update(dialing)
+
+    def require_gateway(self) -> None:
+        """Raise ``DialRefused`` (``gateway_unavailable``) unless a gateway is connected now:
+        a call the agent places must be dialled now or not at all."""
+        if not self.gateway.available():
+            raise DialRefused("gateway_unavailable", NO_GATEWAY)
 
     def is_ringing(self, contact_id: str) -> bool:
         return contact_id in self._dialing
@@ -80,8 +95,10 @@ class ClickToDial:
         """Place the call; the reply's fields (``contact_id``, ``number``, ``queue``,
         ``customer_id``, ``screen_pop``)."""
         engine = self.acd.engine
+        self.require_gateway()
         queue = command.queue or self.default_queue(agent_id)
         customer = await self._customer(command)
+        self.require_gateway()  # the look-up took a round trip: is it still there?
         attached: dict[str, Any] = {"dnis": command.number, "dialed_by": agent_id}
         if customer is not None:
             attached["customer_id"] = customer.id
@@ -111,6 +128,11 @@ class ClickToDial:
 
         await self.acd.execute(lambda now: engine.originate(spec, agent_id, now), before=arrived)
         self._dialing[contact_id] = agent_id
+        if not self.gateway.available():
+            # Lost during the commit: the call fails now (logged), it is never kept.
+            log.warning("gateway gone while %s was being placed; it failed", contact_id)
+            await self.result(contact_id, "failed")
+            raise DialRefused("gateway_unavailable", NO_GATEWAY)
         self.acd.gateway_sink(
             p.GATEWAY_ORIGINATE,
             {

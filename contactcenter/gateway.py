@@ -1,8 +1,10 @@
 """The telephony gateway contract: calls come in over HTTP, commands go out on a websocket.
 
 A PBX, a media server or the built-in simulated carrier speaks this contract; see
-docs/gateway.md. The gateway authenticates with a bearer token of an ``admin`` user (a
-service account), the same tokens as everyone else.
+docs/gateway.md. The gateway authenticates with its own key (gateway_auth.py), sent as
+``Authorization: Bearer <key>``; user tokens, an admin's included, are refused. One gateway
+connection holds the command socket at a time: a second is refused while the first is
+alive, unless it asks ``?takeover=1`` (logged, and the first is closed).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -22,23 +25,34 @@ from contactcenter import ivr_runner, logs
 from contactcenter import protocol as p
 from contactcenter.acd import Acd, AcdUnavailable, Action, RecordsFor
 from contactcenter.clicktodial import ClickToDial
+from contactcenter.gateway_auth import GatewayKeyring, bearer_key
 from contactcenter.gateway_contract import CallIn, DigitsIn, OriginateResultIn, invalid
 from contactcenter.ivr_runner import IvrService
 from contactcenter.server_events import CallDigits, ContactArrived
 from contactcenter.store import EventRecord
 from contactcenter.store.customers import find_caller
-from contactcenter.webcommon import Authenticator, fail, read_json
+from contactcenter.webcommon import fail, read_json
 from contactcenter.wsframes import FrameBatcher
 from routing import ContactSpec, Outcome
 from routing.errors import DuplicateContact, RoutingError, UnknownContact, UnknownQueue
 
 log = logging.getLogger(__name__)
 
-GATEWAY_ROLES = frozenset({"admin"})
 PENDING_LIMIT = 1000
 """Commands kept while no gateway is connected (sent when one connects); oldest dropped."""
 GATEWAY_WRITE_LIMIT = 16 << 20
 """Unsent bytes after which the gateway connection is closed as not reading."""
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayPeer:
+    """Who holds a gateway connection: the gateway its key names, and where from."""
+
+    gateway_id: str
+    address: str
+
+    def __str__(self) -> str:
+        return f"gateway {self.gateway_id!r} at {self.address}"
 
 
 class GatewayLink:
@@ -47,13 +61,23 @@ class GatewayLink:
 
     def __init__(self) -> None:
         self.ws: web.WebSocketResponse | None = None
+        self.peer: GatewayPeer | None = None
         self.seq = 0
         self.pending: deque[str] = deque(maxlen=PENDING_LIMIT)
         self.out: FrameBatcher | None = None
         """Commands to the connected gateway, written in batches (wsframes.py)."""
 
     def connected(self) -> int:
-        return int(self.ws is not None and not self.ws.closed)
+        return int(self.available())
+
+    def available(self) -> bool:
+        """A gateway is connected now: a command sent now goes out now
+        (``ports.GatewayPresence``)."""
+        return self.ws is not None and not self.ws.closed and self.out is not None
+
+    def holder(self) -> GatewayPeer | None:
+        """The peer of the live connection, if any."""
+        return self.peer if self.available() else None
 
     async def close(self, why: p.Closing = p.SHUTTING_DOWN) -> None:
         if self.ws is not None and not self.ws.closed:
@@ -63,37 +87,59 @@ class GatewayLink:
         self.seq += 1
         text = p.envelope(kind, self.seq, data)
         if self.ws is None or self.ws.closed or self.out is None or self.out.closed:
+            if kind == p.GATEWAY_ORIGINATE:
+                # Never dialled late: the dialers check ``available`` first, so only a
+                # gateway lost in between gets here; the call's ring timeout settles it.
+                log.warning("no gateway connected: originate %s dropped", data.get("call_id"))
+                return
             self.pending.append(text)
             return
         self.out.send(text)
 
-    async def attach(self, ws: web.WebSocketResponse, transport: asyncio.Transport) -> None:
-        """Commands go to this connection from now on (an older one is closed); what was
-        kept while none was connected goes first."""
+    async def attach(
+        self,
+        ws: web.WebSocketResponse,
+        transport: asyncio.Transport,
+        peer: GatewayPeer,
+        *,
+        takeover: bool = False,
+    ) -> bool:
+        """Commands go to this connection from now on; what was kept while none was
+        connected goes first. False (nothing changed) while another connection is alive,
+        unless ``takeover``: then that one is closed (``CLOSE_GATEWAY_TAKEN_OVER``) and a
+        warning names both."""
         if self.ws is not None and not self.ws.closed:
-            old = self.ws
+            if not takeover:
+                return False
+            old, old_peer = self.ws, self.peer
+            log.warning("%s took the gateway command socket over from %s", peer, old_peer)
             if self.out is not None:
                 self.out.close()
+            self.ws, self.out, self.peer = None, None, None
             await old.close(
-                code=p.CLOSE_REPLACED, message=b"replaced by a newer gateway connection"
+                code=p.CLOSE_GATEWAY_TAKEN_OVER,
+                message=f"taken over by {peer}".encode()[:120],
             )
-        self.ws = ws
+        elif self.ws is not None:
+            self.detach(self.ws)
+        self.ws, self.peer = ws, peer
         self.out = FrameBatcher(
             transport, limit=GATEWAY_WRITE_LIMIT, on_overflow=lambda: self._too_slow(ws)
         )
         while self.pending:
             self.out.send(self.pending.popleft())
+        return True
 
     def detach(self, ws: web.WebSocketResponse) -> None:
         if self.ws is ws:
             if self.out is not None:
                 self.out.close()
-            self.ws, self.out = None, None
+            self.ws, self.out, self.peer = None, None, None
 
     def _too_slow(self, ws: web.WebSocketResponse) -> None:
         log.error("the gateway does not read its commands; closing its connection")
         if self.ws is ws:
-            self.ws, self.out = None, None
+            self.ws, self.out, self.peer = None, None, None
         asyncio.get_running_loop().create_task(ws.close(code=p.CLOSE_TOO_SLOW, message=b"too slow"))
 
 
@@ -110,7 +156,7 @@ class Gateway:
         acd: Acd,
         link: GatewayLink,
         pool: asyncpg.Pool,
-        auth: Authenticator,
+        keys: GatewayKeyring,
         *,
         dnis_map: dict[str, str],
         ivr: IvrService | None,
@@ -120,7 +166,7 @@ class Gateway:
         self.acd = acd
         self.link = link
         self.pool = pool
-        self.auth = auth
+        self.keys = keys
         self.dnis_map = dict(dnis_map)
         self.ivr = ivr
         """Calls to numbers with an IVR tree run it first."""
@@ -128,14 +174,60 @@ class Gateway:
         self.campaign_results = campaign_results
         """Sees the results of originates before click-to-dial does."""
 
+    def authenticate(self, request: web.Request) -> str:
+        """The gateway id of the request's key (``Authorization: Bearer <key>``); 401
+        otherwise. A key in the URL is refused, so it never lands in an access log."""
+        if "token" in request.query or "key" in request.query:
+            fail(
+                401,
+                "key_in_url",
+                "send the gateway key in the Authorization header (Bearer), never in the URL",
+            )
+        key = bearer_key(request.headers.get("Authorization"))
+        if key is None:
+            fail(401, "gateway_key_missing", "no gateway key; send Authorization: Bearer <key>")
+        identity = self.keys.verify(key)
+        if identity is None:
+            fail(
+                401,
+                "gateway_key_invalid",
+                "not a valid gateway key (user tokens are not accepted here); see "
+                "`contactcenter gateway-key`",
+            )
+        return identity.gateway_id
+
     async def handle_ws(self, request: web.Request) -> web.StreamResponse:
-        self.auth.check(request, GATEWAY_ROLES, query_token=True)
+        gateway_id = self.authenticate(request)
+        takeover = request.query.get("takeover", "") in ("1", "true", "yes")
+        peer = GatewayPeer(gateway_id, _address(request))
+        holder = self.link.holder()
+        if holder is not None and not takeover:
+            log.warning("%s refused: %s holds the gateway command socket", peer, holder)
+            raise web.HTTPConflict(
+                text=json.dumps(
+                    {
+                        "error": {
+                            "code": "gateway_connected",
+                            "message": f"{holder} holds the gateway command socket; close it "
+                            "first, or connect with ?takeover=1 to replace it",
+                            "gateway_id": holder.gateway_id,
+                        }
+                    }
+                ),
+                content_type="application/json",
+            )
         ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=p.MAX_FRAME_BYTES)
         await ws.prepare(request)
         transport = request.transport
         if transport is None:  # gone already
             return ws
-        await self.link.attach(ws, transport)
+        if not await self.link.attach(ws, transport, peer, takeover=takeover):
+            # another connection attached while this one was opening
+            await ws.close(
+                code=p.CLOSE_GATEWAY_REFUSED, message=b"another gateway connection is live"
+            )
+            return ws
+        log.info("%s connected", peer)
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
@@ -315,7 +407,7 @@ class Gateway:
     # --- routes ------------------------------------------------------------------------------
 
     async def post_call(self, request: web.Request) -> web.Response:
-        self.auth.check(request, GATEWAY_ROLES)
+        self.authenticate(request)
         try:
             call = CallIn.model_validate(await read_json(request))
         except ValidationError as exc:
@@ -332,14 +424,21 @@ class Gateway:
         return web.json_response(result, status=201)
 
     async def post_hangup(self, request: web.Request) -> web.Response:
-        self.auth.check(request, GATEWAY_ROLES)
+        self.authenticate(request)
         logs.bind(contact_id=request.match_info["call_id"])
         return web.json_response(await self.hangup(request.match_info["call_id"]))
 
     async def post_digits(self, request: web.Request) -> web.Response:
-        self.auth.check(request, GATEWAY_ROLES)
+        self.authenticate(request)
         try:
             body = DigitsIn.model_validate(await read_json(request))
         except ValidationError as exc:
             fail(400, "invalid_digits", invalid(exc))
         return web.json_response(await self.digits(request.match_info["call_id"], body))
+
+
+def _address(request: web.Request) -> str:
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return request.remote or "unknown"

@@ -1,7 +1,7 @@
-"""``config/gateway.yaml``: which dialled numbers go straight to a queue (``dnis``) and
-which run an IVR tree first (``ivr``). One model and one reader: the server reads it at
-start and ``POST /api/ivr/reload`` again, both through ``load_gateway_config``; errors
-name the file, the key and what is wrong."""
+"""``config/gateway.yaml``: which dialled numbers go straight to a queue (``dnis``), which run
+an IVR tree first (``ivr``), and the hashes of gateway keys (``keys``). One model and one
+reader: the server reads it at start and ``POST /api/ivr/reload`` again, both through
+``load_gateway_config``; errors name the file, the key and what is wrong."""
 
 from __future__ import annotations
 
@@ -41,6 +41,9 @@ class GatewayConfig(BaseModel):
     dnis: dict[str, str] = Field(default_factory=dict)
     """Dialled number -> queue id, for calls that go straight to a queue."""
     ivr: IvrSettings = Field(default_factory=IvrSettings)
+    keys: dict[str, str] = Field(default_factory=dict)
+    """Gateway id -> ``sha256:<hex>`` of its key (gateway_auth.py); besides the key store
+    that ``contactcenter gateway-key`` manages in the data directory."""
 
     _keys = field_validator("dnis", mode="before")(_numbers)
 
@@ -59,7 +62,7 @@ def load_gateway_config(config_dir: Path) -> GatewayConfig:
     except yaml.YAMLError as exc:
         raise GatewayConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
-        raise GatewayConfigError(f"{path}: expected a mapping with 'dnis' and/or 'ivr'")
+        raise GatewayConfigError(f"{path}: expected a mapping with 'dnis', 'ivr' and/or 'keys'")
     try:
         return GatewayConfig.model_validate(data)
     except ValidationError as exc:

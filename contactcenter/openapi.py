@@ -165,7 +165,7 @@ def _op(
     ok: dict[str, Any],
     *,
     errors: tuple[int, ...] = (),
-    auth: bool = True,
+    auth: bool | Literal["gateway"] = True,
     body: str | None = None,
     description: str | None = None,
     parameters: list[dict[str, Any]] | None = None,
@@ -182,7 +182,10 @@ def _op(
             "required": True,
             "content": {"application/json": {"schema": {"$ref": REF.format(model=body)}}},
         }
-    if auth:
+    if auth == "gateway":
+        op["security"] = [{"gatewayKey": []}]
+        errors = (401, *errors)
+    elif auth:
         op["security"] = [{"bearerAuth": []}]
         errors = (401, 403, *errors)
     else:
@@ -211,15 +214,28 @@ _TOKEN = {
 _UPGRADE = {"description": "Switching protocols: the websocket is open"}
 
 
-def _websocket(summary: str, description: str, tag: str) -> dict[str, Any]:
+_TAKEOVER = {
+    "name": "takeover",
+    "in": "query",
+    "required": False,
+    "description": "1: replace the gateway connection that is live (logged); without it a "
+    "second connection is refused with 409 gateway_connected",
+    "schema": {"type": "string", "enum": ["0", "1"]},
+}
+
+
+def _websocket(
+    summary: str, description: str, tag: str, *, gateway: bool = False
+) -> dict[str, Any]:
     op = _op(
         summary,
         _UPGRADE,
         ok_status="101",
-        errors=(400,),
-        parameters=[_TOKEN],
+        errors=(400, 409) if gateway else (400,),
+        parameters=[_TAKEOVER] if gateway else [_TOKEN],
         description=description,
         tag=tag,
+        auth="gateway" if gateway else True,
     )
     op["x-websocket"] = True
     return op
@@ -313,12 +329,13 @@ def _paths() -> dict[str, dict[str, Any]]:
         },
         "/gateway/calls": {
             "post": _op(
-                "A call arrived and waits for an agent (telephony gateway, admin role)",
+                "A call arrived and waits for an agent (telephony gateway, gateway key)",
                 _json("CallOut", "Committed: the call is queued or offered"),
                 ok_status="201",
                 body="CallIn",
                 errors=(409, 503),
                 tag="gateway",
+                auth="gateway",
                 description="Errors: invalid_call, no_queue, unknown_queue (400), "
                 "duplicate_call (409), event_log_failed (503). See docs/gateway.md.",
             )
@@ -330,6 +347,7 @@ def _paths() -> dict[str, dict[str, Any]]:
                 parameters=[_CALL_ID],
                 errors=(404, 409, 503),
                 tag="gateway",
+                auth="gateway",
             )
         },
         "/gateway/calls/{call_id}/digits": {
@@ -340,18 +358,22 @@ def _paths() -> dict[str, dict[str, Any]]:
                 body="DigitsIn",
                 errors=(404, 409, 503),
                 tag="gateway",
+                auth="gateway",
             )
         },
         "/gateway/ws": {
             "get": _websocket(
-                "The telephony gateway's command websocket (admin role)",
+                "The telephony gateway's command websocket (gateway key)",
                 "Server to gateway: envelopes `{type, seq, ts, data}` with type `play`, "
                 "`bridge`, `hangup`, `transfer` or `originate` (click to dial), sent only after "
                 "the events that caused them are committed; kept while no gateway is connected. "
+                "One connection at a time: a second gets 409 gateway_connected unless it asks "
+                "`?takeover=1` (the first is closed with code 4010). "
                 'Gateway to server: `{"type": "ack", "seq": N}`, '
                 '`{"type": "ping"}`, or `{"type": "originate_result", "data": '
                 '{"call_id", "result"}}`. See docs/gateway.md.',
                 "gateway",
+                gateway=True,
             )
         },
         "/ws/agent": {
@@ -515,6 +537,14 @@ def _supervisor_paths() -> dict[str, dict[str, Any]]:
             "in": "query",
             "required": False,
             "schema": {"type": "string", "enum": ["json", "csv"]},
+        },
+        {
+            "name": "raw_formulas",
+            "in": "query",
+            "required": False,
+            "description": "CSV: 1 writes cells as they are; by default a cell a spreadsheet "
+            "would run as a formula (starting with = + - @ tab or CR) gets a leading '",
+            "schema": {"type": "string", "enum": ["0", "1"]},
         },
     ]
     period = {
@@ -709,6 +739,12 @@ def build_spec() -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "A token from POST /api/login",
+                },
+                "gatewayKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A telephony gateway's key (`contactcenter gateway-key`; "
+                    "docs/gateway.md); user tokens are refused on the gateway routes",
                 },
             },
         },

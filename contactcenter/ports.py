@@ -19,3 +19,14 @@ class GatewayCommands(Protocol):
     def send(self, kind: GatewayCommandType, data: dict[str, Any]) -> None:
         """Queue one command to the telephony gateway (docs/gateway.md)."""
         ...
+
+
+class GatewayPresence(Protocol):
+    def available(self) -> bool:
+        """A gateway is connected now: a call placed now is dialled now (not kept for a
+        gateway that may connect later)."""
+        ...
+
+
+class GatewayDialer(GatewayCommands, GatewayPresence, Protocol):
+    """Commands, and whether a gateway is there to dial them now (the campaign dialer)."""

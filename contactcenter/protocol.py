@@ -616,13 +616,22 @@ CLOSE_TOO_SLOW = 1008
 unsent backlog passed the limit); a console reconnects and resumes from its last seq."""
 CLOSE_REPLACED = 4000
 """This connection was replaced by a newer one for the same thing: the same console (a
-reload, or another tab that chose "use here"), the same chat visitor (``resume``), or the
-telephony gateway (it reconnected)."""
+reload, or another tab that chose "use here") or the same chat visitor (``resume``). The
+telephony gateway is never replaced silently: see ``CLOSE_GATEWAY_TAKEN_OVER``."""
 CLOSE_OTHER_TAB = 4001
 """Close code: the agent already has a console open elsewhere; this one is refused. A
 console names itself with ``/ws/agent?client=<id>`` (stable across its reconnections and
 reloads); a connection with another id while the first is connected is refused unless it
 asks ``&takeover=1`` (the agent said "use this tab"), which replaces the older one."""
+CLOSE_GATEWAY_TAKEN_OVER = 4010
+"""The telephony gateway's command socket: another gateway connection (authenticated with
+a gateway key) asked ``/gateway/ws?takeover=1`` and took the commands over; the server
+logged a warning naming both. Without ``takeover`` a second connection is refused (HTTP
+409 ``gateway_connected``) while this one is alive."""
+CLOSE_GATEWAY_REFUSED = 4011
+"""The telephony gateway's command socket: refused because another gateway connection
+attached while this one was opening (the 409 above, decided after the upgrade)."""
+
 CLOSE_CHAT_LIMITED = 4029
 """A chat visitor's ``start`` was refused by a limit (``busy``, ``too_many_starts``; the
 ``error`` frame before the close names it): the socket is closed so that it holds no

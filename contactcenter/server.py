@@ -12,6 +12,7 @@ from aiohttp import web
 
 from contactcenter import logs
 from contactcenter.app import create_app
+from contactcenter.gateway_auth import GatewayKeyError
 from contactcenter.settings import Settings, SettingsError, load_settings
 from contactcenter.store import DatabaseUnavailable
 from routing.policy import ConfigError
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     logs.configure(settings.log_level, settings.log_format)
     try:
         asyncio.run(serve(settings))
-    except (ConfigError, DatabaseUnavailable, OSError) as exc:
+    except (ConfigError, DatabaseUnavailable, GatewayKeyError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -79,7 +80,7 @@ async def serve(settings: Settings) -> None:
         print(f"    web-chat widget   {url}/ui/widget/index.html")
         print(
             "    place calls       .venv/bin/contactcenter carrier --url "
-            f"{url} --username admin --password PW --rate 1/s --duration 30"
+            f"{url} --rate 1/s --duration 30   (gateway key: CC_DATA_DIR/gateway_secret)"
         )
         print(f"    API description   {url}/api/openapi.json   metrics {url}/metrics")
         print("  stop with Ctrl-C.")

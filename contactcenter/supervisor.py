@@ -22,7 +22,6 @@ contact, 409 not possible in the current state, 503 event log failure.
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
 import re
@@ -38,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from contactcenter.acd import AcdUnavailable
 from contactcenter.appkeys import UI_SETTINGS, services
 from contactcenter.auth import WALLBOARD, issue_token
+from contactcenter.export.csvsafe import csv_writer
 from contactcenter.store.users import UnknownUser, update_skills
 from contactcenter.webcommon import POOL, SETTINGS, authenticate, fail, read_json
 from routing import Outcome
@@ -52,7 +52,7 @@ ID_PATTERN = r"^[A-Za-z0-9_.:@-]{1,128}$"
 _ID = re.compile(ID_PATTERN)
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 SKILL_NAME = r"^[A-Za-z0-9_.-]{1,64}$"
-REPORT_PARAMS = frozenset({"date", "interval", "queue", "format"})
+REPORT_PARAMS = frozenset({"date", "interval", "queue", "format", "raw_formulas"})
 
 
 # --- bodies and answers ----------------------------------------------------------------------
@@ -347,16 +347,21 @@ async def interval_report(request: web.Request) -> web.StreamResponse:
     fmt = q.get("format", "json")
     if fmt not in ("json", "csv"):
         fail(400, "bad_format", "format must be json or csv")
+    raw_formulas = q.get("raw_formulas", "0")
+    if raw_formulas not in ("0", "1"):
+        fail(400, "bad_raw_formulas", "raw_formulas must be 0 or 1")
     queue = q.get("queue")
     if queue is not None and queue not in acd.engine.queue_ids():
         fail(400, "unknown_queue", f"no queue {queue!r}")
     rows = await _fold_day(request, day, minutes * 60, queue)
     if fmt == "csv":
         text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
-        writer.writeheader()
+        # cells a spreadsheet would run as formulas get a leading ' (csvsafe.py)
+        writer = csv_writer(text, raw=raw_formulas == "1")
+        writer.writerow(CSV_COLUMNS)
         for row in rows:
-            writer.writerow({k: "" if v is None else v for k, v in row.model_dump().items()})
+            values = row.model_dump()
+            writer.writerow(values[k] for k in CSV_COLUMNS)
         name = f"intervals-{day_text}-{minutes}min{'-' + queue if queue else ''}.csv"
         return web.Response(
             text=text.getvalue(),

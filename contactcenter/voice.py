@@ -143,6 +143,9 @@ class VoiceControls:
         self, agent_id: str, contact_id: str, number: str
     ) -> dict[str, Any]:
         engine = self.acd.engine
+        # The gateway connects the caller to the number: without one the caller would be
+        # cut off, so the agent keeps the call.
+        self.dialer.require_gateway()
         queue: list[str | None] = [None]
 
         def action(now: float) -> Outcome:

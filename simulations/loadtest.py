@@ -40,7 +40,15 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import aiohttp
 import websockets
 
-from contactcenter.carrier import CallRecord, Carrier, CarrierConfig, CarrierError
+from contactcenter.carrier import (
+    CallRecord,
+    Carrier,
+    CarrierConfig,
+    CarrierError,
+    gateway_key_for,
+)
+from contactcenter.gateway_auth import GatewayKeyError
+from contactcenter.settings import SettingsError
 from simulations.distributions import (
     STREAM_ANSWER,
     STREAM_ARRIVALS,
@@ -75,6 +83,11 @@ class LoadTestConfig:
     password: str
     agents: list[tuple[str, str]]
     """(username, password) of the agent accounts the virtual agents log in with."""
+    gateway_key: str | None = None
+    """The key the carrier authenticates with as the telephony gateway (docs/gateway.md);
+    the admin account only reads the queue statistics."""
+    gateway_key_problem: str = ""
+    """Why there is no key (the run stops with it after the login)."""
     speed: float = 1.0
     max_duration: float | None = None
     """Scenario seconds to run at most (the scenario's duration otherwise)."""
@@ -206,11 +219,15 @@ class LoadTest:
             self._http = http
             self._token = await self._login(cfg.username, cfg.password, "admin")
             before = await self._queue_stats()
+            if not cfg.gateway_key:
+                raise LoadTestError(
+                    f"no gateway key: {cfg.gateway_key_problem or 'give --gateway-key-file'}"
+                )
             agents = await self._start_agents()
             carrier = Carrier(
                 CarrierConfig(
                     url=cfg.url,
-                    token=self._token,
+                    gateway_key=cfg.gateway_key,
                     queue=next(iter(self._queues)),
                     anis=(),
                     seed=self.seed,
@@ -459,8 +476,17 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("scenario", help="scenario YAML file (see config/scenarios/)")
     parser.add_argument("--url", required=True, help="the server's base URL")
-    parser.add_argument("--username", required=True, help="an admin (gateway) account")
+    parser.add_argument(
+        "--username", required=True, help="an admin account (reads the queue statistics)"
+    )
     parser.add_argument("--password", help="its password (or CC_LOADTEST_PASSWORD)")
+    parser.add_argument(
+        "--gateway-key-file",
+        type=Path,
+        metavar="FILE",
+        help="the gateway key the calls are placed with (default: CC_GATEWAY_KEY, else the "
+        "key the server created in CC_DATA_DIR, as for `contactcenter carrier`)",
+    )
     parser.add_argument(
         "--speed",
         type=_positive_float,
@@ -542,11 +568,19 @@ def run(args: argparse.Namespace) -> int:
             "error: give --password and agent accounts (--agent or --agents-file)", file=sys.stderr
         )
         return EXIT_BAD_INPUT
+    try:
+        key: str | None = gateway_key_for(args.gateway_key_file)
+    except (GatewayKeyError, SettingsError) as exc:
+        key, key_problem = None, str(exc)  # told after the login, which comes first
+    else:
+        key_problem = ""
     config = LoadTestConfig(
         url=args.url,
         username=args.username,
         password=password,
         agents=agents,
+        gateway_key=key,
+        gateway_key_problem=key_problem,
         speed=args.speed,
         max_duration=args.max_duration,
         max_calls=args.max_calls,

@@ -26,7 +26,7 @@ import asyncpg
 from contactcenter.acd import Acd, AcdUnavailable
 from contactcenter.clock import Scheduler, Timer
 from contactcenter.gateway_contract import OriginateResultIn
-from contactcenter.ports import GatewayCommands
+from contactcenter.ports import GatewayDialer
 from contactcenter.protocol import (
     CAMPAIGN_PREVIEW,
     GATEWAY_HANGUP,
@@ -158,7 +158,8 @@ class _Preview:
 class CampaignRunner:
     campaign: store.Campaign
     acd: Acd
-    gateway: GatewayCommands
+    gateway: GatewayDialer
+    """Originates go out only while a gateway is connected: none is kept for later."""
     pool: asyncpg.Pool
     timing: Timing
     scheduler: Scheduler
@@ -175,6 +176,8 @@ class CampaignRunner:
     dialing: bool = False
     task: asyncio.Task[None] | None = None
     _tick: asyncio.Future[int] | None = field(default=None, init=False)
+    _no_gateway: bool = field(default=False, init=False)
+    """The last tick found no gateway connected (warned once per outage)."""
     _settling: set[int] = field(default_factory=set, init=False)
     """Rows whose dial has ended and whose outcome is being written: no tick may take
     them as due before their reschedule is stored (they are in no line nor live call)."""
@@ -340,6 +343,15 @@ class CampaignRunner:
         ready, busy = self.agent_counts()
         # A gap much longer than a tick is the loop stalling, not agents waiting.
         self.agent_time.look(now, ready, busy, max_span_s=10 * self.timing.tick_s + 1)
+        if not self.gateway.available():
+            # A dial that cannot be placed now is not placed: nothing is queued for a
+            # gateway that may connect much later (nor previewed to an agent who could
+            # not dial it).
+            if not self._no_gateway and self.dialing:
+                log.warning("campaign %s: no telephony gateway connected; not dialling", self.id)
+            self._no_gateway = True
+            return 0
+        self._no_gateway = False
         if self.campaign.mode == PacingMode.PREVIEW.value:
             return await self._preview_tick(now)
         wanted = min(
@@ -579,6 +591,11 @@ class CampaignRunner:
             # not logged, so not sent: the attempt stays without an outcome (lost)
             self.lines.pop(call_id, None)
             await self._outcome(call_id, "failed", now, logged=False)
+            return False
+        if not self.gateway.available():
+            # the gateway went while the attempt was logged: it fails now, never dialled late
+            log.warning("campaign %s: gateway gone before %s was sent; failed", self.id, call_id)
+            await self._outcome(call_id, "failed", now)
             return False
         self.gateway.send(
             GATEWAY_ORIGINATE,

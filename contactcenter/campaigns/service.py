@@ -13,7 +13,7 @@ from contactcenter.acd import Acd
 from contactcenter.campaigns.runner import CampaignRunner, Timing, campaign_of
 from contactcenter.clock import Scheduler
 from contactcenter.gateway_contract import OriginateResultIn
-from contactcenter.ports import GatewayCommands
+from contactcenter.ports import GatewayDialer
 from contactcenter.store import campaigns as store
 from routing.events import Event, WrapUpCompleted
 
@@ -24,7 +24,7 @@ class CampaignService:
     def __init__(
         self,
         acd: Acd,
-        gateway: GatewayCommands,
+        gateway: GatewayDialer,
         pool: asyncpg.Pool,
         timing: Timing,
         scheduler: Scheduler,

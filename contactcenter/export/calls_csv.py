@@ -3,8 +3,9 @@
 The command writes them with the csv module (RFC 4180 quoting, CRLF line ends), so notes
 with commas, quotes or line breaks stay in their cell. Times are ISO 8601 in UTC, durations
 seconds with millisecond precision, an absent value an empty cell; ``attached`` and
-``ivr_path`` are JSON. Cells are written as they are stored: no prefixing of values that a
-spreadsheet might read as formulas, since a caller id such as +14155550100 must survive.
+``ivr_path`` are JSON. The writer (csvsafe.py) puts a ``'`` before a cell a spreadsheet
+would run as a formula (``=HYPERLINK(...)`` in a note, say); plain numbers such as the
+caller id +14155550100 are left as they are; ``--raw-formulas`` writes every cell as stored.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import csv
+import functools
 import os
 import sys
 import tempfile
@@ -22,6 +22,7 @@ import asyncpg
 from pydantic import ValidationError
 
 from contactcenter.export.calls_csv import COLUMNS, row_cells
+from contactcenter.export.csvsafe import csv_writer
 from contactcenter.export.queue_log import QueueLogFold, in_window
 from contactcenter.export.reading import calls_in_window, events_with_context
 from contactcenter.export.window import ACCEPTED, Window, time_argument
@@ -55,7 +56,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "CSV with a header row, oldest first.",
     )
     _window_options(calls)
-    calls.set_defaults(func=lambda args: _run(args, write_calls))
+    calls.add_argument(
+        "--raw-formulas",
+        action="store_true",
+        help="write cells as stored, also those a spreadsheet would run as formulas "
+        "(starting with = + - @ tab or CR); by default they get a leading ' (OWASP)",
+    )
+    calls.set_defaults(
+        func=lambda args: _run(args, functools.partial(write_calls, raw=args.raw_formulas))
+    )
 
 
 def _window_options(parser: argparse.ArgumentParser) -> None:
@@ -99,9 +108,10 @@ async def write_queue_log(db: Queryable, window: Window, out: TextIO) -> int:
     return count
 
 
-async def write_calls(db: Queryable, window: Window, out: TextIO) -> int:
-    """Write the header and the window's call log rows; how many rows."""
-    writer = csv.writer(out)
+async def write_calls(db: Queryable, window: Window, out: TextIO, *, raw: bool = False) -> int:
+    """Write the header and the window's call log rows; how many rows. Cells a spreadsheet
+    would run as formulas are neutralised unless ``raw`` (csvsafe.py)."""
+    writer = csv_writer(out, raw=raw)
     writer.writerow(COLUMNS)
     count = 0
     async for row in calls_in_window(db, window.since, window.until):

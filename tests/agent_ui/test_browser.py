@@ -25,7 +25,13 @@ from contactcenter.store.customers import CustomerIn, upsert_customer
 from contactcenter.store.interactions import get_interaction
 from contactcenter.store.users import create_user
 from tests.agent_ui.support import VIEWPORT, patient_config
-from tests.contactcenter.server_support import PASSWORD, add_agent, bearer, running_app
+from tests.contactcenter.server_support import (
+    PASSWORD,
+    add_agent,
+    gateway_headers,
+    gateway_key,
+    running_app,
+)
 
 EVIL_NAME = 'Eve <img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script> Mallory'
 EVIL_NOTES = "<b>router</b> reset <script>window.__pwned=3</script>"
@@ -59,7 +65,6 @@ class PageWatch:
 async def seed(db: asyncpg.Pool) -> str:
     """Users, alice's agent profile, and a customer with markup everywhere; his earlier
     call (to support, wrapped up by alice) appears in the screen pop."""
-    await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await create_user(
         db, username="sam", password=PASSWORD, role="supervisor", display_name="Sam Supervisor"
     )
@@ -191,8 +196,7 @@ async def test_agent_takes_a_carrier_call_while_the_supervisor_watches(
             carrier = Carrier(
                 CarrierConfig(
                     url=base,
-                    username="gateway",
-                    password=PASSWORD,
+                    gateway_key=gateway_key(cc_settings),
                     rate=20.0,
                     duration=1.0,
                     max_calls=1,
@@ -309,7 +313,7 @@ async def test_unknown_caller_survives_a_reload_and_a_dropped_socket(
 
             resp = await client.post(
                 "/gateway/calls",
-                headers=bearer(cc_settings),
+                headers=gateway_headers(cc_settings),
                 json={"call_id": "anon-1", "ani": "+15550001111", "queue": "sales"},
             )
             assert resp.status == 201, await resp.text()
@@ -332,7 +336,7 @@ async def test_unknown_caller_survives_a_reload_and_a_dropped_socket(
             assert channel.ws is not None
             await channel.ws.close()
             hung_up = await client.post(
-                "/gateway/calls/anon-1/hangup", headers=bearer(cc_settings), json={}
+                "/gateway/calls/anon-1/hangup", headers=gateway_headers(cc_settings), json={}
             )
             assert hung_up.status == 200, await hung_up.text()
             await expect(agent.locator("#connection")).to_have_text("connected")

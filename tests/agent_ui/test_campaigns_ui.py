@@ -57,7 +57,6 @@ async def figure(card: Any, key: str) -> int:
 async def test_supervisor_watches_a_progressive_campaign_and_an_admin_pauses_it(
     db: asyncpg.Pool, cc_settings: Settings, browser: Browser
 ) -> None:
-    await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await create_user(db, username="root", password=PASSWORD, role="admin")
     await create_user(db, username="sam", password=PASSWORD, role="supervisor")
     await add_agent(db, "alice", {"sales": 5})
@@ -68,6 +67,7 @@ async def test_supervisor_watches_a_progressive_campaign_and_an_admin_pauses_it(
         base = str(client.make_url("")).rstrip("/")
         carrier = carrier_for(
             base,
+            cc_settings,
             campaign_live=1.0,
             campaign_busy=0.0,
             campaign_machine=0.0,
@@ -218,7 +218,6 @@ async def test_supervisor_watches_a_progressive_campaign_and_an_admin_pauses_it(
 async def test_agent_sees_a_preview_record_and_dials_it(
     db: asyncpg.Pool, cc_settings: Settings, browser: Browser
 ) -> None:
-    await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await add_agent(db, "alice", {"sales": 5})
     OUT.mkdir(exist_ok=True)
     expect.set_options(timeout=TIMEOUT_MS)
@@ -228,7 +227,9 @@ async def test_agent_sees_a_preview_record_and_dials_it(
         )
         base = str(client.make_url("")).rstrip("/")
         # the agent's own call: the click-to-dial model answers it
-        carrier = carrier_for(base, answer_probability=1.0, busy_probability=0.0, answer_delay=0.2)
+        carrier = carrier_for(
+            base, cc_settings, answer_probability=1.0, busy_probability=0.0, answer_delay=0.2
+        )
         context = await browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
         try:
             agent: Page = await context.new_page()

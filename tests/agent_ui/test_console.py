@@ -20,7 +20,7 @@ from contactcenter.store.customers import CustomerIn, upsert_customer
 from contactcenter.store.interactions import get_interaction
 from tests.agent_ui.support import VIEWPORT, patient_config
 from tests.agent_ui.test_browser import PageWatch, not_pwned, sign_in
-from tests.contactcenter.server_support import add_agent, bearer, running_app
+from tests.contactcenter.server_support import add_agent, gateway_headers, running_app
 
 OUT = Path(__file__).resolve().parents[2] / "test-output"
 EVIL = 'Zoe <img src=x onerror="window.__pwned=7"><script>window.__pwned=8</script>'
@@ -31,7 +31,7 @@ TIMEOUT_MS = 20_000
 async def post_call(client: Any, settings: Settings, call_id: str, ani: str = CALLER) -> None:
     resp = await client.post(
         "/gateway/calls",
-        headers=bearer(settings),
+        headers=gateway_headers(settings),
         json={"call_id": call_id, "ani": ani, "queue": "sales"},
     )
     assert resp.status == 201, await resp.text()
@@ -345,11 +345,8 @@ async def test_click_to_dial_from_the_dial_pad_and_the_pop(
     """The Dial field places a call through the simulated carrier: the card shows the
     callee's pop while it rings ("dialing"), connects when the callee answers, ends and
     wraps up with the queue's required disposition."""
-    from contactcenter.store.users import create_user
-    from tests.contactcenter.server_support import PASSWORD
     from tests.contactcenter.test_server_dial import carrier_for
 
-    await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await add_agent(db, "alice", {"sales": 8})
     await upsert_customer(
         db,
@@ -360,7 +357,9 @@ async def test_click_to_dial_from_the_dial_pad_and_the_pop(
     expect.set_options(timeout=TIMEOUT_MS)
     async with running_app(cc_settings, db, patient_config()) as client:
         base = str(client.make_url("")).rstrip("/")
-        carrier = carrier_for(base, answer_probability=1.0, busy_probability=0.0, answer_delay=2.0)
+        carrier = carrier_for(
+            base, cc_settings, answer_probability=1.0, busy_probability=0.0, answer_delay=2.0
+        )
         context = await browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
         try:
             async with carrier.serving():

@@ -21,7 +21,14 @@ from contactcenter.clock import ManualScheduler
 from contactcenter.settings import Settings
 from contactcenter.store.users import get_agent_profile
 from tests.agent_ui.support import patient_config
-from tests.contactcenter.server_support import add_agent, bearer, console, running_app, token
+from tests.contactcenter.server_support import (
+    add_agent,
+    bearer,
+    console,
+    gateway_headers,
+    running_app,
+    token,
+)
 
 
 async def receive(ws: aiohttp.ClientWebSocketResponse, timeout: float = 5.0) -> dict[str, Any]:
@@ -34,7 +41,7 @@ async def receive(ws: aiohttp.ClientWebSocketResponse, timeout: float = 5.0) -> 
 async def call(client: Any, settings: Settings, call_id: str, queue: str = "sales") -> None:
     resp = await client.post(
         "/gateway/calls",
-        headers=bearer(settings),
+        headers=gateway_headers(settings),
         json={"call_id": call_id, "ani": "+15550001111", "queue": queue},
     )
     assert resp.status == 201, await resp.text()
@@ -198,7 +205,7 @@ async def test_interval_report_matches_the_call_log_and_the_wallboard_token(
             await call(client, cc_settings, "r-gone")
             await alice.next("offer", contact_id="r-gone")
             resp = await client.post(
-                "/gateway/calls/r-gone/hangup", headers=bearer(cc_settings), json={}
+                "/gateway/calls/r-gone/hangup", headers=gateway_headers(cc_settings), json={}
             )
             assert resp.status == 200
         sup = bearer(cc_settings, "sam", "supervisor")

@@ -13,7 +13,13 @@ from contactcenter import ui
 from contactcenter.settings import Settings
 from contactcenter.store.users import create_user
 from tests.agent_ui.support import patient_config
-from tests.contactcenter.server_support import add_agent, bearer, console, running_app
+from tests.contactcenter.server_support import (
+    add_agent,
+    bearer,
+    console,
+    gateway_headers,
+    running_app,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -158,7 +164,7 @@ async def test_agents_list_for_supervisors_only(db: asyncpg.Pool, cc_settings: S
             # a call waiting for sales while alice is at lunch, then she takes it
             resp = await client.post(
                 "/gateway/calls",
-                headers=bearer(cc_settings),
+                headers=gateway_headers(cc_settings),
                 json={"call_id": "c-1", "ani": "+14155550100", "queue": "sales"},
             )
             assert resp.status == 201 and (await resp.json())["state"] == "queued"

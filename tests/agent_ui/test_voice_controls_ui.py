@@ -18,10 +18,9 @@ from playwright.async_api import Browser, expect
 from contactcenter.carrier import Carrier, CarrierConfig
 from contactcenter.settings import Settings
 from contactcenter.store.interactions import get_interaction
-from contactcenter.store.users import create_user
 from tests.agent_ui.support import VIEWPORT, patient_config
 from tests.agent_ui.test_browser import PageWatch, not_pwned, sign_in
-from tests.contactcenter.server_support import PASSWORD, add_agent, running_app
+from tests.contactcenter.server_support import add_agent, gateway_key, running_app
 
 OUT = Path(__file__).resolve().parents[2] / "test-output"
 TIMEOUT_MS = 20_000
@@ -40,7 +39,6 @@ async def test_mute_keypad_and_external_transfer_from_the_console(
     db: asyncpg.Pool, cc_settings: Settings, browser: Browser
 ) -> None:
     OUT.mkdir(exist_ok=True)
-    await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await add_agent(db, "alice", {"sales": 8})
     expect.set_options(timeout=TIMEOUT_MS)
     async with running_app(cc_settings, db, patient_config()) as client:
@@ -48,8 +46,7 @@ async def test_mute_keypad_and_external_transfer_from_the_console(
         carrier = Carrier(
             CarrierConfig(
                 url=base,
-                username="gateway",
-                password=PASSWORD,
+                gateway_key=gateway_key(cc_settings),
                 queue="sales",
                 max_calls=0,
                 fixed_times=True,

@@ -21,7 +21,14 @@ from contactcenter.settings import Settings
 from contactcenter.store.users import AgentProfileIn, create_user, save_agent_profile
 from tests.agent_ui.support import VIEWPORT, patient_config
 from tests.agent_ui.test_browser import PageWatch, not_pwned, sign_in
-from tests.contactcenter.server_support import PASSWORD, add_agent, bearer, console, running_app
+from tests.contactcenter.server_support import (
+    PASSWORD,
+    add_agent,
+    bearer,
+    console,
+    gateway_headers,
+    running_app,
+)
 
 OUT = Path(__file__).resolve().parents[2] / "test-output"
 EVIL_AGENT = 'Bob <img src=x onerror="window.__pwned=5"><script>window.__pwned=6</script>'
@@ -31,7 +38,7 @@ TIMEOUT_MS = 20_000
 async def post_call(client: Any, settings: Settings, call_id: str, ani: str) -> None:
     resp = await client.post(
         "/gateway/calls",
-        headers=bearer(settings),
+        headers=gateway_headers(settings),
         json={"call_id": call_id, "ani": ani, "queue": "sales"},
     )
     assert resp.status == 201, await resp.text()

@@ -19,6 +19,7 @@ from contactcenter.app import create_app, load_routing_config
 from contactcenter.auth import issue_token
 from contactcenter.carrier import Carrier, CarrierConfig, OutboundRecord
 from contactcenter.clock import ManualScheduler, Scheduler
+from contactcenter.gateway_auth import ensure_local_key
 from contactcenter.settings import Settings
 from contactcenter.store.users import AgentProfileIn, create_user, save_agent_profile
 from routing import RoutingConfig
@@ -90,8 +91,22 @@ def token(settings: Settings, user_id: str, role: str) -> str:
     )
 
 
-def bearer(settings: Settings, user_id: str = "gateway", role: str = "admin") -> dict[str, str]:
+def bearer(settings: Settings, user_id: str, role: str) -> dict[str, str]:
+    """A user's token (the gateway endpoints refuse these: ``gateway_headers``)."""
     return {"Authorization": f"Bearer {token(settings, user_id, role)}"}
+
+
+def gateway_key(where: Settings | Path) -> str:
+    """The key of gateway ``local``, which the server creates in its data directory (the
+    settings', or this one) when no key is configured: the file the carrier reads."""
+    path = ensure_local_key(where.data_dir if isinstance(where, Settings) else where)
+    assert path is not None, "a gateway key is configured: the local key is not in use"
+    return path.read_text().strip()
+
+
+def gateway_headers(where: Settings | Path) -> dict[str, str]:
+    """What a gateway sends on every request and on ``/gateway/ws``."""
+    return {"Authorization": f"Bearer {gateway_key(where)}"}
 
 
 class SocketClient:

@@ -19,13 +19,14 @@ from contactcenter.settings import Settings
 from contactcenter.store.customers import CustomerIn, upsert_customer
 from contactcenter.store.events import read_contact
 from contactcenter.store.interactions import get_interaction
-from contactcenter.store.users import create_user
 from tests.contactcenter.server_support import (
-    PASSWORD,
     HeldCarrier,
+    SocketClient,
     add_agent,
     bearer,
     console,
+    gateway_headers,
+    gateway_key,
     until,
 )
 from tests.contactcenter.test_campaign_support import at_hour, campaign_app, ticks
@@ -40,11 +41,10 @@ def clock() -> ManualScheduler:
     return ManualScheduler(start=at_hour(CLOCK_UTC_HOUR))
 
 
-def config_for(url: str, **outcomes: Any) -> CarrierConfig:
+def config_for(url: str, settings: Settings, **outcomes: Any) -> CarrierConfig:
     return CarrierConfig(
         url=url,
-        username="gateway",
-        password=PASSWORD,
+        gateway_key=gateway_key(settings),
         queue="sales",
         max_calls=0,
         seed=7,
@@ -52,8 +52,8 @@ def config_for(url: str, **outcomes: Any) -> CarrierConfig:
     )
 
 
-def carrier_for(url: str, **outcomes: Any) -> Carrier:
-    return Carrier(config_for(url, **outcomes))
+def carrier_for(url: str, settings: Settings, **outcomes: Any) -> Carrier:
+    return Carrier(config_for(url, settings, **outcomes))
 
 
 async def dial_results(db: asyncpg.Pool, n: int) -> bool:
@@ -98,7 +98,6 @@ async def stats(client: Any, settings: Settings) -> dict[str, Any]:
 async def test_progressive_live_answer_reaches_the_agent_with_screen_pop(
     db: asyncpg.Pool, cc_settings: Settings
 ) -> None:
-    await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await add_agent(db, "alice", {"sales": 5})
     ada = await upsert_customer(
         db, CustomerIn(name="Ada Lovelace", phones=["+12125550101"], tier="gold")
@@ -112,6 +111,7 @@ async def test_progressive_live_answer_reaches_the_agent_with_screen_pop(
         url = str(client.make_url("")).rstrip("/")
         carrier = carrier_for(
             url,
+            cc_settings,
             campaign_live=1.0,
             campaign_busy=0.0,
             campaign_machine=0.0,
@@ -188,7 +188,6 @@ async def test_progressive_live_answer_reaches_the_agent_with_screen_pop(
 async def test_answer_without_a_free_agent_is_abandoned_with_identification(
     db: asyncpg.Pool, cc_settings: Settings
 ) -> None:
-    await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await add_agent(db, "alice", {"sales": 5})
     csv = (
         "number,name,timezone\n+12125550101,Ann,America/New_York\n"
@@ -203,6 +202,7 @@ async def test_answer_without_a_free_agent_is_abandoned_with_identification(
         url = str(client.make_url("")).rstrip("/")
         carrier = carrier_for(
             url,
+            cc_settings,
             campaign_live=1.0,
             campaign_busy=0.0,
             campaign_machine=0.0,
@@ -253,7 +253,6 @@ async def test_answer_without_a_free_agent_is_abandoned_with_identification(
 async def test_no_dial_outside_the_window_or_to_dnc_numbers(
     db: asyncpg.Pool, cc_settings: Settings
 ) -> None:
-    await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await add_agent(db, "alice", {"sales": 5})
     csv = (
         "number,name,timezone\n"
@@ -273,7 +272,12 @@ async def test_no_dial_outside_the_window_or_to_dnc_numbers(
         assert (await resp.json())["added"] == 1
         url = str(client.make_url("")).rstrip("/")
         carrier = carrier_for(
-            url, campaign_live=0.0, campaign_busy=1.0, campaign_machine=0.0, busy_after=(0.05, 0.1)
+            url,
+            cc_settings,
+            campaign_live=0.0,
+            campaign_busy=1.0,
+            campaign_machine=0.0,
+            busy_after=(0.05, 0.1),
         )
         async with carrier.serving(), console(client, cc_settings, "alice") as alice:
             assert (await alice.command("set_status", status="available"))["type"] == "reply"
@@ -312,22 +316,26 @@ async def test_no_dial_outside_the_window_or_to_dnc_numbers(
 async def test_a_restart_never_dials_a_placed_attempt_again(
     db: asyncpg.Pool, cc_settings: Settings
 ) -> None:
-    await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await add_agent(db, "alice", {"sales": 5})
     csv = (
         "number,name,timezone\n+12125550101,Ann,America/New_York\n"
         "+12125550102,Ben,America/New_York\n"
     )
-    # no carrier connected: the originate waits in the gateway's buffer and is lost
-    # with the process, as if the server died right after sending it
+    # a gateway that takes the originate and never answers: the server dies right after
+    # sending it (nothing is dialled with no gateway connected at all)
     scheduler = clock()
     async with campaign_app(cc_settings, db, scheduler=scheduler) as client:
         await create_campaign(client, cc_settings, csv)
+        gateway = SocketClient(
+            await client.ws_connect("/gateway/ws", headers=gateway_headers(cc_settings))
+        )
         async with console(client, cc_settings, "alice") as alice:
             assert (await alice.command("set_status", status="available"))["type"] == "reply"
             await start(client, cc_settings)
             await until(lambda: db.fetchval("SELECT count(*) = 1 FROM dial_attempts"))
+            await gateway.next("originate")
             await ticks(scheduler)  # ticks: one line per ready agent, no second dial
+        await gateway.ws.close()
     (first,) = await db.fetch("SELECT * FROM dial_attempts")
     assert first["state"] == "placed"
 
@@ -336,11 +344,18 @@ async def test_a_restart_never_dials_a_placed_attempt_again(
     async with campaign_app(cc_settings, db, scheduler=scheduler) as client:
         url = str(client.make_url("")).rstrip("/")
         carrier = carrier_for(
-            url, campaign_live=0.0, campaign_busy=1.0, campaign_machine=0.0, busy_after=(0.05, 0.1)
+            url,
+            cc_settings,
+            campaign_live=0.0,
+            campaign_busy=1.0,
+            campaign_machine=0.0,
+            busy_after=(0.05, 0.1),
         )
         async with carrier.serving(), console(client, cc_settings, "alice") as alice:
             await alice.command("hello")
-            # alice was restored logged in and ready: the runner dials the other row
+            # alice was restored logged in and ready: the runner dials the other row at
+            # its first tick with the carrier connected
+            await ticks(scheduler, 1)
             await until(lambda: len(carrier.result.outbound) >= 1)
             await until(lambda: dial_results(db, 1))  # the busy result, handled
             await ticks(scheduler)  # more ticks: nothing else is dialed
@@ -363,7 +378,6 @@ async def test_a_restart_never_dials_a_placed_attempt_again(
 async def test_preview_mode_shows_the_record_and_the_agent_dials_it(
     db: asyncpg.Pool, cc_settings: Settings
 ) -> None:
-    await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await add_agent(db, "alice", {"sales": 5})
     ada = await upsert_customer(db, CustomerIn(name="Ada Lovelace", phones=["+12125550101"]))
     csv = (
@@ -374,7 +388,9 @@ async def test_preview_mode_shows_the_record_and_the_agent_dials_it(
         await create_campaign(client, cc_settings, csv, mode="preview")
         url = str(client.make_url("")).rstrip("/")
         # the agent's own call: the click-to-dial model answers it
-        carrier = carrier_for(url, answer_probability=1.0, busy_probability=0.0, answer_delay=0.2)
+        carrier = carrier_for(
+            url, cc_settings, answer_probability=1.0, busy_probability=0.0, answer_delay=0.2
+        )
         async with carrier.serving(), console(client, cc_settings, "alice") as alice:
             assert (await alice.command("set_status", status="available"))["type"] == "reply"
             await start(client, cc_settings)
@@ -423,7 +439,6 @@ async def test_preview_mode_shows_the_record_and_the_agent_dials_it(
 async def test_machine_is_hung_up_rescheduled_and_locked_out_in_uk_mode(
     db: asyncpg.Pool, cc_settings: Settings
 ) -> None:
-    await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await add_agent(db, "alice", {"sales": 5})
     scheduler = clock()
     csv = "number,name,timezone\n+442071234567,Ian,Europe/London\n"
@@ -439,6 +454,7 @@ async def test_machine_is_hung_up_rescheduled_and_locked_out_in_uk_mode(
         url = str(client.make_url("")).rstrip("/")
         carrier = carrier_for(
             url,
+            cc_settings,
             campaign_live=0.0,
             campaign_busy=0.0,
             campaign_machine=1.0,
@@ -480,10 +496,9 @@ async def test_machine_is_hung_up_rescheduled_and_locked_out_in_uk_mode(
 async def test_blended_agent_takes_the_waiting_inbound_call_first(
     db: asyncpg.Pool, cc_settings: Settings
 ) -> None:
-    await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await add_agent(db, "alice", {"sales": 8})  # serves inbound sales and the campaign
     csv = "number,name,timezone\n+12125550101,Ann,America/New_York\n"
-    gw = bearer(cc_settings)
+    gw = gateway_headers(cc_settings)
     scheduler = clock()
     async with campaign_app(cc_settings, db, scheduler=scheduler) as client:
         await create_campaign(client, cc_settings, csv)
@@ -492,6 +507,7 @@ async def test_blended_agent_takes_the_waiting_inbound_call_first(
         carrier = HeldCarrier(
             config_for(
                 url,
+                cc_settings,
                 campaign_live=1.0,
                 campaign_busy=0.0,
                 campaign_machine=0.0,
@@ -545,7 +561,6 @@ async def test_blended_agent_takes_the_waiting_inbound_call_first(
 async def test_an_answered_call_waiting_at_a_restart_leaves_the_queue(
     db: asyncpg.Pool, cc_settings: Settings
 ) -> None:
-    await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await add_agent(db, "alice", {"sales": 5})
     csv = "number,name,timezone\n+12125550101,Ann,America/New_York\n"
     scheduler = clock()
@@ -554,6 +569,7 @@ async def test_an_answered_call_waiting_at_a_restart_leaves_the_queue(
         url = str(client.make_url("")).rstrip("/")
         carrier = carrier_for(
             url,
+            cc_settings,
             campaign_live=1.0,
             campaign_busy=0.0,
             campaign_machine=0.0,

@@ -13,8 +13,14 @@ from contactcenter.carrier import Carrier, CarrierConfig, CarrierError, parse_ra
 from contactcenter.settings import Settings
 from contactcenter.store.events import read_contact
 from contactcenter.store.interactions import get_interaction
-from contactcenter.store.users import create_user
-from tests.contactcenter.server_support import PASSWORD, Console, add_agent, console, running_app
+from tests.contactcenter.server_support import (
+    Console,
+    add_agent,
+    console,
+    gateway_key,
+    running_app,
+    token,
+)
 
 
 def test_parse_rate() -> None:
@@ -40,7 +46,6 @@ async def _accept_offers(agent: Console, accepted: list[str]) -> None:
 async def test_carrier_calls_are_bridged_or_abandoned(
     db: asyncpg.Pool, cc_settings: Settings
 ) -> None:
-    await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await add_agent(db, "alice", {"sales": 8})
     async with (
         running_app(cc_settings, db) as client,
@@ -58,8 +63,7 @@ async def test_carrier_calls_are_bridged_or_abandoned(
         carrier = Carrier(
             CarrierConfig(
                 url=url,
-                username="gateway",
-                password=PASSWORD,
+                gateway_key=gateway_key(cc_settings),
                 rate=8.0,
                 duration=5.0,
                 max_calls=2,
@@ -114,53 +118,59 @@ async def test_carrier_calls_are_bridged_or_abandoned(
     assert len(ended) == 1 and ended[0].data.get("ended_by") == "customer"
 
 
-async def test_carrier_refuses_a_non_admin(db: asyncpg.Pool, cc_settings: Settings) -> None:
+async def test_carrier_refuses_to_start_without_a_gateway_key(
+    db: asyncpg.Pool, cc_settings: Settings
+) -> None:
     await add_agent(db, "bob", {"sales": 5})
     async with running_app(cc_settings, db) as client:
-        carrier = Carrier(
+        # an admin's token is not a gateway credential
+        admin = Carrier(
             CarrierConfig(
                 url=str(client.make_url("")),
-                username="bob",
-                password=PASSWORD,
+                gateway_key=token(cc_settings, "root", "admin"),
                 queue="sales",
                 max_calls=1,
             )
         )
-        with pytest.raises(CarrierError, match="not an admin"):
-            await carrier.run()
+        with pytest.raises(CarrierError, match="refused the gateway websocket \\(401\\)"):
+            await admin.run()
         wrong = Carrier(
             CarrierConfig(
                 url=str(client.make_url("")),
-                username="bob",
-                password="wrong password",
+                gateway_key="local." + "x" * 43,
                 queue="sales",
             )
         )
-        with pytest.raises(CarrierError, match="login refused"):
+        with pytest.raises(CarrierError, match="gateway_key_invalid"):
             await wrong.run()
+        none = Carrier(CarrierConfig(url=str(client.make_url("")), queue="sales"))
+        with pytest.raises(CarrierError, match="give the gateway key"):
+            await none.run()
 
 
 async def test_carrier_command_prints_one_json_object(
-    db: asyncpg.Pool, cc_settings: Settings, capsys: pytest.CaptureFixture[str]
+    db: asyncpg.Pool,
+    cc_settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import argparse
     import json
 
     from contactcenter import carrier
 
-    await create_user(db, username="gateway", password=PASSWORD, role="admin")
     parser = argparse.ArgumentParser()
     carrier.register(parser.add_subparsers())
+    # No key option: the carrier reads the key the server created in its data directory
+    # (CC_DATA_DIR), as after ./scripts/serve.sh.
+    monkeypatch.setenv("CC_DATA_DIR", str(cc_settings.data_dir))
+    monkeypatch.delenv("CC_GATEWAY_KEY", raising=False)
     async with running_app(cc_settings, db) as client:
         args = parser.parse_args(
             [
                 "carrier",
                 "--url",
                 str(client.make_url("")),
-                "--username",
-                "gateway",
-                "--password",
-                PASSWORD,
                 "--rate",
                 "20/s",
                 "--duration",

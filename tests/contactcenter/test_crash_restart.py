@@ -27,7 +27,13 @@ from contactcenter.auth import issue_token
 from contactcenter.store.events import read_contact
 from contactcenter.store.interactions import get_interaction, list_interactions
 from contactcenter.store.users import create_user
-from tests.contactcenter.server_support import CONFIG_DIR, PASSWORD, Console, add_agent
+from tests.contactcenter.server_support import (
+    CONFIG_DIR,
+    PASSWORD,
+    Console,
+    add_agent,
+    gateway_headers,
+)
 
 ROOT = CONFIG_DIR.parent
 CALLS = ["crash-1", "crash-2", "crash-3", "crash-4", "crash-5"]
@@ -154,7 +160,8 @@ async def test_contacts_survive_a_sigkill(
                 f"{server.url}/api/login", json={"username": "gateway", "password": PASSWORD}
             ) as resp:
                 assert resp.status == 200, await resp.text()
-                gw = {"Authorization": f"Bearer {(await resp.json())['token']}"}
+                admin = {"Authorization": f"Bearer {(await resp.json())['token']}"}
+            gw = gateway_headers(tmp_path / "var")  # the key the server created there
             # bob takes crash-4 and stays on it
             bob, bob_session = await _login(http, server.url, tokens["bob"])
             assert (await bob.command("set_status", status="available"))["type"] == "reply"
@@ -195,7 +202,7 @@ async def test_contacts_survive_a_sigkill(
         async with aiohttp.ClientSession() as http:
             # alice was restored logged in and available: crash-1 is offered to her again
             # at once; crash-2 and crash-3 wait (bob and carol are busy)
-            async with http.get(f"{server.url}/api/queues", headers=gw) as resp:
+            async with http.get(f"{server.url}/api/queues", headers=admin) as resp:
                 assert resp.status == 200, await resp.text()
                 assert (await resp.json())["waiting_now"]["sales"] == 2
             async with http.post(
@@ -204,9 +211,7 @@ async def test_contacts_survive_a_sigkill(
                 json={"call_id": "crash-2", "queue": "sales"},
             ) as resp:
                 assert resp.status == 409  # the id is still known after the crash
-            gateway_ws = await http.ws_connect(
-                f"{server.url}/gateway/ws?token={gw['Authorization'][7:]}"
-            )
+            gateway_ws = await http.ws_connect(f"{server.url}/gateway/ws", headers=gw)
 
             # bob's console comes back: he still holds crash-4, connected
             bob = Console(await http.ws_connect(f"{server.url}/ws/agent?token={tokens['bob']}"))
@@ -237,7 +242,7 @@ async def test_contacts_survive_a_sigkill(
             # the caller of crash-3 gives up; crash-2 still waits
             async with http.post(f"{server.url}/gateway/calls/crash-3/hangup", headers=gw) as resp:
                 assert resp.status == 200, await resp.text()
-            async with http.get(f"{server.url}/api/queues", headers=gw) as resp:
+            async with http.get(f"{server.url}/api/queues", headers=admin) as resp:
                 assert (await resp.json())["waiting_now"]["sales"] == 1
 
             # carol submits the disposition of the call she took before the crash

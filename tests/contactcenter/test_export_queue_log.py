@@ -32,7 +32,13 @@ from contactcenter.store import EventLog, EventRecord
 from contactcenter.store.events import read_all_in_order, read_contact
 from contactcenter.store.records import StoredEvent
 from routing.policy import parse_routing_config
-from tests.contactcenter.server_support import Console, add_agent, bearer, console, running_app
+from tests.contactcenter.server_support import (
+    Console,
+    add_agent,
+    console,
+    gateway_headers,
+    running_app,
+)
 
 CONFIG = parse_routing_config(
     """
@@ -139,7 +145,7 @@ async def run_calls(pool: asyncpg.Pool, settings: Settings) -> None:
     """The scenarios, one after another (each is described where its lines are expected)."""
     await add_agent(pool, "ann", {"main": 5, "second": 5})
     await add_agent(pool, "ben", {"main": 5})
-    gw = bearer(settings)
+    gw = gateway_headers(settings)
     async with (
         running_app(settings, pool, CONFIG) as client,
         console(client, settings, "ann") as ann,

@@ -25,8 +25,12 @@ from contactcenter.replay import LogReplay
 from contactcenter.store import StoredEvent
 from contactcenter.store.events import read_contact
 from contactcenter.store.interactions import get_interaction
-from contactcenter.store.users import create_user
-from tests.contactcenter.server_support import CONFIG_DIR, PASSWORD, Console, add_agent
+from tests.contactcenter.server_support import (
+    CONFIG_DIR,
+    Console,
+    add_agent,
+    gateway_headers,
+)
 from tests.contactcenter.test_crash_restart import ServerProcess
 
 KEPT, DOOMED, ORPHAN = "+18005550155", "+18005550177", "+18005550188"
@@ -144,7 +148,6 @@ async def test_ivr_sessions_survive_a_sigkill(
 ) -> None:
     secret = secrets.token_urlsafe(48)
     config = make_config(tmp_path / "config")
-    await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await add_agent(db, "alice", {"sales": 8})
     env = {k: v for k, v in os.environ.items() if not k.startswith("CC_")}
     env.update(
@@ -158,14 +161,13 @@ async def test_ivr_sessions_survive_a_sigkill(
         }
     )
     alice_token = issue_token(secret.encode(), user_id="alice", role="agent", ttl_s=600)
-    gw_token = issue_token(secret.encode(), user_id="gateway", role="admin", ttl_s=600)
-    gw = {"Authorization": f"Bearer {gw_token}"}
+    gw = gateway_headers(tmp_path / "var")  # the server finds this key in its data dir
     server = ServerProcess(env, tmp_path / "server.log")
     calls = {"ivr-kept": KEPT, "ivr-doomed": DOOMED, "ivr-orphan": ORPHAN}
     try:
         await server.start()
         async with aiohttp.ClientSession() as http:
-            gateway = GatewayWs(await http.ws_connect(f"{server.url}/gateway/ws?token={gw_token}"))
+            gateway = GatewayWs(await http.ws_connect(f"{server.url}/gateway/ws", headers=gw))
             first_gather: dict[str, Any] = {}
             for call_id, number in calls.items():
                 async with http.post(
@@ -196,7 +198,7 @@ async def test_ivr_sessions_survive_a_sigkill(
         (config / "ivr" / "orphan.yaml").unlink()
         await server.start()
         async with aiohttp.ClientSession() as http:
-            gateway = GatewayWs(await http.ws_connect(f"{server.url}/gateway/ws?token={gw_token}"))
+            gateway = GatewayWs(await http.ws_connect(f"{server.url}/gateway/ws", headers=gw))
             # the kept tree starts again from its start: the same menu is gathered again
             gather = await gateway.next("gather", "ivr-kept")
             assert gather["data"]["node"] == "choose"
@@ -207,7 +209,10 @@ async def test_ivr_sessions_survive_a_sigkill(
             assert (await gateway.next("play", "ivr-doomed"))["data"]["prompt"] == "queue_hold"
             hangup = await gateway.next("hangup", "ivr-orphan")
             assert hangup["data"]["reason"] == "server_restart"
-            async with http.get(f"{server.url}/api/queues", headers=gw) as resp:
+            admin = issue_token(secret.encode(), user_id="root", role="admin", ttl_s=600)
+            async with http.get(
+                f"{server.url}/api/queues", headers={"Authorization": f"Bearer {admin}"}
+            ) as resp:
                 assert (await resp.json())["waiting_now"]["sales"] == 1
             # the orphan is over: the server no longer takes its digits
             async with http.post(

@@ -31,7 +31,8 @@ from tests.contactcenter.server_support import (
     armed,
     bearer,
     console,
-    token,
+    gateway_headers,
+    gateway_key,
 )
 
 IVR_NUMBER = "+18005550123"
@@ -127,7 +128,7 @@ async def digits(
     client: TestClient[Any, Any], settings: Settings, call_id: str, keys: str
 ) -> dict[str, Any]:
     resp = await client.post(
-        f"/gateway/calls/{call_id}/digits", headers=bearer(settings), json={"digits": keys}
+        f"/gateway/calls/{call_id}/digits", headers=gateway_headers(settings), json={"digits": keys}
     )
     assert resp.status == 200, await resp.text()
     body: dict[str, Any] = await resp.json()
@@ -148,7 +149,7 @@ async def test_call_through_the_ivr_reaches_the_agent_with_path_and_account(
 
     async with ivr_app(cc_settings, db) as client:
         gw = GatewayClient(
-            await client.ws_connect(f"/gateway/ws?token={token(cc_settings, 'gw', 'admin')}")
+            await client.ws_connect("/gateway/ws", headers=gateway_headers(cc_settings))
         )
         async with (
             console(client, cc_settings, "bea") as bea,
@@ -162,7 +163,7 @@ async def test_call_through_the_ivr_reaches_the_agent_with_path_and_account(
             # an unknown number: the ANI lookup fails, so the tree asks for the account
             resp = await client.post(
                 "/gateway/calls",
-                headers=bearer(cc_settings),
+                headers=gateway_headers(cc_settings),
                 json={"call_id": "ivr-1", "ani": "+442079460000", "dnis": IVR_NUMBER},
             )
             assert resp.status == 201, await resp.text()
@@ -292,11 +293,11 @@ async def test_ivr_timeouts_retry_then_go_to_the_failure_target(
     scheduler = ManualScheduler(start=OPEN_AT)
     async with ivr_app(cc_settings, db, config_dir=config, scheduler=scheduler) as client:
         gw = GatewayClient(
-            await client.ws_connect(f"/gateway/ws?token={token(cc_settings, 'gw', 'admin')}")
+            await client.ws_connect("/gateway/ws", headers=gateway_headers(cc_settings))
         )
         resp = await client.post(
             "/gateway/calls",
-            headers=bearer(cc_settings),
+            headers=gateway_headers(cc_settings),
             json={"call_id": "quiet-1", "ani": "+14155550100", "dnis": "+18005550999"},
         )
         assert resp.status == 201, await resp.text()
@@ -312,7 +313,9 @@ async def test_ivr_timeouts_retry_then_go_to_the_failure_target(
         assert second["prompts"][0]["say"] == "Sorry, I did not hear a choice."
         # a wrong key on the last attempt: retries are used up, on to the operator queue
         resp = await client.post(
-            "/gateway/calls/quiet-1/digits", headers=bearer(cc_settings), json={"digits": "7"}
+            "/gateway/calls/quiet-1/digits",
+            headers=gateway_headers(cc_settings),
+            json={"digits": "7"},
         )
         assert resp.status == 200, await resp.text()
         await gw.next("play", "quiet-1")  # queued for support: hold music
@@ -322,15 +325,19 @@ async def test_ivr_timeouts_retry_then_go_to_the_failure_target(
         # a second caller hangs up in the IVR: the interaction ends there
         resp = await client.post(
             "/gateway/calls",
-            headers=bearer(cc_settings),
+            headers=gateway_headers(cc_settings),
             json={"call_id": "quiet-2", "dnis": "+18005550999"},
         )
         assert resp.status == 201
         await gw.next("gather", "quiet-2")
-        resp = await client.post("/gateway/calls/quiet-2/hangup", headers=bearer(cc_settings))
+        resp = await client.post(
+            "/gateway/calls/quiet-2/hangup", headers=gateway_headers(cc_settings)
+        )
         assert resp.status == 200 and (await resp.json())["state"] == "ended"
         late = await client.post(
-            "/gateway/calls/quiet-2/digits", headers=bearer(cc_settings), json={"digits": "1"}
+            "/gateway/calls/quiet-2/digits",
+            headers=gateway_headers(cc_settings),
+            json={"digits": "1"},
         )
         assert late.status == 404
         await gw.ws.close()
@@ -351,14 +358,12 @@ async def test_simulated_carrier_answers_the_ivr_from_a_script(
 ) -> None:
     from contactcenter.carrier import Carrier, CarrierConfig
 
-    await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await upsert_customer(db, CustomerIn(name="Lin", account_number="87654321", tier="gold"))
     async with ivr_app(cc_settings, db) as client:
         carrier = Carrier(
             CarrierConfig(
                 url=str(client.make_url("")),
-                username="gateway",
-                password=PASSWORD,
+                gateway_key=gateway_key(cc_settings),
                 rate=4.0,
                 duration=1.0,
                 max_calls=1,
@@ -390,7 +395,7 @@ async def test_ivr_ends_in_transfer_voicemail_and_callback(
     night = datetime(2026, 11, 25, 2, 0, tzinfo=UTC).timestamp()
     async with ivr_app(cc_settings, db, at=night, config_dir=config) as client:
         gw = GatewayClient(
-            await client.ws_connect(f"/gateway/ws?token={token(cc_settings, 'gw', 'admin')}")
+            await client.ws_connect("/gateway/ws", headers=gateway_headers(cc_settings))
         )
         for call_id, dnis, keys in (
             ("t-1", "+18005550999", ["2"]),
@@ -399,7 +404,7 @@ async def test_ivr_ends_in_transfer_voicemail_and_callback(
         ):
             resp = await client.post(
                 "/gateway/calls",
-                headers=bearer(cc_settings),
+                headers=gateway_headers(cc_settings),
                 json={"call_id": call_id, "ani": "+14155550142", "dnis": dnis},
             )
             assert resp.status == 201, await resp.text()
@@ -432,7 +437,7 @@ async def test_a_bad_tree_on_reload_is_refused_and_the_running_one_keeps_serving
     admin = bearer(cc_settings, "root", "admin")
     async with ivr_app(cc_settings, db, config_dir=config) as client:
         gw = GatewayClient(
-            await client.ws_connect(f"/gateway/ws?token={token(cc_settings, 'gw', 'admin')}")
+            await client.ws_connect("/gateway/ws", headers=gateway_headers(cc_settings))
         )
         refused = await client.post("/api/ivr/reload", headers=bearer(cc_settings, "bea", "agent"))
         assert refused.status == 403
@@ -447,7 +452,7 @@ async def test_a_bad_tree_on_reload_is_refused_and_the_running_one_keeps_serving
         # the tree in service still answers
         resp = await client.post(
             "/gateway/calls",
-            headers=bearer(cc_settings),
+            headers=gateway_headers(cc_settings),
             json={"call_id": "rl-1", "dnis": "+18005550999"},
         )
         assert resp.status == 201
@@ -465,7 +470,7 @@ async def test_a_bad_tree_on_reload_is_refused_and_the_running_one_keeps_serving
         assert body["dnis"]["+18005550999"] == "quick"
         resp = await client.post(
             "/gateway/calls",
-            headers=bearer(cc_settings),
+            headers=gateway_headers(cc_settings),
             json={"call_id": "rl-2", "dnis": "+18005550999"},
         )
         gather = await gw.next("gather", "rl-2")
@@ -478,14 +483,12 @@ async def test_simulated_carrier_counts_calls_the_ivr_ends(
 ) -> None:
     from contactcenter.carrier import Carrier, CarrierConfig
 
-    await create_user(db, username="gateway", password=PASSWORD, role="admin")
     night = datetime(2026, 11, 25, 2, 0, tzinfo=UTC).timestamp()
     async with ivr_app(cc_settings, db, at=night) as client:
         carrier = Carrier(
             CarrierConfig(
                 url=str(client.make_url("")),
-                username="gateway",
-                password=PASSWORD,
+                gateway_key=gateway_key(cc_settings),
                 rate=4.0,
                 duration=1.0,
                 max_calls=1,
@@ -514,11 +517,11 @@ async def test_what_the_ivr_collected_survives_a_restart_of_the_server(
     await upsert_customer(db, CustomerIn(name="Uta", phones=["+4930123456"]))
     async with ivr_app(cc_settings, db) as client:
         gw = GatewayClient(
-            await client.ws_connect(f"/gateway/ws?token={token(cc_settings, 'gw', 'admin')}")
+            await client.ws_connect("/gateway/ws", headers=gateway_headers(cc_settings))
         )
         resp = await client.post(
             "/gateway/calls",
-            headers=bearer(cc_settings),
+            headers=gateway_headers(cc_settings),
             json={"call_id": "rs-1", "ani": "+4930123456", "dnis": IVR_NUMBER},
         )
         assert resp.status == 201

@@ -25,8 +25,8 @@ from tests.contactcenter.server_support import (
     CONFIG_DIR,
     add_agent,
     armed,
-    bearer,
     console,
+    gateway_headers,
     running_app,
     until,
 )
@@ -110,7 +110,7 @@ async def test_server_logs_name_the_call_and_the_agent(
     async with running_app(cc_settings, db, scheduler=scheduler) as client:
         resp = await client.post(
             "/gateway/calls",
-            headers=bearer(cc_settings),
+            headers=gateway_headers(cc_settings),
             json={"call_id": "log-1", "queue": "billing"},
         )
         assert resp.status == 201

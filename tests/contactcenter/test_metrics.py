@@ -22,6 +22,7 @@ from tests.contactcenter.server_support import (
     armed,
     bearer,
     console,
+    gateway_headers,
     running_app,
     until,
 )
@@ -76,7 +77,7 @@ async def scrape(client: Any) -> Samples:
 async def test_counters_match_the_call_log(db: asyncpg.Pool, cc_settings: Settings) -> None:
     await add_agent(db, "kim", {"fast": 3})
     await add_agent(db, "lee", {"fast": 3})
-    gw = bearer(cc_settings)
+    gw = gateway_headers(cc_settings)
 
     async def has_event(contact_id: str, kind: str) -> bool:
         return bool(

@@ -237,6 +237,8 @@ def test_the_close_codes_are_distinct_websocket_codes() -> None:
         "CLOSE_TRY_AGAIN": 1013,
         "CLOSE_REPLACED": 4000,
         "CLOSE_OTHER_TAB": 4001,
+        "CLOSE_GATEWAY_TAKEN_OVER": 4010,
+        "CLOSE_GATEWAY_REFUSED": 4011,
         "CLOSE_CHAT_LIMITED": 4029,
     }
 

@@ -37,7 +37,12 @@ from contactcenter.settings import Settings
 from contactcenter.store import users
 from contactcenter.store.users import create_user
 from tests.conftest import truncate_all
-from tests.contactcenter.server_support import PASSWORD, add_agent, running_app, token
+from tests.contactcenter.server_support import (
+    PASSWORD,
+    add_agent,
+    gateway_headers,
+    running_app,
+)
 
 # The browser pages and their redirects: static files, not API (ui.py serves them).
 UI_PREFIXES = ("/ui/", "/static/")
@@ -165,6 +170,8 @@ class FuzzTarget:
     operations: dict[str, Any]
     base_url: str
     headers: dict[str, str]
+    gateway_headers: dict[str, str]
+    """For the /gateway routes, which take a gateway key and no user token."""
     session: requests.Session
 
 
@@ -216,6 +223,7 @@ async def fuzz_target(
                     operations={op.label: op for op in SPEC_OPERATIONS},
                     base_url=str(client.make_url("")).rstrip("/"),
                     headers={"Authorization": f"Bearer {token}"},
+                    gateway_headers=gateway_headers(settings),
                     session=session,
                 )
 
@@ -239,7 +247,12 @@ class TestSchemathesis:
         target = fuzz_target
         operation = target.operations[label]
         sent = await asyncio.to_thread(
-            fuzz_operation, operation, mode, target.base_url, target.headers, target.session
+            fuzz_operation,
+            operation,
+            mode,
+            target.base_url,
+            target.gateway_headers if operation.path.startswith("/gateway") else target.headers,
+            target.session,
         )
         # not vacuous: an operation with parameters or a body gets (at least half) its share
         # of examples, one without gets its one positive request
@@ -255,10 +268,7 @@ async def test_bodies_postgresql_cannot_store_are_client_errors(
     """What the property run found (a 500 from a NUL in the login name) and its kin: text
     PostgreSQL cannot hold, non-JSON numbers and absurd nesting are 400s, before any engine
     or database work."""
-    gw = {
-        "Authorization": f"Bearer {token(cc_settings, 'gw', 'admin')}",
-        "Content-Type": "application/json",
-    }
+    gw = {**gateway_headers(cc_settings), "Content-Type": "application/json"}
     cases = [
         ("/api/login", '{"username": "a\\u0000b", "password": "x"}', "bad_text"),
         ("/api/login", '{"username": "\\ud800", "password": "x"}', "bad_text"),

@@ -15,7 +15,12 @@ from contactcenter.clock import ManualScheduler
 from contactcenter.settings import Settings
 from contactcenter.store.events import read_contact
 from contactcenter.store.interactions import get_interaction
-from tests.contactcenter.server_support import add_agent, bearer, console, running_app
+from tests.contactcenter.server_support import (
+    add_agent,
+    console,
+    gateway_headers,
+    running_app,
+)
 
 
 async def test_the_wait_survives_a_restart(db: asyncpg.Pool, cc_settings: Settings) -> None:
@@ -24,7 +29,9 @@ async def test_the_wait_survives_a_restart(db: asyncpg.Pool, cc_settings: Settin
     arrived = scheduler.now()
     async with running_app(cc_settings, db, scheduler=scheduler) as client:
         resp = await client.post(
-            "/gateway/calls", headers=bearer(cc_settings), json={"call_id": "w-1", "queue": "sales"}
+            "/gateway/calls",
+            headers=gateway_headers(cc_settings),
+            json={"call_id": "w-1", "queue": "sales"},
         )
         assert resp.status == 201, await resp.text()
         await scheduler.advance(20.0)

@@ -15,26 +15,23 @@ from contactcenter.settings import Settings
 from contactcenter.store.customers import CustomerIn, upsert_customer
 from contactcenter.store.events import read_contact
 from contactcenter.store.interactions import get_interaction
-from contactcenter.store.users import create_user
 from tests.contactcenter.server_support import (
-    PASSWORD,
     HeldCarrier,
     add_agent,
-    bearer,
     console,
+    gateway_headers,
+    gateway_key,
     running_app,
-    token,
     until,
 )
 
 
-def carrier_for(url: str, **outbound: float) -> Carrier:
+def carrier_for(url: str, settings: Settings, **outbound: float) -> Carrier:
     """A carrier that places no calls of its own and answers originates as told."""
     return Carrier(
         CarrierConfig(
             url=url,
-            username="gateway",
-            password=PASSWORD,
+            gateway_key=gateway_key(settings),
             queue="sales",
             max_calls=0,
             fixed_times=True,
@@ -46,7 +43,6 @@ def carrier_for(url: str, **outbound: float) -> Carrier:
 async def test_dial_answered_then_ended_and_wrapped_up(
     db: asyncpg.Pool, cc_settings: Settings
 ) -> None:
-    await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await add_agent(db, "alice", {"sales": 8})
     ada = await upsert_customer(
         db, CustomerIn(name="Ada Lovelace", phones=["+14155550199"], tier="gold")
@@ -56,7 +52,9 @@ async def test_dial_answered_then_ended_and_wrapped_up(
         url = str(client.make_url("")).rstrip("/")
         # the callee answers when the test says, after ringing on the app's clock
         carrier = HeldCarrier(
-            carrier_for(url, answer_probability=1.0, busy_probability=0.0, answer_delay=0.0).config
+            carrier_for(
+                url, cc_settings, answer_probability=1.0, busy_probability=0.0, answer_delay=0.0
+            ).config
         )
         async with carrier.serving(), console(client, cc_settings, "alice") as alice:
             # a not-ready agent may dial (she is not taking inbound calls meanwhile)
@@ -132,11 +130,12 @@ async def test_dial_answered_then_ended_and_wrapped_up(
 async def test_dial_busy_and_invalid_number_end_the_contact(
     db: asyncpg.Pool, cc_settings: Settings
 ) -> None:
-    await create_user(db, username="gateway", password=PASSWORD, role="admin")
     await add_agent(db, "bob", {"sales": 8})
     async with running_app(cc_settings, db) as client:
         url = str(client.make_url("")).rstrip("/")
-        carrier = carrier_for(url, answer_probability=0.0, busy_probability=1.0, answer_delay=0.2)
+        carrier = carrier_for(
+            url, cc_settings, answer_probability=0.0, busy_probability=1.0, answer_delay=0.2
+        )
         async with carrier.serving(), console(client, cc_settings, "bob") as bob:
             assert (await bob.command("set_status", status="available"))["type"] == "reply"
             ids = []
@@ -175,7 +174,7 @@ async def test_dial_busy_and_invalid_number_end_the_contact(
 async def test_dial_refusals_name_the_command(db: asyncpg.Pool, cc_settings: Settings) -> None:
     await add_agent(db, "carol", {"sales": 8})
     async with running_app(cc_settings, db) as client:
-        gw = await client.ws_connect(f"/gateway/ws?token={token(cc_settings, 'gw', 'admin')}")
+        gw = await client.ws_connect("/gateway/ws", headers=gateway_headers(cc_settings))
         async with console(client, cc_settings, "carol") as carol:
             # logged out: no dialling
             refused = await carol.command("dial", number="+14155550123")
@@ -198,7 +197,7 @@ async def test_dial_refusals_name_the_command(db: asyncpg.Pool, cc_settings: Set
             # on a call: the dial is refused, naming the command id
             resp = await client.post(
                 "/gateway/calls",
-                headers=bearer(cc_settings),
+                headers=gateway_headers(cc_settings),
                 json={"call_id": "in-1", "queue": "sales"},
             )
             assert (await resp.json())["state"] == "offered"

@@ -13,8 +13,8 @@ from contactcenter.settings import Settings
 from tests.contactcenter.server_support import (
     add_agent,
     armed,
-    bearer,
     console,
+    gateway_headers,
     running_app,
     until,
 )
@@ -38,7 +38,7 @@ async def test_dropped_console_logs_out_after_grace_and_offer_goes_back(
             await kim.command("set_status", status="available")
             resp = await client.post(
                 "/gateway/calls",
-                headers=bearer(cc_settings),
+                headers=gateway_headers(cc_settings),
                 json={"call_id": "d-1", "queue": "fast"},
             )
             assert (await resp.json())["state"] == "offered"
@@ -69,7 +69,7 @@ async def test_reconnect_within_grace_keeps_the_agent_and_its_offer(
             await kim.command("set_status", status="available")
             await client.post(
                 "/gateway/calls",
-                headers=bearer(cc_settings),
+                headers=gateway_headers(cc_settings),
                 json={"call_id": "d-2", "queue": "fast"},
             )
             await kim.next("offer", contact_id="d-2")

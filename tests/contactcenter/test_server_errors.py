@@ -15,6 +15,7 @@ from tests.contactcenter.server_support import (
     add_agent,
     bearer,
     console,
+    gateway_headers,
     running_app,
     token,
 )
@@ -77,28 +78,28 @@ async def test_http_auth_errors_are_json(db: asyncpg.Pool, cc_settings: Settings
         assert resp.status == 200
         assert {q["queue_id"] for q in (await resp.json())["queues"]} >= {"sales", "support"}
 
-        # wrong role: an agent is not the telephony gateway
+        # a user's token is not a gateway key: an agent is not the telephony gateway
         resp = await client.post(
             "/gateway/calls",
             headers=bearer(cc_settings, "hal", "agent"),
             json={"call_id": "c", "queue": "sales"},
         )
-        assert resp.status == 403
-        assert (await error_of(resp))["code"] == "forbidden"
+        assert resp.status == 401
+        assert (await error_of(resp))["code"] == "gateway_key_invalid"
         resp = await client.post(
             "/gateway/calls",
-            headers=bearer(cc_settings),
+            headers=gateway_headers(cc_settings),
             json={"call_id": "bad id!", "queue": "sales"},
         )
         assert resp.status == 400
         assert (await error_of(resp))["code"] == "invalid_call"
         resp = await client.post(
             "/gateway/calls",
-            headers=bearer(cc_settings),
+            headers=gateway_headers(cc_settings),
             json={"call_id": "c2", "queue": "nowhere"},
         )
         assert (await error_of(resp))["code"] == "unknown_queue"
-        resp = await client.post("/gateway/calls/none/hangup", headers=bearer(cc_settings))
+        resp = await client.post("/gateway/calls/none/hangup", headers=gateway_headers(cc_settings))
         assert resp.status == 404
         resp = await client.get("/no/such/page")
         assert resp.status == 404
@@ -129,17 +130,23 @@ async def test_duplicate_call_and_hangup(db: asyncpg.Pool, cc_settings: Settings
     async with running_app(cc_settings, db) as client:
         call = {"call_id": "dup-1", "queue": "support"}
         assert (
-            await client.post("/gateway/calls", headers=bearer(cc_settings), json=call)
+            await client.post("/gateway/calls", headers=gateway_headers(cc_settings), json=call)
         ).status == 201
-        resp = await client.post("/gateway/calls", headers=bearer(cc_settings), json=call)
+        resp = await client.post("/gateway/calls", headers=gateway_headers(cc_settings), json=call)
         assert resp.status == 409
         resp = await client.post(
-            "/gateway/calls/dup-1/digits", headers=bearer(cc_settings), json={"digits": "12#"}
+            "/gateway/calls/dup-1/digits",
+            headers=gateway_headers(cc_settings),
+            json={"digits": "12#"},
         )
         assert resp.status == 200
-        resp = await client.post("/gateway/calls/dup-1/hangup", headers=bearer(cc_settings))
+        resp = await client.post(
+            "/gateway/calls/dup-1/hangup", headers=gateway_headers(cc_settings)
+        )
         assert resp.status == 200
-        resp = await client.post("/gateway/calls/dup-1/hangup", headers=bearer(cc_settings))
+        resp = await client.post(
+            "/gateway/calls/dup-1/hangup", headers=gateway_headers(cc_settings)
+        )
         assert resp.status == 404
 
 

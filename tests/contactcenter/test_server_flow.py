@@ -14,7 +14,13 @@ from contactcenter.store import EventLog, EventRecord
 from contactcenter.store.customers import CustomerIn, upsert_customer
 from contactcenter.store.events import read_contact
 from contactcenter.store.interactions import get_interaction
-from tests.contactcenter.server_support import add_agent, bearer, console, running_app, token
+from tests.contactcenter.server_support import (
+    add_agent,
+    bearer,
+    console,
+    gateway_headers,
+    running_app,
+)
 
 
 async def seed_history(pool: asyncpg.Pool, customer_id: str) -> None:
@@ -66,7 +72,7 @@ async def test_call_is_offered_with_screen_pop_then_answered_and_wrapped_up(
     await seed_history(db, ada.id)
 
     async with running_app(cc_settings, db) as client:
-        gw = await client.ws_connect(f"/gateway/ws?token={token(cc_settings, 'gw', 'admin')}")
+        gw = await client.ws_connect("/gateway/ws", headers=gateway_headers(cc_settings))
         async with (
             console(client, cc_settings, "bob") as bob,
             console(client, cc_settings, "alice") as alice,
@@ -80,7 +86,7 @@ async def test_call_is_offered_with_screen_pop_then_answered_and_wrapped_up(
 
             resp = await client.post(
                 "/gateway/calls",
-                headers=bearer(cc_settings),
+                headers=gateway_headers(cc_settings),
                 json={"call_id": "call-1", "ani": "+1 (415) 555-0101", "dnis": "+18005550100"},
             )
             assert resp.status == 201, await resp.text()
@@ -184,7 +190,7 @@ async def test_unknown_caller_pop_says_so(db: asyncpg.Pool, cc_settings: Setting
         await dora.command("set_status", status="available")
         resp = await client.post(
             "/gateway/calls",
-            headers=bearer(cc_settings),
+            headers=gateway_headers(cc_settings),
             json={"call_id": "call-u", "ani": "+442071234567", "queue": "billing"},
         )
         assert resp.status == 201
@@ -198,13 +204,13 @@ async def test_waiting_call_survives_a_restart(db: asyncpg.Pool, cc_settings: Se
     async with running_app(cc_settings, db) as client:
         resp = await client.post(
             "/gateway/calls",
-            headers=bearer(cc_settings),
+            headers=gateway_headers(cc_settings),
             json={"call_id": "call-r", "queue": "sales", "ani": "+14155550199"},
         )
         assert (await resp.json())["state"] == "queued"
 
     async with running_app(cc_settings, db) as client:
-        queues = await client.get("/api/queues", headers=bearer(cc_settings))
+        queues = await client.get("/api/queues", headers=bearer(cc_settings, "root", "admin"))
         assert (await queues.json())["waiting_now"]["sales"] == 1
         async with console(client, cc_settings, "erin") as erin:
             await erin.command("set_status", status="available")
@@ -226,7 +232,7 @@ async def test_reconnecting_console_gets_what_it_missed(
         # offered while the console is away
         resp = await client.post(
             "/gateway/calls",
-            headers=bearer(cc_settings),
+            headers=gateway_headers(cc_settings),
             json={"call_id": "call-m", "queue": "billing"},
         )
         assert (await resp.json())["state"] == "offered"
@@ -253,7 +259,7 @@ async def test_concurrent_arrivals_commit_in_engine_order(
             *(
                 client.post(
                     "/gateway/calls",
-                    headers=bearer(cc_settings),
+                    headers=gateway_headers(cc_settings),
                     json={"call_id": cid, "queue": "billing"},
                 )
                 for cid in calls

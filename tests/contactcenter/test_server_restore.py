@@ -11,7 +11,13 @@ import asyncpg
 from contactcenter.settings import Settings
 from contactcenter.store.events import read_contact
 from contactcenter.store.interactions import get_interaction
-from tests.contactcenter.server_support import add_agent, bearer, console, running_app
+from tests.contactcenter.server_support import (
+    add_agent,
+    bearer,
+    console,
+    gateway_headers,
+    running_app,
+)
 
 
 async def test_held_call_pending_status_and_transfer_wrapup_survive_a_restart(
@@ -20,7 +26,7 @@ async def test_held_call_pending_status_and_transfer_wrapup_survive_a_restart(
     await add_agent(db, "alice", {"sales": 8})
     await add_agent(db, "bob", {"sales": 8})
     await add_agent(db, "dave", {"sales": 8})
-    gw = bearer(cc_settings)
+    gw = gateway_headers(cc_settings)
 
     async with running_app(cc_settings, db) as client:
         async with console(client, cc_settings, "alice") as alice:
@@ -47,15 +53,17 @@ async def test_held_call_pending_status_and_transfer_wrapup_survive_a_restart(
             assert moved["type"] == "reply", moved
             await bob.next("contact_state", contact_id="rs-2", state="transferred")
         async with console(client, cc_settings, "dave") as dave:
-            # dave dials; the server goes down while it rings
+            # dave dials (a gateway is connected); the server goes down while it rings
+            gateway = await client.ws_connect("/gateway/ws", headers=gw)
             assert (await dave.command("set_status", status="available"))["type"] == "reply"
             dialed = await dave.command("dial", number="+14155550123")
             assert dialed["type"] == "reply", dialed
             outbound = dialed["data"]["contact_id"]
+            await gateway.close()
     before = {cid: [e.type for e in await read_contact(db, cid)] for cid in ("rs-1", "rs-2")}
 
     async with running_app(cc_settings, db) as client:
-        resp = await client.get("/api/queues", headers=gw)
+        resp = await client.get("/api/queues", headers=bearer(cc_settings, "root", "admin"))
         assert (await resp.json())["waiting_now"] == {
             "sales": 0,
             "support": 1,
@@ -80,7 +88,7 @@ async def test_held_call_pending_status_and_transfer_wrapup_survive_a_restart(
                 hello = await dave.command("hello")
                 assert hello["data"]["agent_state"]["contacts"] == {outbound: "connected"}
                 # the callee answers after the restart: dave is told, as before it
-                gateway = await client.ws_connect(f"/gateway/ws?token={gw['Authorization'][7:]}")
+                gateway = await client.ws_connect("/gateway/ws", headers=gw)
                 await gateway.send_json(
                     {
                         "type": "originate_result",

@@ -11,7 +11,13 @@ from contactcenter.settings import Settings
 from contactcenter.store.events import read_contact
 from contactcenter.store.interactions import get_interaction
 from routing.policy import parse_routing_config
-from tests.contactcenter.server_support import Console, add_agent, bearer, console, running_app
+from tests.contactcenter.server_support import (
+    Console,
+    add_agent,
+    console,
+    gateway_headers,
+    running_app,
+)
 
 OFFER_TIMEOUT_S = 15.0
 WRAP_UP_S = 30.0
@@ -57,7 +63,9 @@ async def test_offer_times_out_and_timed_wrapup_ends(
         await kim.command("set_status", status="available")
         await lee.command("set_status", status="available")
         resp = await client.post(
-            "/gateway/calls", headers=bearer(cc_settings), json={"call_id": "t-1", "queue": "fast"}
+            "/gateway/calls",
+            headers=gateway_headers(cc_settings),
+            json={"call_id": "t-1", "queue": "fast"},
         )
         assert (await resp.json())["state"] == "offered"
         # kim (longest idle) lets it ring: the offer times out and goes to lee
@@ -70,7 +78,7 @@ async def test_offer_times_out_and_timed_wrapup_ends(
         await lee.next("offer", contact_id="t-1")
         assert (await lee.command("accept", contact_id="t-1"))["type"] == "reply"
         # the caller hangs up; wrap-up ends on its own
-        resp = await client.post("/gateway/calls/t-1/hangup", headers=bearer(cc_settings))
+        resp = await client.post("/gateway/calls/t-1/hangup", headers=gateway_headers(cc_settings))
         assert resp.status == 200
         await lee.next("contact_state", contact_id="t-1", state="wrap_up")
         await scheduler.advance(WRAP_UP_S - BEFORE)
@@ -105,16 +113,20 @@ async def test_caller_leaving_rescinds_the_offer_and_transfer_requeues(
     ):
         await mx.command("set_status", status="available")
         await client.post(
-            "/gateway/calls", headers=bearer(cc_settings), json={"call_id": "r-1", "queue": "fast"}
+            "/gateway/calls",
+            headers=gateway_headers(cc_settings),
+            json={"call_id": "r-1", "queue": "fast"},
         )
         await mx.next("offer", contact_id="r-1")
-        await client.post("/gateway/calls/r-1/hangup", headers=bearer(cc_settings))
+        await client.post("/gateway/calls/r-1/hangup", headers=gateway_headers(cc_settings))
         rescinded = await mx.next("offer_rescinded", contact_id="r-1")
         assert rescinded["data"]["reason"] == "caller_left"
 
         await mx.next("agent_state", activity="idle")
         await client.post(
-            "/gateway/calls", headers=bearer(cc_settings), json={"call_id": "r-2", "queue": "fast"}
+            "/gateway/calls",
+            headers=gateway_headers(cc_settings),
+            json={"call_id": "r-2", "queue": "fast"},
         )
         await mx.next("offer", contact_id="r-2")
         await mx.command("accept", contact_id="r-2")

@@ -11,7 +11,7 @@ from contactcenter.settings import Settings
 from contactcenter.store import EventLog, EventRecord
 from contactcenter.store.customers import CustomerIn, upsert_customer
 from contactcenter.store.interactions import get_interaction
-from tests.contactcenter.server_support import bearer, console, token
+from tests.contactcenter.server_support import bearer, console, gateway_headers
 from tests.contactcenter.test_ivr_voice import (
     IVR_NUMBER,
     GatewayClient,
@@ -50,7 +50,7 @@ async def seed_earlier_survey(pool: asyncpg.Pool) -> None:
 async def to_billing(client: object, gw: GatewayClient, settings: Settings, call_id: str) -> None:
     resp = await client.post(
         "/gateway/calls",
-        headers=bearer(settings),  # type: ignore[attr-defined]
+        headers=gateway_headers(settings),  # type: ignore[attr-defined]
         json={"call_id": call_id, "ani": "+14155550188", "dnis": IVR_NUMBER},
     )
     assert resp.status == 201, await resp.text()
@@ -70,7 +70,7 @@ async def test_survey_after_the_agent_ends_the_call_is_stored_and_reported(
     await seed_earlier_survey(db)
     async with ivr_app(cc_settings, db) as client:
         gw = GatewayClient(
-            await client.ws_connect(f"/gateway/ws?token={token(cc_settings, 'gw', 'admin')}")
+            await client.ws_connect("/gateway/ws", headers=gateway_headers(cc_settings))
         )
         async with console(client, cc_settings, "ola") as ola:
             await ola.next("agent_state")
@@ -106,7 +106,9 @@ async def test_survey_after_the_agent_ends_the_call_is_stored_and_reported(
             await to_billing(client, gw, cc_settings, "sv-2")
             await ola.next("offer", contact_id="sv-2")
             await ola.command("accept", contact_id="sv-2")
-            resp = await client.post("/gateway/calls/sv-2/hangup", headers=bearer(cc_settings))
+            resp = await client.post(
+                "/gateway/calls/sv-2/hangup", headers=gateway_headers(cc_settings)
+            )
             assert resp.status == 200
             await ola.next("contact_state", contact_id="sv-2", state="wrap_up")
 

@@ -17,12 +17,11 @@ from contactcenter.clock import Scheduler
 from contactcenter.settings import Settings
 from contactcenter.store.events import read_contact
 from contactcenter.store.interactions import get_interaction
-from contactcenter.store.users import create_user
 from tests.contactcenter.server_support import (
-    PASSWORD,
     Console,
     add_agent,
     console,
+    gateway_key,
     running_app,
     until,
 )
@@ -36,7 +35,6 @@ async def connected_call(
 ) -> AsyncIterator[tuple[Carrier, dict[str, Console], str, asyncio.Task[CallRecord]]]:
     """A carrier call bridged to the first agent (the others logged in, not ready);
     ``scheduler``: the app's clock (a ManualScheduler for a test that moves it)."""
-    await create_user(db, username="gateway", password=PASSWORD, role="admin")
     for agent in agents:
         await add_agent(db, agent, {"sales": 8})
     async with running_app(cc_settings, db, scheduler=scheduler) as client:
@@ -44,8 +42,7 @@ async def connected_call(
         carrier = Carrier(
             CarrierConfig(
                 url=url,
-                username="gateway",
-                password=PASSWORD,
+                gateway_key=gateway_key(cc_settings),
                 queue="sales",
                 max_calls=0,
                 fixed_times=True,

@@ -40,7 +40,13 @@ from contactcenter.store.db import create_pool
 from contactcenter.store.migrate import migrate
 from routing import ContactSpec
 from routing.errors import UnknownContact
-from tests.contactcenter.server_support import add_agent, bearer, console, running_app
+from tests.contactcenter.server_support import (
+    add_agent,
+    bearer,
+    console,
+    gateway_headers,
+    running_app,
+)
 from tests.security.conftest import CrashablePostgres
 
 DEFINITE_REFUSALS = {"event_log_failed", "rebuilding", "database_unavailable"}
@@ -101,14 +107,15 @@ async def test_a_crashed_database_leaves_no_ghost_changes(
     try:
         await migrate(pool)
         await add_agent(pool, "alice", {"sales": 8})
-        gw = bearer(crash_settings)
+        gw = gateway_headers(crash_settings)
         scheduler = ManualScheduler()
         async with running_app(crash_settings, pool, scheduler=scheduler) as client:
             node = client.server.app[NODE]
             await _the_issue_cases(client, crashable_pg, crash_settings, gw, scheduler, pool)
             await _arrivals_under_a_crash(client, crashable_pg, gw, scheduler, pool)
             assert node.failures == 2 and node.recoveries == 2
-            scraped = await client.get("/metrics", headers=gw)
+            admin = bearer(crash_settings, "admin", "admin")
+            scraped = await client.get("/metrics", headers=admin)
             text = await scraped.text()
             assert "contactcenter_fail_stops_total 2.0" in text, text[-2000:]
             assert "contactcenter_serving 1.0" in text
@@ -254,5 +261,5 @@ async def test_a_change_the_log_refused_is_dropped_with_the_engine(
         with pytest.raises(UnknownContact):
             engine.contact("big1")
         assert await _arrivals(db, "big1") == 0
-        assert (await _post_call(client, bearer(cc_settings), "big1")) == "ok"
+        assert (await _post_call(client, gateway_headers(cc_settings), "big1")) == "ok"
         assert engine.contact("big1").state in ("queued", "offered")

@@ -82,6 +82,9 @@ async def test_loadtest_reports_server_beside_expected(
         await add_agent(db, name, {"sales": 5})
     parser = argparse.ArgumentParser()
     loadtest.register(parser.add_subparsers())
+    # the carrier finds the gateway key the server created in its data directory
+    monkeypatch.setenv("CC_DATA_DIR", str(cc_settings.data_dir))
+    monkeypatch.delenv("CC_GATEWAY_KEY", raising=False)
     async with running_app(cc_settings, db, routing_config=scenario.routing_config()) as client:
         args = parser.parse_args(
             [
