@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import math
@@ -90,6 +91,10 @@ def parse_rate(text: str) -> float:
     if rate <= 0:
         raise ValueError(f"rate {text!r} must be greater than 0")
     return rate
+
+
+RECONNECT_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 5.0)
+"""Back-off between attempts to reopen the gateway command socket."""
 
 
 @dataclass
@@ -297,23 +302,9 @@ class Carrier:
             self._http = http
             if not self._key:
                 raise CarrierError("give the gateway key (the CLI reads it from a file)")
-            try:
-                ws = await websockets.connect(
-                    self._ws_url(),
-                    open_timeout=cfg.request_timeout,
-                    max_size=2**20,
-                    additional_headers=self._headers(),
-                )
-            except websockets.exceptions.InvalidStatus as exc:
-                body = exc.response.body or b""
-                raise CarrierError(
-                    f"the server refused the gateway websocket ({exc.response.status_code}): "
-                    f"{body.decode('utf-8', 'replace')[:300]}"
-                ) from exc
-            except (OSError, websockets.exceptions.WebSocketException) as exc:
-                raise CarrierError(f"cannot open the gateway websocket: {exc}") from exc
+            ws = await self._open_socket()
             self._ws = ws
-            reader = asyncio.create_task(self._read(ws))
+            reader = asyncio.create_task(self._stay_connected(ws))
             try:
                 yield self
             finally:
@@ -323,8 +314,50 @@ class Carrier:
                 reader.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await reader
-                await ws.close()
+                if self._ws is not None:
+                    await self._ws.close()
                 self._ws = None
+
+    async def _open_socket(self) -> Any:
+        try:
+            return await websockets.connect(
+                self._ws_url(),
+                open_timeout=self.config.request_timeout,
+                max_size=2**20,
+                additional_headers=self._headers(),
+            )
+        except websockets.exceptions.InvalidStatus as exc:
+            body = exc.response.body or b""
+            raise CarrierError(
+                f"the server refused the gateway websocket ({exc.response.status_code}): "
+                f"{body.decode('utf-8', 'replace')[:300]}"
+            ) from exc
+        except (OSError, websockets.exceptions.WebSocketException) as exc:
+            raise CarrierError(f"cannot open the gateway websocket: {exc}") from exc
+
+    async def _stay_connected(self, ws: Any) -> None:
+        """Read commands; when the server closes the socket (a restart, or a fail-stop's
+        1013 "try again later") open it again with back-off, as a real gateway does: the
+        server keeps the commands meant for it meanwhile (docs/server.md, "Fail-stop")."""
+        while True:
+            with contextlib.suppress(websockets.exceptions.ConnectionClosed):
+                await self._read(ws)
+            if ws.close_code in (p.CLOSE_GATEWAY_TAKEN_OVER, p.CLOSE_GATEWAY_REFUSED):
+                log.warning("the gateway command socket was taken over; not reconnecting")
+                return
+            log.warning(
+                "gateway command socket closed (%s %s); reconnecting",
+                ws.close_code,
+                ws.close_reason,
+            )
+            for attempt in itertools.count():
+                await asyncio.sleep(RECONNECT_DELAYS_S[min(attempt, len(RECONNECT_DELAYS_S) - 1)])
+                try:
+                    ws = await self._open_socket()
+                    break
+                except CarrierError as exc:
+                    log.info("gateway command socket not open yet: %s", exc)
+            self._ws = ws
 
     async def run(self) -> CarrierResult:
         cfg = self.config

@@ -31,6 +31,7 @@ from pydantic import SecretStr
 
 from contactcenter.acd import AcdUnavailable
 from contactcenter.appkeys import NODE
+from contactcenter.carrier import Carrier, CarrierConfig
 from contactcenter.clock import ManualScheduler
 from contactcenter.node import DB_PROBE_INTERVAL_S
 from contactcenter.protocol import CLOSE_TRY_AGAIN
@@ -45,7 +46,9 @@ from tests.contactcenter.server_support import (
     bearer,
     console,
     gateway_headers,
+    gateway_key,
     running_app,
+    until,
 )
 from tests.security.conftest import CrashablePostgres
 
@@ -111,8 +114,22 @@ async def test_a_crashed_database_leaves_no_ghost_changes(
         scheduler = ManualScheduler()
         async with running_app(crash_settings, pool, scheduler=scheduler) as client:
             node = client.server.app[NODE]
-            await _the_issue_cases(client, crashable_pg, crash_settings, gw, scheduler, pool)
-            await _arrivals_under_a_crash(client, crashable_pg, gw, scheduler, pool)
+            # The simulated carrier holds the gateway command socket throughout: the
+            # fail-stop closes it (1013) and the carrier opens it again on its own.
+            carrier = Carrier(
+                CarrierConfig(
+                    url=str(client.make_url("")).rstrip("/"),
+                    gateway_key=gateway_key(crash_settings),
+                    queue="sales",
+                    max_calls=0,
+                )
+            )
+            async with carrier.serving():
+                await until(node.services.link.available, what="the carrier connected")
+                await _the_issue_cases(client, crashable_pg, crash_settings, gw, scheduler, pool)
+                await until(node.services.link.available, what="the carrier reconnected")
+                await _arrivals_under_a_crash(client, crashable_pg, gw, scheduler, pool)
+                await until(node.services.link.available, what="the carrier reconnected")
             assert node.failures == 2 and node.recoveries == 2
             admin = bearer(crash_settings, "admin", "admin")
             scraped = await client.get("/metrics", headers=admin)
