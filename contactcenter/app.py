@@ -25,6 +25,11 @@ Who gives what to whom (docs/server.md, "Services"):
     hub (ACD, consoles, click-to-dial, voice, consults, chat)
     gateway (ACD, link, IVR, click-to-dial, campaigns)
     wallboard (ACD, scheduler)
+    sessions (registry, throttle, hashing pool; the hub and the wallboard, whose sockets
+              of an ended session it closes)
+
+The session registry is made first: the one ``Authenticator`` (every service that checks
+a token gets it) refuses the tokens of revoked sessions with it.
 """
 
 from __future__ import annotations
@@ -63,12 +68,15 @@ from contactcenter.hub import Consoles, Hub
 from contactcenter.ivr_runner import IvrService, load_registry, restore_sessions
 from contactcenter.metrics import Metrics
 from contactcenter.readiness import Readiness
+from contactcenter.session_api import SessionService
+from contactcenter.sessions import LoginThrottle, PasswordHasher, SessionRegistry, ThrottleLimits
 from contactcenter.settings import Settings
 from contactcenter.store import EventLog, open_database
 from contactcenter.ui_settings import UiSettings, load_ui_settings
 from contactcenter.voice import Mutes, VoiceControls
 from contactcenter.wallboard import Wallboard
 from contactcenter.webcommon import (
+    AUTHENTICATOR,
     MAX_JSON_BODY,
     POOL,
     SETTINGS,
@@ -109,6 +117,7 @@ class Services:
     """Everything the root built for one running app (tests reach services through it)."""
 
     scheduler: Scheduler
+    auth: Authenticator
     event_log: EventLog
     consoles: Consoles
     link: GatewayLink
@@ -123,6 +132,7 @@ class Services:
     hub: Hub
     gateway: Gateway
     wallboard: Wallboard
+    sessions: SessionService
 
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
@@ -142,7 +152,8 @@ def build_services(
 ) -> Services:
     """Every service, in dependency order (the module docstring draws it). Synchronous:
     nothing here does I/O; ``start`` does."""
-    auth = Authenticator(settings)
+    live_sessions = SessionRegistry(sessionless_max_ttl_s=settings.access_token_ttl_s)
+    auth = Authenticator(settings, live_sessions)
     consoles = Consoles()
     link = GatewayLink()
     mutes = Mutes()
@@ -190,6 +201,8 @@ def build_services(
         voice=voice,
         consults=consults,
         chat=chat.agent_command,
+        auth_timeout_s=settings.ws_auth_timeout_s,
+        replay_messages_per_s=settings.replay_messages_per_s,
     )
     gateway = Gateway(
         acd,
@@ -201,11 +214,33 @@ def build_services(
         dialer=dialer,
         campaign_results=campaign_service.result,
     )
-    wallboard = Wallboard(acd, pool, ui_settings, scheduler)
+    wallboard = Wallboard(
+        acd, pool, ui_settings, scheduler, auth, auth_timeout_s=settings.ws_auth_timeout_s
+    )
+    sessions = SessionService(
+        settings,
+        pool,
+        auth,
+        live_sessions,
+        LoginThrottle(
+            ThrottleLimits(
+                per_user=settings.login_max_failures_per_user,
+                per_address=settings.login_max_failures_per_address,
+                window_s=settings.login_failure_window_s,
+            ),
+            clock=scheduler.now,
+        ),
+        PasswordHasher(
+            workers=settings.password_hash_workers, max_pending=settings.password_hash_queue
+        ),
+        scheduler,
+        sockets=[hub, wallboard],
+    )
     metrics.bind(event_log, acd, consoles, link)
     event_log.add_listener(wallboard.on_commit)
     return Services(
         scheduler=scheduler,
+        auth=auth,
         event_log=event_log,
         consoles=consoles,
         link=link,
@@ -220,11 +255,13 @@ def build_services(
         hub=hub,
         gateway=gateway,
         wallboard=wallboard,
+        sessions=sessions,
     )
 
 
 async def start(services: Services, gateway_config: GatewayConfig) -> None:
     """Rebuild live state from the log and hand each service its part, in order."""
+    await services.sessions.start()  # before any token is checked
     restored = await services.acd.restore()
     services.dialer.restore(restored.dialing)
     services.hub.await_consoles(restored.logged_in)
@@ -243,6 +280,7 @@ async def stop(services: Services) -> None:
     await services.ivr.close()
     await services.hub.close()
     await services.acd.close()
+    await services.sessions.close()
 
 
 def create_app(
@@ -292,6 +330,7 @@ def create_app(
             ui_settings=app[UI_SETTINGS],
         )
         app[SERVICES] = services
+        app[AUTHENTICATOR] = services.auth
         app[ACD] = services.acd
         app[CAMPAIGNS] = services.campaigns
         app[WALLBOARD_FEED] = services.wallboard
@@ -326,6 +365,17 @@ def create_app(
     app.add_routes(
         [
             *session_api.routes(),
+            web.post("/api/login", to(lambda s: s.sessions.login)),
+            web.post("/api/session/refresh", to(lambda s: s.sessions.refresh)),
+            web.post("/api/logout", to(lambda s: s.sessions.logout)),
+            web.post("/api/password", to(lambda s: s.sessions.change_password)),
+            web.get("/api/sessions", to(lambda s: s.sessions.list_sessions)),
+            web.delete("/api/sessions/{session_id}", to(lambda s: s.sessions.revoke)),
+            web.post("/api/admin/users/{user_id}/disable", to(lambda s: s.sessions.disable_user)),
+            web.post(
+                "/api/admin/users/{user_id}/password", to(lambda s: s.sessions.reset_password)
+            ),
+            web.post("/api/supervisor/wallboard-token", to(lambda s: s.sessions.wallboard_token)),
             *health.routes(),
             *metrics.routes(settings),
             *openapi.routes(),

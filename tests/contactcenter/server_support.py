@@ -162,11 +162,25 @@ class Console(SocketClient):
         return await asyncio.wait_for(wait(), 5.0)
 
 
+async def authed_ws(
+    connect: Callable[..., Awaitable[aiohttp.ClientWebSocketResponse]],
+    url: str,
+    bearer_token: str,
+    **kwargs: Any,
+) -> aiohttp.ClientWebSocketResponse:
+    """A socket of ``/ws/agent`` or ``/ws/supervisor`` (``connect``: a client's
+    ``ws_connect``), authenticated as the browser does: the first frame carries the token
+    (``protocol.AuthFrame``), never the URL."""
+    ws = await connect(url, **kwargs)
+    await ws.send_json({"type": "auth", "token": bearer_token})
+    return ws
+
+
 @asynccontextmanager
 async def console(
     client: TestClient[Any, Any], settings: Settings, agent_id: str
 ) -> AsyncIterator[Console]:
-    ws = await client.ws_connect(f"/ws/agent?token={token(settings, agent_id, 'agent')}")
+    ws = await authed_ws(client.ws_connect, "/ws/agent", token(settings, agent_id, "agent"))
     try:
         yield Console(ws)
     finally:

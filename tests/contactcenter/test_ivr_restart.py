@@ -26,7 +26,7 @@ from contactcenter.store import StoredEvent
 from contactcenter.store.events import read_contact
 from contactcenter.store.interactions import get_interaction
 from contactcenter.store.users import create_user
-from tests.contactcenter.server_support import CONFIG_DIR, PASSWORD, Console, add_agent
+from tests.contactcenter.server_support import CONFIG_DIR, PASSWORD, Console, add_agent, authed_ws
 from tests.contactcenter.test_crash_restart import ServerProcess
 
 KEPT, DOOMED, ORPHAN = "+18005550155", "+18005550177", "+18005550188"
@@ -227,7 +227,7 @@ async def test_ivr_sessions_survive_a_sigkill(
                 assert resp.status == 200, await resp.text()
                 assert (await resp.json())["state"] == "done"
             await gateway.next("play", "ivr-kept")  # queue_hold
-            alice = Console(await http.ws_connect(f"{server.url}/ws/agent?token={alice_token}"))
+            alice = Console(await authed_ws(http.ws_connect, f"{server.url}/ws/agent", alice_token))
             assert (await alice.command("hello"))["type"] == "reply"
             assert (await alice.command("set_status", status="available"))["type"] == "reply"
             offer = await alice.next("offer", contact_id="ivr-kept", timeout=10)
