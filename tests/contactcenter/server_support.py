@@ -15,6 +15,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from contactcenter.accesslog import RedactingAccessLogger
 from contactcenter.app import create_app, load_routing_config
 from contactcenter.auth import issue_token
 from contactcenter.carrier import Carrier, CarrierConfig, OutboundRecord
@@ -45,8 +46,14 @@ async def running_app(
         dnis_map={"+18005550100": "sales"},
         scheduler=scheduler,
     )
-    async with TestServer(app, host="127.0.0.1") as server, TestClient(server) as client:
-        yield client
+    server = TestServer(app, host="127.0.0.1")
+    # the production access log (token-like parameters redacted, contactcenter/accesslog.py)
+    await server.start_server(access_log_class=RedactingAccessLogger)
+    try:
+        async with TestClient(server) as client:
+            yield client
+    finally:
+        await server.close()
 
 
 async def until(
