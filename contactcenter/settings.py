@@ -69,7 +69,7 @@ _FIXES: dict[str, str] = {
     "login_max_failures_per_address": "use a whole number from 1 to 100000 (default 20)",
     "login_failure_window_s": "use a whole number of seconds from 1 to 86400 (default 300)",
     "password_hash_workers": "use a whole number of threads from 1 to 64 (default 2)",
-    "password_hash_queue": "use a whole number from 1 to 10000 (default 16)",
+    "password_hash_queue": "use a whole number from 1 to 10000 (default 32)",
     "replay_messages_per_s": "use a whole number from 10 to 100000 (default 500)",
     "log_level": "use one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
     "log_format": "use text (lines for people) or json (one JSON object per line)",
@@ -108,8 +108,9 @@ class Settings(BaseModel):
     login_failure_window_s: int = Field(300, ge=1, le=86400)
     password_hash_workers: int = Field(2, ge=1, le=64)
     """Threads that run scrypt (a pool of their own)."""
-    password_hash_queue: int = Field(16, ge=1, le=10_000)
-    """Password checks waiting or running at most; a login beyond them gets 503 busy."""
+    password_hash_queue: int = Field(32, ge=1, le=10_000)
+    """Password checks waiting or running at most; a login beyond them gets 503 busy.
+    More than ``login_max_failures_per_address``, so one address alone cannot fill it."""
     replay_messages_per_s: int = Field(500, ge=10, le=100_000)
     """Messages one console may have replayed per second (``hello``/``resume``), with a
     burst of twice that; beyond it ``replay_throttled``."""
