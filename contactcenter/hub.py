@@ -36,7 +36,8 @@ from contactcenter.voice import VoiceControls
 from contactcenter.webcommon import (
     Authenticator,
     authenticate_socket,
-    close_with_error,
+    close_forbidden,
+    close_session_ended,
     refuse_token_in_url,
 )
 from contactcenter.wsframes import FrameBatcher
@@ -241,7 +242,7 @@ class Hub:
             if ch.drop_timer is None:
                 ch.drop_timer = self._drop_later(ch)
             task = asyncio.get_running_loop().create_task(
-                close_with_error(ws, p.CLOSE_SESSION_ENDED, ended.code, ended.message)
+                close_session_ended(ws, ended.code, ended.message)
             )
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
@@ -260,9 +261,8 @@ class Hub:
         agent_id = claims.user_id
         logs.bind(agent_id=agent_id)  # every log line of this connection names the agent
         if not await self.acd.ensure_agent(agent_id):
-            await close_with_error(
+            await close_forbidden(
                 ws,
-                p.CLOSE_FORBIDDEN,
                 "no_agent_profile",
                 f"user {agent_id!r} has no enabled agent profile; ask an administrator",
             )

@@ -37,7 +37,7 @@ from contactcenter.ui_settings import QueueThresholds, Threshold, UiSettings
 from contactcenter.webcommon import (
     Authenticator,
     authenticate_socket,
-    close_with_error,
+    close_session_ended,
     fail,
     refuse_token_in_url,
 )
@@ -330,7 +330,7 @@ class Wallboard:
                 sub.timer.cancel()
                 sub.timer = None
             task = asyncio.get_running_loop().create_task(
-                close_with_error(sub.ws, p.CLOSE_SESSION_ENDED, ended.code, ended.message)
+                close_session_ended(sub.ws, ended.code, ended.message)
             )
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)

@@ -131,15 +131,29 @@ def refuse_token_in_url(request: web.Request) -> None:
         )
 
 
-async def close_with_error(
-    ws: web.WebSocketResponse, close_code: int, code: str, message: str
-) -> None:
-    """An ``error`` frame (seq 0: outside any channel) naming why, then the close."""
+async def send_error_frame(ws: web.WebSocketResponse, code: str, message: str) -> bool:
+    """An ``error`` frame (seq 0: outside any channel) naming why a socket is about to be
+    closed; False when it is closed already."""
     if ws.closed:
-        return
+        return False
     with contextlib.suppress(ConnectionError, RuntimeError):
         await ws.send_str(p.envelope(p.ERROR, 0, p.error_data(code, message, None)))
-    await ws.close(code=close_code, message=code.encode()[:120])
+    return True
+
+
+async def close_unauthenticated(ws: web.WebSocketResponse, code: str, message: str) -> None:
+    if await send_error_frame(ws, code, message):
+        await ws.close(code=p.CLOSE_UNAUTHENTICATED, message=code.encode()[:120])
+
+
+async def close_forbidden(ws: web.WebSocketResponse, code: str, message: str) -> None:
+    if await send_error_frame(ws, code, message):
+        await ws.close(code=p.CLOSE_FORBIDDEN, message=code.encode()[:120])
+
+
+async def close_session_ended(ws: web.WebSocketResponse, code: str, message: str) -> None:
+    if await send_error_frame(ws, code, message):
+        await ws.close(code=p.CLOSE_SESSION_ENDED, message=code.encode()[:120])
 
 
 async def authenticate_socket(
@@ -161,9 +175,8 @@ async def authenticate_socket(
         def too_late() -> None:
             closing.append(
                 asyncio.get_running_loop().create_task(
-                    close_with_error(
+                    close_unauthenticated(
                         ws,
-                        p.CLOSE_UNAUTHENTICATED,
                         "auth_timeout",
                         f"no auth frame within {timeout_s:g} s of opening the socket",
                     )
@@ -183,13 +196,15 @@ async def authenticate_socket(
         try:
             token = p.parse_auth_frame(msg.data)
         except p.ProtocolError as exc:
-            await close_with_error(ws, p.CLOSE_UNAUTHENTICATED, exc.code, exc.message)
+            await close_unauthenticated(ws, exc.code, exc.message)
             return None
     try:
         return auth.verify(token, roles)
     except AuthFailure as exc:
-        close = p.CLOSE_FORBIDDEN if exc.status == 403 else p.CLOSE_UNAUTHENTICATED
-        await close_with_error(ws, close, exc.code, exc.message)
+        if exc.status == 403:
+            await close_forbidden(ws, exc.code, exc.message)
+        else:
+            await close_unauthenticated(ws, exc.code, exc.message)
         return None
 
 

@@ -227,6 +227,9 @@ def test_the_close_codes_are_distinct_websocket_codes() -> None:
         "CLOSE_TOO_SLOW": 1008,
         "CLOSE_REPLACED": 4000,
         "CLOSE_OTHER_TAB": 4001,
+        "CLOSE_UNAUTHENTICATED": 4401,
+        "CLOSE_FORBIDDEN": 4403,
+        "CLOSE_SESSION_ENDED": 4410,
     }
 
 
