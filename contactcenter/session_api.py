@@ -304,7 +304,11 @@ class SessionService:
         except ValidationError:
             fail(400, "invalid_refresh", 'send {"refresh_token": ...}')
         new_refresh = secrets.token_urlsafe(32)
-        row = await stored.rotate_refresh(self.pool, body.refresh_token, new_refresh)
+        row, reused = await stored.rotate_refresh(self.pool, body.refresh_token, new_refresh)
+        if reused is not None:
+            # a spent refresh token again: a copy is in other hands; end the session
+            log.warning("session %s ended: its spent refresh token was reused", reused[:6])
+            self._forget(reused, "refresh_reused")
         entry = None if row is None else self.registry.get(row.id)
         if row is None or entry is None:
             fail(
@@ -348,9 +352,13 @@ class SessionService:
 
     async def _revoke_one(self, sid: str, reason: str) -> None:
         await stored.revoke_session(self.pool, sid, reason)
+        log.info("session %s ended (%s)", sid[:6], reason)
+        self._forget(sid, reason)
+
+    def _forget(self, sid: str, reason: str) -> None:
+        """The session (revoked in the database) is refused from now on; its sockets close."""
         entry = self.registry.get(sid)
         self.registry.remove([sid])
-        log.info("session %s ended (%s)", sid[:6], reason)
         if entry is not None:
             self._end(
                 EndedSessions(
@@ -422,7 +430,7 @@ class SessionService:
         if body.disabled:
             self.end_user(user_id, disabled=True, reason="user_disabled")
         else:
-            self.registry.disabled.discard(user_id)
+            self.registry.enable(user_id)
         log.info(
             "admin %s %s user %s",
             claims.user_id,

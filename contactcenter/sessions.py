@@ -110,6 +110,9 @@ class SessionRegistry:
             self.disabled.discard(user_id)
         return ended
 
+    def enable(self, user_id: str) -> None:
+        self.disabled.discard(user_id)
+
     def expired(self, now: float) -> list[SessionEntry]:
         return [s for s in self.sessions.values() if s.expires_at <= now]
 

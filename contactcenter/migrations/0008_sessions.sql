@@ -9,6 +9,8 @@ CREATE TABLE sessions (
     kind           text NOT NULL CHECK (kind IN ('login', 'wallboard')),
     label          text NOT NULL DEFAULT '' CHECK (length(label) <= 200),
     refresh_hash   bytea,
+    -- the refresh token spent last: presented again, it was copied, and the session ends
+    spent_hash     bytea,
     created_by     text,
     address        text,
     user_agent     text CHECK (length(user_agent) <= 300),
@@ -20,6 +22,7 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_user_idx ON sessions (user_id) WHERE revoked_at IS NULL;
 CREATE UNIQUE INDEX sessions_refresh_idx ON sessions (refresh_hash) WHERE refresh_hash IS NOT NULL;
+CREATE INDEX sessions_spent_idx ON sessions (spent_hash) WHERE spent_hash IS NOT NULL;
 
 -- Tokens of a user issued before this moment are refused (set by a password change or a
 -- disable, together with revoking the user's sessions).

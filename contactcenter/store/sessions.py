@@ -79,17 +79,27 @@ async def create_session(
 
 async def rotate_refresh(
     db: Queryable, refresh_token: str, new_refresh_token: str
-) -> StoredSession | None:
-    """The live session this refresh token belongs to, now holding the new one; None when
-    the token is unknown, already used, or its session revoked or expired."""
+) -> tuple[StoredSession | None, str | None]:
+    """(the live session this refresh token belongs to, now holding the new one; None when
+    the token is unknown, spent, or its session ended), (the id of a session revoked
+    because its last spent refresh token was presented again: someone copied it)."""
+    digest = refresh_digest(refresh_token)
     row = await db.fetchrow(
-        f"""UPDATE sessions SET refresh_hash = $2, last_used_at = now()
+        f"""UPDATE sessions SET refresh_hash = $2, spent_hash = $1, last_used_at = now()
             WHERE refresh_hash = $1 AND revoked_at IS NULL AND expires_at > now()
             RETURNING {_COLUMNS}""",
-        refresh_digest(refresh_token),
+        digest,
         refresh_digest(new_refresh_token),
     )
-    return None if row is None else _session(row)
+    if row is not None:
+        return _session(row), None
+    reused = await db.fetchval(
+        """UPDATE sessions SET revoked_at = now(), revoked_reason = 'refresh_reused',
+                  refresh_hash = NULL
+           WHERE spent_hash = $1 AND revoked_at IS NULL RETURNING id""",
+        digest,
+    )
+    return None, reused
 
 
 async def get_session(db: Queryable, session_id: str) -> StoredSession | None:

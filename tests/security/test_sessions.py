@@ -43,12 +43,22 @@ async def test_login_makes_a_stored_session_with_a_short_renewable_token(
         assert renewed["session_id"] == body["session_id"]
         assert renewed["refresh_token"] != body["refresh_token"]
         assert (await client.get("/api/queues", headers=bearer_of(renewed))).status == 200
-        # a refresh token is spent by its use
+        # a refresh token is spent by its use; presented again, it was copied: the
+        # session ends (the renewed token too)
         resp = await client.post(
             "/api/session/refresh", json={"refresh_token": body["refresh_token"]}
         )
         assert resp.status == 401
         assert (await resp.json())["error"]["code"] == "refresh_invalid"
+        assert (await client.get("/api/queues", headers=bearer_of(renewed))).status == 401
+        resp = await client.post(
+            "/api/session/refresh", json={"refresh_token": renewed["refresh_token"]}
+        )
+        assert resp.status == 401
+        row = await db.fetchrow(
+            "SELECT revoked_reason FROM sessions WHERE id = $1", body["session_id"]
+        )
+        assert row is not None and row["revoked_reason"] == "refresh_reused"
 
 
 async def test_logout_ends_the_session_everywhere(db: asyncpg.Pool, cc_settings: Settings) -> None:
