@@ -289,9 +289,7 @@ async def test_a_second_tab_is_refused_unless_it_takes_over(
         await receive(again)
         closed = await first.receive(timeout=5)
         assert closed.type == aiohttp.WSMsgType.CLOSE and closed.data == 4000
-        taker = await authed_ws(
-            client.ws_connect, "/ws/agent?client=tab-b&takeover=1", tok
-        )
+        taker = await authed_ws(client.ws_connect, "/ws/agent?client=tab-b&takeover=1", tok)
         assert (await receive(taker))["type"] == "agent_state"
         closed = await again.receive(timeout=5)
         assert closed.data == 4000
