@@ -157,7 +157,21 @@ class SessionService:
         self.scheduler = scheduler
         self.sockets = tuple(sockets)
         self._secret = settings.token_secret_bytes()
+        self._proxies = settings.trusted_proxy_addresses()
         self._sweep: Timer | None = None
+
+    def client_address(self, request: web.Request) -> str:
+        """The client's address: the TCP peer, or, when the peer is a trusted reverse
+        proxy (``CC_TRUSTED_PROXIES``), the nearest ``X-Forwarded-For`` entry that is not
+        one (entries further left are the client's to forge)."""
+        address = request.remote or "-"
+        if address not in self._proxies:
+            return address
+        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
+        for hop in reversed(hops):
+            if hop and hop not in self._proxies:
+                return hop[:64]
+        return address
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -236,7 +250,7 @@ class SessionService:
             refresh_token=refresh_token,
             label=label,
             created_by=created_by,
-            address=request.remote,
+            address=self.client_address(request),
             user_agent=request.headers.get("User-Agent"),
         )
         entry = SessionEntry(sid, user_id, role, kind, row.expires_at.timestamp())
@@ -271,7 +285,7 @@ class SessionService:
         except ValidationError:
             fail(400, "invalid_login", 'send {"username": ..., "password": ...}')
         try:
-            keys = self.throttle.begin(body.username, request.remote or "-")
+            keys = self.throttle.begin(body.username, self.client_address(request))
         except Throttled as exc:
             return _retry_later(429, "too_many_attempts", str(exc), exc.retry_after_s)
         ok: bool | None = None
@@ -462,7 +476,7 @@ class SessionService:
         if user is None:
             fail(404, "unknown_user", "no such user")
         try:
-            keys = self.throttle.begin(user.username, request.remote or "-")
+            keys = self.throttle.begin(user.username, self.client_address(request))
         except Throttled as exc:
             return _retry_later(429, "too_many_attempts", str(exc), exc.retry_after_s)
         ok: bool | None = None

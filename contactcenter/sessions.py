@@ -151,8 +151,9 @@ class ThrottleLimits:
 
 
 class Throttled(Exception):
-    def __init__(self, retry_after_s: float, what: str) -> None:
-        super().__init__(f"too many failed logins for this {what}; retry in {retry_after_s:.0f} s")
+    def __init__(self, retry_after_s: float, what: str, *, failures: bool = True) -> None:
+        reason = "failed logins" if failures else "logins in progress"
+        super().__init__(f"too many {reason} for this {what}; retry in {retry_after_s:.0f} s")
         self.retry_after_s = retry_after_s
         self.what = what
 
@@ -179,15 +180,17 @@ class LoginThrottle:
             del self._failures[key]
         return q
 
-    def _wait(self, key: str, limit: int, now: float) -> float | None:
+    def _wait(self, key: str, limit: int, now: float) -> tuple[float, bool] | None:
+        """None: admitted; else (seconds to wait, whether failures, not logins in flight,
+        are the reason)."""
         q = self._recent(key, now)
         used = len(q) + self._in_flight.get(key, 0)
         if used < limit:
             return None
         if len(q) >= limit:
             # the window frees a slot when the limit-th newest failure leaves it
-            return max(1.0, q[len(q) - limit] + self.limits.window_s - now)
-        return 1.0  # attempts in flight: try again shortly
+            return max(1.0, q[len(q) - limit] + self.limits.window_s - now), True
+        return 1.0, False  # attempts in flight: try again shortly
 
     def begin(self, username: str, address: str) -> tuple[str, str]:
         """Admit one login attempt, or raise ``Throttled``; ``end`` it after."""
@@ -199,7 +202,7 @@ class LoginThrottle:
         ):
             wait = self._wait(key, limit, now)
             if wait is not None:
-                raise Throttled(math.ceil(wait), what)
+                raise Throttled(math.ceil(wait[0]), what, failures=wait[1])
         for key in (user_key, addr_key):
             self._in_flight[key] = self._in_flight.get(key, 0) + 1
         return user_key, addr_key

@@ -8,6 +8,7 @@ rest with the ``CC_`` prefix: ``CC_DATA_DIR``, ``CC_HOST``, ``CC_PORT``, ``CC_CO
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import tempfile
@@ -42,6 +43,7 @@ ENV_NAMES: dict[str, str] = {
     "password_hash_workers": "CC_PASSWORD_HASH_WORKERS",
     "password_hash_queue": "CC_PASSWORD_HASH_QUEUE",
     "replay_messages_per_s": "CC_REPLAY_MESSAGES_PER_S",
+    "trusted_proxies": "CC_TRUSTED_PROXIES",
     "log_level": "CC_LOG_LEVEL",
     "log_format": "CC_LOG_FORMAT",
     "metrics_public": "CC_METRICS_PUBLIC",
@@ -71,6 +73,8 @@ _FIXES: dict[str, str] = {
     "password_hash_workers": "use a whole number of threads from 1 to 64 (default 2)",
     "password_hash_queue": "use a whole number from 1 to 10000 (default 32)",
     "replay_messages_per_s": "use a whole number from 10 to 100000 (default 500)",
+    "trusted_proxies": "use IP addresses separated by commas (the reverse proxies in front of "
+    "the server), or leave it empty",
     "log_level": "use one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
     "log_format": "use text (lines for people) or json (one JSON object per line)",
     "metrics_public": "use true (GET /metrics needs no token) or false (a supervisor's or "
@@ -111,6 +115,9 @@ class Settings(BaseModel):
     password_hash_queue: int = Field(32, ge=1, le=10_000)
     """Password checks waiting or running at most; a login beyond them gets 503 busy.
     More than ``login_max_failures_per_address``, so one address alone cannot fill it."""
+    trusted_proxies: str = ""
+    """Comma-separated addresses of reverse proxies: a request from one of them is counted
+    (login throttle) under the client address its ``X-Forwarded-For`` names."""
     replay_messages_per_s: int = Field(500, ge=10, le=100_000)
     """Messages one console may have replayed per second (``hello``/``resume``), with a
     burst of twice that; beyond it ``replay_throttled``."""
@@ -139,6 +146,21 @@ class Settings(BaseModel):
         if not value.strip() or any(c.isspace() for c in value):
             raise ValueError("not a host name or address")
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: str) -> str:
+        for item in (v.strip() for v in value.split(",")):
+            if item:
+                ipaddress.ip_address(item)  # ValueError: not an address
+        return value
+
+    def trusted_proxy_addresses(self) -> frozenset[str]:
+        return frozenset(
+            str(ipaddress.ip_address(v.strip()))
+            for v in self.trusted_proxies.split(",")
+            if v.strip()
+        )
 
     @field_validator("token_secret")
     @classmethod

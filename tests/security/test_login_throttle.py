@@ -109,3 +109,42 @@ async def test_a_full_hashing_pool_refuses_at_once(db: asyncpg.Pool, cc_settings
         assert busy and all(r.headers["Retry-After"] == "1" for r in busy)
         assert len([r for r in results if r.status == 401]) >= 4
         assert services(client).sessions.hasher.pending == 0
+
+
+async def test_behind_a_trusted_proxy_the_forwarded_address_counts(
+    db: asyncpg.Pool, cc_settings: Settings
+) -> None:
+    """X-Forwarded-For is believed only from CC_TRUSTED_PROXIES (its nearest entry that is
+    not a proxy); from anyone else it is ignored, so a client cannot dodge the limit."""
+    limits = {"login_max_failures_per_address": 3, "login_max_failures_per_user": 100}
+
+    async def statuses(client: Any, forwarded: list[str]) -> list[int]:
+        out = []
+        for i, xff in enumerate(forwarded):
+            resp = await client.post(
+                "/api/login",
+                json={"username": f"u{i}", "password": "guess"},
+                headers={"X-Forwarded-For": xff},
+            )
+            out.append(resp.status)
+        return out
+
+    untrusted = cc_settings.model_copy(update=limits)
+    async with running_app(untrusted, db, scheduler=ManualScheduler()) as client:
+        forged = [f"10.0.0.{i}" for i in range(5)]
+        assert await statuses(client, forged) == [401, 401, 401, 429, 429]
+    trusted = cc_settings.model_copy(update={**limits, "trusted_proxies": "127.0.0.1"})
+    async with running_app(trusted, db, scheduler=ManualScheduler()) as client:
+        # the client forges a left entry; the proxy appends the real one
+        hops = [f"10.9.9.{i}, 192.0.2.7" for i in range(4)] + ["192.0.2.8"] * 2
+        assert await statuses(client, hops) == [401, 401, 401, 429, 401, 401]
+
+
+def test_trusted_proxies_must_be_addresses(cc_settings: Settings) -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        Settings.model_validate({**cc_settings.model_dump(), "trusted_proxies": "proxy.local"})
+    ok = Settings.model_validate({**cc_settings.model_dump(), "trusted_proxies": "10.0.0.1, ::1"})
+    assert ok.trusted_proxy_addresses() == {"10.0.0.1", "::1"}

@@ -221,3 +221,25 @@ async def test_revocations_survive_a_restart(db: asyncpg.Pool, cc_settings: Sett
         assert (await client.get("/api/queues", headers=bearer_of(kept))).status == 200
         assert (await client.get("/api/queues", headers=bearer_of(ended))).status == 401
         assert len(services(client).sessions.registry.of_user("ann")) == 1
+
+
+async def test_a_socket_closes_when_its_session_reaches_its_end(
+    db: asyncpg.Pool, cc_settings: Settings
+) -> None:
+    """Sessions past their end are swept on the scheduler (every 30 s) and their sockets
+    closed with ``session_expired``."""
+    from contactcenter.clock import ManualScheduler
+    from contactcenter.session_api import SWEEP_S
+
+    await add_agent(db, "alice", {"sales": 5})
+    scheduler = ManualScheduler()
+    async with running_app(cc_settings, db, scheduler=scheduler) as client:
+        body = await login(client, "alice")
+        ws = await authed_ws(client.ws_connect, "/ws/agent", body["token"])
+        assert (await ws.receive_json(timeout=5))["type"] == "agent_state"
+        entry = services(client).sessions.registry.get(body["session_id"])
+        assert entry is not None
+        entry.expires_at = time.time() - 1  # as if its 8 hours were over
+        await scheduler.advance(SWEEP_S)
+        assert await closed_with(ws) == ("session_expired", 4410)
+        assert (await client.get("/api/queues", headers=bearer_of(body))).status == 401
