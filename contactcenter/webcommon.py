@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 from collections.abc import Collection
 from typing import Any, NoReturn
 
@@ -19,8 +18,6 @@ from contactcenter.auth import RoleError, TokenClaims, TokenError, require_role,
 from contactcenter.clock import Scheduler
 from contactcenter.sessions import SessionRegistry
 from contactcenter.settings import Settings
-
-log = logging.getLogger(__name__)
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
 POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool")
