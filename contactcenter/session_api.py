@@ -65,6 +65,9 @@ log = logging.getLogger(__name__)
 ANY_ROLE = frozenset({"agent", "supervisor", "admin"})
 SWEEP_S = 30.0
 """How often sessions past their lifetime are dropped and their sockets closed."""
+KEEP_ENDED_DAYS = 30
+"""Ended sessions stay in the table this long (who was signed in, from where), then the
+next start deletes them."""
 
 
 class LoginIn(BaseModel):
@@ -177,6 +180,9 @@ class SessionService:
 
     async def start(self) -> None:
         """Load the live sessions and the users' revocations; start the expiry sweep."""
+        purged = await stored.purge_ended(self.pool, KEEP_ENDED_DAYS)
+        if purged:
+            log.info("deleted %d sessions that ended over %d days ago", purged, KEEP_ENDED_DAYS)
         live = await stored.list_sessions(self.pool)
         disabled, cutoffs = await stored.user_revocations(self.pool)
         self.registry.load(

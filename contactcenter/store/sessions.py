@@ -148,6 +148,17 @@ async def list_sessions(
     return [_session(r) for r in rows]
 
 
+async def purge_ended(db: Queryable, keep_days: int = 30) -> int:
+    """Delete sessions that ended (revoked or expired) more than ``keep_days`` ago; they
+    are kept that long as a record of who was signed in from where. The count deleted."""
+    status = await db.execute(
+        "DELETE FROM sessions WHERE coalesce(revoked_at, expires_at) < now() - make_interval("
+        "days => $1)",
+        keep_days,
+    )
+    return int(status.split()[-1])
+
+
 async def user_revocations(db: Queryable) -> tuple[list[str], list[tuple[str, int]]]:
     """The disabled users, and each user's token cut-off (unix seconds)."""
     rows = await db.fetch(

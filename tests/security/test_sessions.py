@@ -217,10 +217,18 @@ async def test_revocations_survive_a_restart(db: asyncpg.Pool, cc_settings: Sett
         kept = await login(client, "ann")
         ended = await login(client, "ann")
         assert (await client.post("/api/logout", headers=bearer_of(ended))).status == 200
+        old = await login(client, "ann")
+        await db.execute(
+            "UPDATE sessions SET revoked_at = now() - interval '31 days' WHERE id = $1",
+            old["session_id"],
+        )
     async with running_app(cc_settings, db) as client:
         assert (await client.get("/api/queues", headers=bearer_of(kept))).status == 200
         assert (await client.get("/api/queues", headers=bearer_of(ended))).status == 401
         assert len(services(client).sessions.registry.of_user("ann")) == 1
+        # sessions ended over 30 days ago are deleted at start; recent ones kept as a record
+        ids = {r["id"] for r in await db.fetch("SELECT id FROM sessions")}
+        assert ids == {kept["session_id"], ended["session_id"]}
 
 
 async def test_a_socket_closes_when_its_session_reaches_its_end(
