@@ -2,7 +2,7 @@
 // page, so the agent and supervisor pages of one browser keep separate logins and a reload
 // keeps the login of its tab. A login is a stored server session: its access token lives
 // minutes (expires_at) and is renewed with the refresh token (POST /api/session/refresh)
-// a minute before it expires, until the session ends (session_expires_at), the user logs
+// a minute before it expires (half-way through a shorter one), until the session ends (session_expires_at), the user logs
 // out (POST /api/logout) or the server revokes it (a 401 then signs the page out).
 
 const RENEW_BEFORE_S = 60;
@@ -40,7 +40,8 @@ export class Session {
     this.key = `contactcenter.session.${page}`;
     /**
      * @type {{token: string, refresh_token: string, user_id: string, role: string,
-     *   display_name: string, expires_at: number, session_expires_at: number} | null}
+     *   display_name: string, expires_at: number, session_expires_at: number,
+     *   renew_at: number} | null}
      */
     this.user = null;
     /** @type {Promise<string | null> | null} a renewal under way */
@@ -60,6 +61,8 @@ export class Session {
 
   /** @param {any} body a login or refresh answer */
   remember(body) {
+    const now = Date.now() / 1000;
+    const life = Math.max(0, Number(body.expires_at) - now);
     this.user = {
       token: String(body.token),
       refresh_token: String(body.refresh_token),
@@ -68,6 +71,8 @@ export class Session {
       display_name: String(body.display_name || body.user_id),
       expires_at: Number(body.expires_at),
       session_expires_at: Number(body.session_expires_at),
+      // a minute before expiry, or half-way through a token that lives less than two
+      renew_at: now + Math.max(life / 2, life - RENEW_BEFORE_S),
     };
     sessionStorage.setItem(this.key, JSON.stringify(this.user));
     this.scheduleRenewal();
@@ -77,7 +82,7 @@ export class Session {
   scheduleRenewal() {
     clearTimeout(this.renewTimer);
     if (!this.user) return;
-    const due = (this.user.expires_at - RENEW_BEFORE_S) * 1000 - Date.now();
+    const due = this.user.renew_at * 1000 - Date.now();
     this.renewTimer = window.setTimeout(() => { this.freshToken().catch(() => {}); },
       Math.max(0, due));
   }
@@ -85,7 +90,7 @@ export class Session {
   /** An access token good for a while yet: renewed first when it is about to expire. */
   async freshToken() {
     if (!this.user) return null;
-    if (this.user.expires_at - RENEW_BEFORE_S > Date.now() / 1000) return this.user.token;
+    if (this.user.renew_at > Date.now() / 1000) return this.user.token;
     if (!this.renewing) {
       this.renewing = this.renew().finally(() => { this.renewing = null; });
     }
