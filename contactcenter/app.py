@@ -29,6 +29,11 @@ Who gives what to whom (docs/server.md, "Services"):
     hub (ACD, consoles, click-to-dial, voice, consults, chat)
     gateway (ACD, link, gateway keys, IVR, click-to-dial, campaigns)
     wallboard (ACD, scheduler)
+    sessions (registry, throttle, hashing pool; the hub and the wallboard, whose sockets
+              of an ended session it closes)
+
+The session registry is made first: the one ``Authenticator`` (every service that checks
+a token gets it) refuses the tokens of revoked sessions with it.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from pathlib import Path
 import asyncpg
 from aiohttp import web
 
-from contactcenter import health, openapi, session_api, supervisor, ui
+from contactcenter import health, openapi, queues_api, supervisor, ui
 from contactcenter import protocol as p
 from contactcenter.acd import Acd, AcdUnavailable, freeze_startup_heap
 from contactcenter.appkeys import (
@@ -69,12 +74,15 @@ from contactcenter.metrics import Metrics
 from contactcenter.node import RETRY_AFTER_S, Generation, Node
 from contactcenter.readiness import Readiness
 from contactcenter.services import Services
+from contactcenter.session_api import SessionService
+from contactcenter.sessions import LoginThrottle, PasswordHasher, SessionRegistry, ThrottleLimits
 from contactcenter.settings import Settings
 from contactcenter.store import EventLog, open_database
 from contactcenter.ui_settings import UiSettings, load_ui_settings
 from contactcenter.voice import Mutes, VoiceControls
 from contactcenter.wallboard import Wallboard
 from contactcenter.webcommon import (
+    AUTHENTICATOR,
     MAX_JSON_BODY,
     POOL,
     SETTINGS,
@@ -164,10 +172,12 @@ def build_services(
     ui_settings: UiSettings,
     on_log_failure: Callable[[BaseException], None],
     chat_gate: ChatGate,
+    auth: Authenticator,
+    live_sessions: SessionRegistry,
 ) -> Services:
     """Every service of one generation, in dependency order (the module docstring draws
-    it). Synchronous: nothing here does I/O; ``start`` does."""
-    auth = Authenticator(settings)
+    it). Synchronous: nothing here does I/O; ``start`` does. ``auth`` and
+    ``live_sessions`` are the node's (a token stays valid across a fail-stop)."""
     consoles = Consoles()
     mutes = Mutes()
     hooks = CommittedHooks()
@@ -215,6 +225,8 @@ def build_services(
         voice=voice,
         consults=consults,
         chat=chat.agent_command,
+        auth_timeout_s=settings.ws_auth_timeout_s,
+        replay_messages_per_s=settings.replay_messages_per_s,
     )
     gateway = Gateway(
         acd,
@@ -226,11 +238,34 @@ def build_services(
         dialer=dialer,
         campaign_results=campaign_service.result,
     )
-    wallboard = Wallboard(acd, pool, ui_settings, scheduler)
+    wallboard = Wallboard(
+        acd, pool, ui_settings, scheduler, auth, auth_timeout_s=settings.ws_auth_timeout_s
+    )
+    sessions = SessionService(
+        settings,
+        pool,
+        auth,
+        live_sessions,
+        LoginThrottle(
+            ThrottleLimits(
+                per_user=settings.login_max_failures_per_user,
+                per_address=settings.login_max_failures_per_address,
+                window_s=settings.login_failure_window_s,
+            ),
+            clock=scheduler.now,
+        ),
+        PasswordHasher(
+            workers=settings.password_hash_workers, max_pending=settings.password_hash_queue
+        ),
+        scheduler,
+        sockets=[hub, wallboard],
+        wallboard_token_max_days=ui_settings.wallboard.wallboard_token_max_days,
+    )
     metrics.bind(acd, consoles, link)
     event_log.add_listener(wallboard.on_commit)
     return Services(
         scheduler=scheduler,
+        auth=auth,
         event_log=event_log,
         consoles=consoles,
         link=link,
@@ -245,11 +280,13 @@ def build_services(
         hub=hub,
         gateway=gateway,
         wallboard=wallboard,
+        sessions=sessions,
     )
 
 
 async def start(services: Services, gateway_config: GatewayConfig) -> None:
     """Rebuild live state from the log and hand each service its part, in order."""
+    await services.sessions.start()  # before any token is checked
     restored = await services.acd.restore()
     services.dialer.restore(restored.dialing)
     services.hub.await_consoles(restored.logged_in)
@@ -274,6 +311,7 @@ async def stop(services: Services, why: p.Closing = p.SHUTTING_DOWN) -> None:
     if why is not p.SHUTTING_DOWN:
         await services.link.close(why)
     await services.acd.close()
+    await services.sessions.close()
 
 
 def create_app(
@@ -318,6 +356,9 @@ def create_app(
         app[EVENT_LOG] = event_log
         link = GatewayLink()
         chat_gate = ChatGate(chat_config, clock)
+        live_sessions = SessionRegistry(sessionless_max_ttl_s=settings.access_token_ttl_s)
+        auth = Authenticator(settings, live_sessions)
+        app[AUTHENTICATOR] = auth
         metrics.bind_limits(chat_gate.stats)
 
         def build() -> Services:
@@ -335,6 +376,8 @@ def create_app(
                 ui_settings=app[UI_SETTINGS],
                 on_log_failure=node.fail,
                 chat_gate=chat_gate,
+                auth=auth,
+                live_sessions=live_sessions,
             )
 
         async def start_generation(services: Services) -> None:
@@ -383,7 +426,18 @@ def create_app(
     app.on_shutdown.append(close_sockets)
     app.add_routes(
         [
-            *session_api.routes(),
+            *queues_api.routes(),
+            web.post("/api/login", to(lambda s: s.sessions.login)),
+            web.post("/api/session/refresh", to(lambda s: s.sessions.refresh)),
+            web.post("/api/logout", to(lambda s: s.sessions.logout)),
+            web.post("/api/password", to(lambda s: s.sessions.change_password)),
+            web.get("/api/sessions", to(lambda s: s.sessions.list_sessions)),
+            web.delete("/api/sessions/{session_id}", to(lambda s: s.sessions.revoke)),
+            web.post("/api/admin/users/{user_id}/disable", to(lambda s: s.sessions.disable_user)),
+            web.post(
+                "/api/admin/users/{user_id}/password", to(lambda s: s.sessions.reset_password)
+            ),
+            web.post("/api/supervisor/wallboard-token", to(lambda s: s.sessions.wallboard_token)),
             *health.routes(),
             *metrics.routes(settings),
             *openapi.routes(),

@@ -144,6 +144,13 @@ class TokenExpired(TokenError):
     reason = "expired"
 
 
+class TokenRevoked(TokenError):
+    """The token's session was ended (logout, an administrator, the user disabled or its
+    password changed) or is unknown to this server."""
+
+    reason = "revoked"
+
+
 class RoleError(Exception):
     """Authenticated, but the role may not do this (HTTP 403)."""
 
@@ -159,12 +166,22 @@ class TokenClaims:
     role: TokenRole
     issued_at: int
     expires_at: int
+    session_id: str | None = None
+    """The stored session the token belongs to (``sid``); None for a session-less token
+    minted with the secret by a tool (contactcenter/sessions.py says what those may do)."""
 
 
 def issue_token(
-    secret: bytes, *, user_id: str, role: TokenRole, ttl_s: int, now: float | None = None
+    secret: bytes,
+    *,
+    user_id: str,
+    role: TokenRole,
+    ttl_s: int,
+    now: float | None = None,
+    session_id: str | None = None,
 ) -> str:
-    """``<payload>.<signature>``, both base64url; the payload is JSON with sub, role, iat, exp."""
+    """``<payload>.<signature>``, both base64url; the payload is JSON with sub, role, iat,
+    exp and, for a token of a stored session, sid."""
     _check_secret(secret)
     if role not in TOKEN_ROLES:
         raise ValueError(f"unknown role {role!r}; use one of {sorted(TOKEN_ROLES)}")
@@ -180,6 +197,8 @@ def issue_token(
         "iat": issued,
         "exp": issued + int(ttl_s),
     }
+    if session_id is not None:
+        payload["sid"] = session_id
     body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
     return f"{body}.{_b64(_sign(secret, body))}"
 
@@ -211,6 +230,7 @@ def verify_token(secret: bytes, token: str | None, *, now: float | None = None) 
             role=payload["role"],
             issued_at=payload["iat"],
             expires_at=payload["exp"],
+            session_id=payload.get("sid"),
         )
         valid = (
             payload.get("v") == TOKEN_VERSION
@@ -218,6 +238,7 @@ def verify_token(secret: bytes, token: str | None, *, now: float | None = None) 
             and claims.role in TOKEN_ROLES
             and isinstance(claims.expires_at, int)
             and isinstance(claims.issued_at, int)
+            and (claims.session_id is None or isinstance(claims.session_id, str))
         )
     except (ValueError, KeyError, TypeError, binascii.Error):
         valid = False

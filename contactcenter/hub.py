@@ -1,4 +1,10 @@
-"""The agent websocket ``/ws/agent?token=...``: one channel per agent, commands to the ACD.
+"""The agent websocket ``/ws/agent``: one channel per agent, commands to the ACD.
+
+The socket authenticates with its first frame (``{"type": "auth", "token"}``,
+protocol.AuthFrame; never a token in the URL) and lives as long as its session: when the
+session ends (logout, revocation, the user disabled or its password changed) the
+session service calls ``Hub.end_sessions`` and the socket is closed at once
+(``CLOSE_SESSION_ENDED``).
 
 Each agent has one channel that outlives its connections: every message to the agent gets
 the channel's next ``seq`` and stays in a bounded replay buffer, so a console that
@@ -25,8 +31,15 @@ from contactcenter.acd import Acd, AcdUnavailable, Action
 from contactcenter.clicktodial import ClickToDial
 from contactcenter.clock import Scheduler, Timer
 from contactcenter.consult import Consults
+from contactcenter.sessions import EndedSessions
 from contactcenter.voice import VoiceControls
-from contactcenter.webcommon import Authenticator, fail
+from contactcenter.webcommon import (
+    Authenticator,
+    authenticate_socket,
+    close_forbidden,
+    close_session_ended,
+    refuse_token_in_url,
+)
 from contactcenter.wsframes import FrameBatcher
 from routing import Outcome
 from routing.errors import RoutingError
@@ -41,6 +54,10 @@ place; contacts in hand stay with it until ended (the logout is then pending).""
 WRITE_BUFFER_LIMIT = 1 << 20
 """A console with this many unsent bytes is closed as too slow (it resumes from its last
 seq on reconnect)."""
+REPLAY_MESSAGES_PER_S = 500
+"""Replay budget of one console: messages per second (``hello``/``resume``), with a burst
+of twice that; a console asking for more gets ``replay_throttled`` (and ``retry_after_s``)
+instead of its replay, so a client looping on ``hello last_seq=0`` cannot stall others."""
 # aiohttp closes the socket (1009) above this; between MAX_FRAME_BYTES and this the
 # console gets an error reply instead, so ordinary mistakes never cost the connection.
 WS_MAX_MSG = 4 * p.MAX_FRAME_BYTES
@@ -58,6 +75,11 @@ class AgentChannel:
         self.drop_timer: Timer | None = None
         self.client: str | None = None
         """The console (browser tab) connected now: ``?client=`` of its connection."""
+        self.session_id: str | None = None
+        """The login session the connected console authenticated with."""
+        self.replay_tokens: float | None = None
+        """What is left of the replay budget (None: full), as of ``replay_at``."""
+        self.replay_at = 0.0
 
     def push(self, kind: p.AgentMessageType, data: dict[str, Any]) -> int:
         self.seq += 1
@@ -90,6 +112,28 @@ class AgentChannel:
             return
         log.warning("agent %s is not reading; closing its connection", self.agent_id)
         asyncio.get_running_loop().create_task(ws.close(code=p.CLOSE_TOO_SLOW, message=b"too slow"))
+
+    def replay_count(self, last_seq: int | None, session: str | None = None) -> int:
+        """How many messages ``replay(last_seq, session)`` would resend."""
+        if last_seq is None:
+            return 0
+        if (session is not None and session != self.session) or last_seq > self.seq:
+            return len(self.buffer)
+        return sum(1 for seq, _ in self.buffer if seq > last_seq)
+
+    def take_replay_budget(self, cost: int, rate: float, now: float) -> float | None:
+        """Spend ``cost`` of the budget (refilled at ``rate`` a second up to twice that);
+        None when spent, else the seconds to wait for it."""
+        burst = 2 * rate
+        cost = min(cost, int(burst))
+        tokens = burst if self.replay_tokens is None else self.replay_tokens
+        tokens = min(burst, tokens + (now - self.replay_at) * rate)
+        self.replay_at = now
+        if cost > tokens:
+            self.replay_tokens = tokens
+            return (cost - tokens) / rate
+        self.replay_tokens = tokens - cost
+        return None
 
     def replay(self, last_seq: int, session: str | None = None) -> tuple[int, bool]:
         """Resend what came after ``last_seq``; (count, whether some was lost).
@@ -148,6 +192,8 @@ class Hub:
         consults: Consults,
         chat: ChatCommands | None,
         drop_grace_s: float = DROP_GRACE_S,
+        auth_timeout_s: float = p.AUTH_TIMEOUT_S,
+        replay_messages_per_s: float = REPLAY_MESSAGES_PER_S,
     ) -> None:
         self.acd = acd
         self.consoles = consoles
@@ -155,7 +201,10 @@ class Hub:
         self.auth = auth
         self.scheduler = scheduler
         self.drop_grace_s = drop_grace_s
+        self.auth_timeout_s = auth_timeout_s
+        self.replay_messages_per_s = replay_messages_per_s
         self._drop_tasks: set[asyncio.Task[None]] = set()
+        self._closing: set[asyncio.Task[None]] = set()
         self.dialer = dialer
         self.voice = voice
         """Runs ``mute``, ``dtmf`` and ``transfer`` to an external number (voice.py)."""
@@ -179,20 +228,45 @@ class Hub:
                 ch.detach()  # what is queued goes out before the close frame
                 await ws.close(code=why.code, message=why.reason.encode())
 
+    def end_sessions(self, ended: EndedSessions) -> None:
+        """Close at once the consoles of these sessions (or users): an error frame naming
+        ``ended.code``, then ``CLOSE_SESSION_ENDED``. The agent then has the drop grace
+        period, as for any console that went away."""
+        for ch in self.channels.values():
+            ws = ch.ws
+            if ws is None:
+                continue
+            if ch.session_id not in ended.session_ids and ch.agent_id not in ended.user_ids:
+                continue
+            ch.detach()  # what is queued goes out before the error frame and the close
+            if ch.drop_timer is None:
+                ch.drop_timer = self._drop_later(ch)
+            task = asyncio.get_running_loop().create_task(
+                close_session_ended(ws, ended.code, ended.message)
+            )
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
     # --- one connection --------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        claims = self.auth.check(request, {"agent"}, query_token=True)
+        refuse_token_in_url(request)
+        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=WS_MAX_MSG)
+        await ws.prepare(request)
+        claims = await authenticate_socket(
+            self.auth, request, ws, {"agent"}, self.scheduler, self.auth_timeout_s
+        )
+        if claims is None:
+            return ws
         agent_id = claims.user_id
         logs.bind(agent_id=agent_id)  # every log line of this connection names the agent
         if not await self.acd.ensure_agent(agent_id):
-            fail(
-                403,
+            await close_forbidden(
+                ws,
                 "no_agent_profile",
                 f"user {agent_id!r} has no enabled agent profile; ask an administrator",
             )
-        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=WS_MAX_MSG)
-        await ws.prepare(request)
+            return ws
         ch = self.channel(agent_id)
         client = request.query.get("client") or None
         if (
@@ -218,6 +292,7 @@ class Hub:
             return ws
         ch.attach(ws, transport)
         ch.client = client
+        ch.session_id = claims.session_id
         try:
             ch.push(p.AGENT_STATE, self.acd.agent_state(agent_id))
             async for msg in ws:
@@ -273,6 +348,10 @@ class Hub:
             return
         try:
             extra = await self._dispatch(ch, command)
+        except ReplayThrottled as exc:
+            data = p.error_data("replay_throttled", str(exc), command.id)
+            ch.push(p.ERROR, {**data, "retry_after_s": exc.retry_after_s})
+            return
         except RoutingError as exc:
             ch.push(p.ERROR, p.error_data(exc.code, str(exc), command.id))
             return
@@ -294,6 +373,10 @@ class Hub:
         agent = ch.agent_id
         engine = self.acd.engine
         if isinstance(c, p.Hello | p.Resume):
+            cost = max(1, ch.replay_count(c.last_seq, c.session))
+            wait = ch.take_replay_budget(cost, self.replay_messages_per_s, self.scheduler.now())
+            if wait is not None:
+                raise ReplayThrottled(wait)
             replayed, gap = (0, False) if c.last_seq is None else ch.replay(c.last_seq, c.session)
             return {
                 "session": ch.session,
@@ -347,6 +430,17 @@ class Hub:
 
         await self.acd.execute(action)
         return {}
+
+
+class ReplayThrottled(Exception):
+    """The console asked for more replay than its budget holds now."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        self.retry_after_s = round(retry_after_s, 3)
+        super().__init__(
+            f"too much replay asked for; retry in {self.retry_after_s:g} s "
+            "(a console sends hello once per connection)"
+        )
 
 
 ChatCommands = Callable[[str, "p.ChatSend | p.ChatTyping"], Awaitable[dict[str, Any]]]

@@ -19,6 +19,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import IO, Any, Literal
 
+from contactcenter.accesslog import RedactFilter
+
 IDS = ("contact_id", "agent_id", "queue_id")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -120,6 +122,7 @@ def configure(
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(ContextFilter())
+    handler.addFilter(RedactFilter())  # no bearer token in any line (accesslog.py)
     handler._contactcenter = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)

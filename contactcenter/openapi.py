@@ -33,7 +33,16 @@ from contactcenter.gateway_contract import ID as CALL_ID_PATTERN
 from contactcenter.gateway_contract import CallIn, DigitsIn
 from contactcenter.health import Liveness, ReadyOut
 from contactcenter.ivr_runner import IvrReloadOut
-from contactcenter.session_api import LoginIn
+from contactcenter.session_api import (
+    ChangePasswordIn,
+    DisableIn,
+    LoginIn,
+    PasswordIn,
+    RefreshIn,
+    SessionListOut,
+    WallboardTokenIn,
+    WallboardTokenOut,
+)
 from contactcenter.supervisor import (
     DATE_PATTERN,
     ID_PATTERN,
@@ -44,8 +53,6 @@ from contactcenter.supervisor import (
     SkillsIn,
     StatusIn,
     WaitingListOut,
-    WallboardTokenIn,
-    WallboardTokenOut,
 )
 from contactcenter.ui import AgentsOut, AvailableAgentsOut, UiConfigOut
 
@@ -71,11 +78,23 @@ class ErrorOut(BaseModel):
 
 class LoginOut(BaseModel):
     token: str
+    """The access token (``Authorization: Bearer``; a socket's first ``auth`` frame)."""
+    refresh_token: str
+    """Renews the access token (``POST /api/session/refresh``); spent by each use."""
+    session_id: str
     user_id: str
     role: Literal["agent", "supervisor", "admin"]
     display_name: str
     expires_at: int
-    """Unix time (seconds) after which the token is refused."""
+    """Unix time (seconds) after which the access token is refused."""
+    session_expires_at: int
+    """Unix time the session ends (log in again)."""
+
+
+class OkOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    ok: bool
 
 
 class QueueStatsOut(BaseModel):
@@ -145,6 +164,8 @@ _ERRORS: dict[int, str] = {
     404: "Not found (e.g. the call is not in progress)",
     409: "Conflicts with the current state (e.g. a call id used before)",
     413: "The body exceeds 64 KiB",
+    429: "Too many failed logins for this username or address; the Retry-After header "
+    "says when to try again",
     503: "The event log did not take the change, or the server is not ready",
 }
 
@@ -211,6 +232,12 @@ _TOKEN = {
     "description": "The bearer token (browsers cannot set headers on websockets)",
     "schema": {"type": "string"},
 }
+_USER_ID = {
+    "name": "user_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:@-]{1,64}$"},
+}
 _UPGRADE = {"description": "Switching protocols: the websocket is open"}
 
 
@@ -225,14 +252,22 @@ _TAKEOVER = {
 
 
 def _websocket(
-    summary: str, description: str, tag: str, *, gateway: bool = False
+    summary: str,
+    description: str,
+    tag: str,
+    *,
+    gateway: bool = False,
+    query_token: bool = True,
 ) -> dict[str, Any]:
+    """``gateway``: the gateway's key in the Authorization header; ``query_token`` False:
+    the socket authenticates with its first frame (``{"type": "auth", "token"}``);
+    ``?token=`` is refused (400 ``token_in_url``)."""
     op = _op(
         summary,
         _UPGRADE,
         ok_status="101",
         errors=(400, 409) if gateway else (400,),
-        parameters=[_TAKEOVER] if gateway else [_TOKEN],
+        parameters=[_TAKEOVER] if gateway else ([_TOKEN] if query_token else None),
         description=description,
         tag=tag,
         auth="gateway" if gateway else True,
@@ -245,12 +280,93 @@ def _paths() -> dict[str, dict[str, Any]]:
     return {
         "/api/login": {
             "post": _op(
-                "Log in; a bearer token for everything else",
+                "Log in: a session, a short access token and its refresh token",
                 _json("LoginOut", "Logged in"),
                 body="LoginIn",
+                errors=(401, 429, 503),
+                tag="auth",
+                auth=False,
+            )
+        },
+        "/api/session/refresh": {
+            "post": _op(
+                "A new access token (and refresh token) for a live session",
+                _json("LoginOut", "Renewed"),
+                body="RefreshIn",
                 errors=(401,),
                 tag="auth",
                 auth=False,
+            )
+        },
+        "/api/logout": {
+            "post": _op("End the caller's session", _json("OkOut", "Ended"), tag="auth")
+        },
+        "/api/password": {
+            "post": _op(
+                "Change one's password: every session ends, a new one is answered",
+                _json("LoginOut", "Changed"),
+                body="ChangePasswordIn",
+                errors=(429, 503),
+                tag="auth",
+            )
+        },
+        "/api/sessions": {
+            "get": _op(
+                "The live sessions (admin): logins and wallboard screens",
+                _json("SessionListOut", "The sessions"),
+                parameters=[
+                    {
+                        "name": "user_id",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "maxLength": 128},
+                    },
+                    {
+                        "name": "kind",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["login", "wallboard"]},
+                    },
+                ],
+                errors=(400,),
+                tag="auth",
+            )
+        },
+        "/api/sessions/{session_id}": {
+            "delete": _op(
+                "Revoke a session (admin, or its own user): its tokens stop working and its "
+                "sockets close",
+                _json("OkOut", "Revoked"),
+                parameters=[
+                    {
+                        "name": "session_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "maxLength": 128},
+                    }
+                ],
+                errors=(404,),
+                tag="auth",
+            )
+        },
+        "/api/admin/users/{user_id}/disable": {
+            "post": _op(
+                "Disable or enable a user (admin); disabling ends its sessions",
+                _json("OkOut", "Done"),
+                body="DisableIn",
+                parameters=[_USER_ID],
+                errors=(404,),
+                tag="auth",
+            )
+        },
+        "/api/admin/users/{user_id}/password": {
+            "post": _op(
+                "Set a user's password (admin); its sessions end",
+                _json("OkOut", "Done"),
+                body="PasswordIn",
+                parameters=[_USER_ID],
+                errors=(404, 503),
+                tag="auth",
             )
         },
         "/api/queues": {
@@ -383,8 +499,11 @@ def _paths() -> dict[str, dict[str, Any]]:
                 "pop), offer_rescinded, contact_state, dial_result, reply, error. Commands "
                 "`{type, id, ...}`: hello, resume, set_status, accept, reject, hold, "
                 "resume_contact, end, wrapup, transfer, dial. `seq` numbers the agent's "
-                "channel, replayed on resume. See docs/server.md.",
+                "channel, replayed on resume. The first frame is `{type: auth, token}` "
+                "(never a token in the URL); a socket whose session ends is closed with 4410. "
+                "See docs/server.md.",
                 "agents",
+                query_token=False,
             )
         },
         "/ws/chat": {
@@ -558,10 +677,12 @@ def _supervisor_paths() -> dict[str, dict[str, Any]]:
         "The supervisor wallboard feed (supervisor, admin, wallboard token)",
         "Server to client only: one `wallboard_snapshot` (queue tiles and agent rows), "
         "then `wallboard_update` messages with only what changed, at most one per period. "
-        "Envelopes `{type, seq, ts, data}`; shapes in contactcenter/protocol.py.",
+        "Envelopes `{type, seq, ts, data}`; shapes in contactcenter/protocol.py. The first "
+        "client frame is `{type: auth, token}` (never a token in the URL).",
         "supervisor",
+        query_token=False,
     )
-    feed["parameters"] = [_TOKEN, period]
+    feed["parameters"] = [period]
     return {
         "/api/supervisor/agents/{agent_id}/status": {
             "post": _op(
@@ -675,9 +796,12 @@ def _supervisor_paths() -> dict[str, dict[str, Any]]:
 def _schemas() -> dict[str, Any]:
 
     inputs: list[type[BaseModel]] = [LoginIn, CallIn, DigitsIn]
+    inputs += [RefreshIn, ChangePasswordIn, DisableIn, PasswordIn]
     outputs: list[type[BaseModel]] = [
         ErrorOut,
         LoginOut,
+        OkOut,
+        SessionListOut,
         QueuesOut,
         CallOut,
         HangupOut,

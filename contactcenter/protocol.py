@@ -651,6 +651,56 @@ REBUILDING = Closing(
 )
 
 
+CLOSE_UNAUTHENTICATED = 4401
+"""The socket did not authenticate: no ``auth`` frame within ``AUTH_TIMEOUT_S`` of opening
+(``auth_timeout``), a first frame that is not one (``auth_required``), or a token that is
+missing, malformed, expired or revoked (``token_<reason>``). An ``error`` frame naming the
+code comes just before the close. The console signs in again."""
+CLOSE_FORBIDDEN = 4403
+"""Authenticated, but not allowed on this socket: the token's role (``forbidden``) or an
+agent without an enabled profile (``no_agent_profile``); an ``error`` frame precedes it."""
+CLOSE_SESSION_ENDED = 4410
+"""The session this socket authenticated with has ended: logged out, revoked by an
+administrator, the user disabled or its password changed (``session_revoked``), or the
+session's lifetime is over (``session_expired``). Closed within a second of the change;
+an ``error`` frame precedes it. The console signs in again (no automatic reconnect)."""
+
+
+# --- socket authentication: the first client frame of /ws/agent and /ws/supervisor ---------
+
+AUTH_TIMEOUT_S = 5.0
+"""How long a socket may stay open without authenticating (``CLOSE_UNAUTHENTICATED``)."""
+MAX_AUTH_FRAME_BYTES = 8 * 1024
+
+
+class AuthFrame(BaseModel):
+    """``{"type": "auth", "token": "<access token>"}``: the first frame a browser sends on
+    ``/ws/agent`` and ``/ws/supervisor``. Tokens never travel in a URL (``?token=`` is
+    refused with HTTP 400 ``token_in_url``), so no access log or proxy records them.
+    Non-browser clients may send ``Authorization: Bearer`` on the upgrade request
+    instead. On the agent socket the first server message after it is ``agent_state``; on
+    the wallboard socket ``wallboard_snapshot``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["auth"]
+    token: str = Field(min_length=1, max_length=4096)
+
+
+def parse_auth_frame(raw: str | bytes) -> str:
+    """The token of an ``auth`` frame, or ``ProtocolError("auth_required", ...)``."""
+    if len(raw) > MAX_AUTH_FRAME_BYTES:
+        raise ProtocolError("auth_required", "the auth frame is too large")
+    try:
+        frame = AuthFrame.model_validate_json(raw)
+    except ValidationError:
+        raise ProtocolError(
+            "auth_required",
+            'the first frame must be {"type": "auth", "token": "<access token>"}',
+        ) from None
+    return frame.token
+
+
 # --- supervisor wallboard: /ws/supervisor (server to client only) --------------------------
 
 WALLBOARD_SNAPSHOT = "wallboard_snapshot"

@@ -11,6 +11,7 @@ import sys
 from aiohttp import web
 
 from contactcenter import logs
+from contactcenter.accesslog import RedactingAccessLogger
 from contactcenter.app import create_app
 from contactcenter.gateway_auth import GatewayKeyError
 from contactcenter.settings import Settings, SettingsError, load_settings
@@ -62,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
 
 async def serve(settings: Settings) -> None:
     app = create_app(settings)
-    runner = web.AppRunner(app, handle_signals=False)
+    # the access log never holds a token or an Authorization header (accesslog.py)
+    runner = web.AppRunner(app, handle_signals=False, access_log_class=RedactingAccessLogger)
     await runner.setup()
     try:
         site = web.TCPSite(runner, settings.host, settings.port)

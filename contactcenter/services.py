@@ -15,9 +15,11 @@ from contactcenter.gateway import Gateway, GatewayLink
 from contactcenter.hooks import CommittedHooks
 from contactcenter.hub import Consoles, Hub
 from contactcenter.ivr_runner import IvrService
+from contactcenter.session_api import SessionService
 from contactcenter.store import EventLog
 from contactcenter.voice import VoiceControls
 from contactcenter.wallboard import Wallboard
+from contactcenter.webcommon import Authenticator
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class Services:
     """Everything the root built for one running app (tests reach services through it)."""
 
     scheduler: Scheduler
+    auth: Authenticator
     event_log: EventLog
     consoles: Consoles
     link: GatewayLink
@@ -39,3 +42,4 @@ class Services:
     hub: Hub
     gateway: Gateway
     wallboard: Wallboard
+    sessions: SessionService

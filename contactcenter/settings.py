@@ -8,6 +8,7 @@ rest with the ``CC_`` prefix: ``CC_DATA_DIR``, ``CC_HOST``, ``CC_PORT``, ``CC_CO
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import tempfile
@@ -34,6 +35,15 @@ ENV_NAMES: dict[str, str] = {
     "config_dir": "CC_CONFIG_DIR",
     "token_secret": "CC_TOKEN_SECRET",
     "token_ttl_s": "CC_TOKEN_TTL_S",
+    "access_token_ttl_s": "CC_ACCESS_TOKEN_TTL_S",
+    "ws_auth_timeout_s": "CC_WS_AUTH_TIMEOUT_S",
+    "login_max_failures_per_user": "CC_LOGIN_MAX_FAILURES_PER_USER",
+    "login_max_failures_per_address": "CC_LOGIN_MAX_FAILURES_PER_ADDRESS",
+    "login_failure_window_s": "CC_LOGIN_FAILURE_WINDOW_S",
+    "password_hash_workers": "CC_PASSWORD_HASH_WORKERS",
+    "password_hash_queue": "CC_PASSWORD_HASH_QUEUE",
+    "replay_messages_per_s": "CC_REPLAY_MESSAGES_PER_S",
+    "trusted_proxies": "CC_TRUSTED_PROXIES",
     "log_level": "CC_LOG_LEVEL",
     "log_format": "CC_LOG_FORMAT",
     "metrics_public": "CC_METRICS_PUBLIC",
@@ -52,7 +62,19 @@ _FIXES: dict[str, str] = {
     "token_secret": f"use at least {MIN_TOKEN_SECRET_LENGTH} random characters, e.g. the output "
     "of `python -c 'import secrets; print(secrets.token_urlsafe(48))'`, or unset "
     "CC_TOKEN_SECRET to have one generated and kept in the data directory",
-    "token_ttl_s": "use a whole number of seconds greater than 0 (default 28800, 8 hours)",
+    "token_ttl_s": "use a whole number of seconds greater than 0: how long a login session "
+    "lasts (default 28800, 8 hours)",
+    "access_token_ttl_s": "use a whole number of seconds from 30 to 3600 (default 900): how "
+    "long one access token lives before the page renews it",
+    "ws_auth_timeout_s": "use a number of seconds from 0.5 to 60 (default 5)",
+    "login_max_failures_per_user": "use a whole number from 1 to 1000 (default 5)",
+    "login_max_failures_per_address": "use a whole number from 1 to 100000 (default 20)",
+    "login_failure_window_s": "use a whole number of seconds from 1 to 86400 (default 300)",
+    "password_hash_workers": "use a whole number of threads from 1 to 64 (default 2)",
+    "password_hash_queue": "use a whole number from 1 to 10000 (default 32)",
+    "replay_messages_per_s": "use a whole number from 10 to 100000 (default 500)",
+    "trusted_proxies": "use IP addresses separated by commas (the reverse proxies in front of "
+    "the server), or leave it empty",
     "log_level": "use one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
     "log_format": "use text (lines for people) or json (one JSON object per line)",
     "metrics_public": "use true (GET /metrics needs no token) or false (a supervisor's or "
@@ -79,6 +101,26 @@ class Settings(BaseModel):
     token_secret: SecretStr | None = None
     """None until ``load_settings`` fills it from the data directory."""
     token_ttl_s: int = Field(8 * 3600, gt=0)
+    """How long a login session lasts (its refresh token); access tokens are renewed
+    within it."""
+    access_token_ttl_s: int = Field(900, ge=30, le=3600)
+    """How long one access token lives (docs/security-sessions.md)."""
+    ws_auth_timeout_s: float = Field(5.0, ge=0.5, le=60)
+    """A socket without an ``auth`` frame this long after opening is closed (4401)."""
+    login_max_failures_per_user: int = Field(5, ge=1, le=1000)
+    login_max_failures_per_address: int = Field(20, ge=1, le=100_000)
+    login_failure_window_s: int = Field(300, ge=1, le=86400)
+    password_hash_workers: int = Field(2, ge=1, le=64)
+    """Threads that run scrypt (a pool of their own)."""
+    password_hash_queue: int = Field(32, ge=1, le=10_000)
+    """Password checks waiting or running at most; a login beyond them gets 503 busy.
+    More than ``login_max_failures_per_address``, so one address alone cannot fill it."""
+    trusted_proxies: str = ""
+    """Comma-separated addresses of reverse proxies: a request from one of them is counted
+    (login throttle) under the client address its ``X-Forwarded-For`` names."""
+    replay_messages_per_s: int = Field(500, ge=10, le=100_000)
+    """Messages one console may have replayed per second (``hello``/``resume``), with a
+    burst of twice that; beyond it ``replay_throttled``."""
     log_level: LogLevel = "INFO"
     log_format: LogFormat = "text"
     metrics_public: bool = True
@@ -104,6 +146,21 @@ class Settings(BaseModel):
         if not value.strip() or any(c.isspace() for c in value):
             raise ValueError("not a host name or address")
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: str) -> str:
+        for item in (v.strip() for v in value.split(",")):
+            if item:
+                ipaddress.ip_address(item)  # ValueError: not an address
+        return value
+
+    def trusted_proxy_addresses(self) -> frozenset[str]:
+        return frozenset(
+            str(ipaddress.ip_address(v.strip()))
+            for v in self.trusted_proxies.split(",")
+            if v.strip()
+        )
 
     @field_validator("token_secret")
     @classmethod

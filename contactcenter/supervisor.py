@@ -13,7 +13,9 @@
   the interval report of one UTC day, folded from the event log with the same statistics
   fold as the live figures.
 - ``POST /api/supervisor/wallboard-token`` (admin) ``{"name", "days"}``: a long-lived,
-  read-only token for a wallboard screen (token kind ``wallboard``).
+  read-only token for a wallboard screen (token kind ``wallboard``); served by
+  ``session_api.SessionService`` because the token is a stored, revocable session (its
+  bodies are defined here).
 
 Actions need the supervisor or admin role; the wallboard token kind is refused here (403).
 Errors are JSON ``{"error": {"code", "message"}}``: 400 bad input, 404 unknown agent or
@@ -25,21 +27,19 @@ from __future__ import annotations
 import io
 import logging
 import re
-import time
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contactcenter.acd import AcdUnavailable
-from contactcenter.appkeys import UI_SETTINGS, services
-from contactcenter.auth import WALLBOARD, issue_token
+from contactcenter.appkeys import services
 from contactcenter.export.csvsafe import csv_writer
 from contactcenter.store.users import UnknownUser, update_skills
-from contactcenter.webcommon import POOL, SETTINGS, authenticate, fail, read_json
+from contactcenter.webcommon import POOL, authenticate, fail, read_json
 from routing import Outcome
 from routing.errors import InvalidStatus, RoutingError, UnknownAgent, UnknownContact
 from routing.events import EVENT_TYPES, event_from_record
@@ -143,21 +143,6 @@ class IntervalReportOut(BaseModel):
     interval_minutes: int
     queue: str | None
     rows: list[IntervalRow]
-
-
-class WallboardTokenIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-    """Which screen (shown in logs as ``wallboard:<name>``)."""
-    days: int = Field(90, ge=1, le=3650)
-
-
-class WallboardTokenOut(BaseModel):
-    token: str
-    name: str
-    role: Literal["wallboard"]
-    expires_at: int
 
 
 CSV_COLUMNS = list(IntervalRow.model_fields)
@@ -436,31 +421,6 @@ async def _fold_day(
     return rows
 
 
-# --- the wallboard token -------------------------------------------------------------------
-
-
-async def wallboard_token(request: web.Request) -> web.Response:
-    claims = authenticate(request, {"admin"})
-    body: WallboardTokenIn = await _body(request, WallboardTokenIn)
-    limit = request.app[UI_SETTINGS].wallboard.wallboard_token_max_days
-    if body.days > limit:
-        fail(400, "too_long", f"a wallboard token lives at most {limit} days (config/ui.yaml)")
-    now = time.time()
-    ttl = body.days * 86400
-    token = issue_token(
-        request.app[SETTINGS].token_secret_bytes(),
-        user_id=f"wallboard:{body.name}",
-        role=WALLBOARD,
-        ttl_s=ttl,
-        now=now,
-    )
-    log.info("admin %s issued wallboard token %s for %d days", claims.user_id, body.name, body.days)
-    out = WallboardTokenOut(
-        token=token, name=body.name, role="wallboard", expires_at=int(now) + ttl
-    )
-    return web.json_response(out.model_dump(mode="json"), status=201)
-
-
 def routes() -> list[web.RouteDef]:
     return [
         web.post("/api/supervisor/agents/{agent_id}/status", force_status),
@@ -469,7 +429,6 @@ def routes() -> list[web.RouteDef]:
         web.get("/api/supervisor/waiting", waiting),
         web.get("/api/supervisor/contacts/{contact_id}/explain", explain),
         web.get("/api/supervisor/reports/intervals", interval_report),
-        web.post("/api/supervisor/wallboard-token", wallboard_token),
     ]
 
 
@@ -480,7 +439,5 @@ __all__ = [
     "SkillsIn",
     "StatusIn",
     "WaitingListOut",
-    "WallboardTokenIn",
-    "WallboardTokenOut",
     "routes",
 ]

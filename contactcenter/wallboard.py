@@ -30,10 +30,17 @@ from contactcenter import protocol as p
 from contactcenter.acd import Acd
 from contactcenter.auth import WALLBOARD
 from contactcenter.clock import Scheduler, Timer
+from contactcenter.sessions import EndedSessions
 from contactcenter.store import StoredEvent
 from contactcenter.store.users import list_agents
 from contactcenter.ui_settings import QueueThresholds, Threshold, UiSettings
-from contactcenter.webcommon import authenticate, fail
+from contactcenter.webcommon import (
+    Authenticator,
+    authenticate_socket,
+    close_session_ended,
+    fail,
+    refuse_token_in_url,
+)
 from routing.stats import agent_state, board_counts
 
 log = logging.getLogger(__name__)
@@ -84,9 +91,18 @@ def skilled_for(skills: dict[str, int], required: dict[str, int]) -> bool:
 
 
 class Subscriber:
-    def __init__(self, ws: web.WebSocketResponse, period_s: float) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        period_s: float,
+        user_id: str = "",
+        session_id: str | None = None,
+    ) -> None:
         self.ws = ws
         self.period_s = period_s
+        self.user_id = user_id
+        self.session_id = session_id
+        """The session the screen authenticated with: when it ends, the socket closes."""
         self.seq = 0
         self.queues: dict[str, p.WallboardTile] = {}
         self.agents: dict[str, p.WallboardAgent] = {}
@@ -98,9 +114,19 @@ class Subscriber:
 
 class Wallboard:
     def __init__(
-        self, acd: Acd, pool: asyncpg.Pool, settings: UiSettings, scheduler: Scheduler
+        self,
+        acd: Acd,
+        pool: asyncpg.Pool,
+        settings: UiSettings,
+        scheduler: Scheduler,
+        auth: Authenticator,
+        *,
+        auth_timeout_s: float = p.AUTH_TIMEOUT_S,
     ) -> None:
         self.acd = acd
+        self.auth = auth
+        self.auth_timeout_s = auth_timeout_s
+        self._closing: set[asyncio.Task[None]] = set()
         self.pool = pool
         self.settings = settings
         self.scheduler = scheduler
@@ -293,8 +319,24 @@ class Wallboard:
             ),
         )
 
+    def end_sessions(self, ended: EndedSessions) -> None:
+        """Close at once the screens of these sessions (or users): an error frame naming
+        ``ended.code``, then ``CLOSE_SESSION_ENDED``."""
+        for sub in list(self.subscribers):
+            if sub.session_id not in ended.session_ids and sub.user_id not in ended.user_ids:
+                continue
+            self.subscribers.discard(sub)
+            if sub.timer is not None:
+                sub.timer.cancel()
+                sub.timer = None
+            task = asyncio.get_running_loop().create_task(
+                close_session_ended(sub.ws, ended.code, ended.message)
+            )
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        claims = authenticate(request, FEED_ROLES, query_token=True)
+        refuse_token_in_url(request)
         wanted = request.query.get("period")
         period = self.settings.wallboard.period_s
         if wanted is not None:
@@ -305,9 +347,14 @@ class Wallboard:
             low = self.settings.wallboard.min_period_s
             if not low <= period <= 60:
                 fail(400, "bad_period", f"period must be between {low:g} and 60 seconds")
-        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=4096)
+        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=8192)
         await ws.prepare(request)
-        sub = Subscriber(ws, period)
+        claims = await authenticate_socket(
+            self.auth, request, ws, FEED_ROLES, self.scheduler, self.auth_timeout_s
+        )
+        if claims is None:
+            return ws
+        sub = Subscriber(ws, period, claims.user_id, claims.session_id)
         tiles, agents = self.build()
         sub.queues, sub.agents = tiles, agents
         assert self._loop is not None

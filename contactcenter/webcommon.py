@@ -4,14 +4,19 @@ service (settings, the database pool). The services' own keys are in appkeys.py.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import Collection
 from typing import Any, NoReturn
 
 import asyncpg
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
+from contactcenter import protocol as p
 from contactcenter.auth import RoleError, TokenClaims, TokenError, require_role, verify_token
+from contactcenter.clock import Scheduler
+from contactcenter.sessions import SessionRegistry
 from contactcenter.settings import Settings
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
@@ -35,6 +40,7 @@ def fail(status: int, code: str, message: str) -> NoReturn:
         404: web.HTTPNotFound,
         409: web.HTTPConflict,
         413: web.HTTPRequestEntityTooLarge,
+        429: web.HTTPTooManyRequests,
         503: web.HTTPServiceUnavailable,
     }
     cls = kinds.get(status, web.HTTPBadRequest)
@@ -51,39 +57,158 @@ def fail(status: int, code: str, message: str) -> NoReturn:
     raise cls(text=body, content_type="application/json", headers=headers)
 
 
-class Authenticator:
-    """Checks a request's bearer token against the server's secret and the roles allowed."""
+class AuthFailure(Exception):
+    """A token refused: HTTP ``status`` (401, 403) and a stable ``code``."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class Authenticator:
+    """Checks a bearer token: the server's secret, its expiry, its session (revoked
+    sessions and disabled users are refused, contactcenter/sessions.py) and the roles
+    allowed."""
+
+    def __init__(self, settings: Settings, registry: SessionRegistry) -> None:
         self._secret = settings.token_secret_bytes()
+        self.registry = registry
+
+    def verify(self, token: str | None, roles: Collection[str]) -> TokenClaims:
+        """The token's claims, or ``AuthFailure`` (401 ``token_<reason>``, 403 ``forbidden``)."""
+        try:
+            claims = verify_token(self._secret, token)
+            self.registry.check(claims)
+        except TokenError as exc:
+            raise AuthFailure(401, f"token_{exc.reason}", str(exc)) from None
+        try:
+            require_role(claims, roles)
+        except RoleError as exc:
+            raise AuthFailure(403, "forbidden", str(exc)) from None
+        return claims
 
     def check(
         self, request: web.Request, roles: Collection[str], *, query_token: bool = False
     ) -> TokenClaims:
-        """The caller's claims from ``Authorization: Bearer`` (or ``?token=`` for
-        websockets, which browsers cannot give headers); 401 / 403 JSON errors otherwise."""
-        header = request.headers.get("Authorization", "")
-        token: str | None = None
-        if header.lower().startswith("bearer "):
-            token = header[7:].strip()
-        elif query_token:
+        """The caller's claims from ``Authorization: Bearer``; 401 / 403 JSON errors
+        otherwise. ``query_token``: also ``?token=`` (only the gateway's socket still
+        takes it; the access log redacts it, contactcenter/accesslog.py)."""
+        token = bearer_of(request)
+        if token is None and query_token:
             token = request.query.get("token")
         try:
-            claims = verify_token(self._secret, token)
-        except TokenError as exc:
-            fail(401, f"token_{exc.reason}", str(exc))
-        try:
-            require_role(claims, roles)
-        except RoleError as exc:
-            fail(403, "forbidden", str(exc))
-        return claims
+            return self.verify(token, roles)
+        except AuthFailure as exc:
+            fail(exc.status, exc.code, exc.message)
+
+
+AUTHENTICATOR: web.AppKey[Authenticator] = web.AppKey("authenticator", Authenticator)
+"""Set by the composition root (app.py): the one authenticator, with the session registry."""
+
+
+def bearer_of(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    return None
 
 
 def authenticate(
     request: web.Request, roles: Collection[str], *, query_token: bool = False
 ) -> TokenClaims:
-    """``Authenticator.check`` with the settings of the request's application."""
-    return Authenticator(request.app[SETTINGS]).check(request, roles, query_token=query_token)
+    """``Authenticator.check`` with the authenticator of the request's application."""
+    return request.app[AUTHENTICATOR].check(request, roles, query_token=query_token)
+
+
+def refuse_token_in_url(request: web.Request) -> None:
+    """A browser socket with ``?token=``: refused (400 ``token_in_url``), so that no
+    client keeps putting bearer tokens where logs and proxies record them."""
+    if "token" in request.query:
+        fail(
+            400,
+            "token_in_url",
+            "tokens are not accepted in URLs; open the socket without it and send "
+            '{"type": "auth", "token": ...} as the first frame',
+        )
+
+
+async def send_error_frame(ws: web.WebSocketResponse, code: str, message: str) -> bool:
+    """An ``error`` frame (seq 0: outside any channel) naming why a socket is about to be
+    closed; False when it is closed already."""
+    if ws.closed:
+        return False
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await ws.send_str(p.envelope(p.ERROR, 0, p.error_data(code, message, None)))
+    return True
+
+
+async def close_unauthenticated(ws: web.WebSocketResponse, code: str, message: str) -> None:
+    if await send_error_frame(ws, code, message):
+        await ws.close(code=p.CLOSE_UNAUTHENTICATED, message=code.encode()[:120])
+
+
+async def close_forbidden(ws: web.WebSocketResponse, code: str, message: str) -> None:
+    if await send_error_frame(ws, code, message):
+        await ws.close(code=p.CLOSE_FORBIDDEN, message=code.encode()[:120])
+
+
+async def close_session_ended(ws: web.WebSocketResponse, code: str, message: str) -> None:
+    if await send_error_frame(ws, code, message):
+        await ws.close(code=p.CLOSE_SESSION_ENDED, message=code.encode()[:120])
+
+
+async def authenticate_socket(
+    auth: Authenticator,
+    request: web.Request,
+    ws: web.WebSocketResponse,
+    roles: Collection[str],
+    scheduler: Scheduler,
+    timeout_s: float = p.AUTH_TIMEOUT_S,
+) -> TokenClaims | None:
+    """The claims of a prepared socket: from ``Authorization: Bearer`` on the upgrade
+    request, else from its first frame (``protocol.AuthFrame``) within ``timeout_s`` of
+    the scheduler's clock. None when it did not authenticate: the socket is then closed
+    with an error frame and ``CLOSE_UNAUTHENTICATED`` / ``CLOSE_FORBIDDEN``."""
+    token = bearer_of(request)
+    if token is None:
+        closing: list[asyncio.Task[None]] = []
+
+        def too_late() -> None:
+            closing.append(
+                asyncio.get_running_loop().create_task(
+                    close_unauthenticated(
+                        ws,
+                        "auth_timeout",
+                        f"no auth frame within {timeout_s:g} s of opening the socket",
+                    )
+                )
+            )
+
+        timer = scheduler.call_later(timeout_s, too_late)
+        try:
+            msg = await ws.receive()
+        finally:
+            timer.cancel()
+        if closing:
+            await closing[0]
+            return None
+        if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+            return None  # closed or failed before authenticating
+        try:
+            token = p.parse_auth_frame(msg.data)
+        except p.ProtocolError as exc:
+            await close_unauthenticated(ws, exc.code, exc.message)
+            return None
+    try:
+        return auth.verify(token, roles)
+    except AuthFailure as exc:
+        if exc.status == 403:
+            await close_forbidden(ws, exc.code, exc.message)
+        else:
+            await close_unauthenticated(ws, exc.code, exc.message)
+        return None
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import websockets
@@ -179,10 +179,11 @@ class LoadTest:
     def _url(self, path: str) -> str:
         return self.config.url.rstrip("/") + path
 
-    def _ws_url(self, path: str, token: str) -> str:
+    def _ws_url(self, path: str) -> str:
+        """The socket's URL: no token in it (the first frame carries it, protocol.AuthFrame)."""
         parts = urlsplit(self.config.url.rstrip("/"))
         scheme = "wss" if parts.scheme == "https" else "ws"
-        return urlunsplit((scheme, parts.netloc, parts.path + path, f"token={quote(token)}", ""))
+        return urlunsplit((scheme, parts.netloc, parts.path + path, "", ""))
 
     async def _login(self, username: str, password: str, role: str) -> str:
         assert self._http is not None
@@ -294,8 +295,9 @@ class LoadTest:
                 token = await self._login(username, password, "agent")
                 try:
                     ws = await websockets.connect(
-                        self._ws_url("/ws/agent", token), open_timeout=self.config.request_timeout
+                        self._ws_url("/ws/agent"), open_timeout=self.config.request_timeout
                     )
+                    await ws.send(json.dumps({"type": "auth", "token": token}))
                 except (OSError, websockets.exceptions.WebSocketException) as exc:
                     raise LoadTestError(f"agent {username!r}: websocket refused: {exc}") from exc
                 ready = asyncio.get_running_loop().create_future()

@@ -12,7 +12,7 @@ import { AuthError, Session } from "./session.js";
 import { SHORTCUTS, actionFor } from "./shortcuts.js";
 
 const session = new Session("agent");
-const channel = new AgentChannel(() => session.token);
+const channel = new AgentChannel(() => session.freshToken());
 
 /** @type {{reason_codes: string[], queues: any[], crm_url_template?: string|null,
  *            canned_replies?: string[]}} */
@@ -80,7 +80,7 @@ async function loadConfig() {
 
 function expired() {
   channel.stop();
-  session.logout();
+  session.forget();
   location.reload();
 }
 

@@ -1,4 +1,9 @@
-// The agent websocket (/ws/agent?token=...): commands out, server messages in, in order.
+// The agent websocket (/ws/agent): commands out, server messages in, in order.
+//
+// The token never goes in the URL (access logs and proxies would keep it): the first frame
+// on the open socket is {"type": "auth", "token"} (protocol.AuthFrame). A close with
+// CLOSE_UNAUTHENTICATED or CLOSE_SESSION_ENDED (logged out, revoked, the user disabled or
+// its password changed) means sign in again: no reconnection.
 //
 // Every server message carries the channel's seq. After each (re)connection the page
 // sends hello (with the last seq it handled, once it has one) and holds what arrives until
@@ -16,9 +21,12 @@ const CLIENT_ID = sessionStorage.getItem(CLIENT_KEY) || `tab-${PAGE_NONCE}-${Dat
 sessionStorage.setItem(CLIENT_KEY, CLIENT_ID);
 export const CLOSE_REPLACED = 4000;
 export const CLOSE_OTHER_TAB = 4001;
+export const CLOSE_UNAUTHENTICATED = 4401;
+export const CLOSE_FORBIDDEN = 4403;
+export const CLOSE_SESSION_ENDED = 4410;
 
 export class AgentChannel extends EventTarget {
-  /** @param {() => string | null} token */
+  /** @param {() => string | null | Promise<string | null>} token the access token (renewed) */
   constructor(token) {
     super();
     this.token = token;
@@ -61,22 +69,28 @@ export class AgentChannel extends EventTarget {
     this.dispatchEvent(new CustomEvent("state", { detail: { state, detail } }));
   }
 
-  open() {
-    const token = this.token();
+  async open() {
+    let token = null;
+    try {
+      token = await this.token();
+    } catch {
+      token = null;
+    }
+    if (this.stopped) return;
     if (!token) {
       this.setState("disconnected", "the login has expired; sign in again");
       this.dispatchEvent(new CustomEvent("auth"));
       return;
     }
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    let url = `${scheme}//${location.host}/ws/agent?token=${encodeURIComponent(token)}` +
-      `&client=${encodeURIComponent(CLIENT_ID)}`;
+    let url = `${scheme}//${location.host}/ws/agent?client=${encodeURIComponent(CLIENT_ID)}`;
     if (this.takeover) url += "&takeover=1";
     this.takeover = false;
     const ws = new WebSocket(url);
     this.ws = ws;
     this.setState(this.attempt ? "reconnecting" : "connecting");
     ws.addEventListener("open", () => {
+      ws.send(JSON.stringify({ type: "auth", token }));
       this.attempt = 0;
       this.held = [];
       this.sendHello(true);
@@ -103,6 +117,16 @@ export class AgentChannel extends EventTarget {
         this.setState("disconnected", event.code === CLOSE_OTHER_TAB
           ? "open in another tab" : "moved to another tab");
         this.dispatchEvent(new CustomEvent("other_tab", { detail: { code: event.code } }));
+        return;
+      }
+      if (event.code === CLOSE_UNAUTHENTICATED || event.code === CLOSE_SESSION_ENDED) {
+        // the login is gone (expired, logged out elsewhere, revoked): sign in again
+        this.setState("disconnected", "the login has ended; sign in again");
+        this.dispatchEvent(new CustomEvent("auth"));
+        return;
+      }
+      if (event.code === CLOSE_FORBIDDEN) {
+        this.setState("disconnected", event.reason || "not allowed on the agent console");
         return;
       }
       if (event.code === 1008) {

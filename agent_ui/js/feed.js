@@ -1,12 +1,20 @@
 // The wallboard push feed (/ws/supervisor): one snapshot, then only what changed, at most
 // once per period (the server coalesces). Keeps the current tiles and agent rows, the
 // server's clock offset (times in state tick on the server's clock, not the browser's),
-// and reconnects with back-off; a reconnection starts from a fresh snapshot.
+// and reconnects with back-off; a reconnection starts from a fresh snapshot. The token goes
+// in the socket's first frame ({"type": "auth", "token"}), never in the URL.
 
 const RETRY_MS = [500, 1000, 2000, 5000];
+// protocol.py: the token was refused, the role may not read the feed, the session ended
+const CLOSE_UNAUTHENTICATED = 4401;
+const CLOSE_FORBIDDEN = 4403;
+const CLOSE_SESSION_ENDED = 4410;
 
 export class WallboardFeed extends EventTarget {
-  /** @param {() => string | null} token @param {number | null} period seconds, or the server's */
+  /**
+   * @param {() => string | null | Promise<string | null>} token
+   * @param {number | null} period seconds, or the server's
+   */
   constructor(token, period = null) {
     super();
     this.token = token;
@@ -51,19 +59,26 @@ export class WallboardFeed extends EventTarget {
     this.dispatchEvent(new CustomEvent("state", { detail: { state, detail } }));
   }
 
-  open() {
-    const token = this.token();
+  async open() {
+    let token = null;
+    try {
+      token = await this.token();
+    } catch {
+      token = null;
+    }
+    if (this.stopped) return;
     if (!token) {
       this.setState("disconnected", "not signed in");
       this.dispatchEvent(new CustomEvent("auth"));
       return;
     }
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    let url = `${scheme}//${location.host}/ws/supervisor?token=${encodeURIComponent(token)}`;
-    if (this.period) url += `&period=${this.period}`;
+    let url = `${scheme}//${location.host}/ws/supervisor`;
+    if (this.period) url += `?period=${this.period}`;
     const ws = new WebSocket(url);
     this.ws = ws;
     this.setState(this.attempt ? "reconnecting" : "connecting");
+    ws.addEventListener("open", () => ws.send(JSON.stringify({ type: "auth", token })));
     ws.addEventListener("message", (event) => {
       let msg;
       try {
@@ -77,6 +92,11 @@ export class WallboardFeed extends EventTarget {
       if (this.ws !== ws) return;
       this.ws = null;
       if (this.stopped) return;
+      if ([CLOSE_UNAUTHENTICATED, CLOSE_FORBIDDEN, CLOSE_SESSION_ENDED].includes(event.code)) {
+        this.setState("disconnected", "the token was refused or its session ended");
+        this.dispatchEvent(new CustomEvent("auth"));
+        return;
+      }
       if (event.code === 1006 && this.attempt > 2 && !this.queues.size) {
         // never got in: probably an expired or refused token
         this.dispatchEvent(new CustomEvent("auth"));
@@ -91,6 +111,7 @@ export class WallboardFeed extends EventTarget {
   /** @param {any} msg */
   receive(msg) {
     if (!msg || !msg.data) return;
+    if (msg.type !== "wallboard_snapshot" && msg.type !== "wallboard_update") return;
     const data = msg.data;
     this.messages += 1;
     this.offset = Number(data.now) - Date.now() / 1000;

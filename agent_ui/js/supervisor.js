@@ -13,7 +13,7 @@ import { ApiError, AuthError, Session, getBlob, sendJson } from "./session.js";
 
 const session = new Session("supervisor");
 // ?period=0.5 asks the server for faster updates (within its min_period_s)
-const feed = new WallboardFeed(() => session.token,
+const feed = new WallboardFeed(() => session.freshToken(),
   Number(new URLSearchParams(location.search).get("period")) || null);
 /** @type {{reason_codes: string[], queues: any[]}} */
 let config = { reason_codes: [], queues: [] };
@@ -67,7 +67,7 @@ function stop() {
 
 function expired() {
   stop();
-  session.logout();
+  session.forget();
   location.reload();
 }
 

@@ -6,15 +6,32 @@ import asyncio
 import functools
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from contactcenter.auth import Role, hash_password, needs_rehash, verify_password
 from contactcenter.store.db import Queryable, transaction
+from contactcenter.store.sessions import revoke_user_sessions
+
+T = TypeVar("T")
+
+
+class HashRunner(Protocol):
+    """Where scrypt runs (contactcenter.sessions.PasswordHasher: a bounded pool of its
+    own); without one, the default executor."""
+
+    def run(self, fn: Callable[[], T]) -> Awaitable[T]: ...
+
+
+async def _hash_work(runner: HashRunner | None, fn: Callable[[], T]) -> T:
+    if runner is None:
+        return await asyncio.to_thread(fn)
+    return await runner.run(fn)
+
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.@-]{1,64}$"
 USER_ID_PATTERN = r"^[A-Za-z0-9_.:@-]{1,64}$"
@@ -150,6 +167,7 @@ async def create_user(
     role: Role,
     display_name: str | None = None,
     user_id: str | None = None,
+    runner: HashRunner | None = None,
 ) -> User:
     """A new user; the id defaults to the lower-cased username (it appears in events)."""
     new = _NewUser(
@@ -159,7 +177,7 @@ async def create_user(
         user_id=user_id or username.lower(),
     )
     # scrypt takes ~0.1 s of CPU: keep the event loop responsive
-    password_hash = await asyncio.to_thread(hash_password, password)
+    password_hash = await _hash_work(runner, lambda: hash_password(password))
     try:
         row = await db.fetchrow(
             f"""INSERT INTO users (id, username, display_name, password_hash, role)
@@ -199,41 +217,60 @@ async def list_users(db: Queryable, *, role: Role | None = None) -> list[User]:
     return [_user(r) for r in rows]
 
 
-async def verify_credentials(db: Queryable, username: str, password: str) -> User | None:
+async def verify_credentials(
+    db: Queryable, username: str, password: str, *, runner: HashRunner | None = None
+) -> User | None:
     """The user when the password is right and the account enabled; None otherwise."""
     row = await db.fetchrow(
         f"SELECT {_USER_COLUMNS}, password_hash FROM users WHERE lower(username) = lower($1)",
         username,
     )
     if row is None:
-        await asyncio.to_thread(lambda: verify_password(password, _dummy_hash()))
+        await _hash_work(runner, lambda: verify_password(password, _dummy_hash()))
         return None
     stored = row["password_hash"]
-    if not await asyncio.to_thread(verify_password, password, stored) or row["disabled"]:
+    if not await _hash_work(runner, lambda: verify_password(password, stored)) or row["disabled"]:
         return None
     if needs_rehash(stored):
-        # the cost parameters were raised since this hash was made
-        await set_password(db, row["id"], password)
+        # the cost parameters were raised since this hash was made (same password: the
+        # user's sessions stay)
+        password_hash = await _hash_work(runner, lambda: hash_password(password))
+        await db.execute(
+            "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1",
+            row["id"],
+            password_hash,
+        )
     return _user({k: v for k, v in dict(row).items() if k != "password_hash"})
 
 
-async def set_password(db: Queryable, user_id: str, password: str) -> None:
-    password_hash = await asyncio.to_thread(hash_password, password)
-    status = await db.execute(
-        "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1",
-        user_id,
-        password_hash,
-    )
-    if status != "UPDATE 1":
-        raise UnknownUser(f"no user with id {user_id!r}")
+async def set_password(
+    db: Queryable, user_id: str, password: str, *, runner: HashRunner | None = None
+) -> None:
+    """A new password; every session of the user is revoked with it (migration 0008), so
+    a token taken before the change stops working. A running server must also hear of it
+    (contactcenter/session_api.py does both) to close the user's open sockets."""
+    password_hash = await _hash_work(runner, lambda: hash_password(password))
+    async with transaction(db) as conn:
+        status = await conn.execute(
+            "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1",
+            user_id,
+            password_hash,
+        )
+        if status != "UPDATE 1":
+            raise UnknownUser(f"no user with id {user_id!r}")
+        await revoke_user_sessions(conn, user_id, "password_changed")
 
 
 async def set_disabled(db: Queryable, user_id: str, disabled: bool) -> None:
-    status = await db.execute(
-        "UPDATE users SET disabled = $2, updated_at = now() WHERE id = $1", user_id, disabled
-    )
-    if status != "UPDATE 1":
-        raise UnknownUser(f"no user with id {user_id!r}")
+    """Disable (every session revoked with it) or enable a user."""
+    async with transaction(db) as conn:
+        status = await conn.execute(
+            "UPDATE users SET disabled = $2, updated_at = now() WHERE id = $1", user_id, disabled
+        )
+        if status != "UPDATE 1":
+            raise UnknownUser(f"no user with id {user_id!r}")
+        if disabled:
+            await revoke_user_sessions(conn, user_id, "user_disabled")
 
 
 async def save_agent_profile(db: Queryable, agent_id: str, profile: AgentProfileIn) -> AgentProfile:

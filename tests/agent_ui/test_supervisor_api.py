@@ -23,6 +23,7 @@ from contactcenter.store.users import get_agent_profile
 from tests.agent_ui.support import patient_config
 from tests.contactcenter.server_support import (
     add_agent,
+    authed_ws,
     bearer,
     console,
     gateway_headers,
@@ -57,7 +58,7 @@ async def test_feed_is_coalesced_and_carries_only_changes(
     scheduler = ManualScheduler()
     async with running_app(cc_settings, db, patient_config(), scheduler=scheduler) as client:
         sup = token(cc_settings, "sam", "supervisor")
-        ws = await client.ws_connect(f"/ws/supervisor?token={sup}&period=0.5")
+        ws = await authed_ws(client.ws_connect, "/ws/supervisor?period=0.5", sup)
         snap = await receive(ws)
         assert snap["type"] == "wallboard_snapshot"
         data = snap["data"]
@@ -261,7 +262,7 @@ async def test_interval_report_matches_the_call_log_and_the_wallboard_token(
         assert resp.status == 201, await resp.text()
         issued = await resp.json()
         assert issued["expires_at"] > time.time() + 29 * 86400
-        ws = await client.ws_connect(f"/ws/supervisor?token={issued['token']}")
+        ws = await authed_ws(client.ws_connect, "/ws/supervisor", issued["token"])
         snap = await receive(ws)
         assert snap["data"]["read_only"] is True
         await ws.close()
@@ -279,17 +280,17 @@ async def test_a_second_tab_is_refused_unless_it_takes_over(
     await add_agent(db, "alice", {"sales": 8})
     async with running_app(cc_settings, db) as client:
         tok = token(cc_settings, "alice", "agent")
-        first = await client.ws_connect(f"/ws/agent?token={tok}&client=tab-a")
+        first = await authed_ws(client.ws_connect, "/ws/agent?client=tab-a", tok)
         await receive(first)  # agent_state
-        second = await client.ws_connect(f"/ws/agent?token={tok}&client=tab-b")
+        second = await authed_ws(client.ws_connect, "/ws/agent?client=tab-b", tok)
         msg = await second.receive(timeout=5)
         assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 4001
         # the first is untouched; the same tab reconnecting replaces itself
-        again = await client.ws_connect(f"/ws/agent?token={tok}&client=tab-a")
+        again = await authed_ws(client.ws_connect, "/ws/agent?client=tab-a", tok)
         await receive(again)
         closed = await first.receive(timeout=5)
         assert closed.type == aiohttp.WSMsgType.CLOSE and closed.data == 4000
-        taker = await client.ws_connect(f"/ws/agent?token={tok}&client=tab-b&takeover=1")
+        taker = await authed_ws(client.ws_connect, "/ws/agent?client=tab-b&takeover=1", tok)
         assert (await receive(taker))["type"] == "agent_state"
         closed = await again.receive(timeout=5)
         assert closed.data == 4000

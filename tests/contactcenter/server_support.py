@@ -15,6 +15,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from contactcenter.accesslog import RedactingAccessLogger
 from contactcenter.app import create_app, load_routing_config
 from contactcenter.auth import issue_token
 from contactcenter.carrier import Carrier, CarrierConfig, OutboundRecord
@@ -46,8 +47,14 @@ async def running_app(
         dnis_map={"+18005550100": "sales"},
         scheduler=scheduler,
     )
-    async with TestServer(app, host="127.0.0.1") as server, TestClient(server) as client:
-        yield client
+    server = TestServer(app, host="127.0.0.1")
+    # the production access log (token-like parameters redacted, contactcenter/accesslog.py)
+    await server.start_server(access_log_class=RedactingAccessLogger)
+    try:
+        async with TestClient(server) as client:
+            yield client
+    finally:
+        await server.close()
 
 
 async def until(
@@ -177,11 +184,25 @@ class Console(SocketClient):
         return await asyncio.wait_for(wait(), 5.0)
 
 
+async def authed_ws(
+    connect: Callable[..., Awaitable[aiohttp.ClientWebSocketResponse]],
+    url: str,
+    bearer_token: str,
+    **kwargs: Any,
+) -> aiohttp.ClientWebSocketResponse:
+    """A socket of ``/ws/agent`` or ``/ws/supervisor`` (``connect``: a client's
+    ``ws_connect``), authenticated as the browser does: the first frame carries the token
+    (``protocol.AuthFrame``), never the URL."""
+    ws = await connect(url, **kwargs)
+    await ws.send_json({"type": "auth", "token": bearer_token})
+    return ws
+
+
 @asynccontextmanager
 async def console(
     client: TestClient[Any, Any], settings: Settings, agent_id: str
 ) -> AsyncIterator[Console]:
-    ws = await client.ws_connect(f"/ws/agent?token={token(settings, agent_id, 'agent')}")
+    ws = await authed_ws(client.ws_connect, "/ws/agent", token(settings, agent_id, "agent"))
     try:
         yield Console(ws)
     finally:

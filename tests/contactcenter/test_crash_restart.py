@@ -32,6 +32,7 @@ from tests.contactcenter.server_support import (
     PASSWORD,
     Console,
     add_agent,
+    authed_ws,
     gateway_headers,
 )
 
@@ -124,7 +125,7 @@ async def _call(http: aiohttp.ClientSession, url: str, gw: dict[str, str], cid: 
 
 async def _login(http: aiohttp.ClientSession, url: str, token: str) -> tuple[Console, str]:
     """A console that says hello; the console and the server session it was told."""
-    console = Console(await http.ws_connect(f"{url}/ws/agent?token={token}"))
+    console = Console(await authed_ws(http.ws_connect, f"{url}/ws/agent", token))
     hello = await console.command("hello")
     assert hello["type"] == "reply", hello
     return console, str(hello["data"]["session"])
@@ -214,7 +215,7 @@ async def test_contacts_survive_a_sigkill(
             gateway_ws = await http.ws_connect(f"{server.url}/gateway/ws", headers=gw)
 
             # bob's console comes back: he still holds crash-4, connected
-            bob = Console(await http.ws_connect(f"{server.url}/ws/agent?token={tokens['bob']}"))
+            bob = Console(await authed_ws(http.ws_connect, f"{server.url}/ws/agent", tokens["bob"]))
             hello = await bob.command("hello", last_seq=3, session=bob_session)
             assert hello["type"] == "reply", hello
             assert hello["data"]["gap"] is True and hello["data"]["session"] != bob_session
@@ -222,13 +223,17 @@ async def test_contacts_survive_a_sigkill(
             assert hello["data"]["agent_state"]["contacts"] == {"crash-4": "connected"}
 
             # carol's comes back: the wrap-up of crash-5 is still open
-            carol = Console(await http.ws_connect(f"{server.url}/ws/agent?token={tokens['carol']}"))
+            carol = Console(
+                await authed_ws(http.ws_connect, f"{server.url}/ws/agent", tokens["carol"])
+            )
             hello = await carol.command("hello", last_seq=3, session=carol_session)
             assert hello["data"]["agent_state"]["contacts"] == {"crash-5": "wrap_up"}
             assert hello["data"]["agent_state"]["activity"] == "wrap_up"
 
             # alice's console is given the offer made while it was away
-            alice = Console(await http.ws_connect(f"{server.url}/ws/agent?token={tokens['alice']}"))
+            alice = Console(
+                await authed_ws(http.ws_connect, f"{server.url}/ws/agent", tokens["alice"])
+            )
             hello = await alice.command("hello", last_seq=offer["seq"], session=alice_session)
             assert hello["type"] == "reply" and hello["data"]["replayed"] >= 1
             again = await alice.next("offer", contact_id="crash-1", timeout=10)

@@ -29,6 +29,7 @@ from tests.contactcenter.server_support import (
     CONFIG_DIR,
     Console,
     add_agent,
+    authed_ws,
     gateway_headers,
 )
 from tests.contactcenter.test_crash_restart import ServerProcess
@@ -232,7 +233,7 @@ async def test_ivr_sessions_survive_a_sigkill(
                 assert resp.status == 200, await resp.text()
                 assert (await resp.json())["state"] == "done"
             await gateway.next("play", "ivr-kept")  # queue_hold
-            alice = Console(await http.ws_connect(f"{server.url}/ws/agent?token={alice_token}"))
+            alice = Console(await authed_ws(http.ws_connect, f"{server.url}/ws/agent", alice_token))
             assert (await alice.command("hello"))["type"] == "reply"
             assert (await alice.command("set_status", status="available"))["type"] == "reply"
             offer = await alice.next("offer", contact_id="ivr-kept", timeout=10)

@@ -240,6 +240,9 @@ def test_the_close_codes_are_distinct_websocket_codes() -> None:
         "CLOSE_GATEWAY_TAKEN_OVER": 4010,
         "CLOSE_GATEWAY_REFUSED": 4011,
         "CLOSE_CHAT_LIMITED": 4029,
+        "CLOSE_UNAUTHENTICATED": 4401,
+        "CLOSE_FORBIDDEN": 4403,
+        "CLOSE_SESSION_ENDED": 4410,
     }
 
 

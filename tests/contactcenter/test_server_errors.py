@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aiohttp
@@ -110,20 +111,35 @@ async def test_http_auth_errors_are_json(db: asyncpg.Pool, cc_settings: Settings
 
 
 @pytest.mark.parametrize(
-    ("query", "status"),
-    [("", 401), ("?token=forged.token", 401), ("?token={sue}", 403)],
+    ("auth", "close", "code"),
+    [
+        ("forged.token", 4401, "token_malformed"),
+        ("{sue}", 4403, "forbidden"),
+        ("not-json", 4401, "auth_required"),
+    ],
 )
 async def test_agent_socket_refuses_bad_tokens_and_roles(
-    db: asyncpg.Pool, cc_settings: Settings, query: str, status: int
+    db: asyncpg.Pool, cc_settings: Settings, auth: str, close: int, code: str
 ) -> None:
+    """The socket authenticates with its first frame; a bad one gets an error frame naming
+    why and the close code of protocol.py. A token in the URL is refused outright."""
     async with running_app(cc_settings, db) as client:
-        url = "/ws/agent" + query.format(sue=token(cc_settings, "sue", "supervisor"))
+        sue = token(cc_settings, "sue", "supervisor")
+        ws = await client.ws_connect("/ws/agent")
+        if auth == "not-json":
+            await ws.send_str("hello")
+        else:
+            await ws.send_json({"type": "auth", "token": auth.format(sue=sue)})
+        msg = await ws.receive(timeout=5)
+        assert msg.type == aiohttp.WSMsgType.TEXT
+        assert json.loads(msg.data)["data"]["code"] == code
+        msg = await ws.receive(timeout=5)
+        assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == close
         with pytest.raises(aiohttp.WSServerHandshakeError) as info:
-            await client.ws_connect(url)
-        assert info.value.status == status
-        resp = await client.get(url)
-        assert resp.status == status
-        assert "code" in await error_of(resp)
+            await client.ws_connect(f"/ws/agent?token={sue}")
+        assert info.value.status == 400
+        resp = await client.get(f"/ws/agent?token={sue}")
+        assert (await error_of(resp))["code"] == "token_in_url"
 
 
 async def test_duplicate_call_and_hangup(db: asyncpg.Pool, cc_settings: Settings) -> None:

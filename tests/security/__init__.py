@@ -1,0 +1,1 @@
+"""Issue 13: sessions, socket authentication, login throttling, replay bounds."""

@@ -1,4 +1,5 @@
-"""Fixtures of the security and fault tests: a PostgreSQL the test itself crashes.
+"""Fixtures of the security and fault tests: a PostgreSQL the test itself crashes, and the
+browser of the page tests (tests/agent_ui/conftest.py) for the console's session handling.
 
 ``crashable_pg``: a PostgreSQL server of this test alone (pgserver's binaries in a fresh
 data directory), with ``crash()`` (SIGKILL to the postmaster and every backend: what a
@@ -18,7 +19,10 @@ from typing import Any
 import psutil
 import pytest
 
+from tests.agent_ui.conftest import browser
 from tests.conftest import embedded_pg_parent
+
+__all__ = ["CrashablePostgres", "browser", "crashable_pg"]
 
 
 class CrashablePostgres:
