@@ -41,9 +41,6 @@ place; contacts in hand stay with it until ended (the logout is then pending).""
 WRITE_BUFFER_LIMIT = 1 << 20
 """A console with this many unsent bytes is closed as too slow (it resumes from its last
 seq on reconnect)."""
-# aiohttp closes the socket (1009) above this; between MAX_FRAME_BYTES and this the
-# console gets an error reply instead, so ordinary mistakes never cost the connection.
-WS_MAX_MSG = 4 * p.MAX_FRAME_BYTES
 
 
 class AgentChannel:
@@ -191,7 +188,7 @@ class Hub:
                 "no_agent_profile",
                 f"user {agent_id!r} has no enabled agent profile; ask an administrator",
             )
-        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=WS_MAX_MSG)
+        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=p.AGENT_SOCKET_MAX_BYTES)
         await ws.prepare(request)
         ch = self.channel(agent_id)
         client = request.query.get("client") or None

@@ -4,13 +4,13 @@ service (settings, the database pool). The services' own keys are in appkeys.py.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 from typing import Any, NoReturn
 
 import asyncpg
 from aiohttp import web
 
+from contactcenter import jsonin
 from contactcenter.auth import RoleError, TokenClaims, TokenError, require_role, verify_token
 from contactcenter.settings import Settings
 
@@ -81,45 +81,26 @@ def authenticate(
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object body, bounded in size; 400/413 JSON errors otherwise."""
+    """The request's JSON object body, bounded in size and decoded by ``jsonin.loads``
+    (depth, finite numbers, storable text); 413, or 400 naming the ``field`` to blame."""
     if request.content_length is not None and request.content_length > MAX_JSON_BODY:
         fail(413, "body_too_large", f"request body exceeds {MAX_JSON_BODY} bytes")
-    raw = await request.content.read(MAX_JSON_BODY + 1)
+    raw = bytearray()
+    while len(raw) <= MAX_JSON_BODY:  # one read may return only the first chunk
+        chunk = await request.content.read(MAX_JSON_BODY + 1 - len(raw))
+        if not chunk:
+            break
+        raw += chunk
     if len(raw) > MAX_JSON_BODY:
         fail(413, "body_too_large", f"request body exceeds {MAX_JSON_BODY} bytes")
     try:
-        data = json.loads(raw or b"null", parse_constant=_no_constant)
-    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
-        fail(400, "bad_json", f"body is not valid JSON: {exc}")
+        data = jsonin.loads(bytes(raw) or b"null")
+    except jsonin.BadJson as exc:
+        extra = {} if exc.field is None else {"field": exc.field}
+        raise web.HTTPBadRequest(
+            text=json_error(400, exc.code, f"body refused: {exc.message}", **extra).text,
+            content_type="application/json",
+        ) from None
     if not isinstance(data, dict):
         fail(400, "bad_request", "body must be a JSON object")
-    if (bad := _unstorable_text(data)) is not None:
-        fail(400, "bad_text", f"body holds text that cannot be stored ({bad})")
     return data
-
-
-def _no_constant(name: str) -> Any:
-    # NaN and Infinity are not JSON; the event log (allow_nan=False) would refuse them
-    # only after the engine had acted on them.
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _unstorable_text(data: Any) -> str | None:
-    """Why some string (key or value) cannot go into PostgreSQL text/jsonb, or None:
-    a NUL character, or a lone surrogate (not encodable as UTF-8)."""
-    stack = [data]
-    while stack:  # iterative: nesting depth is the client's choice
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, str):
-            if "\x00" in item:
-                return "a NUL character"
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return "an unpaired UTF-16 surrogate"
-    return None
