@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from typing import Any
 
 MAX_DEPTH = 32
@@ -43,12 +44,17 @@ class BadJson(ValueError):
         self.field = field
 
 
+_refusals = threading.local()
+"""``any``: whether the decode running in this thread has refused a number."""
+
+
 class _Refused:
     """A number the parser met and refused; found with its path after parsing."""
 
     __slots__ = ("text", "why")
 
     def __init__(self, text: str, why: str) -> None:
+        _refusals.any = True
         self.text = text if len(text) <= 24 else text[:20] + "..."
         self.why = why
 
@@ -67,6 +73,9 @@ def _int(text: str) -> int | _Refused:
 
 def _constant(name: str) -> _Refused:
     return _Refused(name, "is not a JSON number")
+
+
+_DECODER = json.JSONDecoder(parse_float=_float, parse_int=_int, parse_constant=_constant)
 
 
 def check_depth(text: str, max_depth: int = MAX_DEPTH) -> None:
@@ -95,13 +104,18 @@ def loads(raw: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     else:
         text = raw
     check_depth(text, max_depth)
+    _refusals.any = False
     try:
-        data = json.loads(text, parse_float=_float, parse_int=_int, parse_constant=_constant)
+        data = _DECODER.decode(text)
     except RecursionError:  # not reached below the depth limit; kept as a last guard
         raise BadJson("too_deep", "JSON nests too deeply") from None
     except ValueError as exc:
         raise BadJson("bad_json", f"not valid JSON: {exc}") from None
-    _check_values(data)
+    # The walk that names the culprit runs only when there may be one: a refused number,
+    # or an escape (``\u0000``, ``\ud800``) or a surrogate in the text. JSON forbids a raw
+    # NUL inside strings, and valid UTF-8 holds no surrogates.
+    if _refusals.any or "\\u" in text or (isinstance(raw, str) and unstorable(text) is not None):
+        _check_values(data)
     return data
 
 
