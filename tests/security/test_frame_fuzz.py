@@ -23,7 +23,7 @@ import aiohttp
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
@@ -167,7 +167,7 @@ def near_valid(draw: st.DrawFn, models: dict[str, type[BaseModel]]) -> dict[str,
 def gateway_frames(draw: st.DrawFn) -> dict[str, Any]:
     """Reports of the gateway: ``ack``/``ping``/``originate_result`` (its ``data`` with
     plausible or wrong fields) or a wrong ``type``, with ``seq`` sometimes odd."""
-    kinds = st.sampled_from([*p.GATEWAY_REPORT_TYPES, p.GATEWAY_ORIGINATE_RESULT])
+    kinds = st.sampled_from([*p.GATEWAY_REPORT_TYPES, *[p.GATEWAY_ORIGINATE_RESULT] * 3])
     kind = draw(kinds if draw(st.integers(0, 3)) else _scalars)
     frame: dict[str, Any] = {"type": kind}
     if draw(st.booleans()):
@@ -176,7 +176,7 @@ def gateway_frames(draw: st.DrawFn) -> dict[str, Any]:
         "call_id": st.sampled_from(["c1", "cmp-x-1-1"]),
         "result": st.sampled_from(p.DIAL_RESULTS),
         "amd": st.sampled_from(["human", "machine"]),
-        "amd_latency_s": st.floats(-1, 40),
+        "amd_latency_s": st.floats(0, 30),
     }
     assert set(plausible) == set(OriginateResultIn.model_fields)
     data: dict[str, Any] = {}
@@ -184,15 +184,17 @@ def gateway_frames(draw: st.DrawFn) -> dict[str, Any]:
         how = draw(st.integers(0, 7))
         if how:  # else missing
             data[name] = draw(values if how > 1 else _scalars)
-    if draw(st.integers(0, 5)) == 0:
+    if draw(st.integers(0, 7)) == 0:
         data[draw(_text)] = draw(json_values)
-    frame["data"] = data if draw(st.integers(0, 4)) else draw(json_values)
+    frame["data"] = data if draw(st.integers(0, 7)) else draw(json_values)
     return frame
 
 
 def frames(near: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[str]:
     """What a socket is sent: mostly near-valid frames, then any JSON, then text."""
     return st.one_of(
+        near.map(encode),
+        near.map(encode),
         near.map(encode),
         near.map(encode),
         json_values.map(encode),
@@ -315,20 +317,44 @@ class Target:
             self.answers[answer["data"].get("code") or answer["type"]] += 1
 
 
+COMMON_EXAMPLES = [
+    "[" * 2000 + "]" * 2000,
+    '{"type":"hello","id":1,"last_seq":1e400}',
+    "{nope",
+    '{"type":"\\u0000"}',
+]
+EXAMPLES_OF: dict[SocketKind, list[str]] = {
+    "agent": [
+        '{"type":"dance","id":"x"}',
+        '{"type":"accept","id":"x"}',
+        '{"type":"accept","id":"x","contact_id":"nope"}',
+    ],
+    "supervisor": ["{}"],
+    "chat": ['{"type":"dance"}', '{"type":"start"}', '{"type":"message","text":"hi"}'],
+    "gateway": [
+        '{"type":"dance"}',
+        '{"type":"originate_result","data":{}}',
+        '{"type":"originate_result","data":{"call_id":"c1","result":"busy"}}',
+    ],
+}
+"""Run first, every time (then the generated ones): each reaches one of ``SEEN``."""
+
+
 def fuzz(kind: SocketKind, target: Target) -> Callable[[], None]:
     """The hypothesis run over one socket (synchronous: call it in a thread)."""
 
-    @settings(
+    def answered(frame: str) -> None:
+        target.run(target.exchange(kind, frame))
+
+    run = given(frame=FRAMES[kind])(answered)
+    for frame in COMMON_EXAMPLES + EXAMPLES_OF[kind]:
+        run = example(frame=frame)(run)
+    return settings(
         max_examples=EXAMPLES,
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
-    @given(frame=FRAMES[kind])
-    def answered(frame: str) -> None:
-        target.run(target.exchange(kind, frame))
-
-    return answered
+    )(run)
 
 
 SEEN: dict[SocketKind, set[str]] = {
@@ -351,8 +377,9 @@ SEEN: dict[SocketKind, set[str]] = {
         "unknown_contact",
     },
 }
-"""Answers each socket's run must have drawn at least once: it reached the decoder's every
-refusal, the frame validation and (``unknown_contact``, ``no_chat``) the services."""
+"""Answers each socket's run must have drawn at least once (the explicit examples see to
+it): the decoder's refusals, the frame validation and (``unknown_contact``, ``no_chat``)
+the services behind it; the counts show how the generated frames spread."""
 
 
 async def test_fuzzed_frames_get_typed_answers_and_the_server_stays_up(
