@@ -80,21 +80,29 @@ def authenticate(
     return Authenticator(request.app[SETTINGS]).check(request, roles, query_token=query_token)
 
 
-async def read_json(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object body, bounded in size and decoded by ``jsonin.loads``
-    (depth, finite numbers, storable text); 413, or 400 naming the ``field`` to blame."""
-    if request.content_length is not None and request.content_length > MAX_JSON_BODY:
-        fail(413, "body_too_large", f"request body exceeds {MAX_JSON_BODY} bytes")
+async def read_body(request: web.Request, limit: int) -> bytes | None:
+    """The request's whole body, or None as soon as it exceeds ``limit`` bytes (the rest
+    is not read). A single ``read(n)`` may return only the first chunk of a chunked body:
+    this reads until the end."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
     raw = bytearray()
-    while len(raw) <= MAX_JSON_BODY:  # one read may return only the first chunk
-        chunk = await request.content.read(MAX_JSON_BODY + 1 - len(raw))
+    while len(raw) <= limit:
+        chunk = await request.content.read(limit + 1 - len(raw))
         if not chunk:
             break
         raw += chunk
-    if len(raw) > MAX_JSON_BODY:
+    return bytes(raw) if len(raw) <= limit else None
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object body, bounded in size and decoded by ``jsonin.loads``
+    (depth, finite numbers, storable text); 413, or 400 naming the ``field`` to blame."""
+    raw = await read_body(request, MAX_JSON_BODY)
+    if raw is None:
         fail(413, "body_too_large", f"request body exceeds {MAX_JSON_BODY} bytes")
     try:
-        data = jsonin.loads(bytes(raw) or b"null")
+        data = jsonin.loads(raw or b"null")
     except jsonin.BadJson as exc:
         extra = {} if exc.field is None else {"field": exc.field}
         raise web.HTTPBadRequest(

@@ -7,6 +7,7 @@ real socket and real PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -27,6 +28,7 @@ from tests.contactcenter.server_support import (
     open_socket,
     running_app,
 )
+from tests.contactcenter.test_campaign_support import campaign_app
 
 BIG = '{"call_id":"big1","queue":"sales","data":{"x":1e400}}'
 """The issue's request, byte for byte."""
@@ -169,6 +171,42 @@ async def test_oversize_bodies_are_413(db: asyncpg.Pool, cc_settings: Settings, 
         resp = await client.post(path, data=chunks(), headers=gateway_headers(cc_settings))
         assert resp.status == 413
         assert (await error_of(resp))["code"] == "body_too_large"
+
+
+async def test_a_chunked_body_is_read_whole_not_only_its_first_chunk(
+    db: asyncpg.Pool, cc_settings: Settings
+) -> None:
+    """A campaign list sent without Content-Length, in many chunks: every row counts (one
+    ``read(n)`` returns only what has arrived, which silently dropped the rest)."""
+    admin = bearer(cc_settings, "root", "admin")
+    rows = 400
+    listing = "number,name\n" + "".join(f"+1212555{i:04d},N{i}\n" for i in range(rows))
+
+    async def chunks() -> Any:
+        for start in range(0, len(listing), 512):
+            yield listing[start : start + 512].encode()
+            await asyncio.sleep(0)
+
+    async with campaign_app(cc_settings, db) as client:
+        resp = await client.post(
+            "/api/campaigns",
+            headers=admin,
+            json={
+                "id": "chunky",
+                "name": "Chunked list",
+                "queue": "outbound",
+                "mode": "progressive",
+                "calling_window": {"start": "09:00", "end": "20:00"},
+            },
+        )
+        assert resp.status == 201, await resp.text()
+        resp = await client.post(
+            "/api/campaigns/chunky/contacts",
+            data=chunks(),
+            headers={**admin, "Content-Type": "text/csv"},
+        )
+        assert resp.status == 200, await resp.text()
+        assert (await resp.json())["accepted"] == rows
 
 
 # --- websockets --------------------------------------------------------------------------------
