@@ -75,9 +75,6 @@ from routing.events import (
 
 log = logging.getLogger(__name__)
 
-WS_MAX_MSG = 64 * 1024
-"""aiohttp closes the socket above this; smaller frames too large for the protocol
-(``protocol.MAX_VISITOR_FRAME_BYTES``) get an error instead."""
 MAX_LINES = 500
 """Lines of one chat; beyond, messages are refused (a runaway script, not a customer)."""
 REPLAY_BUFFER = 600
@@ -639,6 +636,9 @@ class VisitorSocket:
                     self.error(exc.code, str(exc))
                 except (RoutingError, AcdUnavailable) as exc:
                     self.error(getattr(exc, "code", "refused"), str(exc))
+                except Exception:
+                    log.exception("chat visitor frame failed")
+                    self.error("internal", "the server failed on this frame; it has been logged")
         finally:
             self.detach()
             with contextlib.suppress(Exception):
@@ -753,7 +753,7 @@ async def visitor_ws(service: ChatService, request: web.Request) -> web.StreamRe
         log.debug("chat socket refused (%s) for %s", refusal.limit, client)
         return refusal.response()
     try:
-        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=WS_MAX_MSG)
+        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=p.VISITOR_SOCKET_MAX_BYTES)
         await ws.prepare(request)
         await VisitorSocket(service, ws, client).run()
     finally:

@@ -10,6 +10,7 @@ alive, unless it asks ``?takeover=1`` (logged, and the first is closed).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections import deque
@@ -216,7 +217,7 @@ class Gateway:
                 ),
                 content_type="application/json",
             )
-        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=p.MAX_FRAME_BYTES)
+        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=p.GATEWAY_SOCKET_MAX_BYTES)
         await ws.prepare(request)
         transport = request.transport
         if transport is None:  # gone already
@@ -230,61 +231,44 @@ class Gateway:
         log.info("%s connected", peer)
         try:
             async for msg in ws:
-                if msg.type == WSMsgType.TEXT:
+                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                     await self._from_gateway(ws, msg.data)
         finally:
             self.link.detach(ws)
         return ws
 
-    async def _from_gateway(self, ws: web.WebSocketResponse, raw: str) -> None:
+    async def _from_gateway(self, ws: web.WebSocketResponse, raw: str | bytes) -> None:
         # The gateway acknowledges commands and reports originate results; anything else
         # is answered with an error so a misbehaving integration hears about it.
         try:
-            data = json.loads(raw)
-        except ValueError as exc:
-            await ws.send_json(
-                {"type": p.GATEWAY_ERROR, "data": {"code": "bad_json", "message": str(exc)}}
-            )
+            kind, data = p.parse_gateway_frame(raw)
+        except p.ProtocolError as exc:
+            await self._error(ws, exc.code, exc.message)
             return
-        kind = data.get("type") if isinstance(data, dict) else None
         if kind == p.GATEWAY_ORIGINATE_RESULT:
             await self._originate_result(ws, data.get("data"))
-        elif kind not in (p.GATEWAY_ACK, p.GATEWAY_PING):
-            await ws.send_json(
-                {
-                    "type": p.GATEWAY_ERROR,
-                    "data": {
-                        "code": "unknown_type",
-                        "message": f"unknown message type {kind!r}; "
-                        "the gateway sends 'ack' (with the seq of a command), 'ping' or "
-                        "'originate_result'",
-                    },
-                }
-            )
+
+    async def _error(
+        self, ws: web.WebSocketResponse, code: str, message: str, call_id: str | None = None
+    ) -> None:
+        with contextlib.suppress(ConnectionError, RuntimeError):  # the gateway is gone
+            await ws.send_str(p.gateway_error(code, message, call_id))
 
     async def _originate_result(self, ws: web.WebSocketResponse, data: Any) -> None:
         call_id = data.get("call_id") if isinstance(data, dict) else None
+        call_id = call_id if isinstance(call_id, str) and len(call_id) <= 64 else None
         try:
             body = OriginateResultIn.model_validate(data)
             if self.campaign_results is None or not await self.campaign_results(body):
                 await self.dialer.result(body.call_id, body.result)
         except ValidationError as exc:
-            await ws.send_json(
-                {
-                    "type": p.GATEWAY_ERROR,
-                    "data": {
-                        "code": "invalid_result",
-                        "message": invalid(exc),
-                        "call_id": call_id,
-                    },
-                }
-            )
+            await self._error(ws, "invalid_result", invalid(exc), call_id)
         except (RoutingError, AcdUnavailable) as exc:
-            await ws.send_json(
-                {
-                    "type": p.GATEWAY_ERROR,
-                    "data": {"code": exc.code, "message": str(exc), "call_id": call_id},
-                }
+            await self._error(ws, exc.code, str(exc), call_id)
+        except Exception:
+            log.exception("gateway originate_result for %s failed", call_id)
+            await self._error(
+                ws, "internal", "the server failed on this result; it has been logged", call_id
             )
 
     # --- calls in ----------------------------------------------------------------------------

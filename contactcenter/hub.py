@@ -58,9 +58,6 @@ REPLAY_MESSAGES_PER_S = 500
 """Replay budget of one console: messages per second (``hello``/``resume``), with a burst
 of twice that; a console asking for more gets ``replay_throttled`` (and ``retry_after_s``)
 instead of its replay, so a client looping on ``hello last_seq=0`` cannot stall others."""
-# aiohttp closes the socket (1009) above this; between MAX_FRAME_BYTES and this the
-# console gets an error reply instead, so ordinary mistakes never cost the connection.
-WS_MAX_MSG = 4 * p.MAX_FRAME_BYTES
 
 
 class AgentChannel:
@@ -251,7 +248,7 @@ class Hub:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         refuse_token_in_url(request)
-        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=WS_MAX_MSG)
+        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=p.AGENT_SOCKET_MAX_BYTES)
         await ws.prepare(request)
         claims = await authenticate_socket(
             self.auth, request, ws, {"agent"}, self.scheduler, self.auth_timeout_s

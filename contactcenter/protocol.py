@@ -28,8 +28,21 @@ from pydantic import (
 )
 from pydantic_core import to_jsonable_python
 
+from contactcenter import jsonin
+
 MAX_FRAME_BYTES = 64 * 1024
 """Larger client frames are refused (a console never needs more; notes are bounded)."""
+
+# What each socket's ``WebSocketResponse(max_msg_size=...)`` takes: a larger frame closes
+# the socket with ``CLOSE_TOO_LARGE`` (aiohttp does it, before reading the frame whole);
+# below that, a frame over its kind's own limit gets an ``error`` frame and the socket
+# stays open.
+AGENT_SOCKET_MAX_BYTES = 4 * MAX_FRAME_BYTES
+GATEWAY_SOCKET_MAX_BYTES = 4 * MAX_FRAME_BYTES
+VISITOR_SOCKET_MAX_BYTES = MAX_FRAME_BYTES
+WALLBOARD_SOCKET_MAX_BYTES = 4096
+"""The wallboard's socket carries nothing from the client; it answers any frame with an
+``error``."""
 MAX_NOTES = 4000
 
 CommandId = Annotated[str, Field(min_length=1, max_length=64)] | int
@@ -329,25 +342,39 @@ class ProtocolError(Exception):
         self.command_id = command_id
 
 
-def parse_command(raw: str | bytes) -> AgentCommand:
-    """One client frame as a validated command, or ``ProtocolError`` naming the problem."""
-    if len(raw) > MAX_FRAME_BYTES:
+def decode_frame(raw: str | bytes, max_bytes: int = MAX_FRAME_BYTES) -> Any:
+    """A client frame's JSON, from the server's one decoder (``jsonin.loads``: nesting at
+    most ``jsonin.MAX_DEPTH`` deep, finite numbers, storable text), or ``ProtocolError``:
+    ``frame_too_large``, ``bad_json``, ``too_deep``, ``bad_number`` or ``bad_text`` (the
+    message names the field to blame). Every socket reads its frames through here."""
+    if len(raw) > max_bytes:
         raise ProtocolError(
-            "frame_too_large", f"frame of {len(raw)} bytes exceeds {MAX_FRAME_BYTES} bytes"
+            "frame_too_large", f"frame of {len(raw)} bytes exceeds {max_bytes} bytes"
         )
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ProtocolError("bad_json", f"not valid JSON: {exc}") from None
+        return jsonin.loads(raw)
+    except jsonin.BadJson as exc:
+        raise ProtocolError(exc.code, exc.message) from None
+
+
+def _command_id(data: dict[str, Any]) -> str | int | None:
+    raw_id = data.get("id")
+    if isinstance(raw_id, str) and 1 <= len(raw_id) <= 64:
+        return raw_id
+    return raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) else None
+
+
+def parse_command(raw: str | bytes) -> AgentCommand:
+    """One client frame as a validated command, or ``ProtocolError`` naming the problem."""
+    data = decode_frame(raw)
     if not isinstance(data, dict):
         raise ProtocolError("bad_message", "a command must be a JSON object")
-    raw_id = data.get("id")
-    command_id = raw_id if isinstance(raw_id, str | int) and not isinstance(raw_id, bool) else None
+    command_id = _command_id(data)
     kind = data.get("type")
     if kind not in COMMAND_TYPES:
         raise ProtocolError(
             "unknown_type",
-            f"unknown command type {kind!r}; use one of {list(COMMAND_TYPES)}",
+            f"unknown command type {shown(kind)}; use one of {list(COMMAND_TYPES)}",
             command_id,
         )
     try:
@@ -614,6 +641,13 @@ failed (fail-stop, node.py) and rebuilds its state from the log; reconnect with 
 CLOSE_TOO_SLOW = 1008
 """RFC 6455 "policy violation": the peer did not read its messages fast enough (its
 unsent backlog passed the limit); a console reconnects and resumes from its last seq."""
+CLOSE_BAD_DATA = 1007
+"""RFC 6455 "invalid frame payload data": a text frame that is not UTF-8 (aiohttp closes
+the socket; every socket kind)."""
+CLOSE_TOO_LARGE = 1009
+"""RFC 6455 "message too big": a frame over the socket's ``*_SOCKET_MAX_BYTES`` (aiohttp
+closes the socket; every socket kind). Smaller frames that are refused get an ``error``
+frame instead and the socket stays usable."""
 CLOSE_REPLACED = 4000
 """This connection was replaced by a newer one for the same thing: the same console (a
 reload, or another tab that chose "use here") or the same chat visitor (``resume``). The
@@ -707,6 +741,17 @@ WALLBOARD_SNAPSHOT = "wallboard_snapshot"
 """Everything, once per connection: ``WallboardSnapshotData``."""
 WALLBOARD_UPDATE = "wallboard_update"
 """Only what changed since the last message, at most once per period: ``WallboardUpdateData``."""
+
+
+WALLBOARD_ERROR: Final = "error"
+"""Unnumbered (``seq`` 0): the wallboard takes no frames from its client (actions are
+REST); each one is answered with ``WallboardErrorData`` (``code``: the decoder's, or
+``read_only``)."""
+
+
+class WallboardErrorData(BaseModel):
+    code: str
+    message: str
 
 
 class WallboardAgents(BaseModel):
@@ -879,14 +924,7 @@ class VisitorErrorData(BaseModel):
 
 def parse_visitor_frame(raw: str | bytes) -> VisitorFrame:
     """One visitor frame as a validated frame, or ``ProtocolError`` naming the problem."""
-    if len(raw) > MAX_VISITOR_FRAME_BYTES:
-        raise ProtocolError(
-            "frame_too_large", f"a frame may have at most {MAX_VISITOR_FRAME_BYTES} bytes"
-        )
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ProtocolError("bad_json", f"not valid JSON: {exc}") from None
+    data = decode_frame(raw, MAX_VISITOR_FRAME_BYTES)
     if not isinstance(data, dict) or data.get("type") not in VISITOR_FRAME_TYPES:
         raise ProtocolError(
             "unknown_type",
@@ -978,3 +1016,41 @@ GATEWAY_ORIGINATE_RESULT: Final = "originate_result"
 """``data``: ``call_id``, ``result`` (``DialResult``; campaigns also ``amd``,
 ``amd_latency_s``): see gateway_contract.OriginateResultIn."""
 GATEWAY_REPORT_TYPES: tuple[GatewayReportType, ...] = get_args(GatewayReportType)
+
+
+class GatewayErrorData(BaseModel):
+    """The ``data`` of a ``GATEWAY_ERROR`` frame."""
+
+    code: str
+    message: str
+    call_id: str | None = None
+
+
+def parse_gateway_frame(raw: str | bytes) -> tuple[GatewayReportType, dict[str, Any]]:
+    """A gateway frame as its report type and the frame, or ``ProtocolError``
+    (``frame_too_large``, the decoder's codes, ``unknown_type``)."""
+    data = decode_frame(raw)
+    kind = data.get("type") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or kind not in GATEWAY_REPORT_TYPES:
+        raise ProtocolError(
+            "unknown_type",
+            f"unknown message type {shown(kind)}; the gateway sends 'ack' (with the seq of "
+            "a command), 'ping' or 'originate_result'",
+        )
+    report: GatewayReportType = kind
+    return report, data
+
+
+def gateway_error(code: str, message: str, call_id: str | None = None) -> str:
+    """A ``GATEWAY_ERROR`` frame as JSON text (unnumbered)."""
+    data = GatewayErrorData(code=code, message=message, call_id=call_id)
+    return json.dumps(
+        {"type": GATEWAY_ERROR, "data": data.model_dump(mode="json", exclude_none=True)},
+        ensure_ascii=False,
+    )
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A client's value for an error message: its repr, at most ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

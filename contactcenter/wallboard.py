@@ -288,6 +288,20 @@ class Wallboard:
         text = p.envelope(kind, sub.seq, data.model_dump(mode="json"))
         sub.sending = asyncio.get_running_loop().create_task(self._write(sub, text))
 
+    async def _refuse(self, sub: Subscriber, raw: str | bytes) -> None:
+        """A client frame answered with an unnumbered ``error``: the decoder's code when
+        it is not even good JSON, ``read_only`` otherwise."""
+        try:
+            p.decode_frame(raw, p.WALLBOARD_SOCKET_MAX_BYTES)
+        except p.ProtocolError as exc:
+            error = p.WallboardErrorData(code=exc.code, message=exc.message)
+        else:
+            error = p.WallboardErrorData(
+                code="read_only", message="this socket takes no frames; actions are REST calls"
+            )
+        text = p.envelope(p.WALLBOARD_ERROR, 0, error.model_dump(mode="json"))
+        await self._write(sub, text)  # read by read: a client cannot pile them up
+
     async def _write(self, sub: Subscriber, text: str) -> None:
         with contextlib.suppress(ConnectionError, RuntimeError):
             await sub.ws.send_str(text)
@@ -347,7 +361,7 @@ class Wallboard:
             low = self.settings.wallboard.min_period_s
             if not low <= period <= 60:
                 fail(400, "bad_period", f"period must be between {low:g} and 60 seconds")
-        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=8192)
+        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=p.WALLBOARD_SOCKET_MAX_BYTES)
         await ws.prepare(request)
         claims = await authenticate_socket(
             self.auth, request, ws, FEED_ROLES, self.scheduler, self.auth_timeout_s
@@ -375,8 +389,11 @@ class Wallboard:
         try:
             async for msg in ws:
                 # Nothing to say to the server over this socket (actions are REST);
-                # reading keeps the heartbeat and the close handshake going.
-                if msg.type == WSMsgType.ERROR:
+                # reading keeps the heartbeat and the close handshake going, and a client
+                # that sends something hears that it was not taken.
+                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    await self._refuse(sub, msg.data)
+                elif msg.type == WSMsgType.ERROR:
                     break
         finally:
             self.subscribers.discard(sub)

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Collection
 from typing import Any, NoReturn
 
 import asyncpg
 from aiohttp import WSMsgType, web
 
+from contactcenter import jsonin
 from contactcenter import protocol as p
 from contactcenter.auth import RoleError, TokenClaims, TokenError, require_role, verify_token
 from contactcenter.clock import Scheduler
@@ -211,46 +211,35 @@ async def authenticate_socket(
         return None
 
 
+async def read_body(request: web.Request, limit: int) -> bytes | None:
+    """The request's whole body, or None as soon as it exceeds ``limit`` bytes (the rest
+    is not read). A single ``read(n)`` may return only the first chunk of a chunked body:
+    this reads until the end."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    raw = bytearray()
+    while len(raw) <= limit:
+        chunk = await request.content.read(limit + 1 - len(raw))
+        if not chunk:
+            break
+        raw += chunk
+    return bytes(raw) if len(raw) <= limit else None
+
+
 async def read_json(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object body, bounded in size; 400/413 JSON errors otherwise."""
-    if request.content_length is not None and request.content_length > MAX_JSON_BODY:
-        fail(413, "body_too_large", f"request body exceeds {MAX_JSON_BODY} bytes")
-    raw = await request.content.read(MAX_JSON_BODY + 1)
-    if len(raw) > MAX_JSON_BODY:
+    """The request's JSON object body, bounded in size and decoded by ``jsonin.loads``
+    (depth, finite numbers, storable text); 413, or 400 naming the ``field`` to blame."""
+    raw = await read_body(request, MAX_JSON_BODY)
+    if raw is None:
         fail(413, "body_too_large", f"request body exceeds {MAX_JSON_BODY} bytes")
     try:
-        data = json.loads(raw or b"null", parse_constant=_no_constant)
-    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
-        fail(400, "bad_json", f"body is not valid JSON: {exc}")
+        data = jsonin.loads(raw or b"null")
+    except jsonin.BadJson as exc:
+        extra = {} if exc.field is None else {"field": exc.field}
+        raise web.HTTPBadRequest(
+            text=json_error(400, exc.code, f"body refused: {exc.message}", **extra).text,
+            content_type="application/json",
+        ) from None
     if not isinstance(data, dict):
         fail(400, "bad_request", "body must be a JSON object")
-    if (bad := _unstorable_text(data)) is not None:
-        fail(400, "bad_text", f"body holds text that cannot be stored ({bad})")
     return data
-
-
-def _no_constant(name: str) -> Any:
-    # NaN and Infinity are not JSON; the event log (allow_nan=False) would refuse them
-    # only after the engine had acted on them.
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _unstorable_text(data: Any) -> str | None:
-    """Why some string (key or value) cannot go into PostgreSQL text/jsonb, or None:
-    a NUL character, or a lone surrogate (not encodable as UTF-8)."""
-    stack = [data]
-    while stack:  # iterative: nesting depth is the client's choice
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, str):
-            if "\x00" in item:
-                return "a NUL character"
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return "an unpaired UTF-16 surrogate"
-    return None

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from contactcenter.appkeys import services
 from contactcenter.campaigns.csvload import CsvError, parse_contacts
 from contactcenter.store import campaigns as store
-from contactcenter.webcommon import POOL, authenticate, json_error, read_json
+from contactcenter.webcommon import POOL, authenticate, json_error, read_body, read_json
 from routing.compliance import (
     AbandonLedger,
     CallingWindow,
@@ -264,8 +264,8 @@ async def upload(request: web.Request) -> web.Response:
     campaign = await _campaign(request)
     if campaign.state == "stopped":
         _fail(409, "campaign_stopped", f"campaign {campaign.id} is stopped")
-    raw = await request.content.read(MAX_CSV_BYTES + 1)
-    if len(raw) > MAX_CSV_BYTES:
+    raw = await read_body(request, MAX_CSV_BYTES)
+    if raw is None:
         _fail(413, "body_too_large", f"the list exceeds {MAX_CSV_BYTES} bytes")
     try:
         text = raw.decode("utf-8-sig")

@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 from aiohttp import web
@@ -207,6 +207,36 @@ async def console(
         yield Console(ws)
     finally:
         await ws.close()
+
+
+SocketKind = Literal["agent", "supervisor", "chat", "gateway"]
+SOCKET_KINDS: tuple[SocketKind, ...] = ("agent", "supervisor", "chat", "gateway")
+
+
+async def open_socket(
+    client: TestClient[Any, Any],
+    settings: Settings,
+    kind: SocketKind,
+    user_id: str | None = None,
+    **ws_options: Any,
+) -> aiohttp.ClientWebSocketResponse:
+    """One of the server's four websockets, connected and authenticated as its kind needs:
+    ``/ws/agent`` (``user_id``: an agent with a profile), ``/ws/supervisor`` (a supervisor
+    token), ``/ws/chat`` (no login) or ``/gateway/ws`` (the gateway's credential). The one
+    place the tests know how a socket authenticates."""
+    ws: aiohttp.ClientWebSocketResponse
+    if kind == "chat":
+        ws = await client.ws_connect("/ws/chat", **ws_options)
+        return ws
+    if kind == "gateway":
+        ws = await client.ws_connect("/gateway/ws", headers=gateway_headers(settings), **ws_options)
+        return ws
+    path, role, default_user = {
+        "agent": ("/ws/agent", "agent", "agent"),
+        "supervisor": ("/ws/supervisor", "supervisor", "sam"),
+    }[kind]
+    secret = token(settings, user_id or default_user, role)
+    return await authed_ws(client.ws_connect, path, secret, **ws_options)
 
 
 class HeldCarrier(Carrier):

@@ -233,7 +233,9 @@ def test_the_close_codes_are_distinct_websocket_codes() -> None:
     codes = {name: getattr(protocol, name) for name in dir(protocol) if name.startswith("CLOSE_")}
     assert codes == {
         "CLOSE_GOING_AWAY": 1001,
+        "CLOSE_BAD_DATA": 1007,
         "CLOSE_TOO_SLOW": 1008,
+        "CLOSE_TOO_LARGE": 1009,
         "CLOSE_TRY_AGAIN": 1013,
         "CLOSE_REPLACED": 4000,
         "CLOSE_OTHER_TAB": 4001,
