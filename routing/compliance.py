@@ -105,7 +105,9 @@ class Zone:
         return self.std_offset_s + (3600 if start <= now < end else 0)
 
     def local_seconds_of_day(self, now: float) -> float:
-        return (now + self.utc_offset(now)) % DAY_S
+        # Whole microseconds, as clocks and datetime count them: 20:59:59.9999998 is
+        # 21:00:00, after an exclusive window end (found by the compliance property).
+        return round((now + self.utc_offset(now)) % DAY_S, 6) % DAY_S
 
 
 ZONES: dict[str, Zone] = {

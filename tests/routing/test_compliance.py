@@ -426,6 +426,17 @@ _T0 = ts(2026, 6, 2, 10)  # 11:00 in London, 06:00 in New York
     ("08:00", "21:00"),
     [(LON, 0.0, "dial", "abandon"), (LON, 25 * HOUR_S, "dial", "connect")],
 )
+# A start a fraction of a microsecond before a whole second: local 21:00:00 to a clock.
+@example(
+    RegulatoryMode.US,
+    1924905599.9999998,
+    ("08:00", "21:00"),
+    [
+        ("+14155550100", 18000.0, "dial", DialOutcome.BUSY),
+        ("+12125550100", 1.0, "dial", DialOutcome.BUSY),
+        ("+12125550100", 1.0, "dial", DialOutcome.BUSY),
+    ],
+)
 @example(
     RegulatoryMode.US,
     _T0 + 5 * HOUR_S,
