@@ -14,8 +14,8 @@ fi
 if [ ! -x "${CC_CHROMIUM:-/usr/bin/chromium}" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q chromium >/dev/null \
-      || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } \
+    apt-get -o DPkg::Lock::Timeout=600 install -y -q chromium >/dev/null \
+      || { apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null && apt-get -o DPkg::Lock::Timeout=600 install -y -q chromium >/dev/null; } \
       || echo "note: could not install chromium; tests/agent_ui will fail" >&2
   else
     echo "note: Chromium is missing; tests/agent_ui will fail until it is installed:" \
