@@ -355,7 +355,7 @@ def create_app(
         await event_log.start()
         app[EVENT_LOG] = event_log
         link = GatewayLink()
-        chat_gate = ChatGate(chat_config, clock)
+        chat_gate = ChatGate(chat_config, clock, settings.trusted_proxy_networks())
         live_sessions = SessionRegistry(sessionless_max_ttl_s=settings.access_token_ttl_s)
         auth = Authenticator(settings, live_sessions)
         app[AUTHENTICATOR] = auth

@@ -33,7 +33,7 @@ import functools
 import logging
 import secrets
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -50,13 +50,13 @@ from contactcenter.clock import Scheduler, Timer
 from contactcenter.ivr_runner import Conversation, IvrService
 from contactcenter.limits import (
     ConnectionCounts,
+    IpNetwork,
     KeyedBuckets,
     LimitStats,
     Refusals,
     TokenBucket,
     address_key,
     client_address,
-    parse_networks,
 )
 from contactcenter.ports import ConsoleNotifier
 from contactcenter.store import EventRecord
@@ -135,11 +135,14 @@ class ChatGate:
     """Who may open a chat socket and start a chat, and how fast a chat may talk
     (``config/chat.yaml``), on the scheduler's time; every refusal is counted."""
 
-    def __init__(self, config: ChatConfig, scheduler: Scheduler) -> None:
+    def __init__(
+        self, config: ChatConfig, scheduler: Scheduler, trusted: Sequence[IpNetwork] = ()
+    ) -> None:
+        """``trusted``: the reverse proxies (``CC_TRUSTED_PROXIES``, the one setting)."""
         lim = config.limits
         self.config = config
         self.scheduler = scheduler
-        self.trusted = parse_networks(config.trusted_proxies)
+        self.trusted = tuple(trusted)
         self.allowed_origins = frozenset(config.allowed_origins)
         self.sockets = ConnectionCounts(lim.sockets_per_ip, lim.sockets_total)
         self.starts_by_ip = KeyedBuckets(

@@ -6,13 +6,12 @@ and the reason. See docs/chat.md, "Limits and access"."""
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class ChatLimits(BaseModel):
@@ -49,9 +48,6 @@ class ChatConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limits: ChatLimits = Field(default_factory=ChatLimits)
-    trusted_proxies: list[str] = Field(default_factory=list)
-    """CIDRs (or addresses) of reverse proxies in front of the server: when the peer is
-    one of them, the client is the right-most X-Forwarded-For entry that is not."""
     allowed_origins: list[str] = Field(default_factory=list)
     """Origins (``https://shop.example.com``) whose pages may open a chat, besides the
     server's own. A request without an Origin header (not a browser) is not refused by
@@ -60,15 +56,15 @@ class ChatConfig(BaseModel):
     """Site name -> key. When not empty, a chat socket must name a site and its key
     (``/ws/chat?site=NAME&key=KEY``, the widget page passes its own ``?site=&key=``)."""
 
-    @field_validator("trusted_proxies")
+    @model_validator(mode="before")
     @classmethod
-    def _cidrs(cls, value: list[str]) -> list[str]:
-        for i, cidr in enumerate(value):
-            try:
-                ipaddress.ip_network(str(cidr).strip(), strict=False)
-            except ValueError:
-                raise ValueError(f"entry {i} ({cidr!r}) is not an address or CIDR") from None
-        return [str(c).strip() for c in value]
+    def _proxies_moved(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "trusted_proxies" in data:
+            raise ValueError(
+                "trusted_proxies is not a chat setting: the reverse proxies are one server "
+                "setting, CC_TRUSTED_PROXIES (docs/security.md), used by every surface"
+            )
+        return data
 
     @field_validator("allowed_origins")
     @classmethod
@@ -111,7 +107,7 @@ def load_chat_config(config_dir: Path) -> ChatConfig:
     except yaml.YAMLError as exc:
         raise ChatConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
-        raise ChatConfigError(f"{path}: expected a mapping (limits, trusted_proxies, ...)")
+        raise ChatConfigError(f"{path}: expected a mapping (limits, allowed_origins, ...)")
     try:
         return ChatConfig.model_validate(data)
     except ValidationError as exc:

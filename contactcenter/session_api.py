@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contactcenter.auth import WALLBOARD, TokenRole, issue_token
 from contactcenter.clock import Scheduler, Timer
+from contactcenter.limits import client_address
 from contactcenter.sessions import (
     EndedSessions,
     HasherBusy,
@@ -177,7 +178,7 @@ class SessionService:
         self.scheduler = scheduler
         self.sockets = tuple(sockets)
         self._secret = settings.token_secret_bytes()
-        self._proxies = settings.trusted_proxy_addresses()
+        self._proxies = settings.trusted_proxy_networks()
         self._sweep: Timer | None = None
         self._wallboard_token_max_days = wallboard_token_max_days
 
@@ -185,14 +186,8 @@ class SessionService:
         """The client's address: the TCP peer, or, when the peer is a trusted reverse
         proxy (``CC_TRUSTED_PROXIES``), the nearest ``X-Forwarded-For`` entry that is not
         one (entries further left are the client's to forge)."""
-        address = request.remote or "-"
-        if address not in self._proxies:
-            return address
-        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
-        for hop in reversed(hops):
-            if hop and hop not in self._proxies:
-                return hop[:64]
-        return address
+        forwarded = request.headers.getall("X-Forwarded-For", [])
+        return client_address(request.remote, forwarded, self._proxies)
 
     # --- lifecycle ------------------------------------------------------------------------
 

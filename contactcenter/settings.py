@@ -73,8 +73,8 @@ _FIXES: dict[str, str] = {
     "password_hash_workers": "use a whole number of threads from 1 to 64 (default 2)",
     "password_hash_queue": "use a whole number from 1 to 10000 (default 32)",
     "replay_messages_per_s": "use a whole number from 10 to 100000 (default 500)",
-    "trusted_proxies": "use IP addresses separated by commas (the reverse proxies in front of "
-    "the server), or leave it empty",
+    "trusted_proxies": "use IP addresses or CIDRs separated by commas (the reverse proxies "
+    "in front of the server), or leave it empty",
     "log_level": "use one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
     "log_format": "use text (lines for people) or json (one JSON object per line)",
     "metrics_public": "use true (GET /metrics needs no token) or false (a supervisor's or "
@@ -152,12 +152,14 @@ class Settings(BaseModel):
     def _check_proxies(cls, value: str) -> str:
         for item in (v.strip() for v in value.split(",")):
             if item:
-                ipaddress.ip_address(item)  # ValueError: not an address
+                ipaddress.ip_network(item, strict=False)  # ValueError: not an address/CIDR
         return value
 
-    def trusted_proxy_addresses(self) -> frozenset[str]:
-        return frozenset(
-            str(ipaddress.ip_address(v.strip()))
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """The reverse proxies whose X-Forwarded-For is believed: the one setting every
+        client address (logins, the chat limits) is worked out with (limits.py)."""
+        return tuple(
+            ipaddress.ip_network(v.strip(), strict=False)
             for v in self.trusted_proxies.split(",")
             if v.strip()
         )

@@ -34,10 +34,12 @@ limits:
   starts_per_ip_burst: 3
   messages_per_s: 1
   messages_burst: 3
-trusted_proxies: ["127.0.0.1/32"]
 allowed_origins: ["https://shop.example.com"]
 """
 KEY = "k3y-of-the-shop-site-0123"
+PROXY = "127.0.0.1/32"
+"""The test client is the reverse proxy (CC_TRUSTED_PROXIES): X-Forwarded-For names
+the visitor's address."""
 
 
 def config_with(tmp_path: Path, chat_yaml: str) -> Path:
@@ -82,7 +84,9 @@ async def test_sockets_are_capped_per_address_and_another_address_still_gets_in(
 ) -> None:
     config = config_with(tmp_path, LIMITS_YAML)
     scheduler = ManualScheduler(start=OPEN_AT)
-    async with ivr_app(cc_settings, db, config_dir=config, scheduler=scheduler) as client:
+    async with ivr_app(
+        cc_settings, db, config_dir=config, trusted_proxies=PROXY, scheduler=scheduler
+    ) as client:
         # the flooder: its forged entry on the left is ignored, the proxy's counts
         flood = "6.6.6.6, 198.51.100.1"
         held = [await visitor(client, flood) for _ in range(3)]
@@ -124,7 +128,7 @@ async def test_origins_outside_the_list_get_403(
     db: asyncpg.Pool, cc_settings: Settings, tmp_path: Path
 ) -> None:
     config = config_with(tmp_path, LIMITS_YAML)
-    async with ivr_app(cc_settings, db, config_dir=config) as client:
+    async with ivr_app(cc_settings, db, config_dir=config, trusted_proxies=PROXY) as client:
         status, error = await refused(client, at("198.51.100.5", Origin="https://evil.example"))
         assert status == 403 and error["code"] == "origin_not_allowed"
         assert "https://evil.example" in error["message"]
@@ -142,7 +146,7 @@ async def test_widget_key_is_required_when_configured(
     db: asyncpg.Pool, cc_settings: Settings, tmp_path: Path
 ) -> None:
     config = config_with(tmp_path, LIMITS_YAML + f"widget_keys:\n  shop: {KEY}\n")
-    async with ivr_app(cc_settings, db, config_dir=config) as client:
+    async with ivr_app(cc_settings, db, config_dir=config, trusted_proxies=PROXY) as client:
         for path in (
             "/ws/chat",
             "/ws/chat?site=shop",
@@ -165,7 +169,9 @@ async def test_start_leave_loop_is_throttled_and_bot_only_chats_are_no_abandons(
 ) -> None:
     config = config_with(tmp_path, LIMITS_YAML)
     scheduler = ManualScheduler(start=OPEN_AT)
-    async with ivr_app(cc_settings, db, config_dir=config, scheduler=scheduler) as client:
+    async with ivr_app(
+        cc_settings, db, config_dir=config, trusted_proxies=PROXY, scheduler=scheduler
+    ) as client:
         looped: list[str] = []
         for i in range(3):  # the burst
             v = await visitor(client, "198.51.100.9")
@@ -230,7 +236,9 @@ async def test_lines_per_chat_are_rate_limited(
 ) -> None:
     config = config_with(tmp_path, LIMITS_YAML)
     scheduler = ManualScheduler(start=OPEN_AT)
-    async with ivr_app(cc_settings, db, config_dir=config, scheduler=scheduler) as client:
+    async with ivr_app(
+        cc_settings, db, config_dir=config, trusted_proxies=PROXY, scheduler=scheduler
+    ) as client:
         dee = await visitor(client, "198.51.100.10")
         await dee.to_queue("Dee", "Hello", topic="sales")  # line 1 of the burst of 3
         for text in ("one", "two"):
@@ -260,7 +268,7 @@ def test_chat_config_defaults_and_errors(tmp_path: Path) -> None:
     assert defaults.limits.sockets_per_ip == 20 and defaults.widget_keys == {}
     assert load_chat_config(Path(__file__).resolve().parents[2] / "config") == defaults
     for text, key in (
-        ("trusted_proxies: [10.0.0.0/33]\n", "trusted_proxies"),
+        ("trusted_proxies: [10.0.0.1]\n", "CC_TRUSTED_PROXIES"),
         ("allowed_origins: [shop.example.com]\n", "allowed_origins"),
         ("widget_keys: {shop: short}\n", "widget_keys"),
         ("limits: {sockets_per_ip: 0}\n", "limits.sockets_per_ip"),

@@ -146,5 +146,11 @@ def test_trusted_proxies_must_be_addresses(cc_settings: Settings) -> None:
 
     with pytest.raises(ValidationError):
         Settings.model_validate({**cc_settings.model_dump(), "trusted_proxies": "proxy.local"})
-    ok = Settings.model_validate({**cc_settings.model_dump(), "trusted_proxies": "10.0.0.1, ::1"})
-    assert ok.trusted_proxy_addresses() == {"10.0.0.1", "::1"}
+    ok = Settings.model_validate(
+        {**cc_settings.model_dump(), "trusted_proxies": "10.0.0.1, ::1, 192.168.0.0/16"}
+    )
+    assert [str(n) for n in ok.trusted_proxy_networks()] == [
+        "10.0.0.1/32",
+        "::1/128",
+        "192.168.0.0/16",
+    ]
