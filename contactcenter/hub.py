@@ -38,6 +38,7 @@ from contactcenter.webcommon import (
     authenticate_socket,
     close_forbidden,
     close_session_ended,
+    fail,
     refuse_token_in_url,
 )
 from contactcenter.wsframes import FrameBatcher
@@ -58,6 +59,10 @@ REPLAY_MESSAGES_PER_S = 500
 """Replay budget of one console: messages per second (``hello``/``resume``), with a burst
 of twice that; a console asking for more gets ``replay_throttled`` (and ``retry_after_s``)
 instead of its replay, so a client looping on ``hello last_seq=0`` cannot stall others."""
+
+
+MAX_CLIENT_ID = 64
+"""Longest ``?client=`` id of a console (kept in memory per agent; the page sends about 21)."""
 
 
 class AgentChannel:
@@ -248,6 +253,14 @@ class Hub:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         refuse_token_in_url(request)
+        client_id = request.query.get("client", "")
+        if len(client_id) > MAX_CLIENT_ID or not client_id.isprintable():
+            fail(
+                400,
+                "bad_client",
+                f"client (the console's id) must be printable and at most {MAX_CLIENT_ID} "
+                "characters (the console page makes its own from a random nonce and the time)",
+            )
         ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=p.AGENT_SOCKET_MAX_BYTES)
         await ws.prepare(request)
         claims = await authenticate_socket(

@@ -24,9 +24,11 @@ from tests.contactcenter.server_support import (
     SOCKET_KINDS,
     SocketKind,
     add_agent,
+    authed_ws,
     bearer,
     open_socket,
     running_app,
+    token,
 )
 from tests.contactcenter.server_support import gateway_headers as gateway_key_headers
 from tests.contactcenter.test_campaign_support import campaign_app
@@ -338,3 +340,27 @@ async def test_oversize_frames_are_refused_and_over_the_socket_limit_closed(
         assert ws.close_code == p.CLOSE_TOO_LARGE
         assert (await client.get("/healthz")).status == 200
     no_errors_logged(caplog)
+
+
+async def test_the_console_id_in_the_agent_socket_url_is_bounded(
+    db: asyncpg.Pool, cc_settings: Settings
+) -> None:
+    """``?client=`` is kept in memory per agent: a long or unprintable one is refused
+    before the upgrade (400 naming it); one of 64 characters is taken."""
+    await add_agent(db, "ann", {"sales": 5})
+    async with running_app(cc_settings, db) as client:
+        for bad in ("x" * 65, "tab%0A1"):
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await client.ws_connect(f"/ws/agent?client={bad}")
+            assert refused.value.status == 400
+            resp = await client.get(f"/ws/agent?client={bad}")
+            assert (await error_of(resp))["code"] == "bad_client"
+        ws = await authed_ws(
+            client.ws_connect, f"/ws/agent?client={'y' * 64}", token(cc_settings, "ann", "agent")
+        )
+        await ws.send_json({"type": "hello", "id": "h1"})
+        reply = json.loads((await ws.receive(timeout=5)).data)
+        while reply["type"] != "reply":
+            reply = json.loads((await ws.receive(timeout=5)).data)
+        assert reply["data"]["id"] == "h1"
+        await ws.close()
