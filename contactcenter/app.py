@@ -71,7 +71,8 @@ from contactcenter.hooks import CommittedHooks
 from contactcenter.hub import Consoles, Hub
 from contactcenter.ivr_runner import IvrService, load_registry, restore_sessions
 from contactcenter.metrics import Metrics
-from contactcenter.node import RETRY_AFTER_S, Generation, Node
+from contactcenter.node import Generation, Node
+from contactcenter.openapi import OPENAPI_PATH
 from contactcenter.readiness import Readiness
 from contactcenter.services import Services
 from contactcenter.session_api import SessionService
@@ -85,6 +86,7 @@ from contactcenter.webcommon import (
     AUTHENTICATOR,
     MAX_JSON_BODY,
     POOL,
+    RETRY_AFTER_S,
     SETTINGS,
     Authenticator,
     json_error,
@@ -113,7 +115,7 @@ _DATABASE_DOWN = (
     asyncpg.exceptions.TooManyConnectionsError,
 )
 # Paths served whatever the node's state: probes, metrics and the static console pages.
-_ALWAYS = ("/healthz", "/readyz", "/metrics", "/ui/", "/openapi", "/favicon")
+_ALWAYS = ("/healthz", "/readyz", "/metrics", "/ui/", OPENAPI_PATH)
 
 
 @web.middleware

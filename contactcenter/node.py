@@ -36,9 +36,6 @@ import asyncpg
 from contactcenter.clock import Scheduler
 from contactcenter.readiness import Readiness
 from contactcenter.store import EventLog
-from contactcenter.webcommon import RETRY_AFTER_S
-
-__all__ = ["RETRY_AFTER_S", "Generation", "Node", "NotServing"]
 
 log = logging.getLogger(__name__)
 

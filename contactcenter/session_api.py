@@ -51,6 +51,7 @@ from contactcenter.settings import Settings
 from contactcenter.store import sessions as stored
 from contactcenter.store.users import (
     UnknownUser,
+    User,
     get_user,
     set_disabled,
     set_password,
@@ -296,6 +297,26 @@ class SessionService:
             headers={"Cache-Control": "no-store"},
         )
 
+    async def _check_password(
+        self, request: web.Request, username: str, password: str
+    ) -> User | web.Response | None:
+        """The user when the password is right (None when not), counted by the login
+        throttle; or the answer to give instead: 429 when throttled, 503 when the hashing
+        pool is full."""
+        try:
+            keys = self.throttle.begin(username, self.client_address(request))
+        except Throttled as exc:
+            return _retry_later(429, "too_many_attempts", str(exc), exc.retry_after_s)
+        ok: bool | None = None
+        try:
+            user = await verify_credentials(self.pool, username, password, runner=self.hasher)
+            ok = user is not None
+        except HasherBusy as exc:
+            return _retry_later(503, "busy", f"the server is busy checking passwords: {exc}", 1)
+        finally:
+            self.throttle.end(keys, ok=ok)
+        return user
+
     # --- handlers -------------------------------------------------------------------------
 
     async def login(self, request: web.Request) -> web.Response:
@@ -303,20 +324,9 @@ class SessionService:
             body = LoginIn.model_validate(await read_json(request))
         except ValidationError:
             fail(400, "invalid_login", 'send {"username": ..., "password": ...}')
-        try:
-            keys = self.throttle.begin(body.username, self.client_address(request))
-        except Throttled as exc:
-            return _retry_later(429, "too_many_attempts", str(exc), exc.retry_after_s)
-        ok: bool | None = None
-        try:
-            user = await verify_credentials(
-                self.pool, body.username, body.password, runner=self.hasher
-            )
-            ok = user is not None
-        except HasherBusy as exc:
-            return _retry_later(503, "busy", f"the server is busy checking passwords: {exc}", 1)
-        finally:
-            self.throttle.end(keys, ok=ok)
+        user = await self._check_password(request, body.username, body.password)
+        if isinstance(user, web.Response):
+            return user
         if user is None:
             fail(401, "bad_credentials", "wrong username or password, or the account is disabled")
         entry, refresh_token = await self._new_session(
@@ -494,20 +504,9 @@ class SessionService:
         user = await get_user(self.pool, claims.user_id)
         if user is None:
             fail(404, "unknown_user", "no such user")
-        try:
-            keys = self.throttle.begin(user.username, self.client_address(request))
-        except Throttled as exc:
-            return _retry_later(429, "too_many_attempts", str(exc), exc.retry_after_s)
-        ok: bool | None = None
-        try:
-            checked = await verify_credentials(
-                self.pool, user.username, body.current_password, runner=self.hasher
-            )
-            ok = checked is not None
-        except HasherBusy as exc:
-            return _retry_later(503, "busy", f"the server is busy checking passwords: {exc}", 1)
-        finally:
-            self.throttle.end(keys, ok=ok)
+        checked = await self._check_password(request, user.username, body.current_password)
+        if isinstance(checked, web.Response):
+            return checked
         if checked is None:
             fail(403, "bad_credentials", "the current password is wrong")
         await self._set_password(user.id, body.new_password)
